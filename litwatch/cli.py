@@ -1,0 +1,195 @@
+"""The litwatch command line: thin Click commands over the library."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sqlite3
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+from tabulate import tabulate
+
+from . import __version__
+from .config import CONFIG_TEMPLATE, DEFAULT_CONFIG_NAME, Config, load_config
+from .errors import LitwatchError
+from .ingest import fetch_pubmed, import_paths
+from .store import open_db
+
+DEFAULT_DB = "data/litwatch.db"
+SOURCES = ("pubmed",)
+
+
+class Context:
+    """What the group's options give every command."""
+
+    def __init__(self, db_path: str, config_path: str | None):
+        self.db_path = db_path
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def db(self):
+        return open_db(self.db_path)
+
+
+def reports_errors(f):
+    """Turn litwatch's exceptions into one-line errors and a non-zero exit."""
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except LitwatchError as e:
+            raise click.ClickException(str(e)) from None
+        except sqlite3.DatabaseError as e:
+            raise click.ClickException(f"database error: {e}") from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted; the run is recorded as interrupted.", err=True)
+            sys.exit(130)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="litwatch")
+@click.option("--db", "db_path", envvar="LITWATCH_DB", default=DEFAULT_DB, show_default=True,
+              type=click.Path(dir_okay=False), help="SQLite database (env LITWATCH_DB).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help=f"TOML configuration (default: ./{DEFAULT_CONFIG_NAME} if present, else built-in).")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress at INFO level.")
+@click.pass_context
+def cli(ctx: click.Context, db_path: str, config_path: str | None, verbose: bool) -> None:
+    """Watch the research on a topic (default: ketamine for PTSD) in PubMed and
+    ClinicalTrials.gov, and keep it in one SQLite database."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+    ctx.obj = Context(db_path, config_path)
+
+
+@cli.command()
+@click.option("--path", default=DEFAULT_CONFIG_NAME, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: str, force: bool) -> None:
+    """Write a commented configuration file with the built-in topic.
+
+    \b
+    Example:
+        litwatch init && $EDITOR litwatch.toml
+    """
+    target = Path(path)
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} exists; use --force to overwrite it")
+    target.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+    click.echo(f"Wrote {target}")
+
+
+def _parse_date(ctx, param, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD") from None
+
+
+@cli.command()
+@click.option("--source", type=click.Choice(("all",) + SOURCES), default="all", show_default=True,
+              help="Which source to fetch.")
+@click.option("--topic", "topics", multiple=True, help="Topic name (repeatable; default: every topic).")
+@click.option("--full", is_flag=True, help="Fetch everything, not only what changed since the last run.")
+@click.option("--since", type=str, callback=_parse_date, help="Fetch what was added or revised since YYYY-MM-DD.")
+@click.pass_obj
+@reports_errors
+def fetch(obj: Context, source: str, topics: tuple[str, ...], full: bool, since: date | None) -> None:
+    """Fetch the topics' records from the sources into the database.
+
+    The first run of a topic fetches everything; later runs ask only for records
+    added or revised since the last successful run (minus a small overlap).
+
+    \b
+    Example:
+        NCBI_API_KEY=... litwatch fetch --source pubmed
+    """
+    if full and since:
+        raise click.UsageError("--full and --since cannot be combined")
+    config = obj.config
+    chosen = [config.topic(name) for name in topics] if topics else list(config.topics)
+    db = obj.db()
+    for topic in chosen:
+        result = fetch_pubmed(db, config, topic, full=full, since=since)
+        c = result.counts
+        click.echo(f"pubmed {topic.name}: {c.received} of {c.expected} records fetched "
+                   f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted) "
+                   f"[{result.params['mode']}, run {result.run_id}]")
+
+
+@cli.command(name="import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--topic", help="Tag the imported records with this topic.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Parser processes for large XML files (default: CPUs).")
+@click.pass_obj
+@reports_errors
+def import_(obj: Context, paths: tuple[str, ...], topic: str | None, workers: int | None) -> None:
+    """Import PubMed files: efetch XML, baseline/update files (.xml, .xml.gz) and
+    MEDLINE text exports (.nbib, .txt). The format is read from the content.
+
+    \b
+    Example:
+        litwatch import pubmed25n1274.xml.gz pubmed-ketamine-set.nbib
+    """
+    db = obj.db()
+    for path in paths:
+        size = Path(path).stat().st_size
+        with _progress(size, f"Importing {Path(path).name}") as bar:
+            (result,) = import_paths(db, [path], topic=topic, progress=bar.update, workers=workers)
+        c = result.counts
+        click.echo(f"{path}: {c.received} records ({c.new} new, {c.updated} updated, "
+                   f"{c.unchanged} unchanged, {c.deleted} deleted, {c.skipped} skipped) [run {result.run_id}]")
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _progress(length: int, label: str):
+    """A progress bar on a terminal; nothing when output goes to a file or pipe."""
+    if sys.stderr.isatty():
+        return click.progressbar(length=length, label=label, file=sys.stderr)
+    return _NoBar()
+
+
+@cli.command()
+@click.option("--limit", default=20, show_default=True, help="How many runs, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+@reports_errors
+def runs(obj: Context, limit: int, as_json: bool) -> None:
+    """List past runs: what was fetched or imported, when, and how it ended.
+
+    \b
+    Example:
+        litwatch runs --limit 5
+    """
+    rows = list(obj.db().query(
+        "SELECT id, topic, source, kind, started_at, finished_at, status, expected, received, "
+        "new, updated, unchanged, deleted, skipped, error FROM runs ORDER BY id DESC LIMIT ?", [limit]))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    elif not rows:
+        click.echo("No runs yet. Try: litwatch fetch")
+    else:
+        click.echo(tabulate(rows, headers="keys", tablefmt="simple", missingval=""))

@@ -1,0 +1,42 @@
+"""Exception classes. Every error a user can cause or meet derives from LitwatchError,
+so the CLI can print it as one line and exit non-zero."""
+
+
+class LitwatchError(Exception):
+    """Base class of every error litwatch reports to a user."""
+
+
+class ConfigError(LitwatchError):
+    """The configuration file or environment is invalid."""
+
+
+class HttpError(LitwatchError):
+    """A service answered with an HTTP error that retrying will not fix (most 4xx)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class ServiceUnavailable(LitwatchError):
+    """A service could not be reached, or kept failing after every retry."""
+
+
+class TransientResponse(LitwatchError):
+    """A response body showed a passing fault (truncated, rate-limited...); worth retrying."""
+
+
+class EutilsError(LitwatchError):
+    """NCBI E-utilities reported an error inside an otherwise successful response."""
+
+
+class IncompleteFetch(LitwatchError):
+    """A source served fewer records than it said it had."""
+
+
+class ParseError(LitwatchError):
+    """An input file or response body could not be parsed."""
+
+
+class UnknownFormat(ParseError):
+    """An input file is in none of the formats litwatch reads."""

@@ -1,0 +1,308 @@
+"""Runs: fetch a topic from a source, or import files, into the store, with a run log.
+
+Data flows one way: a client fetches (or a file is opened), a parser turns bytes into
+rows, :mod:`litwatch.store` saves them in whole batches, and the run row records what
+happened. A failed run is recorded as failed and leaves earlier data intact; its
+incremental window is not advanced, so the next run asks again.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import logging
+import multiprocessing
+import os
+import sqlite3
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable, Iterator
+
+import sqlite_utils
+
+from .config import Config, Topic
+from .errors import IncompleteFetch, LitwatchError, ParseError
+from .files import MEDLINE, PUBMED_XML, open_input
+from .http import HttpClient
+from .pubmed_client import PubMedClient, SearchResult
+from .pubmed_parse import Event, iter_medline, iter_xml, parse_xml_bytes, split_xml
+from .store import (Counts, create_stage, delete_articles, finish_run, last_success, merge_stage,
+                    prepare_records, save_articles, start_run, write_stage)
+
+log = logging.getLogger(__name__)
+
+# How far back an incremental run reaches before the last successful run's start:
+# records indexed late on that day, or dated by NCBI in US Eastern time, are not missed.
+OVERLAP_DAYS = 3
+# Records per store transaction when importing files.
+IMPORT_BATCH = 2000
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run, as recorded in the ``runs`` table."""
+
+    run_id: int
+    source: str
+    topic: str | None
+    status: str
+    counts: Counts
+    params: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@contextmanager
+def recorded_run(db: sqlite_utils.Database, *, topic: str | None, source: str, kind: str,
+                 params: dict[str, Any], query: str | None = None) -> Iterator[tuple[int, Counts]]:
+    """Record a run around a block: ``running`` on entry, then ``success``, ``failed`` (with
+    the error's one-line message) or ``interrupted``. ``params`` may be filled in by the block.
+    """
+    run_id = start_run(db, topic=topic, source=source, kind=kind, query=query, params=params)
+    counts = Counts()
+    try:
+        yield run_id, counts
+    except LitwatchError as e:
+        finish_run(db, run_id, "failed", counts, error=str(e), params=params)
+        raise
+    except BaseException as e:  # Ctrl-C or a bug: record it, never leave 'running'
+        status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+        finish_run(db, run_id, status, counts, error=f"{type(e).__name__}: {e}", params=params)
+        raise
+    finish_run(db, run_id, "success", counts, params=params)
+
+
+def pubmed_client(config: Config, http: HttpClient | None = None) -> PubMedClient:
+    """A PubMed client for ``config``, paced at NCBI's limit for the key (or lack of one)."""
+    # NCBI allows 3 requests/s without a key and 10 with one; stay a little under
+    # (Bio.Entrez found 1/3 s spacing still drew 429s).
+    rate = 9.0 if config.ncbi_api_key else 2.8
+    http = http or HttpClient(per_second=rate)
+    return PubMedClient(http, config.eutils_url, api_key=config.ncbi_api_key,
+                        email=config.ncbi_email, tool=config.ncbi_tool)
+
+
+def fetch_pubmed(db: sqlite_utils.Database, config: Config, topic: Topic, *,
+                 full: bool = False, since: date | None = None,
+                 client: PubMedClient | None = None) -> RunResult:
+    """Fetch the topic's PubMed records: all of them, or those added or revised since the
+    last successful run (``since`` overrides; ``full`` forces everything).
+
+    :raises LitwatchError: after recording the run as failed.
+    """
+    client = client or pubmed_client(config)
+    window_start = None if full else (since or _incremental_start(db, topic.name, "pubmed"))
+    params: dict[str, Any] = {
+        "mode": "full" if window_start is None else "incremental",
+        "since": window_start.isoformat() if window_start else None,
+        "eutils_url": config.eutils_url,
+    }
+    with recorded_run(db, topic=topic.name, source="pubmed", kind="fetch",
+                      query=topic.pubmed_query, params=params) as (run_id, counts):
+        searches = _plan_searches(client, topic.pubmed_query, window_start)
+        params["searches"] = [s.describe() for s in searches]
+        params["query_translation"] = next((s.translation for s in searches if s.translation), None)
+        counts.expected = sum(s.count for s in searches)
+        seen: set[int] = set()
+        for search in searches:
+            served = 0
+            for events in client.efetch(search):
+                served += sum(1 for e in events if e.kind in ("article", "book"))
+                _store_events(db, events, run_id, topic.name, counts, seen)
+            if served < search.count:
+                raise IncompleteFetch(
+                    f"PubMed reported {search.count} records for {search.describe()} but served "
+                    f"{served}; the run is marked failed and the next run will ask again")
+    return RunResult(run_id, "pubmed", topic.name, "success", counts, params)
+
+
+def _plan_searches(client: PubMedClient, term: str, since: date | None) -> list[SearchResult]:
+    if since is None:
+        return client.search(term)
+    # Added (entry date) or revised (modification date) since the window start.
+    return client.search(term, datetype="edat", mindate=since) + \
+        client.search(term, datetype="mdat", mindate=since)
+
+
+def _incremental_start(db: sqlite_utils.Database, topic: str, source: str) -> date | None:
+    started = last_success(db, topic, source)
+    if not started:
+        return None
+    return datetime.fromisoformat(started.replace("Z", "+00:00")).date() - timedelta(days=OVERLAP_DAYS)
+
+
+def _store_events(db: sqlite_utils.Database, events: Iterable[Event], run_id: int,
+                  topic: str | None, counts: Counts, seen: set[int] | None = None) -> None:
+    """Save a batch of parsed events in file order: articles, then any deletions."""
+    batch = []
+    for event in events:
+        if event.kind == "article":
+            pmid = event.record["articles"]["pmid"]
+            if seen is not None:
+                if pmid in seen:
+                    continue  # already stored by an overlapping search of this run
+                seen.add(pmid)
+            batch.append(event.record)
+        elif event.kind == "delete":
+            counts.add(save_articles(db, batch, run_id, topic))
+            batch = []
+            counts.deleted += delete_articles(db, event.pmids)
+        else:
+            counts.skipped += 1
+            log.warning("skipped book record PMID %s (books are not stored)",
+                        event.pmids[0] if event.pmids else "?")
+    counts.add(save_articles(db, batch, run_id, topic))
+
+
+def import_paths(db: sqlite_utils.Database, paths: Iterable[str | Path], *,
+                 topic: str | None = None, progress: Callable[[int], None] | None = None,
+                 workers: int | None = None) -> list[RunResult]:
+    """Import PubMed files (efetch XML, baseline/update ``.xml[.gz]``, MEDLINE text).
+
+    One run is recorded per file. ``progress`` receives bytes read from disk.
+    :raises LitwatchError: on the first file that fails (earlier files stay imported).
+    """
+    results = []
+    for path in paths:
+        results.append(import_file(db, path, topic=topic, progress=progress, workers=workers))
+    return results
+
+
+def import_file(db: sqlite_utils.Database, path: str | Path, *, topic: str | None = None,
+                progress: Callable[[int], None] | None = None, workers: int | None = None) -> RunResult:
+    """Import one file; see :func:`import_paths`.
+
+    Large PubMed XML files are parsed by ``workers`` processes (default: one per CPU, at
+    most :data:`MAX_WORKERS`) while this process merges their output into the store.
+    """
+    path = Path(path)
+    params: dict[str, Any] = {"file": str(path)}
+    with recorded_run(db, topic=topic, source="pubmed", kind="import", params=params) as (run_id, counts):
+        with open_input(path) as (fmt, stream, raw):
+            params["format"] = fmt
+            workers = _worker_count(workers, path)
+            if fmt == PUBMED_XML and workers > 1:
+                batches = _parallel_xml(db, stream, workers, run_id, topic, counts)
+            else:
+                batches = (_store_events(db, batch, run_id, topic, counts)
+                           for batch in _batches(_events(fmt, stream, path), IMPORT_BATCH))
+            last = 0
+            for _ in batches:
+                if progress:
+                    pos = raw.tell()
+                    progress(pos - last)
+                    last = pos
+        counts.expected = counts.received
+    return RunResult(run_id, "pubmed", topic, "success", counts, params)
+
+
+# Parallel import: the file is cut into pieces of whole records (split_xml); workers
+# parse each piece and write its rows into a staging SQLite file; this process attaches
+# each staging file in order and merges it (merge_stage), which is plain SQL. Rows never
+# travel between processes as Python objects, which would cost more than parsing.
+MAX_WORKERS = 4
+PARALLEL_MIN_BYTES = 4 << 20
+PIECE_BYTES = 4 << 20
+
+
+def _worker_count(requested: int | None, path: Path) -> int:
+    if requested is not None:
+        return max(1, requested)
+    if path.stat().st_size < PARALLEL_MIN_BYTES:
+        return 1
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+def _parallel_xml(db: sqlite_utils.Database, stream: IO[bytes], workers: int, run_id: int,
+                  topic: str | None, counts: Counts) -> Iterator[None]:
+    # fork: workers only run stage_xml_piece and never touch this process's connection;
+    # spawn would re-import the caller's __main__ (scripts, notebooks) in each worker.
+    context = multiprocessing.get_context("fork")
+    with tempfile.TemporaryDirectory(prefix="litwatch-") as tmp, context.Pool(workers) as pool:
+        pending: collections.deque = collections.deque()
+        pieces = enumerate(split_xml(stream, PIECE_BYTES))
+        while True:
+            while len(pending) < workers * 2:  # bounded read-ahead keeps memory flat
+                item = next(pieces, None)
+                if item is None:
+                    break
+                i, piece = item
+                pending.append(pool.apply_async(stage_xml_piece, (piece, os.path.join(tmp, f"{i}.db"))))
+            if not pending:
+                break
+            try:
+                staged, deletes, books = pending.popleft().get()
+            except ParseError as e:
+                raise ParseError(f"{stream_name(stream)}: {e}") from None
+            _merge_file(db, staged, run_id, topic, counts)
+            counts.deleted += delete_articles(db, deletes)
+            counts.skipped += books
+            yield None
+
+
+def stage_xml_piece(piece: bytes, staged: str) -> tuple[str, list[int], int]:
+    """Worker: parse one piece of a PubMed XML file into a staging database file.
+
+    Returns the file, the PMIDs its DeleteCitation block deletes, and how many book
+    records were skipped.
+    """
+    records, deletes, books = [], [], 0
+    for event in parse_xml_bytes(piece):
+        if event.kind == "article":
+            records.append(event.record)
+        elif event.kind == "delete":
+            deletes += event.pmids
+        else:
+            books += 1
+    conn = sqlite3.connect(staged)
+    try:
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        create_stage(conn, "main")
+        write_stage(conn, "main", prepare_records(records))
+        conn.commit()
+    finally:
+        conn.close()
+    return staged, deletes, books
+
+
+def _merge_file(db: sqlite_utils.Database, staged: str, run_id: int, topic: str | None,
+                counts: Counts) -> None:
+    conn = db.conn
+    conn.execute("ATTACH DATABASE ? AS stage", (staged,))
+    try:
+        counts.add(merge_stage(conn, "stage", run_id, topic))
+    finally:
+        conn.execute("DETACH DATABASE stage")
+        os.remove(staged)
+
+
+def stream_name(stream: Any) -> str:
+    return getattr(getattr(stream, "raw", None), "name", None) or getattr(stream, "name", "input")
+
+
+def _events(fmt: str, stream: io.BufferedIOBase, path: Path) -> Iterator[Event]:
+    try:
+        if fmt == PUBMED_XML:
+            yield from iter_xml(stream)
+        elif fmt == MEDLINE:
+            yield from iter_medline(io.TextIOWrapper(stream, encoding="utf-8", errors="replace"))
+        else:
+            raise ParseError(f"{path}: {fmt} files are not PubMed records")
+    except ParseError as e:
+        raise ParseError(f"{path}: {e}") from None
+    except (OSError, EOFError) as e:  # truncated or corrupt gzip
+        raise ParseError(f"{path}: cannot read ({e})") from None
+
+
+def _batches(events: Iterator[Event], size: int) -> Iterator[list[Event]]:
+    batch: list[Event] = []
+    for event in events:
+        batch.append(event)
+        if len(batch) >= size or event.kind == "delete":
+            yield batch
+            batch = []
+    if batch:
+        yield batch
