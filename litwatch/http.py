@@ -31,10 +31,10 @@ class RateLimiter:
     """Spaces calls at least ``1/per_second`` seconds apart (monotonic clock, no busy wait)."""
 
     def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] | None = None):
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
         self._clock = clock
-        self._sleep = sleep
+        self._sleep = sleep or _sleep
         self._next = 0.0
 
     def wait(self) -> None:
@@ -69,11 +69,12 @@ class HttpClient:
     max_attempts: int = 5
     backoff: float = 1.0
     max_backoff: float = 60.0
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] | None = None
     session: requests.Session = field(default_factory=requests.Session)
     stats: HttpStats = field(default_factory=HttpStats)
 
     def __post_init__(self) -> None:
+        self.sleep = self.sleep or _sleep
         self.session.headers["User-Agent"] = USER_AGENT
         self.limiter = RateLimiter(self.per_second, sleep=self.sleep)
 
@@ -130,6 +131,10 @@ class HttpClient:
             return min(retry_after, self.max_backoff)
         cap = min(self.max_backoff, self.backoff * 2 ** attempt)
         return random.uniform(cap / 2, cap)
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)  # looked up at call time, so tests can patch time.sleep
 
 
 def _retry_after(value: str | None) -> float | None:

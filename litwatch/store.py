@@ -211,23 +211,26 @@ def prepare_records(records: Iterable[dict[str, Any]]) -> list[Prepared]:
 
 
 def create_stage(conn: sqlite3.Connection, schema: str) -> None:
-    """Create (or empty) unindexed staging copies of the article tables in ``schema``."""
+    """Create (or empty) unindexed staging copies of the article tables in ``schema``.
+
+    They are named ``stage_<table>``: a temp table named like a main one would shadow it.
+    """
     for name in STAGE_TABLES:
         cols = _ARTICLE_CONTENT + ["record_hash"] if name == "articles" else list(TABLES[name].columns)
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.[{name}] ({', '.join(cols)})")
-        conn.execute(f"DELETE FROM {schema}.[{name}]")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.[stage_{name}] ({', '.join(cols)})")
+        conn.execute(f"DELETE FROM {schema}.[stage_{name}]")
 
 
 def write_stage(conn: sqlite3.Connection, schema: str, prepared: list[Prepared]) -> None:
     """Bulk-insert prepared rows into the staging tables of ``schema``."""
     width = len(_ARTICLE_CONTENT) + 1
-    conn.executemany(f"INSERT INTO {schema}.articles VALUES ({', '.join('?' * width)})",
+    conn.executemany(f"INSERT INTO {schema}.stage_articles VALUES ({', '.join('?' * width)})",
                      [article for article, _ in prepared])
     for name in ARTICLE_CHILDREN:
         rows = [row for _, children in prepared for row in children[name]]
         if rows:
             marks = ", ".join("?" * len(TABLES[name].columns))
-            conn.executemany(f"INSERT INTO {schema}.[{name}] VALUES ({marks})", rows)
+            conn.executemany(f"INSERT INTO {schema}.[stage_{name}] VALUES ({marks})", rows)
 
 
 def merge_stage(conn: sqlite3.Connection, schema: str, run_id: int | None,
@@ -238,35 +241,35 @@ def merge_stage(conn: sqlite3.Connection, schema: str, run_id: int | None,
     child rows; ``first_run_id`` keeps the run that first stored a record.
     """
     s = schema
-    received = conn.execute(f"SELECT count(*) FROM {s}.articles").fetchone()[0]
+    received = conn.execute(f"SELECT count(*) FROM {s}.stage_articles").fetchone()[0]
     counts = Counts(received=received)
     if not received:
         return counts
     with conn:
         if topic:
             conn.execute(f"INSERT OR IGNORE INTO main.article_topics (pmid, topic, first_run_id) "
-                         f"SELECT pmid, ?, ? FROM {s}.articles", (topic, run_id))
-        conn.execute(f"DELETE FROM {s}.articles WHERE pmid IN (SELECT x.pmid FROM {s}.articles x "
+                         f"SELECT pmid, ?, ? FROM {s}.stage_articles", (topic, run_id))
+        conn.execute(f"DELETE FROM {s}.stage_articles WHERE pmid IN (SELECT x.pmid FROM {s}.stage_articles x "
                      f"JOIN main.articles a ON a.pmid = x.pmid AND a.record_hash = x.record_hash)")
-        todo = conn.execute(f"SELECT count(*) FROM {s}.articles").fetchone()[0]
+        todo = conn.execute(f"SELECT count(*) FROM {s}.stage_articles").fetchone()[0]
         counts.updated = conn.execute(
-            f"SELECT count(*) FROM {s}.articles WHERE pmid IN (SELECT pmid FROM main.articles)").fetchone()[0]
+            f"SELECT count(*) FROM {s}.stage_articles WHERE pmid IN (SELECT pmid FROM main.articles)").fetchone()[0]
         counts.new, counts.unchanged = todo - counts.updated, received - todo
         if not todo:
             return counts
         if counts.updated:
             for name in ARTICLE_CHILDREN:
-                conn.execute(f"DELETE FROM main.[{name}] WHERE pmid IN (SELECT pmid FROM {s}.articles)")
+                conn.execute(f"DELETE FROM main.[{name}] WHERE pmid IN (SELECT pmid FROM {s}.stage_articles)")
         cols = ", ".join(_ARTICLE_CONTENT + ["record_hash"])
         updates = ", ".join(f"{c} = excluded.{c}" for c in _ARTICLE_CONTENT[1:] + ["record_hash", "changed_run_id"])
         # "WHERE true" lets SQLite parse ON CONFLICT after a SELECT.
         conn.execute(f"INSERT INTO main.articles ({cols}, first_run_id, changed_run_id) "
-                     f"SELECT {cols}, ?, ? FROM {s}.articles WHERE true "
+                     f"SELECT {cols}, ?, ? FROM {s}.stage_articles WHERE true "
                      f"ON CONFLICT (pmid) DO UPDATE SET {updates}", (run_id, run_id))
         for name in ARTICLE_CHILDREN:
             child_cols = ", ".join(TABLES[name].columns)
             conn.execute(f"INSERT OR REPLACE INTO main.[{name}] ({child_cols}) SELECT {child_cols} "
-                         f"FROM {s}.[{name}] WHERE pmid IN (SELECT pmid FROM {s}.articles)")
+                         f"FROM {s}.[stage_{name}] WHERE pmid IN (SELECT pmid FROM {s}.stage_articles)")
     return counts
 
 

@@ -1,0 +1,177 @@
+"""A stand-in for NCBI E-utilities (esearch + efetch on the history server) that serves
+real PubMed records, for offline tests.
+
+It answers like PubMed: ``usehistory=y`` searches return Count, QueryKey and WebEnv;
+``datetype``/``mindate``/``maxdate`` filter on each record's own entry (edat),
+modification (mdat) or publication (pdat) date; efetch pages with ``retstart``/``retmax``
+and refuses positions past the retrieval window with the same ``<ERROR>`` NCBI sends; and,
+when ``max_per_second`` is set, it answers a client that goes faster with HTTP 429 and
+NCBI's real rate-limit JSON body. The query term itself is not interpreted: every record
+served is taken to match it. The same object is reachable through ``responses`` or a real
+HTTP server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import threading
+import time
+import urllib.parse
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+from litwatch.pubmed_parse import parse_citation
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RATE_LIMIT_BODY = (FIXTURES / "eutils_rate_limit_error.json").read_bytes()
+XML_HEAD = b'<?xml version="1.0" encoding="UTF-8" ?>\n'
+SET_DOCTYPE = (b'<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2019//EN" '
+               b'"https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_190101.dtd">\n')
+
+
+@dataclass
+class StoredRecord:
+    pmid: int
+    edat: str
+    mdat: str
+    pdat: str
+    xml: bytes
+
+
+def load_records(path: Path = FIXTURES / "pubmed21n1298_subset_ketamine_ptsd_ctgov.xml.gz") -> list[StoredRecord]:
+    """Real PubmedArticle elements of a fixture file, with the dates a search filters on."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    records = []
+    with opener(path, "rb") as f:
+        for _, elem in etree.iterparse(f, tag="PubmedArticle"):
+            rec = parse_citation(elem.find("MedlineCitation"), elem.find("PubmedData"))
+            a = rec["articles"]
+            records.append(StoredRecord(a["pmid"], _pad(a["entrez_date"]), _pad(a["date_revised"]),
+                                        _pad(a["pub_date"]), etree.tostring(elem)))
+    return records
+
+
+def _pad(iso: str | None) -> str:
+    """'2021-06' -> '2021/06/01': the first day a partial date can mean."""
+    if not iso:
+        return "0000/00/00"
+    parts = (iso.split("-") + ["01", "01"])[:3]
+    return "/".join(parts)
+
+
+class EutilsStandin:
+    def __init__(self, records: list[StoredRecord], *, window: int = 9999,
+                 max_per_second: float | None = None):
+        self.records = records
+        self.window = window
+        self.max_per_second = max_per_second
+        self.searches: dict[str, list[StoredRecord]] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.rate_limited = 0
+        self._times: list[float] = []
+        self._lock = threading.Lock()
+
+    def handle(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            self.requests.append((path.rsplit("/", 1)[-1], params))
+            if self._over_rate():
+                self.rate_limited += 1
+                return 429, {"Content-Type": "application/json", "Retry-After": "1"}, RATE_LIMIT_BODY
+            if path.endswith("esearch.fcgi"):
+                return 200, {"Content-Type": "text/xml"}, self._esearch(params)
+            if path.endswith("efetch.fcgi"):
+                return 200, {"Content-Type": "text/xml"}, self._efetch(params)
+            return 404, {"Content-Type": "text/plain"}, b"not found"
+
+    def _over_rate(self) -> bool:
+        if not self.max_per_second:
+            return False
+        now = time.monotonic()
+        self._times = [t for t in self._times if now - t < 1.0] + [now]
+        return len(self._times) > self.max_per_second
+
+    def _esearch(self, params: dict[str, str]) -> bytes:
+        hits = self.records
+        datetype = params.get("datetype")
+        if datetype:
+            lo, hi = params["mindate"], params["maxdate"]
+            hits = [r for r in hits if lo <= getattr(r, datetype) <= hi + "~"]
+        hits = sorted(hits, key=lambda r: -r.pmid)
+        key = str(len(self.searches) + 1)
+        self.searches[key] = hits
+        return XML_HEAD + (f"<eSearchResult><Count>{len(hits)}</Count><RetMax>0</RetMax><RetStart>0</RetStart>"
+                           f"<QueryKey>{key}</QueryKey><WebEnv>MCID_standin</WebEnv><IdList></IdList>"
+                           f"<QueryTranslation>{_escape(params.get('term', ''))}</QueryTranslation>"
+                           f"</eSearchResult>\n").encode()
+
+    def _efetch(self, params: dict[str, str]) -> bytes:
+        if "id" in params:
+            wanted = {int(x) for x in params["id"].split(",")}
+            hits = [r for r in self.records if r.pmid in wanted]
+        else:
+            hits = self.searches.get(params.get("query_key", ""), [])
+            start, size = int(params.get("retstart", 0)), int(params.get("retmax", 20))
+            if start > self.window - 1:
+                return (XML_HEAD + b"<eFetchResult><ERROR>Search Backend failed: Exception:\n"
+                        b"'retstart' cannot be larger than 9998. For PubMed, ESearch can only retrieve "
+                        b"the first 9,999 records matching the query.</ERROR></eFetchResult>\n")
+            hits = hits[start:start + size]
+        return XML_HEAD + SET_DOCTYPE + b"<PubmedArticleSet>\n" + b"".join(r.xml for r in hits) + b"</PubmedArticleSet>\n"
+
+    def count(self, utility: str) -> int:
+        return sum(1 for name, _ in self.requests if name == utility)
+
+    # ------------------------------------------------------------ transports --
+
+    def add_to(self, rsps, base_url: str) -> None:
+        """Route ``responses`` traffic for esearch/efetch to this stand-in."""
+        def callback(request):
+            params = dict(urllib.parse.parse_qsl(request.body or ""))
+            params.update(urllib.parse.parse_qsl(urllib.parse.urlsplit(request.url).query))
+            return self.handle(urllib.parse.urlsplit(request.url).path, params)
+        for utility in ("esearch.fcgi", "efetch.fcgi"):
+            rsps.add_callback("POST", f"{base_url}/{utility}", callback=callback)
+
+    @contextmanager
+    def serve(self):
+        """Serve on 127.0.0.1 (a free port) and yield the E-utilities base URL."""
+        standin = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self, body: bytes) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                params = dict(urllib.parse.parse_qsl(url.query))
+                params.update(urllib.parse.parse_qsl(body.decode()))
+                status, headers, payload = standin.handle(url.path, params)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self):
+                self._answer(b"")
+
+            def do_POST(self):
+                self._answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/entrez/eutils"
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

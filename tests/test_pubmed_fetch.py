@@ -1,0 +1,151 @@
+"""Fetching from PubMed: history-server batches, incremental windows, errors in 200 bodies.
+
+E-utilities is replayed by tests/eutils_standin.py, which serves the real records of
+the update-file subset fixture.
+"""
+
+import sqlite3
+from datetime import date
+
+import pytest
+import responses
+
+from litwatch.config import Config, Topic
+from litwatch.errors import EutilsError, IncompleteFetch, ServiceUnavailable
+from litwatch.http import HttpClient
+from litwatch.ingest import fetch_pubmed
+from litwatch.pubmed_client import PubMedClient
+
+from conftest import FIXTURES
+from eutils_standin import EutilsStandin
+
+BASE = "https://eutils.test/entrez/eutils"
+TOPIC = Topic(name="ketamine-ptsd", pubmed_query="ketamine AND PTSD")
+CONFIG = Config(eutils_url=BASE, ncbi_email="dev@example.org", ncbi_api_key="SECRETKEY")
+
+
+def client(batch_size=100, **kw):
+    http = HttpClient(per_second=0, sleep=lambda s: None, max_attempts=3)
+    return PubMedClient(http, BASE, api_key="SECRETKEY", email="dev@example.org", batch_size=batch_size, **kw)
+
+
+@pytest.fixture
+def standin(real_records):
+    s = EutilsStandin(real_records)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        s.add_to(rsps, BASE)
+        yield s
+
+
+def test_first_fetch_uses_history_and_several_batches(db, standin):
+    result = fetch_pubmed(db, CONFIG, TOPIC, client=client(batch_size=100))
+    assert result.status == "success" and result.params["mode"] == "full"
+    assert (result.counts.expected, result.counts.received, result.counts.new) == (304, 304, 304)
+    assert db.table("articles").count == 304
+    assert standin.count("esearch.fcgi") == 1 and standin.count("efetch.fcgi") == 4
+    efetches = [p for name, p in standin.requests if name == "efetch.fcgi"]
+    assert [p["retstart"] for p in efetches] == ["0", "100", "200", "300"]
+    assert {(p["WebEnv"], p["query_key"], p["retmax"]) for p in efetches} == {("MCID_standin", "1", "100")}
+    esearch = standin.requests[0][1]
+    assert (esearch["usehistory"], esearch["tool"], esearch["email"]) == ("y", "litwatch", "dev@example.org")
+    run = db.table("runs").get(result.run_id)
+    assert run["status"] == "success" and run["query"] == "ketamine AND PTSD"
+    assert "SECRETKEY" not in str(run)
+
+
+def test_second_run_asks_only_for_the_entry_and_modification_window(db, standin):
+    fetch_pubmed(db, CONFIG, TOPIC, client=client())
+    db.execute("UPDATE runs SET started_at = '2021-06-05T08:00:00Z'")
+    db.conn.commit()
+    standin.requests.clear()
+    result = fetch_pubmed(db, CONFIG, TOPIC, client=client())
+    searches = [p for name, p in standin.requests if name == "esearch.fcgi"]
+    assert [(p["datetype"], p["mindate"], p["maxdate"]) for p in searches] == [
+        ("edat", "2021/06/02", "3000/12/31"), ("mdat", "2021/06/02", "3000/12/31")]
+    assert result.params["mode"] == "incremental" and result.params["since"] == "2021-06-02"
+    c = result.counts
+    assert c.received > 0 and c.new == 0 and c.unchanged == c.received
+    assert c.expected >= c.received  # records in both windows are stored once
+
+
+def test_since_overrides_and_full_forces_everything(db, standin):
+    fetch_pubmed(db, CONFIG, TOPIC, client=client())
+    standin.requests.clear()
+    fetch_pubmed(db, CONFIG, TOPIC, client=client(), since=date(2021, 6, 7))
+    assert {p["mindate"] for n, p in standin.requests if n == "esearch.fcgi"} == {"2021/06/07"}
+    standin.requests.clear()
+    result = fetch_pubmed(db, CONFIG, TOPIC, client=client(), full=True)
+    assert "datetype" not in standin.requests[0][1] and result.counts.unchanged == 304
+
+
+def test_more_than_the_window_is_split_by_date_and_fetched_whole(db, real_records):
+    standin = EutilsStandin(real_records, window=100)
+    with responses.RequestsMock() as rsps:
+        standin.add_to(rsps, BASE)
+        pubmed = client(batch_size=50)
+        pubmed_window = 100
+        import litwatch.pubmed_client as pc
+        old, pc.WINDOW = pc.WINDOW, pubmed_window
+        try:
+            result = fetch_pubmed(db, CONFIG, TOPIC, client=pubmed)
+        finally:
+            pc.WINDOW = old
+    slices = result.params["searches"]
+    assert len(slices) > 3 and all(s["count"] <= 100 for s in slices)
+    assert sum(s["count"] for s in slices) == 304
+    assert {s["datetype"] for s in slices} == {"pdat"}
+    assert db.table("articles").count == 304
+
+
+def test_esearch_error_in_200_body_fails_the_run_and_keeps_data(db, standin):
+    fetch_pubmed(db, CONFIG, TOPIC, client=client())
+    with responses.RequestsMock() as rsps:
+        rsps.post(f"{BASE}/esearch.fcgi", body=(FIXTURES / "esearch_error_bad_db.xml").read_bytes())
+        with pytest.raises(EutilsError, match="Invalid db name specified: fleegle"):
+            fetch_pubmed(db, CONFIG, TOPIC, client=client(), full=True)
+    assert db.table("articles").count == 304
+    failed = db.execute("SELECT status, error FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    assert failed[0] == "failed" and "fleegle" in failed[1]
+
+
+def test_phrase_not_found_with_no_hits_is_an_empty_result(db):
+    with responses.RequestsMock() as rsps:
+        rsps.post(f"{BASE}/esearch.fcgi", body=(FIXTURES / "esearch_phrase_not_found.xml").read_bytes())
+        result = fetch_pubmed(db, CONFIG, TOPIC, client=client())
+    assert result.status == "success" and result.counts.expected == 0 and result.counts.received == 0
+
+
+def test_rate_limit_json_body_is_retried(db, standin, real_records):
+    with responses.RequestsMock() as rsps:
+        rsps.post(f"{BASE}/esearch.fcgi", body=(FIXTURES / "eutils_rate_limit_error.json").read_bytes())
+        standin.add_to(rsps, BASE)
+        result = fetch_pubmed(db, CONFIG, TOPIC, client=client())
+    assert result.counts.received == 304
+
+
+def test_malformed_efetch_is_retried_then_fails_clearly_with_data_intact(db, standin):
+    fetch_pubmed(db, CONFIG, TOPIC, client=client())
+    before = db.execute("SELECT count(*), sum(length(title)) FROM articles").fetchone()
+    truncated = (FIXTURES / "einfo_truncated.xml").read_bytes()
+    with responses.RequestsMock() as rsps:
+        standin.add_to(rsps, BASE)
+        rsps.replace("POST", f"{BASE}/efetch.fcgi", body=truncated)
+        with pytest.raises(ServiceUnavailable, match="efetch returned unusable XML"):
+            fetch_pubmed(db, CONFIG, TOPIC, client=client(), full=True)
+    assert db.execute("SELECT count(*), sum(length(title)) FROM articles").fetchone() == before
+
+
+def test_server_serving_fewer_records_than_counted_fails_the_run(db, standin):
+    with responses.RequestsMock() as rsps:
+        standin.add_to(rsps, BASE)
+        rsps.replace("POST", f"{BASE}/efetch.fcgi", body=(FIXTURES / "efetch_empty_set.xml").read_bytes())
+        with pytest.raises(IncompleteFetch, match="reported 304 records"):
+            fetch_pubmed(db, CONFIG, TOPIC, client=client())
+    assert db.execute("SELECT status FROM runs").fetchone()[0] == "failed"
+
+
+def test_identity_and_key_are_sent_but_never_stored(db, standin):
+    fetch_pubmed(db, CONFIG, TOPIC, client=client())
+    assert all(p.get("api_key") == "SECRETKEY" for _, p in standin.requests)
+    dump = "\n".join(db.conn.iterdump())
+    assert "SECRETKEY" not in dump
