@@ -288,7 +288,11 @@ def _events(fmt: str, stream: io.BufferedIOBase, path: Path) -> Iterator[Event]:
         if fmt == PUBMED_XML:
             yield from iter_xml(stream)
         elif fmt == MEDLINE:
-            yield from iter_medline(io.TextIOWrapper(stream, encoding="utf-8", errors="replace"))
+            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
+            try:
+                yield from iter_medline(text)
+            finally:
+                text.detach()  # closing the wrapper would close the file under the caller
         else:
             raise ParseError(f"{path}: {fmt} files are not PubMed records")
     except ParseError as e:

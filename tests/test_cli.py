@@ -1,0 +1,95 @@
+"""The command line, end to end, as a new user runs it."""
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from litwatch import __version__
+from litwatch.cli import cli
+
+from conftest import FIXTURES, SUBSET
+from eutils_standin import EutilsStandin
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for var in ("NCBI_API_KEY", "NCBI_EMAIL", "LITWATCH_EUTILS_URL", "LITWATCH_CTGOV_URL", "LITWATCH_DB"):
+        monkeypatch.delenv(var, raising=False)
+
+    def invoke(*args, env=None):
+        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    return invoke
+
+
+def test_version(run):
+    result = run("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"litwatch, version {__version__}"
+
+
+def test_fetch_against_a_local_eutils_server_then_incremental(run, real_records, tmp_path):
+    standin = EutilsStandin(real_records, max_per_second=3)  # NCBI's keyless limit, enforced
+    with standin.serve() as base_url:
+        env = {"LITWATCH_EUTILS_URL": base_url, "NCBI_EMAIL": "dev@example.org"}
+        first = run("fetch", "--source", "pubmed", env=env)
+        assert first.exit_code == 0, first.output
+        assert "pubmed ketamine-ptsd: 304 of 304 records fetched (304 new" in first.output
+        second = run("fetch", "--source", "pubmed", env=env)
+        assert second.exit_code == 0, second.output
+    assert standin.rate_limited == 0
+    since = (date.today() - timedelta(days=3)).strftime("%Y/%m/%d")
+    later = [p for name, p in standin.requests[2:] if name == "esearch.fcgi"]
+    assert [(p["datetype"], p["mindate"]) for p in later] == [("edat", since), ("mdat", since)]
+    assert "[incremental, run 2]" in second.output
+    runs = run("runs", "--json")
+    rows = json.loads(runs.output)
+    assert [(r["id"], r["status"], r["received"]) for r in rows] == [(2, "success", 0), (1, "success", 304)]
+    table = run("runs").output
+    assert "success" in table and "ketamine-ptsd" in table
+
+
+def test_unreachable_service_is_one_line_and_non_zero(run, no_sleep):
+    result = run("fetch", env={"LITWATCH_EUTILS_URL": "http://127.0.0.1:9/entrez/eutils"})
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: http://127.0.0.1:9/entrez/eutils/esearch.fcgi failed after 5 attempts (last: could not connect)"]
+    rows = json.loads(run("runs", "--json").output)
+    assert rows[0]["status"] == "failed" and "could not connect" in rows[0]["error"]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[[topics]]\nname = 'x'\n", "config key 'topics[0].pubmed_query' is missing or empty"),
+    ("[ncbi]\napi_kee = 'k'\n", "config key 'ncbi.api_kee' is not recognised"),
+    ("[services]\neutils_url = 'ftp://x'\n", "config key 'eutils_url' must be an http(s) URL"),
+    ("[ncbi\n", "not valid TOML"),
+])
+def test_bad_config_names_the_key(run, tmp_path, text, message):
+    (tmp_path / "bad.toml").write_text(text)
+    result = run("--config", "bad.toml", "fetch")
+    assert result.exit_code == 1 and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_init_writes_a_config_the_loader_accepts(run):
+    assert run("init").exit_code == 0
+    assert run("init").exit_code == 1  # no silent overwrite
+    from litwatch.config import DEFAULT_TOPIC, load_config
+    config = load_config("litwatch.toml", env={})
+    assert config.topics == (DEFAULT_TOPIC,)
+
+
+def test_import_command_and_bad_file(run):
+    ok = run("import", str(SUBSET), str(FIXTURES / "pubmed_export_blachlylab.nbib"))
+    assert ok.exit_code == 0
+    assert "304 records (304 new" in ok.output and "2 records (2 new" in ok.output
+    bad = run("import", str(FIXTURES / "efetch_not_xml.html"))
+    assert bad.exit_code == 1 and bad.output.startswith("Error: ") and "not a PubmedArticleSet" in bad.output
+
+
+def test_db_option_and_env(run, tmp_path):
+    run("--db", "elsewhere.db", "import", str(FIXTURES / "pubmed-29768149.xml"))
+    assert (tmp_path / "elsewhere.db").exists()
+    run("import", str(FIXTURES / "pubmed-29768149.xml"), env={"LITWATCH_DB": str(tmp_path / "env.db")})
+    assert (tmp_path / "env.db").exists() and not (tmp_path / "data").exists()
