@@ -204,7 +204,7 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, topic: str | Non
 # travel between processes as Python objects, which would cost more than parsing.
 MAX_WORKERS = 4
 PARALLEL_MIN_BYTES = 4 << 20
-PIECE_BYTES = 4 << 20
+PIECE_BYTES = 1 << 20  # ~170 records: small pieces keep every process under 100 MB
 
 
 def _worker_count(requested: int | None, path: Path) -> int:
