@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # records indexed late on that day, or dated by NCBI in US Eastern time, are not missed.
 OVERLAP_DAYS = 3
 # Records per store transaction when importing files.
-IMPORT_BATCH = 2000
+IMPORT_BATCH = 500
 
 
 @dataclass

@@ -1,0 +1,159 @@
+"""One line of documentation for every table and column of the store.
+
+The README's schema section is generated from this (``python -m litwatch.schema_docs``)
+and a test checks both that every column in :data:`litwatch.store.TABLES` is described
+here and that the README shows the current text.
+"""
+
+from __future__ import annotations
+
+from .store import TABLES
+
+COLUMNS: dict[str, dict[str, str]] = {
+    "runs": {
+        "id": "run number (primary key)",
+        "topic": "topic name (imports: the --topic given, if any)",
+        "source": "pubmed",
+        "kind": "fetch or import",
+        "started_at": "UTC start time, ISO 8601; incremental fetches start from the last successful one",
+        "finished_at": "UTC end time",
+        "status": "running, success, failed or interrupted",
+        "expected": "records the source said it had (fetch) or read from the file (import)",
+        "received": "records received and stored or compared",
+        "new": "records stored for the first time",
+        "updated": "records whose content changed (child rows replaced)",
+        "unchanged": "records received identical to what was stored",
+        "deleted": "records removed by a DeleteCitation",
+        "skipped": "records not stored (PubMed book records), each logged as a warning",
+        "query": "the query sent (fetch)",
+        "params": "JSON: mode, since, date windows and counts per search, file, format; never the API key",
+        "error": "one-line error of a failed run",
+        "litwatch_version": "version that ran",
+    },
+    "articles": {
+        "pmid": "PubMed ID (primary key)",
+        "title": "article title, inline markup kept as its text",
+        "abstract": "abstract; structured sections as 'LABEL: text', one per line",
+        "abstract_copyright": "copyright statement of the abstract",
+        "journal": "journal title",
+        "journal_iso": "ISO (or MEDLINE) journal abbreviation",
+        "issn": "journal ISSN as printed on the record",
+        "issn_linking": "linking ISSN",
+        "nlm_unique_id": "NLM catalog ID of the journal",
+        "journal_country": "journal's country of publication",
+        "volume": "volume",
+        "issue": "issue",
+        "pages": "pages (MedlinePgn)",
+        "pub_date": "publication date, ISO, as precise as given (2021, 2021-06 or 2021-06-01)",
+        "pub_year": "publication year",
+        "medline_date": "the raw MedlineDate when the source gave one ('1998 Dec-1999 Jan')",
+        "article_date": "electronic publication date",
+        "doi": "DOI, from the record's own ArticleIdList, else its ELocationID",
+        "pmc_id": "PubMed Central ID",
+        "pii": "publisher item identifier",
+        "language": "first language of the article (ISO 639-2, e.g. eng)",
+        "languages": "JSON array of all languages",
+        "publication_status": "ppublish, epublish or aheadofprint",
+        "medline_status": "MEDLINE, PubMed-not-MEDLINE, In-Process, Publisher...",
+        "date_completed": "date NLM completed indexing",
+        "date_revised": "date NLM last revised the record",
+        "entrez_date": "date the record entered PubMed",
+        "pubmed_date": "PubMed publication date (history status 'pubmed')",
+        "record_hash": "fingerprint of every stored value of the record, to tell revisions apart",
+        "first_run_id": "run that first stored the record (foreign key to runs)",
+        "changed_run_id": "run that last stored a changed version (foreign key to runs)",
+    },
+    "article_authors": {
+        "pmid": "article (foreign key)",
+        "position": "1-based byline position",
+        "last_name": "family name",
+        "fore_name": "given names",
+        "initials": "initials",
+        "suffix": "suffix (Jr, 3rd...)",
+        "collective_name": "group author name, when the author is a collective",
+        "affiliation": "first affiliation",
+        "affiliations": "JSON array of all affiliations",
+        "orcid": "ORCID iD, normalized to 0000-0000-0000-0000",
+        "equal_contrib": "1 when marked as equal contributor",
+    },
+    "article_mesh": {
+        "pmid": "article (foreign key)",
+        "position": "order on the record",
+        "descriptor_ui": "MeSH descriptor ID (D...); empty for MEDLINE-text imports",
+        "descriptor_name": "MeSH heading",
+        "major_topic": "1 when the descriptor or one of its qualifiers is a major topic",
+        "qualifiers": "JSON array of {ui, name, major_topic}",
+    },
+    "article_publication_types": {
+        "pmid": "article (foreign key)",
+        "ui": "publication type ID (D...)",
+        "name": "publication type (Journal Article, Randomized Controlled Trial, Review...)",
+    },
+    "article_keywords": {
+        "pmid": "article (foreign key)",
+        "keyword": "keyword",
+        "owner": "who assigned it (NOTNLM = author, NLM...)",
+        "major_topic": "1 when marked major",
+    },
+    "article_chemicals": {
+        "pmid": "article (foreign key)",
+        "registry_number": "CAS / UNII / EC number ('0' when none)",
+        "ui": "MeSH ID of the substance",
+        "name": "substance name",
+    },
+    "article_grants": {
+        "pmid": "article (foreign key)",
+        "position": "order on the record",
+        "grant_id": "grant number",
+        "acronym": "institute acronym",
+        "agency": "funding agency",
+        "country": "agency country",
+    },
+    "article_databanks": {
+        "pmid": "article (foreign key)",
+        "databank": "databank name (ClinicalTrials.gov, ISRCTN, GENBANK...)",
+        "accession": "accession number (e.g. NCT04771767)",
+    },
+    "article_ids": {
+        "pmid": "article (foreign key)",
+        "id_type": "pubmed, doi, pmc, pii, mid...",
+        "value": "the identifier",
+    },
+    "article_comments": {
+        "pmid": "article (foreign key)",
+        "position": "order on the record",
+        "ref_type": "CommentOn, CommentIn, ErratumIn, RetractionIn, RetractionOf, UpdateOf...",
+        "ref_pmid": "PMID of the other record, when given",
+        "ref_source": "citation of the other record",
+        "note": "NLM note",
+    },
+    "article_history": {
+        "pmid": "article (foreign key)",
+        "status": "received, revised, accepted, entrez, pubmed, medline...",
+        "date": "ISO date",
+    },
+    "article_topics": {
+        "pmid": "article (foreign key)",
+        "topic": "topic whose fetch (or tagged import) brought the record in",
+        "first_run_id": "run that first linked the record to the topic",
+    },
+}
+
+
+def markdown() -> str:
+    """The README's schema section: every table and column, one line each."""
+    lines = []
+    for table, spec in TABLES.items():
+        pk = spec.pk if isinstance(spec.pk, str) else ", ".join(spec.pk)
+        lines.append(f"**`{table}`** ({spec.description} Primary key: {pk}.)")
+        lines.append("")
+        for column in spec.columns:
+            lines.append(f"- `{column}`: {COLUMNS[table][column]}")
+        lines.append("")
+    lines.append("**`articles_fts`**: SQLite FTS5 index (porter stemming) over `articles.title` and "
+                 "`articles.abstract`, kept current by triggers; Datasette's search box uses it.")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
