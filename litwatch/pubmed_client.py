@@ -77,7 +77,9 @@ class PubMedClient:
             params.update(datetype=datetype, mindate=_fmt(mindate or MIN_DATE),
                           maxdate=_fmt(maxdate or MAX_DATE))
         result = self.http.post(f"{self.base_url}/esearch.fcgi", data=params, parse=parse_esearch)
-        result.term, result.datetype, result.mindate, result.maxdate = term, datetype, mindate, maxdate
+        result.term, result.datetype = term, datetype
+        if datetype:
+            result.mindate, result.maxdate = mindate or MIN_DATE, maxdate or MAX_DATE
         for warning in result.warnings:
             log.warning("PubMed: %s", warning)
         return result

@@ -157,15 +157,7 @@ def parse_citation(mc: etree._Element, pd: etree._Element | None) -> Record:
         elif tag == "MeshHeadingList":
             rec["article_mesh"] = _mesh(child)
         elif tag == "MedlineJournalInfo":
-            for c in child:
-                if c.tag == "MedlineTA":
-                    a["medline_ta"] = c.text
-                elif c.tag == "NlmUniqueID":
-                    a["nlm_unique_id"] = c.text
-                elif c.tag == "ISSNLinking":
-                    a["issn_linking"] = c.text
-                elif c.tag == "Country":
-                    a["journal_country"] = c.text
+            _texts_into(child, a, _JOURNAL_INFO_FIELDS)
         elif tag == "ChemicalList":
             rec["article_chemicals"] = _chemicals(child)
         elif tag == "DateCompleted":
@@ -255,22 +247,31 @@ def _read_article(art: etree._Element, a: Row, rec: Record, languages: list[str]
     return doi
 
 
+_JOURNAL_INFO_FIELDS = {"MedlineTA": "medline_ta", "NlmUniqueID": "nlm_unique_id",
+                        "ISSNLinking": "issn_linking", "Country": "journal_country"}
+_JOURNAL_FIELDS = {"Title": "journal", "ISOAbbreviation": "journal_iso", "ISSN": "issn"}
+_ISSUE_FIELDS = {"Volume": "volume", "Issue": "issue"}
+_AUTHOR_FIELDS = {"LastName": "last_name", "ForeName": "fore_name", "Initials": "initials",
+                  "Suffix": "suffix"}
+
+
+def _texts_into(elem: etree._Element, row: Row, fields: dict[str, str]) -> list[etree._Element]:
+    """Copy the text of the children named in ``fields`` into ``row``; return the others."""
+    rest = []
+    for child in elem:
+        key = fields.get(child.tag)
+        if key:
+            row[key] = child.text
+        else:
+            rest.append(child)
+    return rest
+
+
 def _read_journal(journal: etree._Element, a: Row) -> None:
-    for child in journal:
-        tag = child.tag
-        if tag == "Title":
-            a["journal"] = child.text
-        elif tag == "ISOAbbreviation":
-            a["journal_iso"] = child.text
-        elif tag == "ISSN":
-            a["issn"] = child.text
-        elif tag == "JournalIssue":
-            for c in child:
-                if c.tag == "Volume":
-                    a["volume"] = c.text
-                elif c.tag == "Issue":
-                    a["issue"] = c.text
-                elif c.tag == "PubDate":
+    for child in _texts_into(journal, a, _JOURNAL_FIELDS):
+        if child.tag == "JournalIssue":
+            for c in _texts_into(child, a, _ISSUE_FIELDS):
+                if c.tag == "PubDate":
                     a["pub_date"], a["medline_date"] = _pub_date(c)
 
 
@@ -303,17 +304,9 @@ def _authors(author_list: etree._Element) -> list[Row]:
                "suffix": None, "collective_name": None, "orcid": None,
                "equal_contrib": a.get("EqualContrib") == "Y"}
         affiliations = []
-        for c in a:
+        for c in _texts_into(a, row, _AUTHOR_FIELDS):
             tag = c.tag
-            if tag == "LastName":
-                row["last_name"] = c.text
-            elif tag == "ForeName":
-                row["fore_name"] = c.text
-            elif tag == "Initials":
-                row["initials"] = c.text
-            elif tag == "Suffix":
-                row["suffix"] = c.text
-            elif tag == "CollectiveName":
+            if tag == "CollectiveName":
                 row["collective_name"] = _text(c)
             elif tag == "AffiliationInfo":
                 affiliations.append(_text(c.find("Affiliation")))

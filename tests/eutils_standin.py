@@ -175,3 +175,19 @@ class EutilsStandin:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+if __name__ == "__main__":  # python tests/eutils_standin.py: serve the fixture records by hand
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="Serve real PubMed records like E-utilities on 127.0.0.1.")
+    parser.add_argument("--rate", type=float, default=3.0, help="answer 429 above this many requests/s")
+    args = parser.parse_args()
+    standin = EutilsStandin(load_records(), max_per_second=args.rate)
+    with standin.serve() as url:
+        print(url, flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print(f"{len(standin.requests)} requests, {standin.rate_limited} answered 429", file=sys.stderr)
