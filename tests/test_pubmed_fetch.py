@@ -4,7 +4,6 @@ E-utilities is replayed by tests/eutils_standin.py, which serves the real record
 the update-file subset fixture.
 """
 
-import sqlite3
 from datetime import date
 
 import pytest
