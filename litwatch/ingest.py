@@ -29,8 +29,18 @@ from .files import MEDLINE, PUBMED_XML, open_input
 from .http import HttpClient
 from .pubmed_client import PubMedClient, SearchResult
 from .pubmed_parse import Event, iter_medline, iter_xml, parse_xml_bytes, split_xml
-from .store import (Counts, create_stage, delete_articles, finish_run, last_success, merge_stage,
-                    prepare_records, save_articles, start_run, write_stage)
+from .store import (
+    Counts,
+    create_stage,
+    delete_articles,
+    finish_run,
+    last_success,
+    merge_stage,
+    prepare_records,
+    save_articles,
+    start_run,
+    write_stage,
+)
 
 log = logging.getLogger(__name__)
 

@@ -12,14 +12,15 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
-from operator import itemgetter
 from datetime import datetime, timezone
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import sqlite_utils
 
 from . import __version__
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -81,7 +82,8 @@ TABLES: dict[str, TableSpec] = {
         ("pmid", "position"), "Comments and corrections (RetractionIn, ErratumIn, CommentOn...).",
         (("ref_pmid",), ("ref_type",))),
     "article_history": _child(
-        {"status": str, "date": str}, ("pmid", "status"), "Publication history dates (received, accepted, entrez, pubmed...)."),
+        {"status": str, "date": str}, ("pmid", "status"),
+        "Publication history dates (received, accepted, entrez, pubmed...)."),
     "article_topics": _child(
         {"topic": str, "first_run_id": int}, ("pmid", "topic"),
         "Which topic's query or import brought each record in.", (("topic",),)),
