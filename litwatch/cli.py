@@ -16,11 +16,12 @@ from tabulate import tabulate
 from . import __version__
 from .config import CONFIG_TEMPLATE, DEFAULT_CONFIG_NAME, Config, load_config
 from .errors import LitwatchError
-from .ingest import fetch_pubmed, import_paths
+from .ingest import fetch_ctgov, fetch_pubmed, import_paths
 from .store import open_db
 
 DEFAULT_DB = "data/litwatch.db"
-SOURCES = ("pubmed",)
+SOURCES = ("pubmed", "ctgov")
+FETCHERS = {"pubmed": fetch_pubmed, "ctgov": fetch_ctgov}
 
 
 class Context:
@@ -108,10 +109,11 @@ def _parse_date(ctx, param, value: str | None) -> date | None:
 @click.pass_obj
 @reports_errors
 def fetch(obj: Context, source: str, topics: tuple[str, ...], full: bool, since: date | None) -> None:
-    """Fetch the topics' records from the sources into the database.
+    """Fetch the topics' records from PubMed and ClinicalTrials.gov into the database.
 
     The first run of a topic fetches everything; later runs ask only for records
-    added or revised since the last successful run (minus a small overlap).
+    added or revised since the last successful run (minus a small overlap). When one
+    source fails the others still run; the command then exits non-zero.
 
     \b
     Example:
@@ -121,13 +123,27 @@ def fetch(obj: Context, source: str, topics: tuple[str, ...], full: bool, since:
         raise click.UsageError("--full and --since cannot be combined")
     config = obj.config
     chosen = [config.topic(name) for name in topics] if topics else list(config.topics)
+    sources = SOURCES if source == "all" else (source,)
     db = obj.db()
+    failures = 0
     for topic in chosen:
-        result = fetch_pubmed(db, config, topic, full=full, since=since)
-        c = result.counts
-        click.echo(f"pubmed {topic.name}: {c.received} of {c.expected} records fetched "
-                   f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted) "
-                   f"[{result.params['mode']}, run {result.run_id}]")
+        for name in sources:
+            if name == "ctgov" and not (topic.ctgov_condition or topic.ctgov_intervention or topic.ctgov_term):
+                click.echo(f"ctgov {topic.name}: skipped (the topic has no ClinicalTrials.gov query)")
+                continue
+            try:
+                result = FETCHERS[name](db, config, topic, full=full, since=since)
+            except LitwatchError as e:
+                failures += 1
+                click.echo(f"Error: {name} {topic.name}: {e}", err=True)
+                continue
+            c = result.counts
+            unit = "studies" if name == "ctgov" else "records"
+            click.echo(f"{name} {topic.name}: {c.received} of {c.expected} {unit} fetched "
+                       f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted) "
+                       f"[{result.params['mode']}, run {result.run_id}]")
+    if failures:
+        sys.exit(1)
 
 
 @cli.command(name="import")
@@ -137,21 +153,33 @@ def fetch(obj: Context, source: str, topics: tuple[str, ...], full: bool, since:
 @click.pass_obj
 @reports_errors
 def import_(obj: Context, paths: tuple[str, ...], topic: str | None, workers: int | None) -> None:
-    """Import PubMed files: efetch XML, baseline/update files (.xml, .xml.gz) and
-    MEDLINE text exports (.nbib, .txt). The format is read from the content.
+    """Import files; a file that fails is reported and the others still load.
+
+    PubMed files (efetch XML, baseline/update files .xml/.xml.gz, MEDLINE
+    text exports .nbib/.txt) and ClinicalTrials.gov JSON (website downloads, API pages,
+    single studies). The format is read from the content.
 
     \b
     Example:
-        litwatch import pubmed25n1274.xml.gz pubmed-ketamine-set.nbib
+        litwatch import pubmed25n1274.xml.gz pubmed-ketamine-set.nbib ctg-studies.json
     """
     db = obj.db()
+    failures = 0
     for path in paths:
         size = Path(path).stat().st_size
-        with _progress(size, f"Importing {Path(path).name}") as bar:
-            (result,) = import_paths(db, [path], topic=topic, progress=bar.update, workers=workers)
+        try:
+            with _progress(size, f"Importing {Path(path).name}") as bar:
+                (result,) = import_paths(db, [path], topic=topic, progress=bar.update, workers=workers)
+        except LitwatchError as e:
+            failures += 1
+            click.echo(f"Error: {e}", err=True)
+            continue
         c = result.counts
-        click.echo(f"{path}: {c.received} records ({c.new} new, {c.updated} updated, "
+        unit = "studies" if result.source == "ctgov" else "records"
+        click.echo(f"{path}: {c.received} {unit} ({c.new} new, {c.updated} updated, "
                    f"{c.unchanged} unchanged, {c.deleted} deleted, {c.skipped} skipped) [run {result.run_id}]")
+    if failures:
+        sys.exit(1)
 
 
 class _NoBar:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import io
+import json
 import logging
 import multiprocessing
 import os
@@ -24,12 +25,15 @@ from typing import IO, Any, Callable, Iterable, Iterator
 import sqlite_utils
 
 from .config import Config, Topic
+from .ctgov_client import REQUESTS_PER_SECOND, CtgovClient, search_params
+from .ctgov_parse import parse_study, read_json
 from .errors import IncompleteFetch, LitwatchError, ParseError
-from .files import MEDLINE, PUBMED_XML, open_input
+from .files import JSON, MEDLINE, PUBMED_XML, open_input
 from .http import HttpClient
 from .pubmed_client import PubMedClient, SearchResult
 from .pubmed_parse import Event, iter_medline, iter_xml, parse_xml_bytes, split_xml
 from .store import (
+    ARTICLES,
     Counts,
     create_stage,
     delete_articles,
@@ -38,6 +42,7 @@ from .store import (
     merge_stage,
     prepare_records,
     save_articles,
+    save_trials,
     start_run,
     write_stage,
 )
@@ -128,6 +133,49 @@ def fetch_pubmed(db: sqlite_utils.Database, config: Config, topic: Topic, *,
     return RunResult(run_id, "pubmed", topic.name, "success", counts, params)
 
 
+def ctgov_client(config: Config, http: HttpClient | None = None) -> CtgovClient:
+    """A ClinicalTrials.gov client for ``config``, paced at one request per second."""
+    return CtgovClient(http or HttpClient(per_second=REQUESTS_PER_SECOND), config.ctgov_url)
+
+
+def fetch_ctgov(db: sqlite_utils.Database, config: Config, topic: Topic, *,
+                full: bool = False, since: date | None = None,
+                client: CtgovClient | None = None) -> RunResult:
+    """Fetch the topic's ClinicalTrials.gov studies: all of them, or those updated since the
+    last successful run (``since`` overrides; ``full`` forces everything), recording what
+    changed in each study.
+
+    :raises IncompleteFetch: when fewer studies arrive than the service counted (what did
+        arrive is stored; the run is marked failed so the next run asks again).
+    """
+    client = client or ctgov_client(config)
+    window_start = None if full else (since or _incremental_start(db, topic.name, "ctgov"))
+    query = search_params(topic, window_start)
+    params: dict[str, Any] = {
+        "mode": "full" if window_start is None else "incremental",
+        "since": window_start.isoformat() if window_start else None,
+        "ctgov_url": config.ctgov_url, "query": query, "pages": 0,
+    }
+    with recorded_run(db, topic=topic.name, source="ctgov", kind="fetch",
+                      query=json.dumps({k: v for k, v in query.items() if k.startswith(("query.", "filter."))}),
+                      params=params) as (run_id, counts):
+        for page in client.pages(query):
+            params["pages"] += 1
+            if counts.expected is None and "totalCount" in page:
+                counts.expected = page["totalCount"]
+            records = [parse_study(study) for study in page["studies"]]
+            counts.add(save_trials(db, records, run_id, topic.name))
+        if counts.expected is not None and counts.received < counts.expected:
+            raise IncompleteFetch(
+                f"ClinicalTrials.gov reported {counts.expected} studies but served {counts.received} "
+                f"over {params['pages']} pages; those are stored, the run is marked failed and the "
+                f"next run will ask again")
+        if counts.expected is not None and counts.received > counts.expected:
+            log.warning("ClinicalTrials.gov reported %d studies but served %d (studies added while paging)",
+                        counts.expected, counts.received)
+    return RunResult(run_id, "ctgov", topic.name, "success", counts, params)
+
+
 def _plan_searches(client: PubMedClient, term: str, since: date | None) -> list[SearchResult]:
     if since is None:
         return client.search(term)
@@ -188,12 +236,14 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, topic: str | Non
     most :data:`MAX_WORKERS`) while this process merges their output into the store.
     """
     path = Path(path)
-    params: dict[str, Any] = {"file": str(path)}
-    with recorded_run(db, topic=topic, source="pubmed", kind="import", params=params) as (run_id, counts):
-        with open_input(path) as (fmt, stream, raw):
-            params["format"] = fmt
+    with open_input(path) as (fmt, stream, raw):
+        source = "ctgov" if fmt == JSON else "pubmed"
+        params: dict[str, Any] = {"file": str(path), "format": fmt}
+        with recorded_run(db, topic=topic, source=source, kind="import", params=params) as (run_id, counts):
             workers = _worker_count(workers, path)
-            if fmt == PUBMED_XML and workers > 1:
+            if fmt == JSON:
+                batches = _import_studies(db, stream, path, run_id, topic, counts)
+            elif fmt == PUBMED_XML and workers > 1:
                 batches = _parallel_xml(db, stream, workers, run_id, topic, counts)
             else:
                 batches = (_store_events(db, batch, run_id, topic, counts)
@@ -204,8 +254,20 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, topic: str | Non
                     pos = raw.tell()
                     progress(pos - last)
                     last = pos
-        counts.expected = counts.received
-    return RunResult(run_id, "pubmed", topic, "success", counts, params)
+            counts.expected = counts.received
+    return RunResult(run_id, source, topic, "success", counts, params)
+
+
+def _import_studies(db: sqlite_utils.Database, stream: IO[bytes], path: Path, run_id: int,
+                    topic: str | None, counts: Counts) -> Iterator[None]:
+    try:
+        studies = read_json(stream)
+        records = [parse_study(study) for study in studies]
+    except ParseError as e:
+        raise ParseError(f"{path}: {e}") from None
+    for i in range(0, len(records), IMPORT_BATCH):
+        counts.add(save_trials(db, records[i:i + IMPORT_BATCH], run_id, topic))
+        yield None
 
 
 # Parallel import: the file is cut into pieces of whole records (split_xml); workers
@@ -270,8 +332,8 @@ def stage_xml_piece(piece: bytes, staged: str) -> tuple[str, list[int], int]:
     try:
         conn.execute("PRAGMA journal_mode=OFF")
         conn.execute("PRAGMA synchronous=OFF")
-        create_stage(conn, "main")
-        write_stage(conn, "main", prepare_records(records))
+        create_stage(conn, "main", ARTICLES)
+        write_stage(conn, "main", ARTICLES, prepare_records(ARTICLES, records))
         conn.commit()
     finally:
         conn.close()
@@ -283,7 +345,7 @@ def _merge_file(db: sqlite_utils.Database, staged: str, run_id: int, topic: str 
     conn = db.conn
     conn.execute("ATTACH DATABASE ? AS stage", (staged,))
     try:
-        counts.add(merge_stage(conn, "stage", run_id, topic))
+        counts.add(merge_stage(conn, "stage", ARTICLES, run_id, topic))
     finally:
         conn.execute("DETACH DATABASE stage")
         os.remove(staged)

@@ -137,6 +137,134 @@ COLUMNS: dict[str, dict[str, str]] = {
         "topic": "topic whose fetch (or tagged import) brought the record in",
         "first_run_id": "run that first linked the record to the topic",
     },
+
+    "trials": {
+        "nct_id": "ClinicalTrials.gov ID (primary key)",
+        "brief_title": "brief title",
+        "official_title": "official title",
+        "acronym": "acronym",
+        "org_study_id": "sponsor's own study ID",
+        "overall_status": "RECRUITING, NOT_YET_RECRUITING, ACTIVE_NOT_RECRUITING, COMPLETED, TERMINATED, WITHDRAWN...",
+        "why_stopped": "reason given for stopping",
+        "study_type": "INTERVENTIONAL, OBSERVATIONAL, EXPANDED_ACCESS",
+        "phases": "JSON array (EARLY_PHASE1, PHASE1 ... PHASE4, NA)",
+        "allocation": "RANDOMIZED, NON_RANDOMIZED, NA",
+        "masking": "NONE, SINGLE, DOUBLE, TRIPLE, QUADRUPLE",
+        "primary_purpose": "TREATMENT, PREVENTION, BASIC_SCIENCE...",
+        "enrollment": "participants (planned or actual, see enrollment_type)",
+        "enrollment_type": "ESTIMATED or ACTUAL",
+        "start_date": "study start, ISO as precise as given (2024-10 stays a month)",
+        "start_date_type": "ESTIMATED or ACTUAL",
+        "primary_completion_date": "primary completion, ISO as given",
+        "primary_completion_date_type": "ESTIMATED or ACTUAL",
+        "completion_date": "study completion, ISO as given",
+        "completion_date_type": "ESTIMATED or ACTUAL",
+        "first_posted": "date first posted",
+        "last_update_posted": "date of the last update posted (incremental fetches filter on it)",
+        "results_first_posted": "date results were first posted",
+        "has_results": "1 when results are posted on ClinicalTrials.gov",
+        "lead_sponsor": "lead sponsor",
+        "lead_sponsor_class": "INDUSTRY, NIH, FED, OTHER...",
+        "brief_summary": "brief summary",
+        "conditions": "JSON array of the registered conditions (searchable)",
+        "interventions": "JSON array of the intervention names (searchable)",
+        "sex": "ALL, FEMALE, MALE",
+        "minimum_age": "minimum age as given ('18 Years')",
+        "maximum_age": "maximum age as given",
+        "healthy_volunteers": "1 when healthy volunteers are accepted",
+        "url": "study page on clinicaltrials.gov",
+        "raw": "the study's full JSON as received, so nothing the source sent is lost",
+        "record_hash": "fingerprint of every stored value of the study",
+        "first_run_id": "run that first stored the study (foreign key to runs)",
+        "changed_run_id": "run that last stored a changed version (foreign key to runs)",
+    },
+    "trial_conditions": {
+        "nct_id": "study (foreign key)",
+        "source": "reported (by the registrant), mesh or mesh_ancestor (derived by ClinicalTrials.gov)",
+        "position": "order within its source",
+        "condition": "condition or MeSH term",
+        "mesh_id": "MeSH ID of a derived term",
+    },
+    "trial_interventions": {
+        "nct_id": "study (foreign key)",
+        "position": "order on the record",
+        "type": "DRUG, BEHAVIORAL, DEVICE, PROCEDURE...",
+        "name": "intervention name",
+        "other_names": "JSON array of other names",
+        "description": "description",
+        "arm_group_labels": "JSON array of the arms that receive it",
+    },
+    "trial_intervention_mesh": {
+        "nct_id": "study (foreign key)",
+        "source": "mesh or mesh_ancestor",
+        "position": "order within its source",
+        "term": "MeSH term",
+        "mesh_id": "MeSH ID",
+    },
+    "trial_arms": {
+        "nct_id": "study (foreign key)",
+        "position": "order on the record",
+        "label": "arm label",
+        "type": "EXPERIMENTAL, ACTIVE_COMPARATOR, PLACEBO_COMPARATOR...",
+        "description": "description",
+        "intervention_names": "JSON array of its interventions",
+    },
+    "trial_outcomes": {
+        "nct_id": "study (foreign key)",
+        "kind": "primary, secondary or other",
+        "position": "order within its kind",
+        "measure": "outcome measure",
+        "description": "description",
+        "time_frame": "time frame",
+    },
+    "trial_sponsors": {
+        "nct_id": "study (foreign key)",
+        "position": "order: the lead sponsor first",
+        "role": "lead or collaborator",
+        "name": "organization",
+        "class": "INDUSTRY, NIH, FED, OTHER...",
+    },
+    "trial_locations": {
+        "nct_id": "study (foreign key)",
+        "position": "order on the record",
+        "facility": "site name",
+        "city": "city",
+        "state": "state or region",
+        "zip": "postal code",
+        "country": "country",
+        "status": "site recruitment status",
+        "lat": "latitude",
+        "lon": "longitude",
+    },
+    "trial_references": {
+        "nct_id": "study (foreign key)",
+        "position": "order on the record",
+        "pmid": "PubMed ID of the cited publication, when given",
+        "type": "RESULT, BACKGROUND or DERIVED",
+        "citation": "citation text",
+    },
+    "trial_ids": {
+        "nct_id": "study (foreign key)",
+        "position": "order on the record",
+        "id": "secondary ID",
+        "type": "REGISTRY, NIH, OTHER_GRANT, OTHER...",
+        "domain": "issuing organization",
+        "link": "link, when given",
+    },
+    "trial_topics": {
+        "nct_id": "study (foreign key)",
+        "topic": "topic whose fetch (or tagged import) brought the study in",
+        "first_run_id": "run that first linked the study to the topic",
+    },
+    "trial_changes": {
+        "id": "row number (primary key)",
+        "nct_id": "study (foreign key)",
+        "run_id": "run that saw the change (foreign key)",
+        "field": "new (first sighting), or the trials column that changed",
+        "old_value": "value before (empty for new)",
+        "new_value": "value after (overall_status for new)",
+        "last_update_posted": "the study's last_update_posted in the version that brought the change",
+    },
 }
 
 
@@ -150,10 +278,27 @@ def markdown() -> str:
         for column in spec.columns:
             lines.append(f"- `{column}`: {COLUMNS[table][column]}")
         lines.append("")
-    lines.append("**`articles_fts`**: SQLite FTS5 index (porter stemming) over `articles.title` and "
-                 "`articles.abstract`, kept current by triggers; Datasette's search box uses it.")
+    lines.append("**`articles_fts`**, **`trials_fts`**: SQLite FTS5 indexes (porter stemming) over "
+                 "`articles.title` and `abstract`, and over `trials.brief_title`, `official_title`, "
+                 "`acronym`, `brief_summary`, `conditions` and `interventions`; kept current by "
+                 "triggers; Datasette's search box uses them.")
     return "\n".join(lines) + "\n"
 
 
+def update(path: str) -> None:
+    """Rewrite the part of ``path`` between the schema markers with :func:`markdown`."""
+    text = open(path, encoding="utf-8").read()
+    start, end = "<!-- schema:start -->\n", "<!-- schema:end -->"
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(head + start + markdown() + end + tail)
+
+
 if __name__ == "__main__":
-    print(markdown(), end="")
+    import sys
+
+    if len(sys.argv) > 1:
+        update(sys.argv[1])
+    else:
+        print(markdown(), end="")

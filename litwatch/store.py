@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import sqlite_utils
 
 from . import __version__
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,15 @@ class TableSpec:
 
 
 def _child(columns: dict[str, type], pk: tuple[str, ...], description: str,
-           indexes: tuple[tuple[str, ...], ...] = ()) -> TableSpec:
-    return TableSpec({"pmid": int, **columns}, pk, (("pmid", "articles", "pmid"),), indexes, description)
+           indexes: tuple[tuple[str, ...], ...] = (), parent: tuple[str, str, type] = ("pmid", "articles", int)
+           ) -> TableSpec:
+    key, table, key_type = parent
+    return TableSpec({key: key_type, **columns}, pk, ((key, table, key),), indexes, description)
+
+
+def _trial_child(columns: dict[str, type], pk: tuple[str, ...], description: str,
+                 indexes: tuple[tuple[str, ...], ...] = ()) -> TableSpec:
+    return _child(columns, pk, description, indexes, parent=("nct_id", "trials", str))
 
 
 TABLES: dict[str, TableSpec] = {
@@ -88,8 +98,84 @@ TABLES: dict[str, TableSpec] = {
         {"topic": str, "first_run_id": int}, ("pmid", "topic"),
         "Which topic's query or import brought each record in.", (("topic",),)),
 }
-ARTICLE_CHILDREN = [name for name in TABLES if name.startswith("article_") and name != "article_topics"]
-FTS = {"articles": ["title", "abstract"]}
+TABLES.update({
+    "trials": TableSpec(
+        {"nct_id": str, "brief_title": str, "official_title": str, "acronym": str, "org_study_id": str,
+         "overall_status": str, "why_stopped": str, "study_type": str, "phases": str, "allocation": str,
+         "masking": str, "primary_purpose": str, "enrollment": int, "enrollment_type": str,
+         "start_date": str, "start_date_type": str, "primary_completion_date": str,
+         "primary_completion_date_type": str, "completion_date": str, "completion_date_type": str,
+         "first_posted": str, "last_update_posted": str, "results_first_posted": str,
+         "has_results": int, "lead_sponsor": str, "lead_sponsor_class": str, "brief_summary": str,
+         "conditions": str, "interventions": str, "sex": str, "minimum_age": str, "maximum_age": str,
+         "healthy_volunteers": int, "url": str, "raw": str, "record_hash": str, "first_run_id": int,
+         "changed_run_id": int},
+        "nct_id", (("first_run_id", "runs", "id"), ("changed_run_id", "runs", "id")),
+        (("overall_status",), ("last_update_posted",)), "One row per ClinicalTrials.gov study."),
+    "trial_conditions": _trial_child(
+        {"source": str, "position": int, "condition": str, "mesh_id": str}, ("nct_id", "source", "position"),
+        "Conditions as registered, and the MeSH terms (and ancestors) ClinicalTrials.gov derived from them.",
+        (("condition",),)),
+    "trial_interventions": _trial_child(
+        {"position": int, "type": str, "name": str, "other_names": str, "description": str,
+         "arm_group_labels": str}, ("nct_id", "position"), "Interventions as registered."),
+    "trial_intervention_mesh": _trial_child(
+        {"source": str, "position": int, "term": str, "mesh_id": str}, ("nct_id", "source", "position"),
+        "MeSH terms (and ancestors) ClinicalTrials.gov derived from the interventions."),
+    "trial_arms": _trial_child(
+        {"position": int, "label": str, "type": str, "description": str, "intervention_names": str},
+        ("nct_id", "position"), "Arms (groups) of the study."),
+    "trial_outcomes": _trial_child(
+        {"kind": str, "position": int, "measure": str, "description": str, "time_frame": str},
+        ("nct_id", "kind", "position"), "Primary, secondary and other outcome measures."),
+    "trial_sponsors": _trial_child(
+        {"position": int, "role": str, "name": str, "class": str}, ("nct_id", "position"),
+        "Lead sponsor and collaborators."),
+    "trial_locations": _trial_child(
+        {"position": int, "facility": str, "city": str, "state": str, "zip": str, "country": str,
+         "status": str, "lat": float, "lon": float}, ("nct_id", "position"), "Sites.", (("country",),)),
+    "trial_references": _trial_child(
+        {"position": int, "pmid": int, "type": str, "citation": str}, ("nct_id", "position"),
+        "Publications the record cites: RESULT, BACKGROUND or DERIVED (added by ClinicalTrials.gov).",
+        (("pmid",),)),
+    "trial_ids": _trial_child(
+        {"position": int, "id": str, "type": str, "domain": str, "link": str}, ("nct_id", "position"),
+        "Secondary IDs (other registries, grants, sponsor numbers).", (("id",),)),
+    "trial_topics": _trial_child(
+        {"topic": str, "first_run_id": int}, ("nct_id", "topic"),
+        "Which topic's query or import brought each study in.", (("topic",),)),
+    "trial_changes": TableSpec(
+        {"id": int, "nct_id": str, "run_id": int, "field": str, "old_value": str, "new_value": str,
+         "last_update_posted": str},
+        "id", (("nct_id", "trials", "nct_id"), ("run_id", "runs", "id")), (("nct_id",), ("run_id",)),
+        "What changed in each study from one run to the next (field 'new' marks a first sighting)."),
+})
+FTS = {"articles": ["title", "abstract"],
+       "trials": ["brief_title", "official_title", "acronym", "brief_summary", "conditions", "interventions"]}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A record type: its main table, key, child tables (replaced whole on revision) and topic table."""
+
+    table: str
+    key: str
+    children: tuple[str, ...]
+    topics: str
+
+    @property
+    def content(self) -> list[str]:
+        """Main-table columns that come from the source (fingerprinted)."""
+        return [c for c in TABLES[self.table].columns if c not in RECORD_META]
+
+
+# Columns litwatch adds to a parsed record: not part of its content fingerprint.
+RECORD_META = ("record_hash", "first_run_id", "changed_run_id")
+ARTICLES = Family("articles", "pmid", tuple(n for n in TABLES if n.startswith("article_") and n != "article_topics"),
+                  "article_topics")
+TRIALS = Family("trials", "nct_id", tuple(n for n in TABLES if n.startswith("trial_")
+                                          and n not in ("trial_topics", "trial_changes")), "trial_topics")
+ARTICLE_CHILDREN = list(ARTICLES.children)
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
@@ -186,114 +272,187 @@ class Counts:
 
 # -------------------------------------------------------------- articles ------
 
-# Columns litwatch adds to a parsed article: not part of its content fingerprint.
-ARTICLE_META = ("record_hash", "first_run_id", "changed_run_id")
-_ARTICLE_CONTENT = [c for c in TABLES["articles"].columns if c not in ARTICLE_META]
-_ARTICLE_TUPLE = itemgetter(*_ARTICLE_CONTENT)
-_CHILD_TUPLE = {name: itemgetter(*TABLES[name].columns) for name in ARTICLE_CHILDREN}
-STAGE_TABLES = ["articles", *ARTICLE_CHILDREN]
-
 Prepared = tuple[tuple, dict[str, list[tuple]]]
 
 
-def prepare_records(records: Iterable[dict[str, Any]]) -> list[Prepared]:
+def prepare_records(family: Family, records: Iterable[dict[str, Any]]) -> list[Prepared]:
     """Rows of parsed records as tuples in table column order, fingerprinted.
 
     The fingerprint (``record_hash``) covers every value litwatch stores for a record, so
-    a revised record is told from an unchanged one. A later copy of a PMID wins.
+    a revised record is told from an unchanged one. A later copy of a key wins.
     Pure and picklable: import workers run it in other processes.
     """
-    out: dict[int, Prepared] = {}
+    main = itemgetter(*family.content)
+    children = {name: itemgetter(*TABLES[name].columns) for name in family.children}
+    out: dict[Any, Prepared] = {}
     for rec in records:
-        article = _ARTICLE_TUPLE(rec["articles"])
-        children = {name: [get(r) for r in rec[name]] for name, get in _CHILD_TUPLE.items()}
-        digest = hashlib.sha1(repr((article, children)).encode()).hexdigest()
-        out[article[0]] = (article + (digest,), children)
+        row = main(rec[family.table])
+        kids = {name: [get(r) for r in rec[name]] for name, get in children.items()}
+        digest = hashlib.sha1(repr((row, kids)).encode()).hexdigest()
+        out[row[0]] = (row + (digest,), kids)
     return list(out.values())
 
 
-def create_stage(conn: sqlite3.Connection, schema: str) -> None:
-    """Create (or empty) unindexed staging copies of the article tables in ``schema``.
+def create_stage(conn: sqlite3.Connection, schema: str, family: Family) -> None:
+    """Create (or empty) unindexed staging copies of a family's tables in ``schema``.
 
     They are named ``stage_<table>``: a temp table named like a main one would shadow it.
     """
-    for name in STAGE_TABLES:
-        cols = _ARTICLE_CONTENT + ["record_hash"] if name == "articles" else list(TABLES[name].columns)
+    for name in (family.table, *family.children):
+        cols = family.content + ["record_hash"] if name == family.table else list(TABLES[name].columns)
         conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.[stage_{name}] ({', '.join(cols)})")
         conn.execute(f"DELETE FROM {schema}.[stage_{name}]")
 
 
-def write_stage(conn: sqlite3.Connection, schema: str, prepared: list[Prepared]) -> None:
+def write_stage(conn: sqlite3.Connection, schema: str, family: Family, prepared: list[Prepared]) -> None:
     """Bulk-insert prepared rows into the staging tables of ``schema``."""
-    width = len(_ARTICLE_CONTENT) + 1
-    conn.executemany(f"INSERT INTO {schema}.stage_articles VALUES ({', '.join('?' * width)})",
-                     [article for article, _ in prepared])
-    for name in ARTICLE_CHILDREN:
+    width = len(family.content) + 1
+    conn.executemany(f"INSERT INTO {schema}.[stage_{family.table}] VALUES ({', '.join('?' * width)})",
+                     [row for row, _ in prepared])
+    for name in family.children:
         rows = [row for _, children in prepared for row in children[name]]
         if rows:
             marks = ", ".join("?" * len(TABLES[name].columns))
             conn.executemany(f"INSERT INTO {schema}.[stage_{name}] VALUES ({marks})", rows)
 
 
-def merge_stage(conn: sqlite3.Connection, schema: str, run_id: int | None,
-                topic: str | None = None) -> Counts:
+def merge_stage(conn: sqlite3.Connection, schema: str, family: Family, run_id: int | None,
+                topic: str | None = None, also: Callable[[sqlite3.Connection], None] | None = None) -> Counts:
     """Move staged records into the store in one transaction and count what changed.
 
     Unchanged records (same fingerprint) are left alone; revised ones replace their
-    child rows; ``first_run_id`` keeps the run that first stored a record.
+    child rows; ``first_run_id`` keeps the run that first stored a record. ``also`` runs
+    inside the same transaction (e.g. to write change history with the data it describes).
     """
-    s = schema
-    received = conn.execute(f"SELECT count(*) FROM {s}.stage_articles").fetchone()[0]
+    stage, key, table = f"{schema}.[stage_{family.table}]", family.key, family.table
+    received = conn.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
     counts = Counts(received=received)
     if not received:
         return counts
     with conn:
         if topic:
-            conn.execute(f"INSERT OR IGNORE INTO main.article_topics (pmid, topic, first_run_id) "
-                         f"SELECT pmid, ?, ? FROM {s}.stage_articles", (topic, run_id))
-        conn.execute(f"DELETE FROM {s}.stage_articles WHERE pmid IN (SELECT x.pmid FROM {s}.stage_articles x "
-                     f"JOIN main.articles a ON a.pmid = x.pmid AND a.record_hash = x.record_hash)")
-        todo = conn.execute(f"SELECT count(*) FROM {s}.stage_articles").fetchone()[0]
+            conn.execute(f"INSERT OR IGNORE INTO main.[{family.topics}] ({key}, topic, first_run_id) "
+                         f"SELECT {key}, ?, ? FROM {stage}", (topic, run_id))
+        conn.execute(f"DELETE FROM {stage} WHERE {key} IN (SELECT x.{key} FROM {stage} x JOIN "
+                     f"main.[{table}] m ON m.{key} = x.{key} AND m.record_hash = x.record_hash)")
+        todo = conn.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
         counts.updated = conn.execute(
-            f"SELECT count(*) FROM {s}.stage_articles WHERE pmid IN (SELECT pmid FROM main.articles)").fetchone()[0]
+            f"SELECT count(*) FROM {stage} WHERE {key} IN (SELECT {key} FROM main.[{table}])").fetchone()[0]
         counts.new, counts.unchanged = todo - counts.updated, received - todo
         if not todo:
             return counts
+        if also:
+            also(conn)
         if counts.updated:
-            for name in ARTICLE_CHILDREN:
-                conn.execute(f"DELETE FROM main.[{name}] WHERE pmid IN (SELECT pmid FROM {s}.stage_articles)")
-        cols = ", ".join(_ARTICLE_CONTENT + ["record_hash"])
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _ARTICLE_CONTENT[1:] + ["record_hash", "changed_run_id"])
+            for name in family.children:
+                conn.execute(f"DELETE FROM main.[{name}] WHERE {key} IN (SELECT {key} FROM {stage})")
+        content = family.content + ["record_hash"]
+        cols = ", ".join(f"[{c}]" for c in content)
+        updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in content[1:] + ["changed_run_id"])
         # "WHERE true" lets SQLite parse ON CONFLICT after a SELECT.
-        conn.execute(f"INSERT INTO main.articles ({cols}, first_run_id, changed_run_id) "
-                     f"SELECT {cols}, ?, ? FROM {s}.stage_articles WHERE true "
-                     f"ON CONFLICT (pmid) DO UPDATE SET {updates}", (run_id, run_id))
-        for name in ARTICLE_CHILDREN:
-            child_cols = ", ".join(TABLES[name].columns)
+        conn.execute(f"INSERT INTO main.[{table}] ({cols}, first_run_id, changed_run_id) "
+                     f"SELECT {cols}, ?, ? FROM {stage} WHERE true "
+                     f"ON CONFLICT ({key}) DO UPDATE SET {updates}", (run_id, run_id))
+        for name in family.children:
+            child_cols = ", ".join(f"[{c}]" for c in TABLES[name].columns)
             conn.execute(f"INSERT OR REPLACE INTO main.[{name}] ({child_cols}) SELECT {child_cols} "
-                         f"FROM {s}.[stage_{name}] WHERE pmid IN (SELECT pmid FROM {s}.stage_articles)")
+                         f"FROM {schema}.[stage_{name}] WHERE {key} IN (SELECT {key} FROM {stage})")
+    return counts
+
+
+def save_records(db: sqlite_utils.Database, family: Family, records: list[dict[str, Any]],
+                 run_id: int | None, topic: str | None = None,
+                 also: Callable[[sqlite3.Connection], None] | None = None) -> Counts:
+    """Upsert parsed records in one transaction (staged in SQLite's temp schema).
+
+    Returns counts of new, updated and unchanged records; duplicates of a key within
+    ``records`` count as unchanged.
+    """
+    if not records:
+        return Counts()
+    prepared = prepare_records(family, records)
+    conn = db.conn
+    with conn:
+        create_stage(conn, "temp", family)
+        write_stage(conn, "temp", family, prepared)
+    counts = merge_stage(conn, "temp", family, run_id, topic, also)
+    extra = len(records) - len(prepared)
+    counts.received += extra
+    counts.unchanged += extra
     return counts
 
 
 def save_articles(db: sqlite_utils.Database, records: list[dict[str, Any]], run_id: int | None,
                   topic: str | None = None) -> Counts:
-    """Upsert parsed records in one transaction (staged in SQLite's temp schema).
+    """Upsert parsed PubMed records; see :func:`save_records`."""
+    return save_records(db, ARTICLES, records, run_id, topic)
 
-    Returns counts of new, updated and unchanged records; duplicates of a PMID within
-    ``records`` count as unchanged.
+
+# Trial fields whose changes are history: what a reader of "ongoing research" follows.
+TRACKED_FIELDS = ("overall_status", "phases", "enrollment", "enrollment_type", "start_date",
+                  "start_date_type", "primary_completion_date", "primary_completion_date_type",
+                  "completion_date", "completion_date_type", "has_results")
+
+
+def save_trials(db: sqlite_utils.Database, records: list[dict[str, Any]], run_id: int | None,
+                topic: str | None = None) -> Counts:
+    """Upsert parsed studies and record, in the same transaction, what changed in each:
+    one ``trial_changes`` row per changed tracked field, and a ``new`` row for a study seen
+    for the first time. Unchanged studies write nothing.
     """
-    if not records:
-        return Counts()
-    prepared = prepare_records(records)
-    conn = db.conn
-    with conn:
-        create_stage(conn, "temp")
-        write_stage(conn, "temp", prepared)
-    counts = merge_stage(conn, "temp", run_id, topic)
-    extra = len(records) - len(prepared)
-    counts.received += extra
-    counts.unchanged += extra
+    latest = {rec["trials"]["nct_id"]: rec for rec in records}
+    stored = _stored_fields(db.conn, list(latest))
+    changes, keep, stale = [], [], 0
+    for nct_id, rec in latest.items():
+        trial = rec["trials"]
+        posted = trial["last_update_posted"]
+        old = stored.get(nct_id)
+        if old is None:
+            changes.append((nct_id, run_id, "new", None, trial["overall_status"], posted))
+            keep.append(rec)
+            continue
+        stored_posted, stored_size = old[-2:]
+        if (stored_posted and (posted is None or posted < stored_posted)) or \
+                (posted == stored_posted and len(trial["raw"]) < stored_size):
+            # An older version never replaces a newer one, nor a field-limited copy
+            # (an undated one, or a shorter one of the same version) a fuller one.
+            stale += 1
+            continue
+        keep.append(rec)
+        for field, before in zip(TRACKED_FIELDS, old):
+            after = _text(trial[field])
+            if _text(before) != after:
+                changes.append((nct_id, run_id, field, _text(before), after, posted))
+
+    def write_changes(conn: sqlite3.Connection) -> None:
+        conn.executemany("INSERT INTO trial_changes (nct_id, run_id, field, old_value, new_value, "
+                         "last_update_posted) VALUES (?, ?, ?, ?, ?, ?)", changes)
+
+    counts = save_records(db, TRIALS, keep, run_id, topic, also=write_changes)
+    if stale:
+        log.warning("kept %d stored studies newer than the copies received", stale)
+    counts.received += stale + len(records) - len(latest)
+    counts.skipped += stale
+    counts.unchanged += len(records) - len(latest)
     return counts
+
+
+def _stored_fields(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple]:
+    found: dict[str, tuple] = {}
+    cols = ", ".join(TRACKED_FIELDS + ("last_update_posted", "length(raw)"))
+    for i in range(0, len(ids), 900):
+        chunk = ids[i:i + 900]
+        rows = conn.execute(f"SELECT nct_id, {cols} FROM trials WHERE nct_id IN ({','.join('?' * len(chunk))})",
+                            chunk).fetchall()
+        found.update((row[0], row[1:]) for row in rows)
+    return found
+
+
+def _text(value: Any) -> str | None:
+    """A value as history text: booleans as 0/1, like SQLite stores them."""
+    if value is None:
+        return None
+    return str(int(value)) if isinstance(value, bool) else str(value)
 
 
 def delete_articles(db: sqlite_utils.Database, pmids: Sequence[int]) -> int:

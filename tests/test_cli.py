@@ -51,10 +51,11 @@ def test_fetch_against_a_local_eutils_server_then_incremental(run, real_records,
 
 
 def test_unreachable_service_is_one_line_and_non_zero(run, no_sleep):
-    result = run("fetch", env={"LITWATCH_EUTILS_URL": "http://127.0.0.1:9/entrez/eutils"})
+    result = run("fetch", "--source", "pubmed", env={"LITWATCH_EUTILS_URL": "http://127.0.0.1:9/entrez/eutils"})
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "Error: http://127.0.0.1:9/entrez/eutils/esearch.fcgi failed after 5 attempts (last: could not connect)"]
+        "Error: pubmed ketamine-ptsd: http://127.0.0.1:9/entrez/eutils/esearch.fcgi failed after 5 attempts "
+        "(last: could not connect)"]
     rows = json.loads(run("runs", "--json").output)
     assert rows[0]["status"] == "failed" and "could not connect" in rows[0]["error"]
 

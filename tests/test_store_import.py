@@ -106,7 +106,7 @@ def test_malformed_file_fails_clearly_and_keeps_earlier_data(db, tmp_path):
 def test_unknown_format_is_refused(db):
     with pytest.raises(UnknownFormat, match="not a PubmedArticleSet"):
         import_file(db, FIXTURES / "esearch_history.xml")
-    assert db.table("runs").count == 1  # recorded as a failed run
+    assert db.table("runs").count == 0  # nothing was read, so no run
 
 
 def test_truncated_gzip_is_a_parse_error(db, tmp_path):

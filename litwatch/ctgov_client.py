@@ -1,0 +1,81 @@
+"""ClinicalTrials.gov API v2: ``GET /studies`` with the topic's queries, page by page.
+
+The service pages with ``nextPageToken`` (absent on the last page) whatever page size
+it chooses, gives ``totalCount`` on the first page only when ``countTotal=true``, and
+answers bad requests with HTTP 400 and a plain-text reason (shown as is by the HTTP
+layer). It publishes no rate limit; its robots.txt asks for a one-second crawl delay,
+which litwatch keeps.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any, Iterator
+
+import requests
+
+from .config import Topic
+from .ctgov_parse import studies_from_json
+from .errors import ParseError, TransientResponse, UnknownFormat
+from .http import HttpClient
+
+PAGE_SIZE = 1000  # the API's maximum; larger values are coerced down to it
+REQUESTS_PER_SECOND = 1.0
+
+
+def search_params(topic: Topic, since: date | None = None) -> dict[str, str]:
+    """The query parameters of a topic's search; ``since`` limits it to studies updated since."""
+    params = {"format": "json", "pageSize": str(PAGE_SIZE)}
+    for key, value in (("query.cond", topic.ctgov_condition), ("query.intr", topic.ctgov_intervention),
+                       ("query.term", topic.ctgov_term)):
+        if value:
+            params[key] = value
+    if since:
+        params["filter.advanced"] = f"AREA[LastUpdatePostDate]RANGE[{since.isoformat()},MAX]"
+    return params
+
+
+class CtgovClient:
+    """Reads study pages from the API v2 ``/studies`` endpoint."""
+
+    def __init__(self, http: HttpClient, base_url: str):
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+
+    def pages(self, params: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """Yield every page of a search, following ``nextPageToken`` until it is absent.
+
+        The first request asks for ``countTotal``; later ones repeat the same parameters
+        with the page token, as the API requires.
+        """
+        token = None
+        while True:
+            query = dict(params, countTotal="true") if token is None else dict(params, pageToken=token)
+            page = self.http.get(f"{self.base_url}/studies", params=query, parse=parse_page)
+            yield page
+            token = page.get("nextPageToken")
+            if not token:
+                return
+
+    def studies_by_id(self, nct_ids: list[str]) -> list[dict[str, Any]]:
+        """Fetch known studies by NCT ID (one request per 1,000 IDs)."""
+        studies = []
+        for i in range(0, len(nct_ids), PAGE_SIZE):
+            params = {"format": "json", "pageSize": str(PAGE_SIZE), "filter.ids": ",".join(nct_ids[i:i + PAGE_SIZE])}
+            for page in self.pages(params):
+                studies += page["studies"]
+        return studies
+
+
+def parse_page(response: requests.Response) -> dict[str, Any]:
+    """A page's JSON; a truncated or foreign body is a passing fault, retried."""
+    try:
+        data = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise TransientResponse(f"ClinicalTrials.gov returned malformed JSON ({e})") from None
+    try:
+        studies, envelope = studies_from_json(data)
+    except (UnknownFormat, ParseError) as e:
+        raise TransientResponse(f"ClinicalTrials.gov returned an unexpected body ({e})") from None
+    return {"studies": studies, **envelope}
