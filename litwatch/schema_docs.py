@@ -13,7 +13,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     "runs": {
         "id": "run number (primary key)",
         "topic": "topic name (imports: the --topic given, if any)",
-        "source": "pubmed",
+        "source": "pubmed or ctgov",
         "kind": "fetch or import",
         "started_at": "UTC start time, ISO 8601; incremental fetches start from the last successful one",
         "finished_at": "UTC end time",

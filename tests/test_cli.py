@@ -94,3 +94,24 @@ def test_db_option_and_env(run, tmp_path):
     assert (tmp_path / "elsewhere.db").exists()
     run("import", str(FIXTURES / "pubmed-29768149.xml"), env={"LITWATCH_DB": str(tmp_path / "env.db")})
     assert (tmp_path / "env.db").exists() and not (tmp_path / "data").exists()
+
+
+def test_fetch_every_source_against_local_servers(run, real_records, tmp_path):
+    from ctgov_standin import CtgovStandin, load_studies
+    eutils, ctgov = EutilsStandin(real_records, max_per_second=3), CtgovStandin(load_studies(), page_size=60)
+    with eutils.serve() as eutils_url, ctgov.serve() as ctgov_url:
+        env = {"LITWATCH_EUTILS_URL": eutils_url, "LITWATCH_CTGOV_URL": ctgov_url}
+        first = run("fetch", env=env)
+        assert first.exit_code == 0, first.output
+        assert "ctgov ketamine-ptsd: 128 of 128 studies fetched (128 new" in first.output
+        assert "pubmed ketamine-ptsd: 304 of 304 records fetched" in first.output
+        status = ctgov.study("NCT05305235")["protocolSection"]["statusModule"]
+        status["overallStatus"], status["lastUpdatePostDateStruct"]["date"] = "TERMINATED", date.today().isoformat()
+        second = run("fetch", "--source", "ctgov", env=env)
+    assert "ctgov ketamine-ptsd: 1 of 1 studies fetched (0 new, 1 updated" in second.output
+    assert [len(ctgov.requests), ctgov.requests[-1]["filter.advanced"]] == [
+        4, f"AREA[LastUpdatePostDate]RANGE[{(date.today() - timedelta(days=3)).isoformat()},MAX]"]
+    import sqlite3
+    changes = sqlite3.connect(tmp_path / "data" / "litwatch.db").execute(
+        "SELECT nct_id, field, old_value, new_value FROM trial_changes WHERE field != 'new'").fetchall()
+    assert changes == [("NCT05305235", "overall_status", "COMPLETED", "TERMINATED")]

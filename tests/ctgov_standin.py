@@ -1,0 +1,102 @@
+"""A stand-in for the ClinicalTrials.gov API v2 ``/studies`` endpoint, serving real studies.
+
+It pages like the service: the page size is the server's choice (``page_size``, whatever
+the client asks), ``nextPageToken`` is an opaque token absent on the last page,
+``totalCount`` comes on the first page when ``countTotal=true``, and
+``filter.advanced=AREA[LastUpdatePostDate]RANGE[date,MAX]`` keeps studies updated since
+``date``. An unknown parameter gets HTTP 400 with a plain-text reason, as the real
+service answers. The query itself is not interpreted: every study served matches it.
+Reachable through ``responses`` or a real HTTP server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import copy
+import http.server
+import json
+import re
+import threading
+import urllib.parse
+from contextlib import contextmanager
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures"
+KNOWN = {"format", "pageSize", "countTotal", "pageToken", "query.cond", "query.intr", "query.term",
+         "filter.advanced", "filter.ids", "fields"}
+_RANGE = re.compile(r"AREA\[LastUpdatePostDate\]RANGE\[(\d{4}-\d{2}-\d{2}),MAX\]")
+
+
+def load_studies(name: str = "ctg-studies_dtx_psychiatric.json") -> list[dict]:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def posted(study: dict) -> str:
+    return study["protocolSection"].get("statusModule", {}).get("lastUpdatePostDateStruct", {}).get("date", "")
+
+
+class CtgovStandin:
+    def __init__(self, studies: list[dict], *, page_size: int = 50):
+        self.studies = copy.deepcopy(studies)
+        self.page_size = page_size
+        self.requests: list[dict[str, str]] = []
+
+    def study(self, nct_id: str) -> dict:
+        return next(s for s in self.studies if s["protocolSection"]["identificationModule"]["nctId"] == nct_id)
+
+    def handle(self, params: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        self.requests.append(params)
+        unknown = sorted(set(params) - KNOWN)
+        if unknown:
+            return 400, {"Content-Type": "text/plain"}, f"Invalid prefix in parameter name: {unknown[0]}".encode()
+        hits = self.studies
+        if "filter.advanced" in params:
+            m = _RANGE.fullmatch(params["filter.advanced"])
+            if not m:
+                return 400, {"Content-Type": "text/plain"}, b"Invalid filter.advanced expression"
+            hits = [s for s in hits if posted(s) >= m.group(1)]
+        if "filter.ids" in params:
+            wanted = set(params["filter.ids"].split(","))
+            hits = [s for s in hits if s["protocolSection"]["identificationModule"]["nctId"] in wanted]
+        start = int(params.get("pageToken", "tok0")[3:])
+        page = {"studies": hits[start:start + self.page_size]}
+        if params.get("countTotal") == "true":
+            page["totalCount"] = len(hits)
+        if start + self.page_size < len(hits):
+            page["nextPageToken"] = f"tok{start + self.page_size}"
+        return 200, {"Content-Type": "application/json"}, json.dumps(page).encode()
+
+    def add_to(self, rsps, base_url: str) -> None:
+        def callback(request):
+            params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(request.url).query))
+            return self.handle(params)
+        rsps.add_callback("GET", f"{base_url}/studies", callback=callback)
+
+    @contextmanager
+    def serve(self):
+        """Serve on 127.0.0.1 (a free port) and yield the API base URL."""
+        standin = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                url = urllib.parse.urlsplit(self.path)
+                if url.path.rstrip("/").endswith("/studies"):
+                    status, headers, body = standin.handle(dict(urllib.parse.parse_qsl(url.query)))
+                else:
+                    status, headers, body = 404, {"Content-Type": "text/plain"}, b"not found"
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/api/v2"
+        finally:
+            server.shutdown()
+            server.server_close()
