@@ -12,13 +12,12 @@ Reachable through ``responses`` or a real HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import copy
-import http.server
 import json
 import re
-import threading
 import urllib.parse
-from contextlib import contextmanager
 from pathlib import Path
+
+from standin_server import serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KNOWN = {"format", "pageSize", "countTotal", "pageToken", "query.cond", "query.intr", "query.term",
@@ -71,32 +70,7 @@ class CtgovStandin:
             return self.handle(params)
         rsps.add_callback("GET", f"{base_url}/studies", callback=callback)
 
-    @contextmanager
     def serve(self):
-        """Serve on 127.0.0.1 (a free port) and yield the API base URL."""
-        standin = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                url = urllib.parse.urlsplit(self.path)
-                if url.path.rstrip("/").endswith("/studies"):
-                    status, headers, body = standin.handle(dict(urllib.parse.parse_qsl(url.query)))
-                else:
-                    status, headers, body = 404, {"Content-Type": "text/plain"}, b"not found"
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/api/v2"
-        finally:
-            server.shutdown()
-            server.server_close()
+        """Serve on 127.0.0.1 (a free port); the context yields the API base URL."""
+        return serve(lambda path, params: self.handle(params) if path.rstrip("/").endswith("/studies")
+                     else (404, {"Content-Type": "text/plain"}, b"not found"), "/api/v2")

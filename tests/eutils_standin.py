@@ -14,17 +14,16 @@ HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import gzip
-import http.server
 import threading
 import time
 import urllib.parse
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
 
 from litwatch.pubmed_parse import parse_citation
+from standin_server import serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RATE_LIMIT_BODY = (FIXTURES / "eutils_rate_limit_error.json").read_bytes()
@@ -136,41 +135,9 @@ class EutilsStandin:
         for utility in ("esearch.fcgi", "efetch.fcgi"):
             rsps.add_callback("POST", f"{base_url}/{utility}", callback=callback)
 
-    @contextmanager
     def serve(self):
-        """Serve on 127.0.0.1 (a free port) and yield the E-utilities base URL."""
-        standin = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _answer(self, body: bytes) -> None:
-                url = urllib.parse.urlsplit(self.path)
-                params = dict(urllib.parse.parse_qsl(url.query))
-                params.update(urllib.parse.parse_qsl(body.decode()))
-                status, headers, payload = standin.handle(url.path, params)
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def do_GET(self):
-                self._answer(b"")
-
-            def do_POST(self):
-                self._answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-
-            def log_message(self, *args):
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/entrez/eutils"
-        finally:
-            server.shutdown()
-            server.server_close()
+        """Serve on 127.0.0.1 (a free port); the context yields the E-utilities base URL."""
+        return serve(self.handle, "/entrez/eutils")
 
 
 def _escape(text: str) -> str:

@@ -1,0 +1,48 @@
+"""Serve a stand-in's ``handle(path, params)`` over real HTTP on 127.0.0.1, for CLI tests."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import urllib.parse
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+Handle = Callable[[str, dict[str, str]], tuple[int, dict[str, str], bytes]]
+
+
+@contextmanager
+def serve(handle: Handle, base_path: str) -> Iterator[str]:
+    """Run a threaded HTTP server on a free port; yield ``http://127.0.0.1:PORT{base_path}``.
+
+    GET query parameters and POST form bodies both reach ``handle`` as one dict.
+    """
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self, body: bytes) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            params = dict(urllib.parse.parse_qsl(url.query))
+            params.update(urllib.parse.parse_qsl(body.decode()))
+            status, headers, payload = handle(url.path, params)
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self):
+            self._answer(b"")
+
+        def do_POST(self):
+            self._answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{base_path}"
+    finally:
+        server.shutdown()
+        server.server_close()
