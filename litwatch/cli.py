@@ -16,7 +16,8 @@ from tabulate import tabulate
 from . import __version__
 from .config import CONFIG_TEMPLATE, DEFAULT_CONFIG_NAME, Config, load_config
 from .errors import LitwatchError
-from .ingest import fetch_ctgov, fetch_pubmed, import_paths
+from . import evidence
+from .ingest import fetch_ctgov, fetch_pubmed, follow_links, import_paths
 from .store import open_db
 
 DEFAULT_DB = "data/litwatch.db"
@@ -106,13 +107,17 @@ def _parse_date(ctx, param, value: str | None) -> date | None:
 @click.option("--topic", "topics", multiple=True, help="Topic name (repeatable; default: every topic).")
 @click.option("--full", is_flag=True, help="Fetch everything, not only what changed since the last run.")
 @click.option("--since", type=str, callback=_parse_date, help="Fetch what was added or revised since YYYY-MM-DD.")
+@click.option("--no-follow", is_flag=True, help="Do not fetch the linked records the topic queries missed.")
 @click.pass_obj
 @reports_errors
-def fetch(obj: Context, source: str, topics: tuple[str, ...], full: bool, since: date | None) -> None:
+def fetch(obj: Context, source: str, topics: tuple[str, ...], full: bool, since: date | None,
+          no_follow: bool) -> None:
     """Fetch the topics' records from PubMed and ClinicalTrials.gov into the database.
 
     The first run of a topic fetches everything; later runs ask only for records
-    added or revised since the last successful run (minus a small overlap). When one
+    added or revised since the last successful run (minus a small overlap). Then the
+    trials behind the papers' NCT IDs and the papers the trials list as results are
+    fetched by ID (unless --no-follow), and the evidence layer is recomputed. When one
     source fails the others still run; the command then exits non-zero.
 
     \b
@@ -142,8 +147,24 @@ def fetch(obj: Context, source: str, topics: tuple[str, ...], full: bool, since:
             click.echo(f"{name} {topic.name}: {c.received} of {c.expected} {unit} fetched "
                        f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted) "
                        f"[{result.params['mode']}, run {result.run_id}]")
+    evidence.refresh(db, config.topics)
+    if not no_follow:
+        try:
+            for result in follow_links(db, config, sources=sources):
+                unit = "studies" if result.source == "ctgov" else "records"
+                click.echo(f"{result.source} linked {unit}: {result.counts.received} of {result.counts.expected} "
+                           f"fetched by ID [run {result.run_id}]")
+        except LitwatchError as e:
+            failures += 1
+            click.echo(f"Error: following links: {e}", err=True)
+    _echo_evidence(evidence.refresh(db, config.topics))
     if failures:
         sys.exit(1)
+
+
+def _echo_evidence(summary: dict[str, int]) -> None:
+    click.echo(f"evidence: {summary['links']} paper-trial links; core to a topic: "
+               f"{summary['core_articles']} papers, {summary['core_trials']} trials")
 
 
 @cli.command(name="import")
@@ -178,6 +199,7 @@ def import_(obj: Context, paths: tuple[str, ...], topic: str | None, workers: in
         unit = "studies" if result.source == "ctgov" else "records"
         click.echo(f"{path}: {c.received} {unit} ({c.new} new, {c.updated} updated, "
                    f"{c.unchanged} unchanged, {c.deleted} deleted, {c.skipped} skipped) [run {result.run_id}]")
+    _echo_evidence(evidence.refresh(db, obj.config.topics))
     if failures:
         sys.exit(1)
 

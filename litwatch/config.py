@@ -6,6 +6,7 @@ Without a file the built-in ``ketamine-ptsd`` topic is used.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ class Topic:
     ctgov_condition: str = ""
     ctgov_intervention: str = ""
     ctgov_term: str = ""
+    # The topic's two concepts: a record is core to the topic when both appear in it.
+    intervention_terms: tuple[str, ...] = ()
+    condition_terms: tuple[str, ...] = ()
 
 
 DEFAULT_TOPIC = Topic(
@@ -48,6 +52,10 @@ DEFAULT_TOPIC = Topic(
     pubmed_query=DEFAULT_PUBMED_QUERY,
     ctgov_condition=DEFAULT_CTGOV_CONDITION,
     ctgov_intervention=DEFAULT_CTGOV_INTERVENTION,
+    intervention_terms=("ketamine", "esketamine", "arketamine", "Spravato", "Ketalar"),
+    condition_terms=("PTSD", "posttraumatic stress", "post-traumatic stress", "post traumatic stress",
+                     "Stress Disorders, Post-Traumatic", "combat stress", "combat disorder",
+                     "trauma-related stress", "traumatic stress disorder"),
 )
 
 
@@ -77,7 +85,9 @@ class Config:
 _TOP_KEYS = {"ncbi", "services", "topics"}
 _NCBI_KEYS = {"api_key": "ncbi_api_key", "email": "ncbi_email", "tool": "ncbi_tool"}
 _SERVICE_KEYS = {"eutils_url": "eutils_url", "ctgov_url": "ctgov_url"}
-_TOPIC_KEYS = {"name", "pubmed_query", "ctgov_condition", "ctgov_intervention", "ctgov_term"}
+_TOPIC_KEYS = {"name", "pubmed_query", "ctgov_condition", "ctgov_intervention", "ctgov_term",
+               "intervention_terms", "condition_terms"}
+_LIST_KEYS = {"intervention_terms", "condition_terms"}
 _ENV = {
     "NCBI_API_KEY": "ncbi_api_key",
     "NCBI_EMAIL": "ncbi_email",
@@ -146,7 +156,14 @@ def _topics(raw: Any) -> tuple[Topic, ...]:
         for required in ("name", "pubmed_query"):
             if not str(item.get(required, "")).strip():
                 raise ConfigError(f"config key '{where}.{required}' is missing or empty")
-        fields = {k: _string(v, f"{where}.{k}").strip() for k, v in item.items()}
+        fields: dict[str, Any] = {}
+        for key, value in item.items():
+            if key in _LIST_KEYS:
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ConfigError(f"config key '{where}.{key}' must be an array of strings")
+                fields[key] = tuple(v.strip() for v in value if v.strip())
+            else:
+                fields[key] = _string(value, f"{where}.{key}").strip()
         topics.append(Topic(**fields))
     names = [t.name for t in topics]
     if len(set(names)) != len(names):
@@ -197,4 +214,8 @@ pubmed_query = """{DEFAULT_TOPIC.pubmed_query}"""
 ctgov_condition = \'{DEFAULT_TOPIC.ctgov_condition}\'
 ctgov_intervention = "{DEFAULT_TOPIC.ctgov_intervention}"
 ctgov_term = ""
+# The topic's two concepts. A paper or trial is "core" when a term of each appears in its
+# title, abstract, MeSH, keywords, conditions or interventions; "peripheral" otherwise.
+intervention_terms = {json.dumps(list(DEFAULT_TOPIC.intervention_terms))}
+condition_terms = {json.dumps(list(DEFAULT_TOPIC.condition_terms))}
 '''

@@ -176,6 +176,58 @@ def fetch_ctgov(db: sqlite_utils.Database, config: Config, topic: Topic, *,
     return RunResult(run_id, "ctgov", topic.name, "success", counts, params)
 
 
+def missing_links(db: sqlite_utils.Database) -> tuple[list[str], list[int]]:
+    """Records the topics' records link to but the store lacks: the trials behind their
+    papers' NCT IDs, and the papers their trials list as RESULT (or DERIVED) references."""
+    nct_ids = [row[0] for row in db.execute(
+        "SELECT DISTINCT l.nct_id FROM article_trial_links l JOIN article_topics t ON t.pmid = l.pmid "
+        "WHERE l.nct_id NOT IN (SELECT nct_id FROM trials) ORDER BY l.nct_id")]
+    pmids = [row[0] for row in db.execute(
+        "SELECT DISTINCT l.pmid FROM article_trial_links l JOIN trial_topics t ON t.nct_id = l.nct_id "
+        "WHERE l.source = 'ctgov_reference' AND l.reference_type IN ('RESULT', 'DERIVED') "
+        "AND l.pmid NOT IN (SELECT pmid FROM articles) ORDER BY l.pmid")]
+    return nct_ids, pmids
+
+
+FOLLOW_BATCH = 500  # IDs per request: PubMed takes them in one POST, ClinicalTrials.gov in filter.ids
+
+
+def follow_links(db: sqlite_utils.Database, config: Config, *, sources: tuple[str, ...] = ("pubmed", "ctgov"),
+                 pubmed: PubMedClient | None = None, ctgov: CtgovClient | None = None) -> list[RunResult]:
+    """Fetch, by ID and in batched requests, the linked records the topic queries missed,
+    from the given ``sources`` only.
+
+    One hop only: records fetched here are not followed further. Call
+    :func:`litwatch.evidence.refresh` before (to know the links) and after.
+    """
+    nct_ids, pmids = missing_links(db)
+    nct_ids = nct_ids if "ctgov" in sources else []
+    pmids = pmids if "pubmed" in sources else []
+    results = []
+    if nct_ids:
+        ctgov = ctgov or ctgov_client(config)
+        params: dict[str, Any] = {"ids": nct_ids}
+        with recorded_run(db, topic=None, source="ctgov", kind="follow", params=params) as (run_id, counts):
+            counts.expected = len(nct_ids)
+            for i in range(0, len(nct_ids), FOLLOW_BATCH):
+                studies = ctgov.studies_by_id(nct_ids[i:i + FOLLOW_BATCH])
+                counts.add(save_trials(db, [parse_study(s) for s in studies], run_id))
+        results.append(RunResult(run_id, "ctgov", None, "success", counts, params))
+    if pmids:
+        pubmed = pubmed or pubmed_client(config)
+        params = {"ids": pmids}
+        with recorded_run(db, topic=None, source="pubmed", kind="follow", params=params) as (run_id, counts):
+            counts.expected = len(pmids)
+            for i in range(0, len(pmids), FOLLOW_BATCH):
+                _store_events(db, pubmed.efetch_ids(pmids[i:i + FOLLOW_BATCH]), run_id, None, counts)
+        results.append(RunResult(run_id, "pubmed", None, "success", counts, params))
+    for result in results:
+        if result.counts.received < (result.counts.expected or 0):
+            log.warning("%s: %d of %d linked records exist at the source", result.source,
+                        result.counts.received, result.counts.expected)
+    return results
+
+
 def _plan_searches(client: PubMedClient, term: str, since: date | None) -> list[SearchResult]:
     if since is None:
         return client.search(term)

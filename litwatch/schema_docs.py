@@ -14,7 +14,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "id": "run number (primary key)",
         "topic": "topic name (imports: the --topic given, if any)",
         "source": "pubmed or ctgov",
-        "kind": "fetch or import",
+        "kind": "fetch, follow (linked records fetched by ID) or import",
         "started_at": "UTC start time, ISO 8601; incremental fetches start from the last successful one",
         "finished_at": "UTC end time",
         "status": "running, success, failed or interrupted",
@@ -59,6 +59,17 @@ COLUMNS: dict[str, dict[str, str]] = {
         "date_revised": "date NLM last revised the record",
         "entrez_date": "date the record entered PubMed",
         "pubmed_date": "PubMed publication date (history status 'pubmed')",
+        "design": "study design (meta-analysis, systematic review, randomized controlled trial, "
+                  "non-randomized controlled trial, single-arm / open-label trial, observational study, "
+                  "case report / case series, narrative review, study protocol, preclinical (animal or "
+                  "in vitro), commentary / editorial / letter, other)",
+        "design_source": "rule that decided the design: publication_type, mesh, text (title/abstract "
+                         "wording, for records not yet indexed) or default",
+        "retracted": "1 when the paper is retracted (publication type Retracted Publication, or a "
+                     "RetractionIn notice); kept, but left out of evidence counts",
+        "corrected": "1 when an erratum or a corrected republication exists (ErratumIn, "
+                     "CorrectedandRepublishedIn)",
+        "derived_hash": "record_hash the derived columns were computed from",
         "record_hash": "fingerprint of every stored value of the record, to tell revisions apart",
         "first_run_id": "run that first stored the record (foreign key to runs)",
         "changed_run_id": "run that last stored a changed version (foreign key to runs)",
@@ -134,8 +145,18 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "article_topics": {
         "pmid": "article (foreign key)",
-        "topic": "topic whose fetch (or tagged import) brought the record in",
-        "first_run_id": "run that first linked the record to the topic",
+        "topic": "topic name",
+        "relevance": "core (both of the topic's concepts appear in title, abstract, MeSH or keywords) or "
+                     "peripheral (brought by the topic's query or import, not core)",
+        "first_run_id": "run whose fetch or tagged import brought the record in (empty when only "
+                        "concept matching placed it in the topic)",
+    },
+    "article_trial_links": {
+        "pmid": "PubMed ID (the article may not be stored yet)",
+        "nct_id": "ClinicalTrials.gov ID (the trial may not be stored yet)",
+        "source": "pubmed_databank (the record's DataBank list), pubmed_text (an NCT ID written in its "
+                  "title or abstract) or ctgov_reference (the trial's references)",
+        "reference_type": "for ctgov_reference: RESULT, BACKGROUND or DERIVED",
     },
 
     "trials": {
@@ -174,6 +195,10 @@ COLUMNS: dict[str, dict[str, str]] = {
         "healthy_volunteers": "1 when healthy volunteers are accepted",
         "url": "study page on clinicaltrials.gov",
         "raw": "the study's full JSON as received, so nothing the source sent is lost",
+        "design": "the study-design vocabulary of articles.design, from the design module "
+                  "(randomized, non-randomized, single group, observational)",
+        "design_source": "design_module",
+        "derived_hash": "record_hash the derived columns were computed from",
         "record_hash": "fingerprint of every stored value of the study",
         "first_run_id": "run that first stored the study (foreign key to runs)",
         "changed_run_id": "run that last stored a changed version (foreign key to runs)",
@@ -253,8 +278,11 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "trial_topics": {
         "nct_id": "study (foreign key)",
-        "topic": "topic whose fetch (or tagged import) brought the study in",
-        "first_run_id": "run that first linked the study to the topic",
+        "topic": "topic name",
+        "relevance": "core (both concepts appear in titles, summary, conditions, interventions or their "
+                     "MeSH) or peripheral",
+        "first_run_id": "run whose fetch or tagged import brought the study in (empty when only concept "
+                        "matching placed it in the topic)",
     },
     "trial_changes": {
         "id": "row number (primary key)",
@@ -278,6 +306,13 @@ def markdown() -> str:
         for column in spec.columns:
             lines.append(f"- `{column}`: {COLUMNS[table][column]}")
         lines.append("")
+    lines.append("**`unreported_trials`** (view): trials completed (status COMPLETED, primary "
+                 "completion, else completion, over 12 months ago) with no results posted and no "
+                 "linked paper reporting them (a RESULT reference, or a linked randomized, "
+                 "non-randomized, single-arm, observational or case study that is not retracted): "
+                 "`nct_id`, `brief_title`, `lead_sponsor`, `lead_sponsor_class`, `enrollment`, "
+                 "`completed`, `url`.")
+    lines.append("")
     lines.append("**`articles_fts`**, **`trials_fts`**: SQLite FTS5 indexes (porter stemming) over "
                  "`articles.title` and `abstract`, and over `trials.brief_title`, `official_title`, "
                  "`acronym`, `brief_summary`, `conditions` and `interventions`; kept current by "

@@ -62,9 +62,10 @@ TABLES: dict[str, TableSpec] = {
          "pub_year": int, "medline_date": str, "article_date": str, "doi": str, "pmc_id": str,
          "pii": str, "language": str, "languages": str, "publication_status": str,
          "medline_status": str, "date_completed": str, "date_revised": str, "entrez_date": str,
-         "pubmed_date": str, "record_hash": str, "first_run_id": int, "changed_run_id": int},
+         "pubmed_date": str, "design": str, "design_source": str, "retracted": int, "corrected": int,
+         "derived_hash": str, "record_hash": str, "first_run_id": int, "changed_run_id": int},
         "pmid", (("first_run_id", "runs", "id"), ("changed_run_id", "runs", "id")),
-        (("pub_year",), ("doi",)), "One row per PubMed record."),
+        (("pub_year",), ("doi",), ("design",)), "One row per PubMed record."),
     "article_authors": _child(
         {"position": int, "last_name": str, "fore_name": str, "initials": str, "suffix": str,
          "collective_name": str, "affiliation": str, "affiliations": str, "orcid": str,
@@ -95,8 +96,8 @@ TABLES: dict[str, TableSpec] = {
         {"status": str, "date": str}, ("pmid", "status"),
         "Publication history dates (received, accepted, entrez, pubmed...)."),
     "article_topics": _child(
-        {"topic": str, "first_run_id": int}, ("pmid", "topic"),
-        "Which topic's query or import brought each record in.", (("topic",),)),
+        {"topic": str, "relevance": str, "first_run_id": int}, ("pmid", "topic"),
+        "The records of each topic and how central they are to it.", (("topic",),)),
 }
 TABLES.update({
     "trials": TableSpec(
@@ -108,8 +109,8 @@ TABLES.update({
          "first_posted": str, "last_update_posted": str, "results_first_posted": str,
          "has_results": int, "lead_sponsor": str, "lead_sponsor_class": str, "brief_summary": str,
          "conditions": str, "interventions": str, "sex": str, "minimum_age": str, "maximum_age": str,
-         "healthy_volunteers": int, "url": str, "raw": str, "record_hash": str, "first_run_id": int,
-         "changed_run_id": int},
+         "healthy_volunteers": int, "url": str, "raw": str, "design": str, "design_source": str,
+         "derived_hash": str, "record_hash": str, "first_run_id": int, "changed_run_id": int},
         "nct_id", (("first_run_id", "runs", "id"), ("changed_run_id", "runs", "id")),
         (("overall_status",), ("last_update_posted",)), "One row per ClinicalTrials.gov study."),
     "trial_conditions": _trial_child(
@@ -142,14 +143,38 @@ TABLES.update({
         {"position": int, "id": str, "type": str, "domain": str, "link": str}, ("nct_id", "position"),
         "Secondary IDs (other registries, grants, sponsor numbers).", (("id",),)),
     "trial_topics": _trial_child(
-        {"topic": str, "first_run_id": int}, ("nct_id", "topic"),
-        "Which topic's query or import brought each study in.", (("topic",),)),
+        {"topic": str, "relevance": str, "first_run_id": int}, ("nct_id", "topic"),
+        "The studies of each topic and how central they are to it.", (("topic",),)),
     "trial_changes": TableSpec(
         {"id": int, "nct_id": str, "run_id": int, "field": str, "old_value": str, "new_value": str,
          "last_update_posted": str},
         "id", (("nct_id", "trials", "nct_id"), ("run_id", "runs", "id")), (("nct_id",), ("run_id",)),
         "What changed in each study from one run to the next (field 'new' marks a first sighting)."),
 })
+TABLES["article_trial_links"] = TableSpec(
+    {"pmid": int, "nct_id": str, "source": str, "reference_type": str}, ("pmid", "nct_id", "source"),
+    indexes=(("nct_id",),),
+    description="Which papers report or cite which trials, one row per pair and evidence. No foreign "
+                "keys on purpose: a link stays valid while either side is not (yet) stored.")
+# Trials whose results are overdue: completed over a year ago, nothing posted, no paper
+# reporting them (a RESULT reference, or a linked empirical study that is not retracted).
+VIEWS = {
+    "unreported_trials": """
+SELECT t.nct_id, t.brief_title, t.lead_sponsor, t.lead_sponsor_class, t.enrollment,
+       coalesce(t.primary_completion_date, t.completion_date) AS completed, t.url
+FROM trials t
+WHERE t.overall_status = 'COMPLETED'
+  AND coalesce(t.primary_completion_date, t.completion_date) < date('now', '-12 months')
+  AND NOT coalesce(t.has_results, 0)
+  AND NOT EXISTS (
+    SELECT 1 FROM article_trial_links l LEFT JOIN articles a ON a.pmid = l.pmid
+    WHERE l.nct_id = t.nct_id
+      AND (l.reference_type = 'RESULT'
+           OR (coalesce(a.retracted, 0) = 0 AND a.design IN ('randomized controlled trial',
+               'non-randomized controlled trial', 'single-arm / open-label trial',
+               'observational study', 'case report / case series'))))
+ORDER BY completed, t.nct_id""",
+}
 FTS = {"articles": ["title", "abstract"],
        "trials": ["brief_title", "official_title", "acronym", "brief_summary", "conditions", "interventions"]}
 
@@ -169,10 +194,12 @@ class Family:
         return [c for c in TABLES[self.table].columns if c not in RECORD_META]
 
 
-# Columns litwatch adds to a parsed record: not part of its content fingerprint.
-RECORD_META = ("record_hash", "first_run_id", "changed_run_id")
-ARTICLES = Family("articles", "pmid", tuple(n for n in TABLES if n.startswith("article_") and n != "article_topics"),
-                  "article_topics")
+# Columns litwatch adds to a parsed record: not part of its content fingerprint. The
+# derived ones are filled by litwatch.evidence.
+RECORD_META = ("record_hash", "first_run_id", "changed_run_id", "design", "design_source", "retracted",
+               "corrected", "derived_hash")
+ARTICLES = Family("articles", "pmid", tuple(n for n in TABLES if n.startswith("article_")
+                                            and n not in ("article_topics", "article_trial_links")), "article_topics")
 TRIALS = Family("trials", "nct_id", tuple(n for n in TABLES if n.startswith("trial_")
                                           and n not in ("trial_topics", "trial_changes")), "trial_topics")
 ARTICLE_CHILDREN = list(ARTICLES.children)
@@ -203,8 +230,12 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
                 table.add_column(column, col_type)
         for cols in spec.indexes:
             table.create_index(cols, if_not_exists=True)
-        if isinstance(spec.pk, tuple) and len(spec.pk) > 1 and spec.pk[0] != spec.foreign_keys[0][0]:
-            table.create_index([spec.foreign_keys[0][0]], if_not_exists=True)
+        for column, _, _ in spec.foreign_keys:  # index every foreign key not led by the primary key
+            pk = spec.pk if isinstance(spec.pk, tuple) else (spec.pk,)
+            if pk[0] != column and (column,) not in spec.indexes:
+                table.create_index([column], if_not_exists=True)
+    for name, sql in VIEWS.items():
+        db.create_view(name, sql.strip(), replace=True)
     for name, columns in FTS.items():
         if not db.table(f"{name}_fts").exists():
             db.table(name).enable_fts(columns, fts_version="FTS5", create_triggers=True,
