@@ -68,7 +68,8 @@ OBSERVATIONAL_MESH = {"Cohort Studies", "Case-Control Studies", "Cross-Sectional
 # Title/abstract wording, for records not yet indexed (most new ones carry only "Journal
 # Article"). Order matters: a protocol's title names the trial it plans.
 TEXT_DESIGNS = [
-    (PROTOCOL, re.compile(r"\bprotocol\b", re.I), "title"),
+    (PROTOCOL, re.compile(r"\b(study|trial|review) protocol\b|(^|: )(a |the )?protocol\b"
+                          r"|\bprotocol (for|of) (a|an|the)\b", re.I), "title"),
     (META_ANALYSIS, re.compile(r"\bmeta-?analys[ie]s\b", re.I), "title"),
     (SYSTEMATIC_REVIEW, re.compile(r"\b(systematic|scoping|umbrella) review\b", re.I), "title"),
     (PRECLINICAL, re.compile(r"\b(rats?|mice|mouse|murine|rodents?|in vitro|zebrafish|primates?)\b", re.I), "title"),
