@@ -5,18 +5,22 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sqlite3
 import sys
 from datetime import date, datetime
 from pathlib import Path
 
 import click
+import requests
 from tabulate import tabulate
 
 from . import __version__
 from .config import CONFIG_TEMPLATE, DEFAULT_CONFIG_NAME, Config, load_config
 from .errors import LitwatchError
-from . import evidence
+from .http import USER_AGENT
+from . import charts, evidence, render
+from . import report as report_mod
 from .ingest import fetch_ctgov, fetch_pubmed, follow_links, import_paths
 from .store import open_db
 
@@ -220,6 +224,112 @@ def _progress(length: int, label: str):
     if sys.stderr.isatty():
         return click.progressbar(length=length, label=label, file=sys.stderr)
     return _NoBar()
+
+
+def _write_report(db, config: Config, topic_name: str | None, fmt: str, output: str | None,
+                  charts_dir: str | None, as_of: date | None, since: date | None,
+                  since_last_report: bool) -> dict:
+    """Build a report, render it in ``fmt`` and write it to ``output`` (or stdout)."""
+    topic = config.topic(topic_name)
+    data = report_mod.build_report(db, topic, as_of=as_of, since=since, since_last_report=since_last_report)
+    if fmt == "json":
+        text = report_mod.to_json(data)
+    elif fmt == "html":
+        text = render.html(data, charts.svg_charts(data))
+    else:
+        paths = None
+        if charts_dir:
+            written = charts.write_charts(data, charts_dir)
+            base = Path(output).parent if output else Path(".")
+            paths = {k: os.path.relpath(v, base) for k, v in written.items()}
+        text = render.markdown(data, paths)
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    report_mod.record_report(db, data, fmt, output)
+    return data
+
+
+@cli.command()
+@click.option("--topic", help="Topic name (default: the first configured topic).")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
+@click.option("--charts-dir", type=click.Path(file_okay=False), help="Markdown: also write PNG charts here and link them.")
+@click.option("--as-of", type=str, callback=_parse_date, help="Report the state after the runs started by YYYY-MM-DD.")
+@click.option("--since", type=str, callback=_parse_date, help="'What changed' since YYYY-MM-DD (default: the last run).")
+@click.option("--since-last-report", is_flag=True, help="'What changed' since the last report of this topic.")
+@click.pass_obj
+@reports_errors
+def report(obj: Context, topic: str | None, fmt: str, output: str | None, charts_dir: str | None,
+           as_of: date | None, since: date | None, since_last_report: bool) -> None:
+    """Write the "ongoing research" brief: trials in progress, completed trials and
+    their results, published evidence by design, the evidence behind the topic's claims,
+    what changed, and the sources. Markdown, self-contained HTML with charts, or JSON.
+
+    \b
+    Example:
+        litwatch report --format html -o report.html
+        litwatch report --charts-dir charts -o report.md --since-last-report
+    """
+    if since and since_last_report:
+        raise click.UsageError("--since and --since-last-report cannot be combined")
+    data = _write_report(obj.db(), obj.config, topic, fmt, output, charts_dir, as_of, since, since_last_report)
+    if output:
+        click.echo(f"Report written to {output}" + (f" ({data['notice']})" if data["notice"] else ""), err=True)
+
+
+SAMPLE_DIRS = [Path("data/sample"), Path(__file__).resolve().parents[1] / "data" / "sample"]
+
+
+@cli.command()
+@click.option("--output", "-o", default="data/report.html", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="html", show_default=True)
+@click.pass_obj
+@reports_errors
+def update(obj: Context, output: str, fmt: str) -> None:
+    """Fetch every topic from every source, then write the report of the first topic.
+
+    When neither service can be reached and the database is empty, the bundled real
+    sample in data/sample is imported instead, and the report says so.
+
+    \b
+    Example:
+        litwatch update -o public/ketamine-ptsd.html
+    """
+    config = obj.config
+    db = obj.db()
+    reachable = [name for name, url in (("pubmed", f"{config.eutils_url}/einfo.fcgi"),
+                                        ("ctgov", f"{config.ctgov_url}/version")) if probe(url)]
+    if reachable:
+        obj_ctx = click.get_current_context()
+        obj_ctx.invoke(fetch, source="all", topics=(), full=False, since=None, no_follow=False)
+    elif not db.execute("SELECT count(*) FROM runs WHERE status = 'success'").fetchone()[0]:
+        sample = next((d for d in SAMPLE_DIRS if d.is_dir()), None)
+        if sample is None:
+            raise click.ClickException("services unreachable and no bundled sample found (data/sample)")
+        click.echo(f"Offline: PubMed and ClinicalTrials.gov cannot be reached; importing the bundled real "
+                   f"sample in {sample} instead of a live fetch.", err=True)
+        for path in sorted(sample.iterdir()):
+            import_paths(db, [path], topic=config.topics[0].name)
+        evidence.refresh(db, config.topics)
+    else:
+        click.echo("Offline: PubMed and ClinicalTrials.gov cannot be reached; reporting the data already stored.",
+                   err=True)
+    data = _write_report(db, config, None, fmt, output, None, None, None, False)
+    click.echo(f"Report written to {output}")
+    if data["notice"]:
+        click.echo(f"Notice: {data['notice']}")
+
+
+def probe(url: str) -> bool:
+    """Whether a service answers at all (one quick request, no retries)."""
+    try:
+        requests.get(url, timeout=5, headers={"User-Agent": USER_AGENT})
+        return True
+    except requests.RequestException:
+        return False
 
 
 @cli.command()

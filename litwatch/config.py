@@ -34,6 +34,14 @@ DEFAULT_CTGOV_INTERVENTION = "ketamine OR esketamine OR arketamine"
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A claim an article on the topic makes, and the words that show a paper addresses it."""
+
+    name: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Topic:
     """One subject to watch, with the query each source is asked."""
 
@@ -45,6 +53,8 @@ class Topic:
     # The topic's two concepts: a record is core to the topic when both appear in it.
     intervention_terms: tuple[str, ...] = ()
     condition_terms: tuple[str, ...] = ()
+    # Claims the report weighs the evidence for.
+    claims: tuple[Claim, ...] = ()
 
 
 DEFAULT_TOPIC = Topic(
@@ -56,6 +66,18 @@ DEFAULT_TOPIC = Topic(
     condition_terms=("PTSD", "posttraumatic stress", "post-traumatic stress", "post traumatic stress",
                      "Stress Disorders, Post-Traumatic", "combat stress", "combat disorder",
                      "trauma-related stress", "traumatic stress disorder"),
+    claims=(
+        Claim("Rapid symptom relief", ("rapid", "rapidly", "within 24 hours", "within hours", "24 hours",
+                                       "single infusion", "single dose", "acute")),
+        Claim("Greater effect when combined with psychotherapy",
+              ("psychotherapy", "cognitive behavioral", "cognitive behavioural", "CBT", "e-CBT",
+               "prolonged exposure", "exposure therapy", "ketamine-assisted", "trauma-focused",
+               "mindfulness")),
+        Claim("Reduced suicidal ideation", ("suicidal", "suicide", "suicidality")),
+        Claim("Durability and safety", ("durable", "durability", "sustained", "maintenance", "relapse",
+                                        "long-term", "follow-up", "safety", "adverse", "tolerability",
+                                        "dissociat", "abuse potential")),
+    ),
 )
 
 
@@ -86,7 +108,7 @@ _TOP_KEYS = {"ncbi", "services", "topics"}
 _NCBI_KEYS = {"api_key": "ncbi_api_key", "email": "ncbi_email", "tool": "ncbi_tool"}
 _SERVICE_KEYS = {"eutils_url": "eutils_url", "ctgov_url": "ctgov_url"}
 _TOPIC_KEYS = {"name", "pubmed_query", "ctgov_condition", "ctgov_intervention", "ctgov_term",
-               "intervention_terms", "condition_terms"}
+               "intervention_terms", "condition_terms", "claims"}
 _LIST_KEYS = {"intervention_terms", "condition_terms"}
 _ENV = {
     "NCBI_API_KEY": "ncbi_api_key",
@@ -158,7 +180,9 @@ def _topics(raw: Any) -> tuple[Topic, ...]:
                 raise ConfigError(f"config key '{where}.{required}' is missing or empty")
         fields: dict[str, Any] = {}
         for key, value in item.items():
-            if key in _LIST_KEYS:
+            if key == "claims":
+                fields[key] = _claims(value, f"{where}.claims")
+            elif key in _LIST_KEYS:
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise ConfigError(f"config key '{where}.{key}' must be an array of strings")
                 fields[key] = tuple(v.strip() for v in value if v.strip())
@@ -169,6 +193,20 @@ def _topics(raw: Any) -> tuple[Topic, ...]:
     if len(set(names)) != len(names):
         raise ConfigError("config key 'topics.name' must be unique across topics")
     return tuple(topics)
+
+
+def _claims(raw: Any, where: str) -> tuple[Claim, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"config key '{where}' must be an array of tables ([[topics.claims]])")
+    claims = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or set(item) != {"name", "terms"}:
+            raise ConfigError(f"config key '{where}[{i}]' must have exactly 'name' and 'terms'")
+        terms = item["terms"]
+        if not isinstance(terms, list) or not terms or not all(isinstance(t, str) for t in terms):
+            raise ConfigError(f"config key '{where}[{i}].terms' must be a non-empty array of strings")
+        claims.append(Claim(_string(item["name"], f"{where}[{i}].name"), tuple(terms)))
+    return tuple(claims)
 
 
 def _reject_unknown(table: dict, allowed: set[str], prefix: str) -> None:
@@ -218,4 +256,10 @@ ctgov_term = ""
 # title, abstract, MeSH, keywords, conditions or interventions; "peripheral" otherwise.
 intervention_terms = {json.dumps(list(DEFAULT_TOPIC.intervention_terms))}
 condition_terms = {json.dumps(list(DEFAULT_TOPIC.condition_terms))}
-'''
+
+# Claims the report weighs the published evidence for: a core paper addresses a claim
+# when one of its terms appears in its title or abstract.
+''' + "".join(f'''[[topics.claims]]
+name = "{claim.name}"
+terms = {json.dumps(list(claim.terms))}
+''' for claim in DEFAULT_TOPIC.claims)

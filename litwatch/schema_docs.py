@@ -159,6 +159,14 @@ COLUMNS: dict[str, dict[str, str]] = {
         "reference_type": "for ctgov_reference: RESULT, BACKGROUND or DERIVED",
     },
 
+    "reports": {
+        "id": "report number (primary key)",
+        "topic": "topic reported",
+        "as_of": "the state the report shows (end of its last run)",
+        "format": "md, html or json",
+        "output": "file written, if any",
+        "made_at": "when the report was made (UTC)",
+    },
     "trials": {
         "nct_id": "ClinicalTrials.gov ID (primary key)",
         "brief_title": "brief title",

@@ -156,6 +156,16 @@ TABLES["article_trial_links"] = TableSpec(
     indexes=(("nct_id",),),
     description="Which papers report or cite which trials, one row per pair and evidence. No foreign "
                 "keys on purpose: a link stays valid while either side is not (yet) stored.")
+TABLES["reports"] = TableSpec(
+    {"id": int, "topic": str, "as_of": str, "format": str, "output": str, "made_at": str}, "id",
+    description="Reports made, so the next one can show what changed since (--since-last-report).")
+# Trials a paper reports: a RESULT reference, or a linked empirical study not retracted.
+REPORTED_TRIALS_SQL = """
+    SELECT l.nct_id FROM article_trial_links l LEFT JOIN articles a ON a.pmid = l.pmid
+    WHERE l.reference_type = 'RESULT'
+       OR (coalesce(a.retracted, 0) = 0 AND a.design IN ('randomized controlled trial',
+           'non-randomized controlled trial', 'single-arm / open-label trial',
+           'observational study', 'case report / case series'))"""
 # Trials whose results are overdue: completed over a year ago, nothing posted, no paper
 # reporting them (a RESULT reference, or a linked empirical study that is not retracted).
 VIEWS = {
@@ -166,13 +176,7 @@ FROM trials t
 WHERE t.overall_status = 'COMPLETED'
   AND coalesce(t.primary_completion_date, t.completion_date) < date('now', '-12 months')
   AND NOT coalesce(t.has_results, 0)
-  AND NOT EXISTS (
-    SELECT 1 FROM article_trial_links l LEFT JOIN articles a ON a.pmid = l.pmid
-    WHERE l.nct_id = t.nct_id
-      AND (l.reference_type = 'RESULT'
-           OR (coalesce(a.retracted, 0) = 0 AND a.design IN ('randomized controlled trial',
-               'non-randomized controlled trial', 'single-arm / open-label trial',
-               'observational study', 'case report / case series'))))
+  AND t.nct_id NOT IN (""" + REPORTED_TRIALS_SQL + """)
 ORDER BY completed, t.nct_id""",
 }
 FTS = {"articles": ["title", "abstract"],
