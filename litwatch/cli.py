@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import logging
 import os
 import sqlite3
+import subprocess
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ from . import __version__
 from .config import CONFIG_TEMPLATE, DEFAULT_CONFIG_NAME, Config, load_config
 from .errors import LitwatchError
 from .http import USER_AGENT
-from . import charts, evidence, render
+from . import browse, charts, evidence, exports, render
 from . import report as report_mod
 from .ingest import fetch_ctgov, fetch_pubmed, follow_links, import_paths
 from .store import open_db
@@ -330,6 +332,104 @@ def probe(url: str) -> bool:
         return True
     except requests.RequestException:
         return False
+
+
+@cli.command(name="datasette-metadata")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (default: stdout).")
+@click.pass_obj
+@reports_errors
+def datasette_metadata(obj: Context, output: str | None) -> None:
+    """Write Datasette metadata (JSON) for the database: descriptions of every table and
+    column, facets, sort orders, full-text search, canned queries.
+
+    \b
+    Example:
+        litwatch datasette-metadata -o metadata.json && datasette data/litwatch.db -m metadata.json
+    """
+    text = json.dumps(browse.datasette_metadata(obj.db_path), indent=2) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--open", "open_browser", is_flag=True, help="Open a browser.")
+@click.pass_obj
+@reports_errors
+def serve(obj: Context, host: str, port: int, open_browser: bool) -> None:
+    """Browse the database in Datasette, with litwatch's metadata (Ctrl-C to stop).
+
+    Datasette is an optional extra: pip install 'litwatch[datasette]'.
+
+    \b
+    Example:
+        litwatch serve --port 8001
+    """
+    if importlib.util.find_spec("datasette") is None:
+        raise click.ClickException("Datasette is not installed: pip install 'litwatch[datasette]'")
+    obj.db().close()  # create the schema (and views) before Datasette reads it
+    metadata = Path(obj.db_path).with_suffix(".metadata.json")
+    metadata.write_text(json.dumps(browse.datasette_metadata(obj.db_path), indent=2), encoding="utf-8")
+    command = [sys.executable, "-m", "datasette", "serve", obj.db_path, "-m", str(metadata),
+               "--host", host, "--port", str(port)] + (["--open"] if open_browser else [])
+    click.echo(f"Datasette on http://{host}:{port}/ (metadata: {metadata})", err=True)
+    try:
+        sys.exit(subprocess.call(command))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+@cli.command()
+@click.argument("table", required=False)
+@click.option("--sql", help="A read-only SQL query to export instead of a table.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "ris", "bibtex"]), default="csv",
+              show_default=True, help="csv/json: a table, view or query; ris/bibtex: citations of papers.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (default: stdout).")
+@click.option("--list", "list_tables", is_flag=True, help="List the tables and views that can be exported.")
+@click.option("--topic", help="Citations: papers of this topic.")
+@click.option("--design", "designs", multiple=True, help="Citations: this study design (repeatable).")
+@click.option("--year-from", type=int, help="Citations: published in or after this year.")
+@click.option("--year-to", type=int, help="Citations: published in or before this year.")
+@click.option("--relevance", type=click.Choice(["core", "peripheral"]), help="Citations: relevance to --topic.")
+@click.option("--include-retracted", is_flag=True, help="Citations: keep retracted papers.")
+@click.pass_obj
+@reports_errors
+def export(obj: Context, table: str | None, sql: str | None, fmt: str, output: str | None, list_tables: bool,
+           topic: str | None, designs: tuple[str, ...], year_from: int | None, year_to: int | None,
+           relevance: str | None, include_retracted: bool) -> None:
+    """Export a table, view or query to CSV or JSON, or citations to RIS or BibTeX.
+
+    \b
+    Examples:
+        litwatch export recruiting_trials -o recruiting.csv
+        litwatch export --sql "select nct_id, brief_title from trials" --format json
+        litwatch export --format ris --topic ketamine-ptsd --relevance core -o evidence.ris
+        litwatch export --format bibtex --design "randomized controlled trial" --year-from 2020
+    """
+    db = obj.db()
+    if list_tables:
+        click.echo("\n".join(sorted(n for n in db.table_names() + db.view_names() if "_fts" not in n)))
+        return
+    if fmt in ("ris", "bibtex"):
+        papers = exports.citations(db, topic=topic, designs=designs, year_from=year_from, year_to=year_to,
+                                   relevance=relevance, include_retracted=include_retracted)
+        text = exports.to_ris(papers) if fmt == "ris" else exports.to_bibtex(papers)
+        summary = f"{len(papers)} citations"
+    else:
+        if bool(table) == bool(sql):
+            raise click.UsageError("give a TABLE or --sql (one of them)")
+        columns, data = exports.rows(db, table=table, sql=sql)
+        text = exports.to_csv(columns, data) if fmt == "csv" else exports.to_json(columns, data)
+        summary = f"{len(data)} rows"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {summary} to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.command()

@@ -314,6 +314,14 @@ def markdown() -> str:
         for column in spec.columns:
             lines.append(f"- `{column}`: {COLUMNS[table][column]}")
         lines.append("")
+    lines.append("**`recruiting_trials`** (view): trials recruiting, not yet recruiting or enrolling by "
+                 "invitation, with their countries, by expected primary completion.")
+    lines.append("")
+    lines.append("**`publications_by_year`** (view): publications per year and design, retracted left out.")
+    lines.append("")
+    lines.append("**`trial_publications`** (view): every paper-trial link with both titles (empty when a "
+                 "side is not stored), design and evidence.")
+    lines.append("")
     lines.append("**`unreported_trials`** (view): trials completed (status COMPLETED, primary "
                  "completion, else completion, over 12 months ago) with no results posted and no "
                  "linked paper reporting them (a RESULT reference, or a linked randomized, "

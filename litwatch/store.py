@@ -169,6 +169,23 @@ REPORTED_TRIALS_SQL = """
 # Trials whose results are overdue: completed over a year ago, nothing posted, no paper
 # reporting them (a RESULT reference, or a linked empirical study that is not retracted).
 VIEWS = {
+    "recruiting_trials": """
+SELECT t.nct_id, t.brief_title, t.overall_status, t.phases, t.lead_sponsor, t.enrollment, t.enrollment_type,
+       (SELECT group_concat(DISTINCT country) FROM trial_locations l WHERE l.nct_id = t.nct_id) AS countries,
+       t.primary_completion_date, t.primary_completion_date_type, t.url
+FROM trials t
+WHERE t.overall_status IN ('RECRUITING', 'NOT_YET_RECRUITING', 'ENROLLING_BY_INVITATION')
+ORDER BY t.primary_completion_date, t.nct_id""",
+    "publications_by_year": """
+SELECT a.pub_year, a.design, count(*) AS publications
+FROM articles a WHERE NOT coalesce(a.retracted, 0)
+GROUP BY a.pub_year, a.design ORDER BY a.pub_year, a.design""",
+    "trial_publications": """
+SELECT l.nct_id, t.brief_title AS trial_title, l.pmid, a.title AS article_title, a.pub_year, a.design,
+       a.retracted, l.source, l.reference_type
+FROM article_trial_links l
+LEFT JOIN trials t ON t.nct_id = l.nct_id LEFT JOIN articles a ON a.pmid = l.pmid
+ORDER BY l.nct_id, l.pmid, l.source""",
     "unreported_trials": """
 SELECT t.nct_id, t.brief_title, t.lead_sponsor, t.lead_sponsor_class, t.enrollment,
        coalesce(t.primary_completion_date, t.completion_date) AS completed, t.url

@@ -1,0 +1,113 @@
+"""Browsing and reuse: Datasette metadata and pandas DataFrames of the store."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from .schema_docs import COLUMNS
+from .store import FTS, TABLES, VIEWS
+
+TABLE_OPTIONS: dict[str, dict[str, Any]] = {
+    "articles": {"facets": ["design", "pub_year", "retracted", "language"], "sort_desc": "pub_year",
+                 "label_column": "title"},
+    "trials": {"facets": ["overall_status", {"array": "phases"}, "design", "study_type", "lead_sponsor_class"],
+               "sort_desc": "last_update_posted", "label_column": "brief_title"},
+    "trial_locations": {"facets": ["country", "status"]},
+    "trial_changes": {"facets": ["field", "run_id"], "sort_desc": "id"},
+    "article_topics": {"facets": ["topic", "relevance"]},
+    "trial_topics": {"facets": ["topic", "relevance"]},
+    "article_trial_links": {"facets": ["source", "reference_type"]},
+    "article_publication_types": {"facets": ["name"]},
+    "runs": {"facets": ["source", "kind", "status"], "sort_desc": "id"},
+}
+VIEW_DESCRIPTIONS = {
+    "recruiting_trials": "Trials recruiting, not yet recruiting or enrolling by invitation.",
+    "publications_by_year": "Publications per year and study design, retracted papers left out.",
+    "trial_publications": "Every paper-trial link with both titles.",
+    "unreported_trials": "Completed over 12 months ago, no results posted, no paper reporting them.",
+}
+QUERIES = {
+    "recruiting_trials": {
+        "title": "Recruiting trials",
+        "description": "Trials taking participants now or soon, by expected primary completion.",
+        "sql": "SELECT * FROM recruiting_trials"},
+    "trials_completing_next_12_months": {
+        "title": "Trials completing in the next 12 months",
+        "description": "Trials in progress whose primary completion falls within a year from today.",
+        "sql": "SELECT nct_id, brief_title, overall_status, phases, lead_sponsor, enrollment, "
+               "primary_completion_date, primary_completion_date_type, url FROM trials "
+               "WHERE overall_status IN ('RECRUITING', 'NOT_YET_RECRUITING', 'ENROLLING_BY_INVITATION', "
+               "'ACTIVE_NOT_RECRUITING') AND primary_completion_date BETWEEN date('now') "
+               "AND date('now', '+12 months') ORDER BY primary_completion_date, nct_id"},
+    "latest_rcts_and_meta_analyses": {
+        "title": "Latest randomized trials and meta-analyses",
+        "description": "Not retracted, newest first.",
+        "sql": "SELECT pmid, pub_year, design, title, journal_iso, doi FROM articles "
+               "WHERE design IN ('randomized controlled trial', 'meta-analysis', 'systematic review') "
+               "AND NOT coalesce(retracted, 0) ORDER BY pub_year DESC, entrez_date DESC, pmid DESC LIMIT 100"},
+    "papers_linked_to_trial": {
+        "title": "Papers linked to each trial",
+        "description": "Leave nct_id empty for every trial.",
+        "sql": "SELECT * FROM trial_publications WHERE :nct_id = '' OR nct_id = upper(:nct_id)"},
+    "unreported_trials": {
+        "title": "Unreported trials",
+        "description": VIEW_DESCRIPTIONS["unreported_trials"],
+        "sql": "SELECT * FROM unreported_trials"},
+    "changes_in_last_run": {
+        "title": "What changed in the last run",
+        "description": "Trial changes and new papers of the newest successful run of each source.",
+        "sql": "SELECT 'trial' AS kind, c.nct_id AS id, c.field, c.old_value, c.new_value FROM trial_changes c "
+               "WHERE c.run_id = (SELECT max(id) FROM runs WHERE source = 'ctgov' AND status = 'success') "
+               "UNION ALL SELECT 'paper', a.pmid, 'new', NULL, a.title FROM articles a "
+               "WHERE a.first_run_id = (SELECT max(id) FROM runs WHERE source = 'pubmed' AND status = 'success') "
+               "ORDER BY 1, 2"},
+}
+
+
+def datasette_metadata(db_path: str | Path) -> dict[str, Any]:
+    """Datasette (0.65) metadata for a litwatch database: descriptions of every table and
+    column, facets, sort orders, full-text search and canned queries."""
+    tables: dict[str, Any] = {}
+    for name, spec in TABLES.items():
+        tables[name] = {"description": spec.description, "columns": dict(COLUMNS[name]),
+                        **TABLE_OPTIONS.get(name, {})}
+    for name in FTS:
+        # The FTS index is keyed by rowid: the pmid itself for articles (an INTEGER PRIMARY
+        # KEY), SQLite's own rowid for trials (keyed by a text NCT ID).
+        integer_pk = TABLES[name].columns[TABLES[name].pk] is int
+        tables[name].update(fts_table=f"{name}_fts", fts_pk=TABLES[name].pk if integer_pk else "rowid")
+        for suffix in ("_fts", "_fts_config", "_fts_data", "_fts_docsize", "_fts_idx"):
+            tables[f"{name}{suffix}"] = {"hidden": True}
+    for name in VIEWS:
+        tables[name] = {"description": VIEW_DESCRIPTIONS[name]}
+    return {
+        "title": "litwatch: research on ketamine for PTSD and other watched topics",
+        "description": "PubMed records and ClinicalTrials.gov studies of the watched topics, normalized by "
+                       "litwatch, with paper-trial links, study designs and trial change history.",
+        "source": "PubMed (NCBI E-utilities) and ClinicalTrials.gov API v2",
+        "source_url": "https://github.com/litwatch/litwatch",
+        "license": "PubMed and ClinicalTrials.gov data: U.S. National Library of Medicine terms",
+        "license_url": "https://www.nlm.nih.gov/databases/download/terms_and_conditions.html",
+        "databases": {Path(db_path).stem: {"tables": tables, "queries": QUERIES}},
+    }
+
+
+MAIN_TABLES = ("articles", "article_topics", "article_publication_types", "article_mesh", "trials",
+               "trial_topics", "trial_locations", "trial_conditions", "trial_interventions",
+               "article_trial_links", "trial_changes", "runs")
+
+
+def frames(db: Any) -> dict[str, Any]:
+    """The main tables (and views) as pandas DataFrames, for notebooks.
+
+    :param db: a database path, an ``sqlite_utils.Database`` or an ``sqlite3.Connection``.
+    """
+    import pandas as pd
+
+    if isinstance(db, (str, Path)):
+        conn = sqlite3.connect(db)
+    else:
+        conn = getattr(db, "conn", db)
+    return {name: pd.read_sql_query(f"SELECT * FROM [{name}]", conn) for name in (*MAIN_TABLES, *VIEWS)}

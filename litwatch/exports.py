@@ -1,0 +1,148 @@
+"""Exports: any table, view or read-only query to CSV or JSON, and the evidence to RIS and
+BibTeX for reference managers (Zotero, EndNote, Mendeley...), written with rispy and
+bibtexparser."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+from typing import Any, Iterable
+
+import sqlite_utils
+
+from .errors import LitwatchError
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def rows(db: sqlite_utils.Database, table: str | None = None, sql: str | None = None,
+         params: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
+    """Column names and rows of a table or view, or of a read-only SQL query.
+
+    Table names are checked against the database; queries run on a read-only connection,
+    so an export can never change the data.
+    """
+    if table:
+        if not _NAME.match(table) or table not in db.table_names() + db.view_names():
+            raise LitwatchError(f"no table or view named {table!r} (see: litwatch export --list)")
+        sql = f"SELECT * FROM [{table}]"
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            cursor = conn.execute(sql, params or {})
+            return [d[0] for d in cursor.description], cursor.fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise LitwatchError(f"query failed: {e}") from None
+
+
+def to_csv(columns: list[str], data: Iterable[tuple]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(data)
+    return buffer.getvalue()
+
+
+def to_json(columns: list[str], data: Iterable[tuple]) -> str:
+    return json.dumps([dict(zip(columns, row)) for row in data], indent=2, ensure_ascii=False) + "\n"
+
+
+def citations(db: sqlite_utils.Database, *, topic: str | None = None, designs: Iterable[str] = (),
+              year_from: int | None = None, year_to: int | None = None, relevance: str | None = None,
+              include_retracted: bool = False) -> list[dict[str, Any]]:
+    """Papers selected by topic, design, year range and relevance, with what a citation needs."""
+    where, params = ["1 = 1"], []
+    if topic or relevance:
+        clause = "a.pmid IN (SELECT pmid FROM article_topics WHERE 1 = 1"
+        if topic:
+            clause += " AND topic = ?"
+            params.append(topic)
+        if relevance:
+            clause += " AND relevance = ?"
+            params.append(relevance)
+        where.append(clause + ")")
+    designs = list(designs)
+    if designs:
+        where.append(f"a.design IN ({', '.join('?' * len(designs))})")
+        params += designs
+    if year_from:
+        where.append("a.pub_year >= ?")
+        params.append(year_from)
+    if year_to:
+        where.append("a.pub_year <= ?")
+        params.append(year_to)
+    if not include_retracted:
+        where.append("NOT coalesce(a.retracted, 0)")
+    papers = [dict(r) for r in db.query(
+        f"SELECT * FROM articles a WHERE {' AND '.join(where)} ORDER BY a.pub_year DESC, a.pmid", params)]
+    for p in papers:
+        p["authors"] = [r[0] for r in db.execute(
+            "SELECT coalesce(last_name || coalesce(', ' || fore_name, ''), collective_name) FROM article_authors "
+            "WHERE pmid = ? ORDER BY position", [p["pmid"]]) if r[0]]
+        p["keywords"] = [r[0] for r in db.execute(
+            "SELECT descriptor_name FROM article_mesh WHERE pmid = ? ORDER BY position", [p["pmid"]])]
+    return papers
+
+
+def _pages(pages: str | None) -> tuple[str | None, str | None]:
+    if not pages:
+        return None, None
+    start, _, end = pages.partition("-")
+    return start or None, end or None
+
+
+def to_ris(papers: list[dict[str, Any]]) -> str:
+    """RIS records (TY JOUR), one per paper, as reference managers export them."""
+    import rispy
+
+    class PlainRis(rispy.RisWriter):
+        def set_header(self, count: int) -> str:
+            return ""  # no "1." numbering line before each record
+
+    entries = []
+    for p in papers:
+        start, end = _pages(p["pages"])
+        entry = {"type_of_reference": "JOUR", "title": p["title"], "authors": p["authors"],
+                 "year": str(p["pub_year"]) if p["pub_year"] else None, "date": p["pub_date"],
+                 "journal_name": p["journal"], "alternate_title2": p["journal_iso"], "volume": p["volume"],
+                 "number": p["issue"], "start_page": start, "end_page": end, "doi": p["doi"],
+                 "issn": p["issn"], "abstract": (p["abstract"] or "").replace("\n", " "), "keywords": p["keywords"],
+                 "language": p["language"], "accession_number": str(p["pmid"]),
+                 "urls": [f"https://pubmed.ncbi.nlm.nih.gov/{p['pmid']}/"],
+                 "notes": [f"litwatch design: {p['design']}"] + (["RETRACTED"] if p["retracted"] else [])}
+        entries.append({k: v for k, v in entry.items() if v not in (None, [], "")})
+    return rispy.dumps(entries, implementation=PlainRis)
+
+
+def to_bibtex(papers: list[dict[str, Any]]) -> str:
+    """BibTeX @article entries keyed pmid<PMID>."""
+    import bibtexparser
+    from bibtexparser.model import Entry, Field
+
+    library = bibtexparser.Library()
+    for p in papers:
+        fields = {"title": p["title"], "author": " and ".join(p["authors"]), "journal": p["journal"],
+                  "year": str(p["pub_year"]) if p["pub_year"] else None, "volume": p["volume"],
+                  "number": p["issue"], "pages": (p["pages"] or "").replace("-", "--") or None, "doi": p["doi"],
+                  "issn": p["issn"], "pmid": str(p["pmid"]), "url": f"https://pubmed.ncbi.nlm.nih.gov/{p['pmid']}/",
+                  "keywords": ", ".join(p["keywords"]) or None, "note": f"litwatch design: {p['design']}"}
+        library.add(Entry("article", f"pmid{p['pmid']}",
+                          [Field(k, _braces(v)) for k, v in fields.items() if v]))
+    return bibtexparser.write_string(library)
+
+
+def _braces(value: str) -> str:
+    """Drop braces that would unbalance a BibTeX field."""
+    depth = 0
+    for ch in value:
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth < 0:
+            break
+    return value if depth == 0 else value.replace("{", "").replace("}", "")

@@ -1,0 +1,199 @@
+"""Browse and reuse: Datasette with metadata over HTTP, the notebook, CSV/JSON/RIS/BibTeX exports."""
+
+import csv
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from litwatch import evidence, frames
+from litwatch.browse import QUERIES, datasette_metadata
+from litwatch.cli import cli
+from litwatch.config import DEFAULT_TOPIC
+from litwatch.ingest import import_file
+from litwatch.store import TABLES, VIEWS, open_db
+
+from conftest import FIXTURES, SUBSET
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def dbfile(tmp_path_factory):
+    path = tmp_path_factory.mktemp("browse") / "litwatch.db"
+    db = open_db(path)
+    import_file(db, SUBSET, topic=DEFAULT_TOPIC.name, workers=1)
+    import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json", topic=DEFAULT_TOPIC.name)
+    evidence.refresh(db, [DEFAULT_TOPIC])
+    db.close()
+    return path
+
+
+def test_metadata_describes_every_table_and_column(dbfile):
+    meta = datasette_metadata(dbfile)
+    tables = meta["databases"]["litwatch"]["tables"]
+    db = open_db(dbfile)
+    for name in TABLES:
+        assert tables[name]["description"]
+        assert set(tables[name]["columns"]) == set(db.table(name).columns_dict), name
+    for name in VIEWS:
+        assert tables[name]["description"] and name in db.view_names()
+    assert tables["articles"]["fts_table"] == "articles_fts" and tables["articles_fts"]["hidden"]
+    for name, query in meta["databases"]["litwatch"]["queries"].items():
+        db.execute(query["sql"], {"nct_id": ""}).fetchall()  # every canned query runs
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def datasette(dbfile, tmp_path_factory):
+    meta = tmp_path_factory.mktemp("meta") / "metadata.json"
+    meta.write_text(json.dumps(datasette_metadata(dbfile)))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "datasette", "serve", str(dbfile), "-m", str(meta),
+                             "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/litwatch"
+    for _ in range(100):
+        try:
+            get(f"{base}.json")
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_datasette_lists_tables_with_descriptions(datasette):
+    tables = {t["name"]: t for t in get(f"{datasette}.json")["tables"]}
+    assert {"articles", "trials", "article_trial_links", "trial_changes"} <= set(tables)
+    assert tables["articles_fts"]["hidden"]
+    page = urllib.request.urlopen(f"{datasette}/trials", timeout=10).read().decode()
+    assert "One row per ClinicalTrials.gov study." in page
+
+
+def test_datasette_default_facets(datasette, dbfile):
+    data = get(f"{datasette}/trials.json?_size=1")
+    facets = data["facet_results"]
+    assert {"overall_status", "phases", "design"} <= set(facets)
+    completed = next(r for r in facets["overall_status"]["results"] if r["value"] == "COMPLETED")
+    db = open_db(dbfile)
+    assert completed["count"] == db.execute("SELECT count(*) FROM trials WHERE overall_status = 'COMPLETED'").fetchone()[0]
+    assert "country" in get(f"{datasette}/trial_locations.json?_size=1")["facet_results"]
+    assert {"design", "pub_year"} <= set(get(f"{datasette}/articles.json?_size=1")["facet_results"])
+
+
+def test_datasette_full_text_search(datasette):
+    articles = get(f"{datasette}/articles.json?_search=ketamine+cognitive&_shape=array")
+    assert 34092549 in [r["pmid"] for r in articles]
+    trials = get(f"{datasette}/trials.json?_search=nightmares&_shape=array")
+    assert "NCT04040387" in [r["nct_id"] for r in trials]
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_every_canned_query_answers(datasette, dbfile, name):
+    rows = get(f"{datasette}/{name}.json?_shape=array&nct_id=")
+    db = open_db(dbfile)
+    expected = db.execute(QUERIES[name]["sql"], {"nct_id": ""}).fetchall()
+    assert len(rows) == len(expected)
+
+
+def test_papers_linked_to_one_trial(datasette):
+    rows = get(f"{datasette}/papers_linked_to_trial.json?_shape=array&nct_id=nct05305235")
+    assert rows and {r["nct_id"] for r in rows} == {"NCT05305235"}
+
+
+def test_notebook_runs_top_to_bottom(dbfile, monkeypatch):
+    import nbclient
+    import nbformat
+
+    monkeypatch.setenv("LITWATCH_DB", str(dbfile))
+    nb = nbformat.read(ROOT / "notebooks" / "explore.ipynb", as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")  # stored without outputs
+    nbclient.NotebookClient(nb, timeout=180, kernel_name="python3",
+                            resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+
+
+def test_frames(dbfile):
+    data = frames(dbfile)
+    assert len(data["articles"]) == 304 and len(data["trials"]) == 128
+    assert list(data["recruiting_trials"].columns)[:2] == ["nct_id", "brief_title"]
+
+
+def export(dbfile, *args):
+    result = CliRunner().invoke(cli, ["--db", str(dbfile), "export", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_csv_and_json_exports_of_a_view_and_a_query(dbfile):
+    rows = list(csv.DictReader(io.StringIO(export(dbfile, "recruiting_trials"))))
+    db = open_db(dbfile)
+    assert [r["nct_id"] for r in rows] == [r[0] for r in db.execute("SELECT nct_id FROM recruiting_trials")]
+    data = json.loads(export(dbfile, "--sql", "select pmid, title from articles where pmid = 34092549", "--format", "json"))
+    assert data == [{"pmid": 34092549, "title": db.table("articles").get(34092549)["title"]}]
+
+
+def test_export_refuses_unknown_tables_and_writes(dbfile):
+    assert "no table or view named" in CliRunner().invoke(cli, ["--db", str(dbfile), "export", "x; drop"]).output
+    result = CliRunner().invoke(cli, ["--db", str(dbfile), "export", "--sql", "delete from runs"])
+    assert result.exit_code == 1 and "readonly" in result.output
+    assert open_db(dbfile).table("runs").count == 2
+
+
+def test_ris_round_trip(dbfile):
+    import rispy
+
+    text = export(dbfile, "--format", "ris", "--design", "randomized controlled trial", "--year-from", "2020")
+    entries = rispy.loads(text)
+    db = open_db(dbfile)
+    expected = {r["pmid"]: r for r in db.query(
+        "SELECT * FROM articles WHERE design = 'randomized controlled trial' AND pub_year >= 2020 AND NOT retracted")}
+    assert sorted(int(e["accession_number"]) for e in entries) == sorted(expected)
+    for e in entries:
+        row = expected[int(e["accession_number"])]
+        assert (e["title"], e.get("doi"), e["year"]) == (row["title"], row["doi"], str(row["pub_year"]))
+        authors = [r[0] for r in db.execute("SELECT last_name FROM article_authors WHERE pmid = ? AND last_name IS NOT NULL "
+                                            "ORDER BY position", [row["pmid"]])]
+        assert [a.split(",")[0] for a in e["authors"]][:len(authors)] == authors
+
+
+def test_bibtex_round_trip(dbfile):
+    import bibtexparser
+
+    text = export(dbfile, "--format", "bibtex", "--topic", "ketamine-ptsd", "--relevance", "core")
+    library = bibtexparser.parse_string(text)
+    assert library.failed_blocks == []
+    (entry,) = library.entries
+    fields = {f.key: f.value for f in entry.fields}
+    assert entry.key == "pmid34092549" and entry.entry_type == "article"
+    assert fields["doi"] == "10.2196/30334" and fields["year"] == "2021" and fields["journal"] == "JMIR research protocols"
+    assert fields["author"].split(" and ")[0] == "Philipp-Muller, Aaron Emile"
+
+
+def test_serve_without_datasette_says_how_to_install(dbfile, monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "datasette" else real(name, *a))
+    result = CliRunner().invoke(cli, ["--db", str(dbfile), "serve"])
+    assert result.exit_code == 1 and "pip install 'litwatch[datasette]'" in result.output
