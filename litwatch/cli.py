@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
 import importlib.util
 import json
 import logging
@@ -19,7 +21,8 @@ from tabulate import tabulate
 
 from . import __version__
 from .config import CONFIG_TEMPLATE, DEFAULT_CONFIG_NAME, Config, load_config
-from .errors import LitwatchError
+from .errors import ConfigError, LitwatchError
+from .lock import LockBusy, RunLock, close_abandoned_runs
 from .http import USER_AGENT
 from . import browse, charts, evidence, exports, render
 from . import report as report_mod
@@ -49,19 +52,43 @@ class Context:
         return open_db(self.db_path)
 
 
+# Exit codes, for cron and CI.
+EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_BUSY = 1, 2, 3, 75
+
+
+class Failure(click.ClickException):
+    """A one-line error with a chosen exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the run is recorded as interrupted."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def reports_errors(f):
-    """Turn litwatch's exceptions into one-line errors and a non-zero exit."""
+    """Turn litwatch's exceptions into one-line errors and distinct exit codes."""
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         try:
             return f(*args, **kwargs)
+        except ConfigError as e:
+            raise Failure(str(e), EXIT_USAGE) from None
+        except LockBusy as e:
+            raise Failure(str(e), EXIT_BUSY) from None
         except LitwatchError as e:
-            raise click.ClickException(str(e)) from None
+            raise Failure(str(e)) from None
         except sqlite3.DatabaseError as e:
-            raise click.ClickException(f"database error: {e}") from None
-        except KeyboardInterrupt:
+            raise Failure(f"database error: {e}") from None
+        except KeyboardInterrupt as e:
             click.echo("Interrupted; the run is recorded as interrupted.", err=True)
-            sys.exit(130)
+            sys.exit(143 if isinstance(e, Terminated) else 130)
     return wrapper
 
 
@@ -79,6 +106,7 @@ def cli(ctx: click.Context, db_path: str, config_path: str | None, verbose: bool
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
     ctx.obj = Context(db_path, config_path)
+    signal.signal(signal.SIGTERM, _terminate)
 
 
 @cli.command()
@@ -107,6 +135,103 @@ def _parse_date(ctx, param, value: str | None) -> date | None:
         raise click.BadParameter("use YYYY-MM-DD") from None
 
 
+def machine_options(f):
+    """--quiet, --json and --wait: what a scheduled run needs."""
+    f = click.option("--wait", type=float, default=0, show_default=True,
+                     help="Seconds to wait for another run on this database to finish.")(f)
+    f = click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object instead of text.")(f)
+    f = click.option("--quiet", "-q", is_flag=True, help="Print errors only.")(f)
+    return f
+
+
+class Output:
+    """Where a command's lines go: text, nothing (--quiet), or one JSON summary (--json)."""
+
+    def __init__(self, quiet: bool, as_json: bool):
+        self.quiet, self.as_json = quiet, as_json
+
+    def line(self, text: str) -> None:
+        if not (self.quiet or self.as_json):
+            click.echo(text)
+
+    def error(self, text: str) -> None:
+        if not self.as_json:
+            click.echo(f"Error: {text}", err=True)
+
+
+@contextlib.contextmanager
+def writing(obj: "Context", wait: float):
+    """Hold the database's write lock; close runs a killed process left 'running'."""
+    with RunLock(obj.db_path, wait=wait):
+        db = obj.db()
+        abandoned = close_abandoned_runs(db)
+        if abandoned:
+            logging.getLogger("litwatch").warning("marked %d run(s) of a process that died as interrupted", abandoned)
+        yield db
+
+
+def run_summary(db, after: int, extra: dict | None = None) -> dict:
+    """The runs made since run ``after``, as the --json summary, and the overall status."""
+    runs = []
+    for r in db.query("SELECT * FROM runs WHERE id > ? ORDER BY id", [after]):
+        params = json.loads(r["params"] or "{}")
+        runs.append({"run_id": r["id"], "topic": r["topic"], "source": r["source"], "kind": r["kind"],
+                     "status": r["status"], "expected": r["expected"], "received": r["received"],
+                     "new": r["new"], "updated": r["updated"], "unchanged": r["unchanged"],
+                     "deleted": r["deleted"], "skipped": r["skipped"], "requests": params.get("requests"),
+                     "retries": params.get("retries"), "seconds": params.get("seconds"), "error": r["error"]})
+    failed = sum(r["status"] != "success" for r in runs)
+    status = "success" if not failed else ("failed" if failed == len(runs) else "partial")
+    return {"status": status, "runs": runs, **(extra or {})}
+
+
+def finish_command(summary: dict, out: Output) -> None:
+    """Print the JSON summary if asked; exit 0, 3 (partial) or 1 (failed)."""
+    if out.as_json:
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+    if summary["status"] == "partial":
+        sys.exit(EXIT_PARTIAL)
+    if summary["status"] == "failed":
+        sys.exit(EXIT_FAILED)
+
+
+def last_run_id(db) -> int:
+    return db.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0]
+
+
+def fetch_all(db, config: Config, topics: list, sources: tuple[str, ...], full: bool, since: date | None,
+              follow: bool, out: Output) -> dict:
+    """Fetch every topic from every source, follow links, refresh the evidence; return the summary."""
+    first = last_run_id(db)
+    for topic in topics:
+        for name in sources:
+            if name == "ctgov" and not (topic.ctgov_condition or topic.ctgov_intervention or topic.ctgov_term):
+                out.line(f"ctgov {topic.name}: skipped (the topic has no ClinicalTrials.gov query)")
+                continue
+            try:
+                result = FETCHERS[name](db, config, topic, full=full, since=since)
+            except LitwatchError as e:
+                out.error(f"{name} {topic.name}: {e}")
+                continue
+            c = result.counts
+            unit = "studies" if name == "ctgov" else "records"
+            out.line(f"{name} {topic.name}: {c.received} of {c.expected} {unit} fetched "
+                     f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted) "
+                     f"[{result.params['mode']}, run {result.run_id}]")
+    evidence.refresh(db, config.topics)
+    if follow:
+        try:
+            for result in follow_links(db, config, sources=sources):
+                unit = "studies" if result.source == "ctgov" else "records"
+                out.line(f"{result.source} linked {unit}: {result.counts.received} of {result.counts.expected} "
+                         f"fetched by ID [run {result.run_id}]")
+        except LitwatchError as e:
+            out.error(f"following links: {e}")
+    summary = evidence.refresh(db, config.topics)
+    out.line(_evidence_line(summary))
+    return run_summary(db, first, {"evidence": summary})
+
+
 @cli.command()
 @click.option("--source", type=click.Choice(("all",) + SOURCES), default="all", show_default=True,
               help="Which source to fetch.")
@@ -114,100 +239,82 @@ def _parse_date(ctx, param, value: str | None) -> date | None:
 @click.option("--full", is_flag=True, help="Fetch everything, not only what changed since the last run.")
 @click.option("--since", type=str, callback=_parse_date, help="Fetch what was added or revised since YYYY-MM-DD.")
 @click.option("--no-follow", is_flag=True, help="Do not fetch the linked records the topic queries missed.")
+@machine_options
 @click.pass_obj
 @reports_errors
 def fetch(obj: Context, source: str, topics: tuple[str, ...], full: bool, since: date | None,
-          no_follow: bool) -> None:
+          no_follow: bool, quiet: bool, as_json: bool, wait: float) -> None:
     """Fetch the topics' records from PubMed and ClinicalTrials.gov into the database.
 
     The first run of a topic fetches everything; later runs ask only for records
     added or revised since the last successful run (minus a small overlap). Then the
     trials behind the papers' NCT IDs and the papers the trials list as results are
     fetched by ID (unless --no-follow), and the evidence layer is recomputed. When one
-    source fails the others still run; the command then exits non-zero.
+    source fails the others still run. Exit status: 0 all succeeded, 3 some source
+    failed, 1 all failed, 2 bad usage or configuration, 75 another run holds the database.
 
     \b
     Example:
-        NCBI_API_KEY=... litwatch fetch --source pubmed
+        NCBI_API_KEY=... litwatch fetch --source pubmed --json
     """
     if full and since:
         raise click.UsageError("--full and --since cannot be combined")
     config = obj.config
     chosen = [config.topic(name) for name in topics] if topics else list(config.topics)
     sources = SOURCES if source == "all" else (source,)
-    db = obj.db()
-    failures = 0
-    for topic in chosen:
-        for name in sources:
-            if name == "ctgov" and not (topic.ctgov_condition or topic.ctgov_intervention or topic.ctgov_term):
-                click.echo(f"ctgov {topic.name}: skipped (the topic has no ClinicalTrials.gov query)")
-                continue
-            try:
-                result = FETCHERS[name](db, config, topic, full=full, since=since)
-            except LitwatchError as e:
-                failures += 1
-                click.echo(f"Error: {name} {topic.name}: {e}", err=True)
-                continue
-            c = result.counts
-            unit = "studies" if name == "ctgov" else "records"
-            click.echo(f"{name} {topic.name}: {c.received} of {c.expected} {unit} fetched "
-                       f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted) "
-                       f"[{result.params['mode']}, run {result.run_id}]")
-    evidence.refresh(db, config.topics)
-    if not no_follow:
-        try:
-            for result in follow_links(db, config, sources=sources):
-                unit = "studies" if result.source == "ctgov" else "records"
-                click.echo(f"{result.source} linked {unit}: {result.counts.received} of {result.counts.expected} "
-                           f"fetched by ID [run {result.run_id}]")
-        except LitwatchError as e:
-            failures += 1
-            click.echo(f"Error: following links: {e}", err=True)
-    _echo_evidence(evidence.refresh(db, config.topics))
-    if failures:
-        sys.exit(1)
+    out = Output(quiet, as_json)
+    with writing(obj, wait) as db:
+        summary = fetch_all(db, config, chosen, sources, full, since, not no_follow, out)
+    finish_command(summary, out)
 
 
-def _echo_evidence(summary: dict[str, int]) -> None:
-    click.echo(f"evidence: {summary['links']} paper-trial links; core to a topic: "
-               f"{summary['core_articles']} papers, {summary['core_trials']} trials")
+def _evidence_line(summary: dict[str, int]) -> str:
+    return (f"evidence: {summary['links']} paper-trial links; core to a topic: "
+            f"{summary['core_articles']} papers, {summary['core_trials']} trials")
 
 
 @cli.command(name="import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--topic", help="Tag the imported records with this topic.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Parser processes for large XML files (default: CPUs).")
+@machine_options
 @click.pass_obj
 @reports_errors
-def import_(obj: Context, paths: tuple[str, ...], topic: str | None, workers: int | None) -> None:
+def import_(obj: Context, paths: tuple[str, ...], topic: str | None, workers: int | None,
+            quiet: bool, as_json: bool, wait: float) -> None:
     """Import files; a file that fails is reported and the others still load.
 
     PubMed files (efetch XML, baseline/update files .xml/.xml.gz, MEDLINE
     text exports .nbib/.txt) and ClinicalTrials.gov JSON (website downloads, API pages,
-    single studies). The format is read from the content.
+    single studies). The format is read from the content. Exit status as for fetch.
 
     \b
     Example:
         litwatch import pubmed25n1274.xml.gz pubmed-ketamine-set.nbib ctg-studies.json
     """
-    db = obj.db()
-    failures = 0
-    for path in paths:
-        size = Path(path).stat().st_size
-        try:
-            with _progress(size, f"Importing {Path(path).name}") as bar:
-                (result,) = import_paths(db, [path], topic=topic, progress=bar.update, workers=workers)
-        except LitwatchError as e:
-            failures += 1
-            click.echo(f"Error: {e}", err=True)
-            continue
-        c = result.counts
-        unit = "studies" if result.source == "ctgov" else "records"
-        click.echo(f"{path}: {c.received} {unit} ({c.new} new, {c.updated} updated, "
-                   f"{c.unchanged} unchanged, {c.deleted} deleted, {c.skipped} skipped) [run {result.run_id}]")
-    _echo_evidence(evidence.refresh(db, obj.config.topics))
-    if failures:
-        sys.exit(1)
+    out = Output(quiet, as_json)
+    with writing(obj, wait) as db:
+        first = last_run_id(db)
+        failures = 0
+        for path in paths:
+            size = Path(path).stat().st_size
+            try:
+                with _progress(size if not (quiet or as_json) else 0, f"Importing {Path(path).name}") as bar:
+                    (result,) = import_paths(db, [path], topic=topic, progress=bar.update, workers=workers)
+            except LitwatchError as e:
+                failures += 1
+                out.error(str(e))
+                continue
+            c = result.counts
+            unit = "studies" if result.source == "ctgov" else "records"
+            out.line(f"{path}: {c.received} {unit} ({c.new} new, {c.updated} updated, "
+                     f"{c.unchanged} unchanged, {c.deleted} deleted, {c.skipped} skipped) [run {result.run_id}]")
+        refreshed = evidence.refresh(db, obj.config.topics)
+        out.line(_evidence_line(refreshed))
+        summary = run_summary(db, first, {"evidence": refreshed})
+        if failures and summary["status"] == "success":  # a file refused before any run began
+            summary["status"] = "partial" if summary["runs"] else "failed"
+    finish_command(summary, out)
 
 
 class _NoBar:
@@ -223,7 +330,7 @@ class _NoBar:
 
 def _progress(length: int, label: str):
     """A progress bar on a terminal; nothing when output goes to a file or pipe."""
-    if sys.stderr.isatty():
+    if length and sys.stderr.isatty():
         return click.progressbar(length=length, label=label, file=sys.stderr)
     return _NoBar()
 
@@ -288,41 +395,49 @@ SAMPLE_DIRS = [Path("data/sample"), Path(__file__).resolve().parents[1] / "data"
 @cli.command()
 @click.option("--output", "-o", default="data/report.html", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="html", show_default=True)
+@machine_options
 @click.pass_obj
 @reports_errors
-def update(obj: Context, output: str, fmt: str) -> None:
+def update(obj: Context, output: str, fmt: str, quiet: bool, as_json: bool, wait: float) -> None:
     """Fetch every topic from every source, then write the report of the first topic.
 
     When neither service can be reached and the database is empty, the bundled real
-    sample in data/sample is imported instead, and the report says so.
+    sample in data/sample is imported instead, and the report says so. Exit status as
+    for fetch; the report is written whenever anything is stored.
 
     \b
     Example:
-        litwatch update -o public/ketamine-ptsd.html
+        litwatch update -o public/ketamine-ptsd.html --quiet
     """
     config = obj.config
-    db = obj.db()
-    reachable = [name for name, url in (("pubmed", f"{config.eutils_url}/einfo.fcgi"),
-                                        ("ctgov", f"{config.ctgov_url}/version")) if probe(url)]
-    if reachable:
-        obj_ctx = click.get_current_context()
-        obj_ctx.invoke(fetch, source="all", topics=(), full=False, since=None, no_follow=False)
-    elif not db.execute("SELECT count(*) FROM runs WHERE status = 'success'").fetchone()[0]:
-        sample = next((d for d in SAMPLE_DIRS if d.is_dir()), None)
-        if sample is None:
-            raise click.ClickException("services unreachable and no bundled sample found (data/sample)")
-        click.echo(f"Offline: PubMed and ClinicalTrials.gov cannot be reached; importing the bundled real "
-                   f"sample in {sample} instead of a live fetch.", err=True)
-        for path in sorted(sample.iterdir()):
-            import_paths(db, [path], topic=config.topics[0].name)
-        evidence.refresh(db, config.topics)
-    else:
-        click.echo("Offline: PubMed and ClinicalTrials.gov cannot be reached; reporting the data already stored.",
-                   err=True)
-    data = _write_report(db, config, None, fmt, output, None, None, None, False)
-    click.echo(f"Report written to {output}")
+    out = Output(quiet, as_json)
+    with writing(obj, wait) as db:
+        first = last_run_id(db)
+        reachable = [name for name, url in (("pubmed", f"{config.eutils_url}/einfo.fcgi"),
+                                            ("ctgov", f"{config.ctgov_url}/version")) if probe(url)]
+        if reachable:
+            summary = fetch_all(db, config, list(config.topics), SOURCES, False, None, True, out)
+        elif not db.execute("SELECT count(*) FROM runs WHERE status = 'success'").fetchone()[0]:
+            sample = next((d for d in SAMPLE_DIRS if d.is_dir()), None)
+            if sample is None:
+                raise Failure("services unreachable and no bundled sample found (data/sample)")
+            if not as_json:
+                click.echo(f"Offline: PubMed and ClinicalTrials.gov cannot be reached; importing the bundled real "
+                           f"sample in {sample} instead of a live fetch.", err=True)
+            for path in sorted(sample.iterdir()):
+                import_paths(db, [path], topic=config.topics[0].name)
+            summary = run_summary(db, first, {"evidence": evidence.refresh(db, config.topics), "offline": True})
+        else:
+            if not as_json:
+                click.echo("Offline: PubMed and ClinicalTrials.gov cannot be reached; reporting the data "
+                           "already stored.", err=True)
+            summary = {"status": "failed", "runs": [], "offline": True}
+        data = _write_report(db, config, None, fmt, output, None, None, None, False)
+    summary.update(report=output, notice=data["notice"])
+    out.line(f"Report written to {output}")
     if data["notice"]:
-        click.echo(f"Notice: {data['notice']}")
+        out.line(f"Notice: {data['notice']}")
+    finish_command(summary, out)
 
 
 def probe(url: str) -> bool:

@@ -160,10 +160,18 @@ def studies_from_json(data: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     raise UnknownFormat("JSON, but not ClinicalTrials.gov studies (no 'studies' list or 'protocolSection')")
 
 
+# JSON is read whole; a larger file (or a gzip bomb) is refused rather than exhausting memory.
+MAX_JSON_BYTES = 512 << 20
+
+
 def read_json(stream: IO[bytes]) -> list[dict[str, Any]]:
     """Read a ClinicalTrials.gov JSON file (any shape of :func:`studies_from_json`)."""
+    body = stream.read(MAX_JSON_BYTES + 1)
+    if len(body) > MAX_JSON_BYTES:
+        raise ParseError(f"JSON larger than {MAX_JSON_BYTES >> 20} MB; split it (the API pages "
+                         f"studies by 1,000) and import the parts")
     try:
-        data = json.load(stream)
+        data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise ParseError(f"malformed JSON: {e}") from None
     return studies_from_json(data)[0]

@@ -98,7 +98,8 @@ class HttpClient:
             try:
                 response = self.session.request(method, url, params=params, data=data,
                                                 timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as e:
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as e:
                 last = _describe_exception(e)
             else:
                 if response.status_code in RETRY_STATUSES:
@@ -164,4 +165,9 @@ def _first_line(text: str, limit: int = 300) -> str:
 def _describe_exception(e: Exception) -> str:
     if isinstance(e, requests.Timeout):
         return "timed out"
-    return "could not connect" if isinstance(e, requests.ConnectionError) else type(e).__name__
+    if isinstance(e, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return "the response was cut short"
+    if isinstance(e, requests.ConnectionError):
+        text = str(e).lower()
+        return "connection reset" if "reset" in text or "aborted" in text else "could not connect"
+    return type(e).__name__

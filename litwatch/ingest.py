@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import sqlite3
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -29,7 +30,7 @@ from .ctgov_client import REQUESTS_PER_SECOND, CtgovClient, search_params
 from .ctgov_parse import parse_study, read_json
 from .errors import IncompleteFetch, LitwatchError, ParseError
 from .files import JSON, MEDLINE, PUBMED_XML, open_input
-from .http import HttpClient
+from .http import HttpClient, HttpStats
 from .pubmed_client import PubMedClient, SearchResult
 from .pubmed_parse import Event, iter_medline, iter_xml, parse_xml_bytes, split_xml
 from .store import (
@@ -71,22 +72,33 @@ class RunResult:
 
 @contextmanager
 def recorded_run(db: sqlite_utils.Database, *, topic: str | None, source: str, kind: str,
-                 params: dict[str, Any], query: str | None = None) -> Iterator[tuple[int, Counts]]:
+                 params: dict[str, Any], query: str | None = None,
+                 stats: HttpStats | None = None) -> Iterator[tuple[int, Counts]]:
     """Record a run around a block: ``running`` on entry, then ``success``, ``failed`` (with
-    the error's one-line message) or ``interrupted``. ``params`` may be filled in by the block.
+    the error's one-line message) or ``interrupted`` (Ctrl-C, SIGTERM). ``params`` may be
+    filled in by the block; the HTTP requests and retries made (from ``stats``) and the
+    duration are added to them.
     """
     run_id = start_run(db, topic=topic, source=source, kind=kind, query=query, params=params)
     counts = Counts()
+    started = time.monotonic()
+    before = (stats.requests, stats.retries) if stats else (0, 0)
+
+    def finish(status: str, error: str | None = None) -> None:
+        params["seconds"] = round(time.monotonic() - started, 3)
+        if stats:
+            params["requests"], params["retries"] = stats.requests - before[0], stats.retries - before[1]
+        finish_run(db, run_id, status, counts, error=error, params=params)
+
     try:
         yield run_id, counts
     except LitwatchError as e:
-        finish_run(db, run_id, "failed", counts, error=str(e), params=params)
+        finish("failed", str(e))
         raise
-    except BaseException as e:  # Ctrl-C or a bug: record it, never leave 'running'
-        status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
-        finish_run(db, run_id, status, counts, error=f"{type(e).__name__}: {e}", params=params)
+    except BaseException as e:  # Ctrl-C, SIGTERM or a bug: record it, never leave 'running'
+        finish("interrupted" if isinstance(e, KeyboardInterrupt) else "failed", f"{type(e).__name__}: {e}")
         raise
-    finish_run(db, run_id, "success", counts, params=params)
+    finish("success")
 
 
 def pubmed_client(config: Config, http: HttpClient | None = None) -> PubMedClient:
@@ -114,8 +126,8 @@ def fetch_pubmed(db: sqlite_utils.Database, config: Config, topic: Topic, *,
         "since": window_start.isoformat() if window_start else None,
         "eutils_url": config.eutils_url,
     }
-    with recorded_run(db, topic=topic.name, source="pubmed", kind="fetch",
-                      query=topic.pubmed_query, params=params) as (run_id, counts):
+    with recorded_run(db, topic=topic.name, source="pubmed", kind="fetch", query=topic.pubmed_query,
+                      params=params, stats=client.http.stats) as (run_id, counts):
         searches = _plan_searches(client, topic.pubmed_query, window_start)
         params["searches"] = [s.describe() for s in searches]
         params["query_translation"] = next((s.translation for s in searches if s.translation), None)
@@ -158,7 +170,7 @@ def fetch_ctgov(db: sqlite_utils.Database, config: Config, topic: Topic, *,
     }
     with recorded_run(db, topic=topic.name, source="ctgov", kind="fetch",
                       query=json.dumps({k: v for k, v in query.items() if k.startswith(("query.", "filter."))}),
-                      params=params) as (run_id, counts):
+                      params=params, stats=client.http.stats) as (run_id, counts):
         for page in client.pages(query):
             params["pages"] += 1
             if counts.expected is None and "totalCount" in page:
@@ -207,7 +219,8 @@ def follow_links(db: sqlite_utils.Database, config: Config, *, sources: tuple[st
     if nct_ids:
         ctgov = ctgov or ctgov_client(config)
         params: dict[str, Any] = {"ids": nct_ids}
-        with recorded_run(db, topic=None, source="ctgov", kind="follow", params=params) as (run_id, counts):
+        with recorded_run(db, topic=None, source="ctgov", kind="follow", params=params,
+                          stats=ctgov.http.stats) as (run_id, counts):
             counts.expected = len(nct_ids)
             for i in range(0, len(nct_ids), FOLLOW_BATCH):
                 studies = ctgov.studies_by_id(nct_ids[i:i + FOLLOW_BATCH])
@@ -216,7 +229,8 @@ def follow_links(db: sqlite_utils.Database, config: Config, *, sources: tuple[st
     if pmids:
         pubmed = pubmed or pubmed_client(config)
         params = {"ids": pmids}
-        with recorded_run(db, topic=None, source="pubmed", kind="follow", params=params) as (run_id, counts):
+        with recorded_run(db, topic=None, source="pubmed", kind="follow", params=params,
+                          stats=pubmed.http.stats) as (run_id, counts):
             counts.expected = len(pmids)
             for i in range(0, len(pmids), FOLLOW_BATCH):
                 _store_events(db, pubmed.efetch_ids(pmids[i:i + FOLLOW_BATCH]), run_id, None, counts)

@@ -21,7 +21,7 @@ from lxml import etree
 
 from .errors import EutilsError, ParseError, TransientResponse
 from .http import HttpClient
-from .pubmed_parse import Event, parse_xml_bytes
+from .pubmed_parse import Event, parse_xml_bytes, reject_entities
 
 log = logging.getLogger(__name__)
 
@@ -173,9 +173,14 @@ def _xml_root(response: requests.Response, what: str) -> etree._Element:
     body = response.content
     _check_json_error(body, what)
     try:
-        return etree.fromstring(body, _SAFE_PARSER)
+        root = etree.fromstring(body, _SAFE_PARSER)
     except etree.XMLSyntaxError as e:
         raise TransientResponse(f"{what} returned malformed XML ({e})") from None
+    try:
+        reject_entities(root.getroottree())
+    except ParseError as e:
+        raise EutilsError(f"{what}: {e}") from None
+    return root
 
 
 def _check_json_error(body: bytes, what: str) -> None:

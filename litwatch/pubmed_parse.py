@@ -47,8 +47,12 @@ def iter_xml(source: IO[bytes]) -> Iterator[Event]:
     """
     context = etree.iterparse(source, events=("end",), tag=_TOP_TAGS, resolve_entities=False,
                               no_network=True, load_dtd=False, huge_tree=False)
+    checked = False
     try:
         for _, elem in context:
+            if not checked:
+                reject_entities(elem.getroottree())
+                checked = True
             tag = elem.tag
             if tag == "MedlineCitation":
                 parent = elem.getparent()
@@ -67,9 +71,19 @@ def iter_xml(source: IO[bytes]) -> Iterator[Event]:
         root = context.root
     except etree.XMLSyntaxError as e:
         raise ParseError(f"malformed XML: {e}") from None
+    if root is not None and not checked:
+        reject_entities(root.getroottree())
     if root is None or root.tag not in ("PubmedArticleSet", "MedlineCitationSet"):
         found = "nothing" if root is None else f"<{root.tag}>"
         raise ParseError(f"expected a PubmedArticleSet document, found {found}")
+
+
+def reject_entities(tree: etree._ElementTree) -> None:
+    """Refuse documents that declare entities: PubMed never does, and entity tricks
+    (billion laughs, external entities) are how XML attacks a parser."""
+    dtd = tree.docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        raise ParseError("the document declares XML entities, which PubMed files never do; refused")
 
 
 def parse_xml_bytes(body: bytes) -> list[Event]:
@@ -96,6 +110,8 @@ def split_xml(stream: IO[bytes], chunk_bytes: int = 4 << 20) -> Iterator[bytes]:
     m = _ROOT_START.search(buf)
     if not m:
         raise ParseError("expected a PubmedArticleSet document")
+    if b"<!ENTITY" in buf[:m.start()]:
+        raise ParseError("the document declares XML entities, which PubMed files never do; refused")
     root = m.group(1)
     open_tag, close_tag = b"<" + root + b">", b"</" + root + b">"
     ends = _RECORD_ENDS[root]

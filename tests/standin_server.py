@@ -8,14 +8,15 @@ import urllib.parse
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-Handle = Callable[[str, dict[str, str]], tuple[int, dict[str, str], bytes]]
+Handle = Callable[[str, dict[str, str]], tuple[int | str, dict[str, str], bytes]]
 
 
 @contextmanager
 def serve(handle: Handle, base_path: str) -> Iterator[str]:
     """Run a threaded HTTP server on a free port; yield ``http://127.0.0.1:PORT{base_path}``.
 
-    GET query parameters and POST form bodies both reach ``handle`` as one dict.
+    GET query parameters and POST form bodies both reach ``handle`` as one dict. A status of
+    "reset" drops the connection unanswered; "truncated" sends half the body it announces.
     """
     class Handler(http.server.BaseHTTPRequestHandler):
         def _answer(self, body: bytes) -> None:
@@ -23,6 +24,19 @@ def serve(handle: Handle, base_path: str) -> Iterator[str]:
             params = dict(urllib.parse.parse_qsl(url.query))
             params.update(urllib.parse.parse_qsl(body.decode()))
             status, headers, payload = handle(url.path, params)
+            if status == "reset":  # drop the connection without answering
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if status == "truncated":  # promise more bytes than are sent, then hang up
+                self.send_response(200)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload) + 1000))
+                self.end_headers()
+                self.wfile.write(payload[: len(payload) // 2])
+                self.close_connection = True
+                return
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)

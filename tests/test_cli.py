@@ -70,7 +70,7 @@ def test_unreachable_service_is_one_line_and_non_zero(run, no_sleep):
 def test_bad_config_names_the_key(run, tmp_path, text, message):
     (tmp_path / "bad.toml").write_text(text)
     result = run("--config", "bad.toml", "fetch")
-    assert result.exit_code == 1 and message in result.output
+    assert result.exit_code == 2 and message in result.output  # 2: bad usage or configuration
     assert len(result.output.strip().splitlines()) == 1
 
 
