@@ -1,0 +1,141 @@
+"""Unattended runs: no overlap, a kill at any moment recovers, hostile XML refused."""
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from litwatch import evidence
+from litwatch.cli import cli
+from litwatch.config import DEFAULT_TOPIC, Config
+from litwatch.ctgov_client import CtgovClient
+from litwatch.errors import ParseError, UnknownFormat
+from litwatch.http import HttpClient
+from litwatch.ingest import fetch_ctgov, fetch_pubmed, import_file
+from litwatch.lock import RunLock
+from litwatch.pubmed_client import PubMedClient
+from litwatch.pubmed_parse import split_xml
+from litwatch.store import TABLES, open_db
+
+from ctgov_standin import CtgovStandin, load_studies
+from eutils_standin import EutilsStandin
+from standin_server import serve
+
+RUN_COLUMNS = {"first_run_id", "changed_run_id", "run_id", "id"}
+CONTENT_TABLES = [t for t in TABLES if t not in ("runs", "reports")]
+
+
+def content(path):
+    """Every stored row, without the run numbers that differ between histories."""
+    conn = sqlite3.connect(path)
+    out = {}
+    for table in CONTENT_TABLES:
+        cols = [c[1] for c in conn.execute(f"PRAGMA table_info([{table}])") if c[1] not in RUN_COLUMNS]
+        out[table] = sorted(conn.execute(f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{table}]").fetchall(),
+                            key=repr)
+    conn.close()
+    return out
+
+
+def test_second_concurrent_run_exits_with_a_clear_message(tmp_path):
+    db = tmp_path / "litwatch.db"
+    with RunLock(db):
+        result = CliRunner().invoke(cli, ["--db", str(db), "fetch", "--wait", "0.5"])
+        assert result.exit_code == 75
+        assert "another litwatch run (pid" in result.output and "--wait" in result.output
+    assert not (tmp_path / "litwatch.db.lock").read_text()  # released and cleared
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(tmp_path):
+    db = open_db(tmp_path / "litwatch.db")
+    db.execute("INSERT INTO runs (topic, source, kind, started_at, status) VALUES ('t', 'pubmed', 'fetch', "
+               "'2026-01-01T00:00:00Z', 'running')")
+    db.conn.commit()
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "litwatch.db"), "import",
+                                      str(Path(__file__).parent / "fixtures" / "pubmed-29768149.xml")])
+    assert result.exit_code == 0
+    assert db.execute("SELECT status, error FROM runs WHERE id = 1").fetchone() == (
+        "interrupted", "the process ended before the run finished")
+
+
+def test_killed_run_then_normal_run_equals_one_uninterrupted_run(tmp_path, real_records):
+    seed = random.randrange(10**6)
+    rng = random.Random(seed)
+    eutils = EutilsStandin(real_records)
+    ctgov = CtgovStandin(load_studies(), page_size=20)  # 7 pages at 1 request/s
+    with serve(eutils.handle, "/eutils") as eu, serve(lambda p, q: ctgov.handle(q), "/api/v2") as ct:
+        # Reference: one uninterrupted run, in process.
+        ref = tmp_path / "reference.db"
+        db = open_db(ref)
+        fast = lambda: HttpClient(per_second=0)  # noqa: E731
+        config = Config(eutils_url=eu, ctgov_url=ct)
+        fetch_pubmed(db, config, DEFAULT_TOPIC, client=PubMedClient(fast(), eu))
+        fetch_ctgov(db, config, DEFAULT_TOPIC, client=CtgovClient(fast(), ct))
+        evidence.refresh(db, config.topics)
+        db.close()
+        # A real process, killed at a random moment, then a normal run.
+        path = tmp_path / "killed.db"
+        env = dict(os.environ, LITWATCH_EUTILS_URL=eu, LITWATCH_CTGOV_URL=ct)
+        command = [sys.executable, "-m", "litwatch", "--db", str(path), "fetch", "--no-follow"]
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, 5.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, (seed, rerun.stderr)
+    assert content(path) == content(ref), f"seed {seed}"
+    statuses = [r[0] for r in sqlite3.connect(path).execute("SELECT status FROM runs ORDER BY id")]
+    assert statuses[-2:] == ["success", "success"] and set(statuses[:-2]) <= {"interrupted", "success"}
+
+
+BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE PubmedArticleSet [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article><ArticleTitle>&lol9;</ArticleTitle>
+</Article></MedlineCitation></PubmedArticle></PubmedArticleSet>
+"""
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE PubmedArticleSet [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>2</PMID><Article><ArticleTitle>&xxe;</ArticleTitle>
+</Article></MedlineCitation></PubmedArticle></PubmedArticleSet>
+"""
+
+
+@pytest.mark.parametrize("name,body", [("bomb_synthetic.xml", BOMB), ("xxe_synthetic.xml", XXE)])
+def test_entity_attacks_are_refused(db, tmp_path, name, body):
+    path = tmp_path / name
+    path.write_bytes(body)
+    with pytest.raises(ParseError, match="declares XML entities|entity amplification"):
+        import_file(db, path, workers=1)  # refused by litwatch, or by libxml2's own bomb guard
+    with pytest.raises(ParseError, match="declares XML entities"):
+        list(split_xml(open(path, "rb")))
+    assert db.table("articles").count == 0
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "cli.db"), "import", str(path)])
+    assert result.exit_code == 1 and "root:" not in result.output  # /etc/passwd never read
+
+
+def test_binary_and_oversized_input_is_refused(db, tmp_path, monkeypatch):
+    binary = tmp_path / "random.bin"
+    binary.write_bytes(bytes(range(256)) * 100)
+    with pytest.raises(UnknownFormat, match="not PubMed XML, MEDLINE text or JSON"):
+        import_file(db, binary)
+    monkeypatch.setattr("litwatch.ctgov_parse.MAX_JSON_BYTES", 1000)
+    with pytest.raises(ParseError, match="JSON larger than"):
+        import_file(db, Path(__file__).parent / "fixtures" / "ctg-studies_dtx_psychiatric.json")
