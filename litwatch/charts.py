@@ -38,7 +38,7 @@ def _publications(report: dict[str, Any], plt) -> Any:
     years = list(table)
     fig, ax = plt.subplots(figsize=(7, 3.4))
     bottom = [0] * len(years)
-    for i, design in enumerate(d for d in DESIGNS if any(design_n.get(d) for design_n in table.values())):
+    for design in (d for d in DESIGNS if any(row.get(d) for row in table.values())):
         values = [table[y].get(design, 0) for y in years]
         ax.bar(years, values, bottom=bottom, label=design, color=PALETTE[DESIGNS.index(design) % len(PALETTE)])
         bottom = [b + v for b, v in zip(bottom, values)]

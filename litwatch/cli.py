@@ -335,6 +335,17 @@ def _progress(length: int, label: str):
     return _NoBar()
 
 
+def emit(text: str, output: str | None, what: str | None = None) -> None:
+    """Write ``text`` to ``output`` (saying so on stderr when ``what`` is given), or to stdout."""
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text, encoding="utf-8")
+        if what:
+            click.echo(f"Wrote {what} to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 def _write_report(db, config: Config, topic_name: str | None, fmt: str, output: str | None,
                   charts_dir: str | None, as_of: date | None, since: date | None,
                   since_last_report: bool) -> dict:
@@ -352,11 +363,7 @@ def _write_report(db, config: Config, topic_name: str | None, fmt: str, output: 
             base = Path(output).parent if output else Path(".")
             paths = {k: os.path.relpath(v, base) for k, v in written.items()}
         text = render.markdown(data, paths)
-    if output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text, encoding="utf-8")
-    else:
-        click.echo(text, nl=False)
+    emit(text, output)
     report_mod.record_report(db, data, fmt, output)
     return data
 
@@ -461,12 +468,7 @@ def datasette_metadata(obj: Context, output: str | None) -> None:
     Example:
         litwatch datasette-metadata -o metadata.json && datasette data/litwatch.db -m metadata.json
     """
-    text = json.dumps(browse.datasette_metadata(obj.db_path), indent=2) + "\n"
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"Wrote {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    emit(json.dumps(browse.datasette_metadata(obj.db_path), indent=2) + "\n", output, "metadata")
 
 
 @cli.command()
@@ -540,11 +542,7 @@ def export(obj: Context, table: str | None, sql: str | None, fmt: str, output: s
         columns, data = exports.rows(db, table=table, sql=sql)
         text = exports.to_csv(columns, data) if fmt == "csv" else exports.to_json(columns, data)
         summary = f"{len(data)} rows"
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"Wrote {summary} to {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    emit(text, output, summary)
 
 
 @cli.command()

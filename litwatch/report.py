@@ -309,8 +309,8 @@ def _changes(db: sqlite_utils.Database, topic: Topic, window: Window, since: str
 
 def _sources(db: sqlite_utils.Database, topic: Topic, window: Window) -> list[dict[str, Any]]:
     out = []
-    for source, table, key, query in (("pubmed", "article_topics", "pmid", topic.pubmed_query),
-                                      ("ctgov", "trial_topics", "nct_id", json.dumps(
+    for source, table, query in (("pubmed", "article_topics", topic.pubmed_query),
+                                 ("ctgov", "trial_topics", json.dumps(
                                           {"query.cond": topic.ctgov_condition, "query.intr": topic.ctgov_intervention,
                                            "query.term": topic.ctgov_term}))):
         last = db.execute(

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from litwatch.cli import cli
 from litwatch.config import Config, Topic
 from litwatch.ctgov_client import CtgovClient
-from litwatch.errors import EutilsError, HttpError, LitwatchError, ServiceUnavailable
+from litwatch.errors import EutilsError, HttpError, ServiceUnavailable
 from litwatch.http import HttpClient
 from litwatch.ingest import fetch_ctgov, fetch_pubmed
 from litwatch.pubmed_client import PubMedClient
