@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import sqlite3
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -307,6 +308,7 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, topic: str | Non
         params: dict[str, Any] = {"file": str(path), "format": fmt}
         with recorded_run(db, topic=topic, source=source, kind="import", params=params) as (run_id, counts):
             workers = _worker_count(workers, path)
+            params["workers"] = workers if fmt == PUBMED_XML else 1
             if fmt == JSON:
                 batches = _import_studies(db, stream, path, run_id, topic, counts)
             elif fmt == PUBMED_XML and workers > 1:
@@ -346,6 +348,12 @@ PIECE_BYTES = 1 << 20  # ~170 records: small pieces keep every process under 100
 
 
 def _worker_count(requested: int | None, path: Path) -> int:
+    if threading.active_count() > 1:
+        # Forking a process that runs other threads (a notebook kernel, a server) can
+        # deadlock the child on a lock one of them held; parse in this process instead.
+        if requested and requested > 1:
+            log.info("other threads are running: parsing %s in this process", path)
+        return 1
     if requested is not None:
         return max(1, requested)
     if path.stat().st_size < PARALLEL_MIN_BYTES:
@@ -357,6 +365,7 @@ def _parallel_xml(db: sqlite_utils.Database, stream: IO[bytes], workers: int, ru
                   topic: str | None, counts: Counts) -> Iterator[None]:
     # fork: workers only run stage_xml_piece and never touch this process's connection;
     # spawn would re-import the caller's __main__ (scripts, notebooks) in each worker.
+    # _worker_count only allows it when this process runs no other thread.
     context = multiprocessing.get_context("fork")
     with tempfile.TemporaryDirectory(prefix="litwatch-") as tmp, context.Pool(workers) as pool:
         pending: collections.deque = collections.deque()

@@ -67,17 +67,37 @@ def test_update_file_gz_with_delete_citation(db):
     assert list(db.table("articles").search("34092646")) == []
 
 
-def test_parallel_import_stores_exactly_what_serial_import_stores(tmp_path, monkeypatch):
-    from litwatch import ingest
+def test_parallel_import_stores_exactly_what_serial_import_stores(tmp_path):
+    import subprocess
+    import sys
+
     from litwatch.store import open_db
-    monkeypatch.setattr(ingest, "PIECE_BYTES", 200_000)
-    serial, parallel = open_db(tmp_path / "s.db"), open_db(tmp_path / "p.db")
+    serial = open_db(tmp_path / "s.db")
     import_file(serial, SUBSET, workers=1)
-    result = import_file(parallel, SUBSET, workers=2)
-    assert result.counts.new == 304
+    # A fresh process: the test runner may hold threads, and litwatch never forks then.
+    code = ("import sys; from litwatch import ingest; from litwatch.store import open_db; "
+            "ingest.PIECE_BYTES = 200_000; r = ingest.import_file(open_db(sys.argv[1]), sys.argv[2], workers=2); "
+            "print(r.params['workers'], r.counts.new)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p.db"), str(SUBSET)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["2", "304"]
+    parallel = open_db(tmp_path / "p.db")
     for name in ["articles", *ARTICLE_CHILDREN]:
         query = f"SELECT * FROM [{name}] ORDER BY 1, 2, 3"
         assert serial.execute(query).fetchall() == parallel.execute(query).fetchall()
+
+
+def test_no_fork_while_other_threads_run(db):
+    import threading
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        result = import_file(db, SUBSET, workers=2)
+    finally:
+        stop.set()
+        thread.join()
+    assert result.params["workers"] == 1 and result.counts.new == 304
 
 
 def test_medline_nbib_import(db):
