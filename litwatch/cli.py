@@ -218,8 +218,8 @@ def fetch_all(db, config: Config, topics: list, sources: tuple[str, ...], full: 
             out.line(f"{name} {topic.name}: {c.received} of {c.expected} {unit} fetched "
                      f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted) "
                      f"[{result.params['mode']}, run {result.run_id}]")
-    evidence.refresh(db, config.topics)
     if follow:
+        evidence.refresh(db, config.topics)  # the links tell what to follow
         try:
             for result in follow_links(db, config, sources=sources):
                 unit = "studies" if result.source == "ctgov" else "records"

@@ -11,7 +11,7 @@ is kept in ``trials.raw`` so nothing the source sent is lost.
 from __future__ import annotations
 
 import json
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from .errors import ParseError, UnknownFormat
 
@@ -175,9 +175,3 @@ def read_json(stream: IO[bytes]) -> list[dict[str, Any]]:
     except (ValueError, UnicodeDecodeError) as e:
         raise ParseError(f"malformed JSON: {e}") from None
     return studies_from_json(data)[0]
-
-
-def iter_records(studies: list[dict[str, Any]]) -> Iterator[Record]:
-    """Parsed records of a list of studies."""
-    for study in studies:
-        yield parse_study(study)

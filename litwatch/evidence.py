@@ -10,7 +10,6 @@ is called after every fetch and import.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Iterable
@@ -254,8 +253,3 @@ def _grouped(conn, sql: str, params: list) -> dict:
     for key, value in conn.execute(sql, params):
         out.setdefault(key, set()).add(value)
     return out
-
-
-def decode(value: str | None) -> list:
-    """A JSON array column as a list."""
-    return json.loads(value) if value else []

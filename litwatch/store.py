@@ -490,14 +490,8 @@ def save_trials(db: sqlite_utils.Database, records: list[dict[str, Any]], run_id
 
 
 def _stored_fields(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple]:
-    found: dict[str, tuple] = {}
-    cols = ", ".join(TRACKED_FIELDS + ("last_update_posted", "length(raw)"))
-    for i in range(0, len(ids), 900):
-        chunk = ids[i:i + 900]
-        rows = conn.execute(f"SELECT nct_id, {cols} FROM trials WHERE nct_id IN ({','.join('?' * len(chunk))})",
-                            chunk).fetchall()
-        found.update((row[0], row[1:]) for row in rows)
-    return found
+    columns = ", ".join(TRACKED_FIELDS + ("last_update_posted", "length(raw)"))
+    return _rows_by_key(conn, "trials", "nct_id", columns, ids)
 
 
 def _text(value: Any) -> str | None:
@@ -520,14 +514,20 @@ def delete_articles(db: sqlite_utils.Database, pmids: Sequence[int]) -> int:
     return len(present)
 
 
-def _existing_hashes(conn: sqlite3.Connection, pmids: list[int]) -> dict[int, str]:
-    found: dict[int, str] = {}
-    for i in range(0, len(pmids), 900):
-        chunk = pmids[i:i + 900]
-        marks = ",".join("?" * len(chunk))
-        found.update(conn.execute(
-            f"SELECT pmid, record_hash FROM articles WHERE pmid IN ({marks})", chunk).fetchall())
+def _rows_by_key(conn: sqlite3.Connection, table: str, key: str, columns: str,
+                 keys: list) -> dict[Any, tuple]:
+    """``{key: (columns...)}`` for the stored rows among ``keys`` (queried 900 keys at a time)."""
+    found: dict[Any, tuple] = {}
+    for i in range(0, len(keys), 900):
+        chunk = keys[i:i + 900]
+        rows = conn.execute(f"SELECT {key}, {columns} FROM [{table}] WHERE {key} IN ({','.join('?' * len(chunk))})",
+                            chunk).fetchall()
+        found.update((row[0], row[1:]) for row in rows)
     return found
+
+
+def _existing_hashes(conn: sqlite3.Connection, pmids: list[int]) -> dict[int, str]:
+    return {pmid: row[0] for pmid, row in _rows_by_key(conn, "articles", "pmid", "record_hash", pmids).items()}
 
 
 def _delete_children(conn: sqlite3.Connection, pmids: list[int]) -> None:
