@@ -24,8 +24,9 @@ from .config import CONFIG_TEMPLATE, DEFAULT_CONFIG_NAME, Config, load_config
 from .errors import ConfigError, LitwatchError
 from .lock import LockBusy, RunLock, close_abandoned_runs
 from .http import USER_AGENT
-from . import browse, charts, evidence, exports, render
-from . import report as report_mod
+from . import browse, citations, evidence, exports
+from .report import charts, render
+from .report import build as report_mod
 from .ingest import fetch_ctgov, fetch_pubmed, follow_links, import_paths
 from .store import open_db
 
@@ -534,7 +535,7 @@ def export(obj: Context, table: str | None, sql: str | None, fmt: str, output: s
     if fmt in ("ris", "bibtex"):
         papers = exports.citations(db, topic=topic, designs=designs, year_from=year_from, year_to=year_to,
                                    relevance=relevance, include_retracted=include_retracted)
-        text = exports.to_ris(papers) if fmt == "ris" else exports.to_bibtex(papers)
+        text = citations.to_ris(papers) if fmt == "ris" else citations.to_bibtex(papers)
         summary = f"{len(papers)} citations"
     else:
         if bool(table) == bool(sql):

@@ -27,13 +27,13 @@ from typing import IO, Any, Callable, Iterable, Iterator
 import sqlite_utils
 
 from .config import Config, Topic
-from .ctgov_client import REQUESTS_PER_SECOND, CtgovClient, search_params
-from .ctgov_parse import parse_study, read_json
+from .sources.ctgov.client import REQUESTS_PER_SECOND, CtgovClient, search_params
+from .sources.ctgov.parse import parse_study, read_json
 from .errors import IncompleteFetch, LitwatchError, ParseError
 from .files import JSON, MEDLINE, PUBMED_XML, open_input
 from .http import HttpClient, HttpStats
-from .pubmed_client import PubMedClient, SearchResult
-from .pubmed_parse import Event, iter_medline, iter_xml, parse_xml_bytes, split_xml
+from .sources.pubmed.client import PubMedClient, SearchResult
+from .sources.pubmed.parse import Event, iter_medline, iter_xml, parse_xml_bytes, split_xml
 from .store import (
     ARTICLES,
     Counts,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from litwatch.pubmed_parse import parse_citation
+from litwatch.sources.pubmed.parse import parse_citation
 from standin_server import serve
 
 FIXTURES = Path(__file__).parent / "fixtures"

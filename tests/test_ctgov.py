@@ -7,8 +7,8 @@ import pytest
 import responses
 
 from litwatch.config import Config, Topic
-from litwatch.ctgov_client import CtgovClient
-from litwatch.ctgov_parse import parse_study, studies_from_json
+from litwatch.sources.ctgov.client import CtgovClient
+from litwatch.sources.ctgov.parse import parse_study, studies_from_json
 from litwatch.errors import HttpError, IncompleteFetch, ServiceUnavailable
 from litwatch.http import HttpClient
 from litwatch.ingest import fetch_ctgov, import_file

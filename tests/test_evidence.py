@@ -4,7 +4,8 @@ import pytest
 
 from litwatch import evidence
 from litwatch.config import DEFAULT_TOPIC, Config, Topic
-from litwatch.evidence import ArticleFacts, classify_article
+from litwatch import designs
+from litwatch.designs import ArticleFacts, classify_article
 from litwatch.ingest import fetch_ctgov, fetch_pubmed, follow_links, import_file
 
 from conftest import FIXTURES, SUBSET
@@ -86,7 +87,7 @@ def test_design_of_real_records(sample, pmid, design, source):
 
 
 def test_every_design_class_has_a_real_example():
-    assert {d for _, d, _ in REAL_DESIGNS} == set(evidence.DESIGNS)
+    assert {d for _, d, _ in REAL_DESIGNS} == set(designs.DESIGNS)
 
 
 def test_animal_rct_is_preclinical_synthetic():

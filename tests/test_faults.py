@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 from litwatch.cli import cli
 from litwatch.config import Config, Topic
-from litwatch.ctgov_client import CtgovClient
+from litwatch.sources.ctgov.client import CtgovClient
 from litwatch.errors import EutilsError, HttpError, ServiceUnavailable
 from litwatch.http import HttpClient
 from litwatch.ingest import fetch_ctgov, fetch_pubmed
-from litwatch.pubmed_client import PubMedClient
+from litwatch.sources.pubmed.client import PubMedClient
 
 from conftest import FIXTURES
 from ctgov_standin import CtgovStandin, load_studies

@@ -13,7 +13,7 @@ from litwatch.config import Config, Topic
 from litwatch.errors import EutilsError, IncompleteFetch, ServiceUnavailable
 from litwatch.http import HttpClient
 from litwatch.ingest import fetch_pubmed
-from litwatch.pubmed_client import PubMedClient
+from litwatch.sources.pubmed.client import PubMedClient
 
 from conftest import FIXTURES
 from eutils_standin import EutilsStandin
@@ -83,7 +83,7 @@ def test_more_than_the_window_is_split_by_date_and_fetched_whole(db, real_record
         standin.add_to(rsps, BASE)
         pubmed = client(batch_size=50)
         pubmed_window = 100
-        import litwatch.pubmed_client as pc
+        import litwatch.sources.pubmed.client as pc
         old, pc.WINDOW = pc.WINDOW, pubmed_window
         try:
             result = fetch_pubmed(db, CONFIG, TOPIC, client=pubmed)

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from litwatch.errors import ParseError
-from litwatch.pubmed_parse import (iso_date, iso_from_text, iter_medline, iter_xml,
+from litwatch.sources.pubmed.parse import (iso_date, iso_from_text, iter_medline, iter_xml,
                                    normalize_orcid, parse_xml_bytes, split_xml)
 
 from conftest import FIXTURES, SUBSET

@@ -11,7 +11,7 @@ from litwatch import evidence
 from litwatch.cli import cli
 from litwatch.config import DEFAULT_TOPIC
 from litwatch.ingest import import_file
-from litwatch.report import build_report, phase_label
+from litwatch.report.build import build_report, phase_label
 from litwatch.store import open_db
 
 from conftest import FIXTURES, SUBSET

@@ -15,13 +15,13 @@ from click.testing import CliRunner
 from litwatch import evidence
 from litwatch.cli import cli
 from litwatch.config import DEFAULT_TOPIC, Config
-from litwatch.ctgov_client import CtgovClient
+from litwatch.sources.ctgov.client import CtgovClient
 from litwatch.errors import ParseError, UnknownFormat
 from litwatch.http import HttpClient
 from litwatch.ingest import fetch_ctgov, fetch_pubmed, import_file
 from litwatch.lock import RunLock
-from litwatch.pubmed_client import PubMedClient
-from litwatch.pubmed_parse import split_xml
+from litwatch.sources.pubmed.client import PubMedClient
+from litwatch.sources.pubmed.parse import split_xml
 from litwatch.store import TABLES, open_db
 
 from ctgov_standin import CtgovStandin, load_studies
@@ -136,6 +136,6 @@ def test_binary_and_oversized_input_is_refused(db, tmp_path, monkeypatch):
     binary.write_bytes(bytes(range(256)) * 100)
     with pytest.raises(UnknownFormat, match="not PubMed XML, MEDLINE text or JSON"):
         import_file(db, binary)
-    monkeypatch.setattr("litwatch.ctgov_parse.MAX_JSON_BYTES", 1000)
+    monkeypatch.setattr("litwatch.sources.ctgov.parse.MAX_JSON_BYTES", 1000)
     with pytest.raises(ParseError, match="JSON larger than"):
         import_file(db, Path(__file__).parent / "fixtures" / "ctg-studies_dtx_psychiatric.json")

@@ -19,9 +19,9 @@ from typing import Iterator
 import requests
 from lxml import etree
 
-from .errors import EutilsError, ParseError, TransientResponse
-from .http import HttpClient
-from .pubmed_parse import Event, parse_xml_bytes, reject_entities
+from ...errors import EutilsError, ParseError, TransientResponse
+from ...http import HttpClient
+from .parse import Event, parse_xml_bytes, reject_entities
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import io
 from pathlib import Path
 from typing import Any, Callable
 
-from .evidence import DESIGNS
+from ..designs import DESIGNS
 
 CHARTS = {
     "publications_by_year": "Publications per year, by study design",

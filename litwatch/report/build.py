@@ -17,10 +17,11 @@ from typing import Any
 
 import sqlite_utils
 
-from . import __version__
-from .config import Topic
-from .evidence import DESIGNS, META_ANALYSIS, RCT, SYSTEMATIC_REVIEW, concept_pattern
-from .store import REPORTED_TRIALS_SQL, TRACKED_FIELDS, now
+from .. import __version__
+from ..config import Topic
+from ..designs import DESIGNS, META_ANALYSIS, RCT, SYSTEMATIC_REVIEW
+from ..evidence import concept_pattern
+from ..store import REPORTED_TRIALS_SQL, TRACKED_FIELDS, now
 
 IN_PROGRESS = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING")
 STOPPED = ("TERMINATED", "WITHDRAWN", "SUSPENDED")

@@ -17,7 +17,7 @@ from typing import IO, Any, Iterator
 
 from lxml import etree
 
-from .errors import ParseError
+from ...errors import ParseError
 
 Row = dict[str, Any]
 Record = dict[str, Any]  # {"articles": Row, "article_authors": [Row], ...}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from .errors import ParseError, UnknownFormat
+from ...errors import ParseError, UnknownFormat
 
 Row = dict[str, Any]
 Record = dict[str, Any]

@@ -15,10 +15,10 @@ from typing import Any, Iterator
 
 import requests
 
-from .config import Topic
-from .ctgov_parse import studies_from_json
-from .errors import ParseError, TransientResponse, UnknownFormat
-from .http import HttpClient
+from ...config import Topic
+from .parse import studies_from_json
+from ...errors import ParseError, TransientResponse, UnknownFormat
+from ...http import HttpClient
 
 PAGE_SIZE = 1000  # the API's maximum; larger values are coerced down to it
 REQUESTS_PER_SECOND = 1.0

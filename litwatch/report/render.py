@@ -7,7 +7,7 @@ from typing import Any
 
 import jinja2
 
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("litwatch", "templates"), autoescape=jinja2.select_autoescape(["html"]),
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("litwatch.report", "templates"), autoescape=jinja2.select_autoescape(["html"]),
                           trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                           undefined=jinja2.StrictUndefined)
 _ENV.filters["status"] = lambda s: (s or "unknown").replace("_", " ").capitalize()

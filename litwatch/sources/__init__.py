@@ -1,0 +1,1 @@
+"""The sources litwatch reads, each one package behind one interface."""

@@ -1,0 +1,1 @@
+"""Europe PMC REST API: client and parser."""

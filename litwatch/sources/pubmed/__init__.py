@@ -1,0 +1,1 @@
+"""PubMed (NCBI E-utilities): client and parsers."""
