@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 import requests
 import responses
+from responses import matchers
 
 from litwatch.errors import HttpError, IncompleteFetch, LitwatchError, UnknownFormat
 from litwatch.http import HttpClient
@@ -335,6 +336,18 @@ def test_records_by_id_in_batched_queries(monkeypatch):
     assert [r["query"] for r in standin.requests] == [
         "(EXT_ID:39709209 AND SRC:MED) OR (EXT_ID:PPR1036674 AND SRC:PPR) OR (EXT_ID:39212676 AND SRC:MED)",
         "(EXT_ID:PMC12175493 AND SRC:PMC) OR (EXT_ID:99999999 AND SRC:MED)"]
+
+
+@responses.activate
+def test_single_record_search_as_recorded():
+    # The raw body Europe PMC sent for PMID 20516115: hitCount 1 and no nextCursorMark.
+    responses.add(responses.GET, f"{BASE}/search", body=(FIXTURES / "epmc_search_pmid_20516115.json").read_bytes(),
+                  match=[matchers.query_param_matcher({
+                      "query": "(EXT_ID:20516115 AND SRC:MED)", "format": "json", "resultType": "core",
+                      "pageSize": "1000", "cursorMark": "*"})])
+    (record,) = client().search_ids(["20516115"])
+    assert (record["pmcid"], record["doi"]) == ("PMC3040717", "10.1158/0008-5472.can-09-4563")
+    assert len(responses.calls) == 1
 
 
 def test_batches_stay_under_the_url_budget():

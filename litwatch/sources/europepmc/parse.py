@@ -33,6 +33,7 @@ _SOURCE = re.compile(r"[A-Z]{3}")
 # tags are dropped: abstracts also hold bare "<" and ">" ("p <0.05") that must stay.
 _INLINE_TAG = re.compile(r"</?(?:i|b|u|em|strong|sub|sup|sc|span|p|br|a)\b[^<>]*/?>", re.IGNORECASE)
 _HEADING = re.compile(r"<h\d\b[^<>]*>(.*?)</h\d>", re.IGNORECASE | re.DOTALL)
+_BREAK = re.compile(r"<br\s*/?>|</p>", re.IGNORECASE)
 _PREPRINT_LINKS = {"preprint in": "preprint", "preprint of": "published_as"}
 
 
@@ -117,7 +118,7 @@ def _links(epmc_id: str, result: dict[str, Any], title: str | None, abstract: st
     for m in NCT_ID.finditer(f"{title or ''}\n{abstract or ''}"):
         links.setdefault(("nct_text", f"NCT{m.group(1)}"), None)
     for name in _listed(result, "dbCrossReferenceList", "dbName"):
-        if _clean(name):
+        if isinstance(name, str) and name.strip():
             links.setdefault((f"xref:{name.strip().upper()}", name.strip().upper()), None)
     for c in _listed(result, "commentCorrectionList", "commentCorrection"):
         if not isinstance(c, dict) or not _clean(c.get("type")):
@@ -162,6 +163,7 @@ def _markup_text(value: Any) -> str | None:
         return None
     text = html.unescape(text)
     text = _HEADING.sub(lambda m: f"\n{m.group(1).strip()}: ", text)
+    text = _BREAK.sub("\n", text)
     text = _INLINE_TAG.sub("", text)
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line) or None
