@@ -72,29 +72,33 @@ _SPECIES = ("rats?", "mice", "mouse", "murine", "rodents?", "hamsters?", "guinea
             "beagles?", "primates?", "nonhuman primates?", "non-human primates?", "animals", "zebrafish",
             "goldfish", "rockfish", "carp", "trout", "salmon", "tilapia", "shrimps?", "prawns?", "oysters?",
             "larvae", "drosophila", "insects?", "mosquito(?:e?s)?", "birds?", "broilers?", "chickens?", "poultry",
-            "chicks", "hens", "geese", "ducks?", "quail", "in vitro", "cell lines?", "xenografts?")
+            "chicks", "hens", "geese", "ducks?", "quail", "in vitro(?! fertili[sz]ation)", "cell lines?", "xenografts?")
 _TRIAL_AHEAD = r"(?=[^.:;]{0,80}\b(?:trial|study|review)\b)"
 CUES: dict[str, tuple[str, ...]] = {
     # A plan or a design paper, not a result: "Rationale and design of ...", "Study protocol".
-    "protocol": (
+    # Results papers cite their own "study protocol" too, so most of these count only in a title.
+    "protocol_title": (
         r"study protocol\b", r"trial protocol\b", r"review protocol\b", r"research protocol\b",
-        rf"protocol (?:for|of) (?:a|an|the)\b{_TRIAL_AHEAD}",
-        r"rationale\b(?=[^.:;]{0,25}\bdesign\b)", r"design\b(?=[^.:;]{0,15}\brationale\b)",
+        r"project protocol\b", rf"protocol (?:for|of) (?:a|an|the)\b{_TRIAL_AHEAD}",
+        r"design(?:,| and) (?:methods?|methodology|baseline)\b", r"methods? and design\b",
+        r"rationale for (?:a|an|the)\b(?=[^.:;]{0,120}\b(?:trial|study|randomi[sz]ed)\b)",
+    ),
+    "protocol": (
+        r"rationale(?:,| and) (?:the )?(?:study )?design\b", r"design(?:,| and) rationale\b",
         r"methods and analysis\s*:", r"ethics and dissemination\s*:", r"methods?/design\s*:",
         r"will (?:be )?(?:randomi[sz]ed?|randomly (?:assigned|allocated|assign|allocate))\b",
-        r"will be (?:recruited|enrolled)\b", r"is designed to\b", r"are designed to\b",
+        r"will be (?:recruited|enrolled)\b",
         rf"we propose (?:a|an)\b{_TRIAL_AHEAD}",
         rf"describes? the (?:study |trial )?(?:protocol|design|rationale)\b{_TRIAL_AHEAD}",
         rf"presents? the (?:study |trial )?(?:protocol|design|rationale)\b{_TRIAL_AHEAD}",
         rf"outlines? the (?:study |trial )?(?:protocol|design|rationale)\b{_TRIAL_AHEAD}",
     ),
-    "protocol_title": (
-        r"design(?:,| and) (?:methods?|methodology|baseline)\b", r"methods? and design\b",
-        r"rationale for (?:a|an|the)\b(?=[^.:;]{0,120}\b(?:trial|study|randomi[sz]ed)\b)",
-    ),
     "meta_analysis": (r"meta-?analys[ie]s\b",),
     "systematic_review": (r"systematic (?:literature )?review\b", r"scoping review\b", r"umbrella review\b",
                           r"systematically reviewed\b"),
+    # Headings and reporting guidelines that only systematic reviews use (Cochrane, PRISMA).
+    "review_method": (r"search methods\s*:", r"selection criteria\s*:", r"data collection and analysis\s*:",
+                      r"authors'? conclusions\s*:", r"prisma\b", r"preferred reporting items for systematic"),
     "animal": tuple(rf"{species}\b" for species in _SPECIES),
     # Analyses of a trial's data that are not its primary report.
     "secondary": (
@@ -113,7 +117,8 @@ CUES: dict[str, tuple[str, ...]] = {
                         r"predictors? of\b", r"determinants of\b", r"correlates? of\b", r"risk factors?\b",
                         r"prognostic\b", r"mediat(?:ion|ors?|ing|es)\b", r"moderat(?:ion|ors?|ing|es)\b",
                         r"trajector(?:y|ies)\b",
-                        rf"in (?:a|an) (?=(?:[a-z0-9-]+,? (?:and )?){{0,6}}{_RANDOMIZED}\b)"),
+                        rf"in (?:a|an) (?=(?:[a-z0-9-]+,? (?:and )?){{0,6}}{_RANDOMIZED}\b)",
+                        rf"during (?:a|an) (?=(?:[a-z0-9-]+,? (?:and )?){{0,6}}{_RANDOMIZED}\b)"),
     "pilot": (r"pilot\b", r"feasibility\b", r"proof[- ]of[- ]concept\b"),
     # Random splits of a data set, random draws of specimens: not a trial.
     "modelling": (r"training (?:set|cohort|group|dataset|data)\b", r"validation (?:set|cohort|group|dataset)\b",
@@ -121,9 +126,11 @@ CUES: dict[str, tuple[str, ...]] = {
                   r"deep learning\b", r"neural networks?\b", r"training and (?:validation|test)\b", r"radiomics?\b",
                   r"prediction model\b", r"cadaver(?:s|ic)?\b",
                   r"extracted (?:human )?teeth\b", r"in silico\b", r"finite element\b"),
-    "quasi": (r"quasi[- ]?(?:experiment(?:al)?|randomi[sz]ed)\b", r"non-?randomi[sz]ed\b", r"semi-?randomi[sz]ed\b",
-              r"semi-?randomly\b",
-              r"controlled before[- ]and[- ]after\b", r"interrupted time[- ]series\b"),
+    # Allocation that is not random: a non-randomized trial if it says so, else a quasi-experiment.
+    "nonrandomized_trial": (r"non-?randomi[sz]ed (?:controlled |clinical |comparative )?(?:trial|study)\b",
+                            r"quasi-?randomi[sz]ed\b"),
+    "quasi": (r"quasi[- ]?experiment", r"non-?randomi[sz]ed\b", r"semi-?randomi[sz]ed\b", r"semi-?randomly\b",
+              r"controlled before[- ]and[- ]after\b", r"interrupted time[- ]series\b", r"natural experiment"),
     "other_design_title": (r"qualitative\b", r"mixed[- ]methods?\b", r"cost-?(?:effectiveness|utility|benefit)\b",
                            r"economic evaluation\b", r"process evaluation\b", r"experiences? of\b",
                            r"perceptions? of\b", r"barriers\b", r"facilitators\b", r"acceptability\b",
@@ -158,9 +165,14 @@ CUES: dict[str, tuple[str, ...]] = {
     "single_arm": (r"open-label\b(?=[^.]{0,30}\b(?:trial|study)\b)", r"single[- ]arm\b(?=[^.]{0,30}\b(?:trial|study)\b)",
                    r"uncontrolled (?:trial|study)\b",
                    r"phase (?:i|ii|1|2)[ab]?(?:/(?:ii|2)[ab]?)? (?:clinical )?(?:trial|study)\b"),
-    "case_report": (r"case reports?\b", r"case series\b", r"a case of\b"),
+    "case_report": (r"case reports?\b", r"case series\b", r"a case of\b", r"a case with\b", r"case presentation\b",
+                    r"report of (?:a|an|one|two|three|four|five|six|\d+) (?:\w+ )?(?:cases?|patients?)\b",
+                    r"two cases\b", r"three cases\b"),
     "observational": (r"cohort\b", r"cross-sectional\b", r"case-control\b", r"retrospective\b", r"observational\b",
                       r"registry\b", r"longitudinal (?:study|analysis)\b"),
+    # A review names itself; peer, chart and record reviews are something else.
+    "not_a_review": (r"peer review\b", r"chart review\b", r"record review\b", r"utili[sz]ation review\b",
+                     r"review of \d+\b", r"retrospective review\b"),
     "review": (r"review\b", r"overview\b"),
     "comment": (r"comments? on\b", r"commentary on\b", r"concerns? about\b", r"et al\b", r"reply to\b", r"in reply\b",
                 r"letter to the editor\b", r"authors?'? (?:reply|response)\b",
@@ -173,9 +185,10 @@ _COMMENT_OPENING = re.compile(r"(?:re|reply|in reply|response|comment|commentary
 _PROTOCOL_OPENING = re.compile(
     r"(?:the |a )?(?:study |trial |experimental |methodological )?(?:design|protocol) (?:of|and|for)\b"
     r"(?=.*\b(?:trials?|cohort|registry|randomi[sz]ed|(?:the|a|an)\b[^:]{0,80}\bstudy)\b)"
-    r"|.*: (?:a |the )?(?:study |trial )?protocol\b|.*: (?:the )?study design\W*$")
+    r"|.*: (?:a |the )?(?:study |trial )?protocol\b(?!-)|.*: (?:the )?study design\W*$")
 # Cues that show a paper is not the primary report of a randomized trial: anywhere...
-NOT_A_TRIAL_REPORT = {"secondary", "pilot", "modelling", "quasi", "animal", "meta_analysis", "systematic_review",
+NOT_A_TRIAL_REPORT = {"secondary", "pilot", "modelling", "quasi", "nonrandomized_trial", "animal", "meta_analysis",
+                      "systematic_review", "review_method",
                       "review_text", "not_randomized", "observational_design"}
 # ... or in the title (an abstract may well mention baseline data, costs or a review).
 NOT_A_TRIAL_REPORT_TITLE = {"secondary_title", "other_design_title", "review", "observational"}
@@ -241,13 +254,17 @@ def infer_design(title: str, abstract: str) -> str:
         return OTHER
     if "comment" in in_title:
         return COMMENTARY
-    if "protocol" in anywhere or "protocol_title" in in_title:
+    if in_title & {"protocol", "protocol_title"}:
         return PROTOCOL
     if "meta_analysis" in in_title:
         return META_ANALYSIS
     if "systematic_review" in in_title:
         return SYSTEMATIC_REVIEW
-    if "animal" in in_title:
+    if "protocol" in anywhere:
+        return PROTOCOL
+    if "review_method" in anywhere:
+        return META_ANALYSIS if "meta_analysis" in anywhere else SYSTEMATIC_REVIEW
+    if "animal" in in_title and not ("review" in in_title and "not_a_review" not in in_title):
         return PRECLINICAL
     if "case_report" in in_title:
         return CASE_REPORT
@@ -255,13 +272,13 @@ def infer_design(title: str, abstract: str) -> str:
         if anywhere & NOT_A_TRIAL_REPORT or in_title & NOT_A_TRIAL_REPORT_TITLE:
             return OTHER
         return RCT
-    if "quasi" in anywhere:
+    if "nonrandomized_trial" in anywhere and not anywhere & NOT_A_TRIAL_REPORT - {"nonrandomized_trial", "quasi"}:
         return NON_RANDOMIZED
     if "single_arm" in anywhere:
         return SINGLE_ARM
     if anywhere & {"observational", "observational_design"}:
         return OBSERVATIONAL
-    if "review" in in_title:
+    if "review" in in_title and "not_a_review" not in in_title:
         return NARRATIVE_REVIEW
     return OTHER
 
