@@ -60,10 +60,10 @@ OBSERVATIONAL_MESH = {"Cohort Studies", "Case-Control Studies", "Cross-Sectional
                       "Follow-Up Studies"}
 
 # Wording cues, for records not yet indexed (most new ones carry only "Journal Article").
-# Patterns are matched against lower-cased text, each at the start of a word. Every
-# alternative begins with a plain letter: Python's regex engine skips such an alternative
-# after one character comparison, which keeps the single combined pass cheap. Cues named
-# ``*_title`` count only when they are in the title.
+# Each pattern is matched against lower-cased text at the start of a word, and starts with
+# a letter and a plain character (see _combined). Cues named ``*_title`` count only in a
+# title. infer_design weighs the cues found; the order of a name's patterns matters only
+# when two cues start at the same word (the first listed wins).
 _RANDOMIZED = r"randomi[sz]ed"
 _SPECIES = ("rats?", "mice", "mouse", "murine", "rodents?", "hamsters?", "guinea[- ]pigs?", "rabbits?",
             "dogs?", "canine", "cats", "feline", "pigs", "piglets?", "swine", "porcine", "sheep", "ewes?",
