@@ -44,3 +44,11 @@ class ParseError(LitwatchError):
 
 class UnknownFormat(ParseError):
     """An input file is in none of the formats litwatch reads."""
+
+
+class ResponseTooLarge(HttpError):
+    """A response body is larger than the client accepts."""
+
+
+class DeadlineExceeded(ServiceUnavailable):
+    """A request, or the whole run, ran out of the time it was given."""
