@@ -312,7 +312,7 @@ def probe(url: str, timeout: float = 5.0) -> bool:
         with _Watch(timeout) as watch:
             session.get(url, stream=True, allow_redirects=False, timeout=(timeout, timeout)).close()
         return not watch.fired
-    except requests.RequestException:
+    except (requests.RequestException, ValueError):  # ValueError: a URL http.client rejects
         return False
     finally:
         session.close()
@@ -320,23 +320,31 @@ def probe(url: str, timeout: float = 5.0) -> bool:
 
 # --- Deadlines against trickling servers ----------------------------------------------
 #
-# connect and read timeouts bound one socket operation each: a server that sends a byte
+# Connect and read timeouts bound one socket operation each: a server that sends a byte
 # of its headers or body every few seconds never trips them, and a request could last
-# forever. Checking a clock between chunks bounds the body only when reads return often,
-# and cannot reach the header phase at all, which runs inside http.client.
+# forever. Checking a clock between chunks bounds the body only when reads return often
+# (a 64 KiB read of a trickle blocks for a day), and cannot reach the headers at all,
+# which http.client reads line by line. Running the request in a worker thread and
+# abandoning it at the deadline would leave that thread, and its socket, blocked for as
+# long as the server cares to trickle.
 #
 # So each attempt runs under a watch: a timer thread that, at the deadline, shuts down
 # the sockets the attempt uses. shutdown() wakes a thread blocked in recv or send on that
 # socket at once, in any phase (TLS handshake, headers, body), without closing the file
-# descriptor under the thread that uses it. The sockets reach the watch through
-# connection classes mounted on the client's Session: a new connection registers its
-# socket as soon as it is connected (before TLS), a pooled one when a request is sent on
-# it. The watch keeps a duplicate of each socket's descriptor and closes them when the
-# attempt ends, so it can never shut down a descriptor number that has been reused.
-# The connect itself is bounded by the connect timeout, cut to the time left; a DNS
-# lookup, which Python cannot interrupt, is bounded by the system resolver's timeout.
-# Without a socket to watch (a SOCKS proxy, a mocked adapter) the per-operation timeouts,
-# cut to the time left, and the per-chunk clock checks still apply.
+# descriptor under the thread that uses it; urllib3 then sees a dead connection and
+# discards it. The sockets reach the watch through connection classes mounted on the
+# client's Session (requests has no way to hand per-request state down to a connection,
+# hence the thread-local): a new connection registers its socket as soon as it is
+# connected, before TLS, and a pooled one when a request is sent on it. The watch holds a
+# duplicate of each descriptor and closes it when the attempt ends, so it can never shut
+# down a descriptor number the process has since reused. To http.client a shutdown can
+# look like the normal end of the headers or of a body without a length, so the watch's
+# ``fired`` flag, not the outcome, decides whether the attempt ran out of time.
+#
+# The connect is bounded by the connect timeout, cut to the time left; a DNS lookup,
+# which Python cannot interrupt, by the system resolver's own timeout. Without a socket
+# to watch (a SOCKS proxy, a mocked adapter) the per-operation timeouts, cut to the time
+# left, and the clock check after each chunk still apply.
 
 _active = threading.local()
 
@@ -587,7 +595,8 @@ def _describe_failure(e: requests.RequestException) -> tuple[str, bool]:
 
 def _causes(e: BaseException) -> Iterable[BaseException]:
     """An exception and those it wraps (requests wraps urllib3's, which wrap socket errors)."""
-    seen, todo = set(), [e]
+    seen: set[int] = set()
+    todo = [e]
     while todo and len(seen) < 20:
         current = todo.pop()
         if id(current) in seen:
