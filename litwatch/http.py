@@ -168,12 +168,13 @@ class HttpClient:
         deadline = Deadline(self.total_timeout)
         if self.budget is not None:
             self.budget.check(f"{where} not started")
-        last, unreachable, attempt = "", 0, 0
+        last, unreachable, attempt, refused = "", 0, 0, False
         while True:
             attempt += 1
             if attempt > 1:
                 self.stats.retries += 1
-            self.limiter.wait()
+            if not refused:  # a refused attempt reached no server, so its slot is still free
+                self.limiter.wait()
             retry_after: float | None = None
             refused = False
             try:
@@ -262,13 +263,16 @@ class HttpClient:
         key) to whatever host a 307/308 names; here a redirect to another scheme, host
         or port is refused instead.
         """
+        # A URL's user:pass@ would be lost on the hop to a Location without one; the hop
+        # stays within the origin, so the credentials may go along.
+        auth = requests.utils.get_auth_from_url(url)
         for hop in range(MAX_REDIRECTS + 1):
             if hop:
                 self.limiter.wait()
             connect, read = self.timeout
             remaining = max(deadline.remaining(), 0.001)
             response = self.session.request(method, url, params=params, data=data, stream=True,
-                                            allow_redirects=False,
+                                            allow_redirects=False, auth=auth if any(auth) else None,
                                             timeout=(min(connect, remaining), min(read, remaining)))
             if response.status_code not in REDIRECT_STATUSES or not response.headers.get("Location"):
                 return response

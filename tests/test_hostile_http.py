@@ -115,6 +115,13 @@ def test_a_same_origin_redirect_is_followed_and_a_post_re_sent_only_for_307():
         assert http.post(f"{server.url}/old", data={"id": "1"}).text == "GET "  # 301: the body is not re-sent
 
 
+def test_a_same_origin_redirect_keeps_the_url_credentials():
+    table = {"/old": redirect("302 Found", lambda r: "/new"), "/new": echo_request()}
+    with serve(routes(table)) as server, within(1.0):
+        client().get(server.url.replace("http://", "http://reader:pw-hop-77@") + "/old")
+    assert [r.headers.get("authorization") for r in server.received] == ["Basic cmVhZGVyOnB3LWhvcC03Nw=="] * 2
+
+
 def test_a_redirect_loop_is_given_up():
     with serve(redirect("302 Found", lambda r: "/again")) as server, within(1.0):
         with pytest.raises(HttpError, match=r"/start redirected more than 3 times; not followed"):

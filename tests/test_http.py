@@ -177,6 +177,18 @@ def test_an_unreachable_service_is_retried_briefly(error, text):
     assert len(slept) == 4 and sum(slept) <= 4 * http.connect_backoff
 
 
+@responses.activate
+def test_a_refused_attempt_does_not_use_up_a_rate_limit_slot():
+    refused = _unreachable(urllib3.exceptions.NewConnectionError(None, "[Errno 111] Connection refused"))
+    responses.get(URL, body=refused)
+    responses.get(URL, body=refused)
+    responses.get(URL, body="ok")
+    slept = []
+    http = HttpClient(per_second=1, sleep=slept.append)  # one request a second
+    assert http.get(URL).text == "ok"
+    assert len(slept) == 2 and max(slept) <= http.connect_backoff  # no 1 s waits for the limiter
+
+
 @pytest.mark.parametrize("error,text", [(requests.ReadTimeout(), "timed out"),
                                         (requests.ConnectTimeout(), "timed out connecting"),
                                         (requests.ConnectionError("Connection reset by peer"), "connection reset")])
