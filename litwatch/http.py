@@ -144,7 +144,6 @@ class HttpClient:
     stats: HttpStats = field(default_factory=HttpStats)
 
     def __post_init__(self) -> None:
-        self.sleep = self.sleep or _sleep
         self.session.headers["User-Agent"] = USER_AGENT
         for prefix in ("http://", "https://"):
             self.session.mount(prefix, _WatchedAdapter())
@@ -214,7 +213,7 @@ class HttpClient:
                 raise self._expired(deadline, where, last, waiting=True)
             log.info("retrying %s in %.1f s (attempt %d of %d failed: %s)", where, delay, attempt,
                      self.max_attempts, last)
-            self.sleep(delay)
+            (self.sleep or _sleep)(delay)
         raise ServiceUnavailable(f"{where} failed after {attempt} attempts (last: {last})")
 
     def get(self, url: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Any:
