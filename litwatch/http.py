@@ -32,8 +32,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
 from . import __version__
-from .errors import (DeadlineExceeded, HttpError, LitwatchError, ResponseTooLarge, ServiceUnavailable,
-                     TransientResponse)
+from .errors import (DeadlineExceeded, HttpError, HttpStatusError, LitwatchError, ResponseTooLarge,
+                     ServiceUnavailable, TransientResponse)
 from .redact import SECRET_NAME, printable, redact, register, register_url
 
 __all__ = ["USER_AGENT", "Deadline", "HttpClient", "HttpStats", "RateLimiter", "probe", "redact"]
@@ -158,7 +158,7 @@ class HttpClient:
 
         Connection errors, timeouts, 429 and 5xx answers are retried, as is any
         :class:`TransientResponse` raised by ``parse`` (a truncated body, an error
-        page in a 200). Other 4xx answers raise :class:`HttpError` at once with the
+        page in a 200). Other 4xx answers raise :class:`HttpStatusError` at once with the
         body's meaningful text. :class:`ServiceUnavailable` is raised when retries run
         out, :class:`DeadlineExceeded` when the time does.
         """
@@ -194,8 +194,8 @@ class HttpClient:
                     last = f"HTTP {status}: {text}" if text else f"HTTP {status}"
                     retry_after = _retry_after(response.headers.get("Retry-After"))
                 elif status >= 400:
-                    raise HttpError(f"{_where(response.url)} answered HTTP {status}: "
-                                    f"{_error_text(response) or '(empty body)'}", status=status)
+                    text = _error_text(response) or "(empty body)"
+                    raise HttpStatusError(f"{_where(response.url)} answered HTTP {status}: {text}", status, text)
                 elif parse is None:
                     return response
                 else:
@@ -505,7 +505,12 @@ _JSON_FIELDS = ("error", "message", "errorMessage", "errMsg", "detail", "title")
 def _error_text(response: requests.Response) -> str:
     """The meaningful text of an error body, redacted, on one line, capped in length."""
     body = response.content or b""
-    text = body.decode(response.encoding or "utf-8", "replace")
+    # requests assumes Latin-1 for any text/* without a charset; error bodies are UTF-8 or ASCII.
+    charset = re.search(r"charset=\"?([\w.:-]+)", response.headers.get("Content-Type", ""), re.IGNORECASE)
+    try:
+        text = body.decode(charset.group(1) if charset else "utf-8", "replace")
+    except LookupError:  # a charset Python does not know
+        text = body.decode("utf-8", "replace")
     if len(body) >= ERROR_BODY_BYTES:
         text = re.sub(r"\S*\Z", "", text)  # a secret cut in half would escape redaction
     text = redact(text).strip()

@@ -7,7 +7,8 @@ import responses
 import urllib3
 
 from litwatch import redact as secrets
-from litwatch.errors import DeadlineExceeded, HttpError, ResponseTooLarge, ServiceUnavailable, TransientResponse
+from litwatch.errors import (DeadlineExceeded, HttpError, HttpStatusError, ResponseTooLarge, ServiceUnavailable,
+                             TransientResponse)
 from litwatch.http import ERROR_BODY_BYTES, USER_AGENT, Deadline, HttpClient, RateLimiter, redact
 
 from conftest import FIXTURES
@@ -130,16 +131,13 @@ def test_values_of_secret_parameters_and_the_secrets_hook_are_registered():
     assert str(e.value) == f"{URL} answered HTTP 403: denied for *** and ***"
 
 
-EUROPEPMC_ERROR = (  # a real Europe PMC error body (biomcp testdata, PMC3040717 supplementaryFiles)
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><errorBean><errCode>0</errCode>'
-    '<errMsg>Article with id PMC3040717 is not open access one</errMsg></errorBean>')
 NGINX_400 = ("<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n<center><h1>400 Bad Request"
              "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
 
 
 @pytest.mark.parametrize("body,text", [
     ((FIXTURES / "esearch_error_bad_db.xml").read_text(), "Invalid db name specified: fleegle"),
-    (EUROPEPMC_ERROR, "Article with id PMC3040717 is not open access one"),
+    ((FIXTURES / "epmc_errorbean_not_open_access.xml").read_text(), "Article with id PMC3040717 is not open access one"),
     (NGINX_400, "400 Bad Request"),
     ((FIXTURES / "eutils_rate_limit_error.json").read_text(), "API rate limit exceeded"),
     ('{"error": {"code": 400, "message": "Invalid &amp; odd"}}', "Invalid &amp; odd"),
@@ -152,9 +150,21 @@ NGINX_400 = ("<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\
 def test_an_error_shows_the_meaningful_text_of_its_body(body, text):
     responses.get(URL, status=400, body=body)
     http, _ = client()
-    with pytest.raises(HttpError) as e:
+    with pytest.raises(HttpStatusError) as e:
         http.get(URL)
-    assert str(e.value) == f"{URL} answered HTTP 400: {text}"
+    assert str(e.value) == f"{URL} answered HTTP 400: {text}" and e.value.text == text
+
+
+@pytest.mark.parametrize("content_type,body", [("text/plain", "Ungültige Anfrage".encode()),
+                                               ("text/plain; charset=ISO-8859-1", "Ungültige Anfrage".encode("latin-1")),
+                                               ("text/plain; charset=no-such-codec", "Ungültige Anfrage".encode())])
+@responses.activate
+def test_an_error_body_is_decoded_as_declared_else_as_utf8(content_type, body):
+    responses.get(URL, status=400, body=body, content_type=content_type)
+    http, _ = client()
+    with pytest.raises(HttpStatusError) as e:
+        http.get(URL)
+    assert e.value.text == "Ungültige Anfrage"
 
 
 def _unreachable(reason):
