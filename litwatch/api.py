@@ -166,11 +166,13 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
     imported instead (and the report says so). Returns the runs' summary plus ``report``
     and ``notice``.
     """
+    from .http import probe
+
     config = config or load_config()
     say = echo or (lambda line: None)
     with writing(db, wait) as conn:
         first = last_run_id(conn)
-        reachable = [s for s in all_sources() if _probe(s.probe_url(config))]
+        reachable = [s for s in all_sources() if probe(s.probe_url(config))]
         if reachable:
             out = fetch(conn, config, on_result=on_result, on_error=on_error)
         elif not scalar(conn, "SELECT count(*) FROM runs WHERE status = 'success'"):
@@ -187,19 +189,6 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
         data = write_report(conn, config, fmt=fmt, output=output, record=True)
     out.update(report=str(output), notice=data["notice"])
     return out
-
-
-def _probe(url: str) -> bool:
-    """Whether a service answers at all (one quick request, no retries)."""
-    import requests
-
-    from .http import USER_AGENT
-
-    try:
-        requests.get(url, timeout=5, headers={"User-Agent": USER_AGENT})
-        return True
-    except requests.RequestException:
-        return False
 
 
 def _labels() -> str:

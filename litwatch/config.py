@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from . import redact
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -147,10 +148,15 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
         if env.get(var):
             values[attr] = env[var]
     urls = dict(values.pop("urls", {}))
-    for source in all_sources():
-        if env.get(source.url_env):
-            urls[source.name] = _check_url(env[source.url_env], source.url_env)
-    return Config(source_path=source, urls=urls, **values)
+    for service in all_sources():
+        if env.get(service.url_env):
+            urls[service.name] = _check_url(env[service.url_env], service.url_env)
+    config = Config(source_path=source, urls=urls, **values)
+    # Scrubbed from every message, log line and stored error from now on, wherever they echo.
+    redact.register(config.ncbi_api_key)
+    for url in urls.values():
+        redact.register_url(url)
+    return config
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

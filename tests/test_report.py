@@ -222,7 +222,7 @@ def test_empty_database_gives_a_helpful_report(tmp_path):
 
 def test_update_offline_imports_the_bundled_sample(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("litwatch.api._probe", lambda url: False)
+    monkeypatch.setattr("litwatch.http.probe", lambda url: False)
     result = CliRunner().invoke(cli, ["update"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "Report written to data/report.html" in result.output

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 import requests
 
-from ...errors import HttpError, IncompleteFetch, LitwatchError, TransientResponse, UnknownFormat
+from ...errors import HttpError, HttpStatusError, IncompleteFetch, LitwatchError, TransientResponse, UnknownFormat
 from ...http import HttpClient
 from .parse import parse_error_bean, results_from_json
 
@@ -98,14 +98,8 @@ class EuropePmcClient:
     def _search(self, params: dict[str, str]) -> dict[str, Any]:
         try:
             return self.http.get(f"{self.base_url}/search", params=params, parse=parse_search)
-        except HttpError as e:
-            # The HTTP layer raises 4xx answers itself, with the body's first line in the
-            # message; an errorBean fits on that line, so its message can still be shown.
-            at = str(e).find("<")
-            message = parse_error_bean(str(e)[at:].encode()) if at >= 0 else None
-            if message is None:
-                raise
-            raise HttpError(f"Europe PMC refused the search: {message}", status=e.status) from None
+        except HttpStatusError as e:  # the HTTP layer quotes an errorBean's errMsg as the text
+            raise HttpError(f"Europe PMC refused the search: {e.text}", status=e.status) from None
 
 
 def parse_search(response: requests.Response) -> dict[str, Any]:
