@@ -1,6 +1,16 @@
-"""litwatch: a research-literature watcher for PubMed and ClinicalTrials.gov, stored in SQLite."""
+"""litwatch: a research-literature watcher for PubMed and ClinicalTrials.gov, stored in SQLite.
+
+The public API: every command of the ``litwatch`` command line is one call here.
+
+    import litwatch
+    litwatch.update("data/litwatch.db", output="report.html")
+    litwatch.fetch("data/litwatch.db", sources=["ctgov"])
+    data = litwatch.build_report("data/litwatch.db")
+    frames = litwatch.frames("data/litwatch.db")
+"""
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("litwatch")
@@ -9,11 +19,21 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 from .config import Config, Topic, load_config  # noqa: E402
 from .errors import LitwatchError  # noqa: E402
-from .store import open_db  # noqa: E402
+from .store.db import open_db  # noqa: E402
+
+# Loaded on first use: they pull in the HTTP stack, the parsers and the report renderers.
+_API = {"update", "fetch", "import_paths", "build_report", "render_report", "write_report", "reading", "writing"}
 
 
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from . import api
 
-def frames(db):  # noqa: E302
+        return getattr(api, name)
+    raise AttributeError(f"module 'litwatch' has no attribute {name!r}")
+
+
+def frames(db: Any) -> dict[str, Any]:
     """The main tables and views of a litwatch database as pandas DataFrames; see
     :func:`litwatch.browse.frames`."""
     from .browse import frames as _frames
@@ -21,4 +41,5 @@ def frames(db):  # noqa: E302
     return _frames(db)
 
 
-__all__ = ["Config", "Topic", "load_config", "LitwatchError", "frames", "open_db", "__version__"]
+__all__ = ["Config", "LitwatchError", "Topic", "__version__", "build_report", "fetch", "frames", "import_paths",
+           "load_config", "open_db", "reading", "render_report", "update", "write_report", "writing"]

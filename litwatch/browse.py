@@ -6,8 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .schema_docs import COLUMNS
-from .store import FTS, TABLES, VIEWS
+from .store.schema import FTS, TABLES, VIEWS
 
 TABLE_OPTIONS: dict[str, dict[str, Any]] = {
     "articles": {"facets": ["design", "pub_year", "retracted", "language"], "sort_desc": "pub_year",
@@ -71,12 +70,12 @@ def datasette_metadata(db_path: str | Path) -> dict[str, Any]:
     column, facets, sort orders, full-text search and canned queries."""
     tables: dict[str, Any] = {}
     for name, spec in TABLES.items():
-        tables[name] = {"description": spec.description, "columns": dict(COLUMNS[name]),
+        tables[name] = {"description": spec.description, "columns": spec.docs,
                         **TABLE_OPTIONS.get(name, {})}
     for name in FTS:
         # The FTS index is keyed by rowid: the pmid itself for articles (an INTEGER PRIMARY
         # KEY), SQLite's own rowid for trials (keyed by a text NCT ID).
-        integer_pk = TABLES[name].columns[TABLES[name].pk] is int
+        integer_pk = TABLES[name].types[TABLES[name].pk] is int
         tables[name].update(fts_table=f"{name}_fts", fts_pk=TABLES[name].pk if integer_pk else "rowid")
         for suffix in ("_fts", "_fts_config", "_fts_data", "_fts_docsize", "_fts_idx"):
             tables[f"{name}{suffix}"] = {"hidden": True}

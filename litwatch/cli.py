@@ -1,38 +1,29 @@
-"""The litwatch command line: thin Click commands over the library."""
+"""The litwatch command line: each command parses its options, makes one library call
+(:mod:`litwatch.api`) and prints what came back. Heavy modules load inside the commands
+that need them, so ``litwatch --help`` starts fast."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import signal
-import importlib.util
 import json
 import logging
-import os
+import signal
 import sqlite3
-import subprocess
 import sys
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any, Callable
 
 import click
-import requests
-from tabulate import tabulate
 
 from . import __version__
 from .config import CONFIG_TEMPLATE, DEFAULT_CONFIG_NAME, Config, load_config
-from .errors import ConfigError, LitwatchError
-from .lock import LockBusy, RunLock, close_abandoned_runs
-from .http import USER_AGENT
-from . import browse, citations, evidence, exports
-from .report import charts, render
-from .report import build as report_mod
-from .ingest import fetch_ctgov, fetch_pubmed, follow_links, import_paths
-from .store import open_db
+from .errors import LitwatchError, UsageError
+from .sources import NAMES as SOURCE_NAMES
 
 DEFAULT_DB = "data/litwatch.db"
-SOURCES = ("pubmed", "ctgov")
-FETCHERS = {"pubmed": fetch_pubmed, "ctgov": fetch_ctgov}
+# Exit codes, for cron and CI.
+EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_BUSY = 1, 2, 3, 75
 
 
 class Context:
@@ -49,13 +40,6 @@ class Context:
             self._config = load_config(self.config_path)
         return self._config
 
-    def db(self):
-        return open_db(self.db_path)
-
-
-# Exit codes, for cron and CI.
-EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_BUSY = 1, 2, 3, 75
-
 
 class Failure(click.ClickException):
     """A one-line error with a chosen exit code."""
@@ -69,17 +53,19 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C: the run is recorded as interrupted."""
 
 
-def _terminate(signum, frame):
+def _terminate(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
-def reports_errors(f):
+def reports_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     """Turn litwatch's exceptions into one-line errors and distinct exit codes."""
+    from .lock import LockBusy
+
     @functools.wraps(f)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return f(*args, **kwargs)
-        except ConfigError as e:
+        except UsageError as e:
             raise Failure(str(e), EXIT_USAGE) from None
         except LockBusy as e:
             raise Failure(str(e), EXIT_BUSY) from None
@@ -127,7 +113,7 @@ def init(path: str, force: bool) -> None:
     click.echo(f"Wrote {target}")
 
 
-def _parse_date(ctx, param, value: str | None) -> date | None:
+def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
     if value is None:
         return None
     try:
@@ -136,7 +122,7 @@ def _parse_date(ctx, param, value: str | None) -> date | None:
         raise click.BadParameter("use YYYY-MM-DD") from None
 
 
-def machine_options(f):
+def machine_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--quiet, --json and --wait: what a scheduled run needs."""
     f = click.option("--wait", type=float, default=0, show_default=True,
                      help="Seconds to wait for another run on this database to finish.")(f)
@@ -155,86 +141,47 @@ class Output:
         if not (self.quiet or self.as_json):
             click.echo(text)
 
-    def error(self, text: str) -> None:
+    def note(self, text: str) -> None:
+        """A line for a person watching (stderr), silent with --quiet or --json."""
+        if not (self.quiet or self.as_json):
+            click.echo(text, err=True)
+
+    def error(self, what: str, error: Exception) -> None:
         if not self.as_json:
-            click.echo(f"Error: {text}", err=True)
+            click.echo(f"Error: {what}: {error}" if what else f"Error: {error}", err=True)
 
+    def result(self, result: Any) -> None:
+        from .sources import get
 
-@contextlib.contextmanager
-def writing(obj: "Context", wait: float):
-    """Hold the database's write lock; close runs a killed process left 'running'."""
-    with RunLock(obj.db_path, wait=wait):
-        db = obj.db()
-        abandoned = close_abandoned_runs(db)
-        if abandoned:
-            logging.getLogger("litwatch").warning("marked %d run(s) of a process that died as interrupted", abandoned)
-        yield db
+        c = result.counts
+        unit = get(result.source).unit
+        if result.kind == "import":
+            self.line(f"{result.params['file']}: {c.received} {unit} ({c.new} new, {c.updated} updated, "
+                      f"{c.unchanged} unchanged, {c.deleted} deleted, {c.skipped} skipped) [run {result.run_id}]")
+        elif result.kind == "follow":
+            self.line(f"{result.source} linked {unit}: {c.received} of {c.expected} fetched by ID [run {result.run_id}]")
+        else:
+            expected = "" if c.expected is None else f" of {c.expected}"
+            self.line(f"{result.source} {result.topic}: {c.received}{expected} {unit} fetched "
+                      f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted) "
+                      f"[{result.params['mode']}, run {result.run_id}]")
 
-
-def run_summary(db, after: int, extra: dict | None = None) -> dict:
-    """The runs made since run ``after``, as the --json summary, and the overall status."""
-    runs = []
-    for r in db.query("SELECT * FROM runs WHERE id > ? ORDER BY id", [after]):
-        params = json.loads(r["params"] or "{}")
-        runs.append({"run_id": r["id"], "topic": r["topic"], "source": r["source"], "kind": r["kind"],
-                     "status": r["status"], "expected": r["expected"], "received": r["received"],
-                     "new": r["new"], "updated": r["updated"], "unchanged": r["unchanged"],
-                     "deleted": r["deleted"], "skipped": r["skipped"], "requests": params.get("requests"),
-                     "retries": params.get("retries"), "seconds": params.get("seconds"), "error": r["error"]})
-    failed = sum(r["status"] != "success" for r in runs)
-    status = "success" if not failed else ("failed" if failed == len(runs) else "partial")
-    return {"status": status, "runs": runs, **(extra or {})}
-
-
-def finish_command(summary: dict, out: Output) -> None:
-    """Print the JSON summary if asked; exit 0, 3 (partial) or 1 (failed)."""
-    if out.as_json:
-        click.echo(json.dumps(summary, indent=2, sort_keys=True))
-    if summary["status"] == "partial":
-        sys.exit(EXIT_PARTIAL)
-    if summary["status"] == "failed":
-        sys.exit(EXIT_FAILED)
-
-
-def last_run_id(db) -> int:
-    return db.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0]
-
-
-def fetch_all(db, config: Config, topics: list, sources: tuple[str, ...], full: bool, since: date | None,
-              follow: bool, out: Output) -> dict:
-    """Fetch every topic from every source, follow links, refresh the evidence; return the summary."""
-    first = last_run_id(db)
-    for topic in topics:
-        for name in sources:
-            if name == "ctgov" and not (topic.ctgov_condition or topic.ctgov_intervention or topic.ctgov_term):
-                out.line(f"ctgov {topic.name}: skipped (the topic has no ClinicalTrials.gov query)")
-                continue
-            try:
-                result = FETCHERS[name](db, config, topic, full=full, since=since)
-            except LitwatchError as e:
-                out.error(f"{name} {topic.name}: {e}")
-                continue
-            c = result.counts
-            unit = "studies" if name == "ctgov" else "records"
-            out.line(f"{name} {topic.name}: {c.received} of {c.expected} {unit} fetched "
-                     f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted) "
-                     f"[{result.params['mode']}, run {result.run_id}]")
-    if follow:
-        evidence.refresh(db, config.topics)  # the links tell what to follow
-        try:
-            for result in follow_links(db, config, sources=sources):
-                unit = "studies" if result.source == "ctgov" else "records"
-                out.line(f"{result.source} linked {unit}: {result.counts.received} of {result.counts.expected} "
-                         f"fetched by ID [run {result.run_id}]")
-        except LitwatchError as e:
-            out.error(f"following links: {e}")
-    summary = evidence.refresh(db, config.topics)
-    out.line(_evidence_line(summary))
-    return run_summary(db, first, {"evidence": summary})
+    def finish(self, summary: dict[str, Any], evidence: bool = True) -> None:
+        """Print the evidence line or the JSON summary; exit 0, 3 (partial) or 1 (failed)."""
+        if self.as_json:
+            click.echo(json.dumps(summary, indent=2, sort_keys=True))
+        elif evidence and "evidence" in summary:
+            e = summary["evidence"]
+            self.line(f"evidence: {e['links']} paper-trial links; core to a topic: "
+                      f"{e['core_articles']} papers, {e['core_trials']} trials")
+        if summary["status"] == "partial":
+            sys.exit(EXIT_PARTIAL)
+        if summary["status"] == "failed":
+            sys.exit(EXIT_FAILED)
 
 
 @cli.command()
-@click.option("--source", type=click.Choice(("all",) + SOURCES), default="all", show_default=True,
+@click.option("--source", type=click.Choice(("all",) + SOURCE_NAMES), default="all", show_default=True,
               help="Which source to fetch.")
 @click.option("--topic", "topics", multiple=True, help="Topic name (repeatable; default: every topic).")
 @click.option("--full", is_flag=True, help="Fetch everything, not only what changed since the last run.")
@@ -258,31 +205,25 @@ def fetch(obj: Context, source: str, topics: tuple[str, ...], full: bool, since:
     Example:
         NCBI_API_KEY=... litwatch fetch --source pubmed --json
     """
+    from . import api
+
     if full and since:
         raise click.UsageError("--full and --since cannot be combined")
-    config = obj.config
-    chosen = [config.topic(name) for name in topics] if topics else list(config.topics)
-    sources = SOURCES if source == "all" else (source,)
     out = Output(quiet, as_json)
-    with writing(obj, wait) as db:
-        summary = fetch_all(db, config, chosen, sources, full, since, not no_follow, out)
-    finish_command(summary, out)
-
-
-def _evidence_line(summary: dict[str, int]) -> str:
-    return (f"evidence: {summary['links']} paper-trial links; core to a topic: "
-            f"{summary['core_articles']} papers, {summary['core_trials']} trials")
+    summary = api.fetch(obj.db_path, obj.config, topics=topics, sources=() if source == "all" else (source,),
+                        full=full, since=since, follow=not no_follow, wait=wait, on_result=out.result,
+                        on_error=out.error, on_skip=out.line)
+    out.finish(summary)
 
 
 @cli.command(name="import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--topic", help="Tag the imported records with this topic.")
-@click.option("--workers", type=click.IntRange(1, 64), help="Parser processes for large XML files (default: CPUs).")
 @machine_options
 @click.pass_obj
 @reports_errors
-def import_(obj: Context, paths: tuple[str, ...], topic: str | None, workers: int | None,
-            quiet: bool, as_json: bool, wait: float) -> None:
+def import_(obj: Context, paths: tuple[str, ...], topic: str | None, quiet: bool, as_json: bool,
+            wait: float) -> None:
     """Import files; a file that fails is reported and the others still load.
 
     PubMed files (efetch XML, baseline/update files .xml/.xml.gz, MEDLINE
@@ -293,80 +234,50 @@ def import_(obj: Context, paths: tuple[str, ...], topic: str | None, workers: in
     Example:
         litwatch import pubmed25n1274.xml.gz pubmed-ketamine-set.nbib ctg-studies.json
     """
+    from . import api
+
     out = Output(quiet, as_json)
-    with writing(obj, wait) as db:
-        first = last_run_id(db)
-        failures = 0
-        for path in paths:
-            size = Path(path).stat().st_size
-            try:
-                with _progress(size if not (quiet or as_json) else 0, f"Importing {Path(path).name}") as bar:
-                    (result,) = import_paths(db, [path], topic=topic, progress=bar.update, workers=workers)
-            except LitwatchError as e:
-                failures += 1
-                out.error(str(e))
-                continue
-            c = result.counts
-            unit = "studies" if result.source == "ctgov" else "records"
-            out.line(f"{path}: {c.received} {unit} ({c.new} new, {c.updated} updated, "
-                     f"{c.unchanged} unchanged, {c.deleted} deleted, {c.skipped} skipped) [run {result.run_id}]")
-        refreshed = evidence.refresh(db, obj.config.topics)
-        out.line(_evidence_line(refreshed))
-        summary = run_summary(db, first, {"evidence": refreshed})
-        if failures and summary["status"] == "success":  # a file refused before any run began
-            summary["status"] = "partial" if summary["runs"] else "failed"
-    finish_command(summary, out)
+    bars = Bars(quiet or as_json)
+    try:
+        summary = api.import_paths(obj.db_path, paths, obj.config, topic=topic, wait=wait, progress=bars.start,
+                                   on_result=out.result, on_error=out.error)
+    finally:
+        bars.close()
+    out.finish(summary)
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
+class Bars:
+    """A progress bar per file on a terminal; nothing when output goes to a file or pipe."""
 
-    def __enter__(self):
-        return self
+    def __init__(self, silent: bool):
+        self.silent = silent
+        self.bar: Any = None
 
-    def __exit__(self, *exc) -> None:
-        pass
+    def start(self, path: str) -> Callable[[int], None] | None:
+        self.close()
+        if self.silent or not sys.stderr.isatty():
+            return None
+        self.bar = click.progressbar(length=Path(path).stat().st_size, label=f"Importing {Path(path).name}",
+                                     file=sys.stderr)
+        self.bar.__enter__()
+        return self.bar.update  # type: ignore[no-any-return]
 
-
-def _progress(length: int, label: str):
-    """A progress bar on a terminal; nothing when output goes to a file or pipe."""
-    if length and sys.stderr.isatty():
-        return click.progressbar(length=length, label=label, file=sys.stderr)
-    return _NoBar()
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
 def emit(text: str, output: str | None, what: str | None = None) -> None:
     """Write ``text`` to ``output`` (saying so on stderr when ``what`` is given), or to stdout."""
+    from .api import write_text
+
     if output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text, encoding="utf-8")
+        write_text(output, text)
         if what:
             click.echo(f"Wrote {what} to {output}", err=True)
     else:
         click.echo(text, nl=False)
-
-
-def _write_report(db, config: Config, topic_name: str | None, fmt: str, output: str | None,
-                  charts_dir: str | None, as_of: date | None, since: date | None,
-                  since_last_report: bool) -> dict:
-    """Build a report, render it in ``fmt`` and write it to ``output`` (or stdout)."""
-    topic = config.topic(topic_name)
-    data = report_mod.build_report(db, topic, as_of=as_of, since=since, since_last_report=since_last_report)
-    if fmt == "json":
-        text = report_mod.to_json(data)
-    elif fmt == "html":
-        text = render.html(data, charts.svg_charts(data))
-    else:
-        paths = None
-        if charts_dir:
-            written = charts.write_charts(data, charts_dir)
-            base = Path(output).parent if output else Path(".")
-            paths = {k: os.path.relpath(v, base) for k, v in written.items()}
-        text = render.markdown(data, paths)
-    emit(text, output)
-    report_mod.record_report(db, data, fmt, output)
-    return data
 
 
 @cli.command()
@@ -376,7 +287,7 @@ def _write_report(db, config: Config, topic_name: str | None, fmt: str, output: 
 @click.option("--charts-dir", type=click.Path(file_okay=False), help="Markdown: also write PNG charts here and link them.")
 @click.option("--as-of", type=str, callback=_parse_date, help="Report the state after the runs started by YYYY-MM-DD.")
 @click.option("--since", type=str, callback=_parse_date, help="'What changed' since YYYY-MM-DD (default: the last run).")
-@click.option("--since-last-report", is_flag=True, help="'What changed' since the last report of this topic.")
+@click.option("--since-last-report", is_flag=True, help="'What changed' since the last report `update` wrote.")
 @click.pass_obj
 @reports_errors
 def report(obj: Context, topic: str | None, fmt: str, output: str | None, charts_dir: str | None,
@@ -384,20 +295,23 @@ def report(obj: Context, topic: str | None, fmt: str, output: str | None, charts
     """Write the "ongoing research" brief: trials in progress, completed trials and
     their results, published evidence by design, the evidence behind the topic's claims,
     what changed, and the sources. Markdown, self-contained HTML with charts, or JSON.
+    Reads the database only.
 
     \b
     Example:
         litwatch report --format html -o report.html
         litwatch report --charts-dir charts -o report.md --since-last-report
     """
+    from . import api
+
     if since and since_last_report:
         raise click.UsageError("--since and --since-last-report cannot be combined")
-    data = _write_report(obj.db(), obj.config, topic, fmt, output, charts_dir, as_of, since, since_last_report)
+    data = api.write_report(obj.db_path, obj.config, topic=topic, fmt=fmt, output=output, charts_dir=charts_dir,
+                            as_of=as_of, since=since, since_last_report=since_last_report)
     if output:
         click.echo(f"Report written to {output}" + (f" ({data['notice']})" if data["notice"] else ""), err=True)
-
-
-SAMPLE_DIRS = [Path("data/sample"), Path(__file__).resolve().parents[1] / "data" / "sample"]
+    else:
+        click.echo(data["text"], nl=False)
 
 
 @cli.command()
@@ -417,44 +331,15 @@ def update(obj: Context, output: str, fmt: str, quiet: bool, as_json: bool, wait
     Example:
         litwatch update -o public/ketamine-ptsd.html --quiet
     """
-    config = obj.config
+    from . import api
+
     out = Output(quiet, as_json)
-    with writing(obj, wait) as db:
-        first = last_run_id(db)
-        reachable = [name for name, url in (("pubmed", f"{config.eutils_url}/einfo.fcgi"),
-                                            ("ctgov", f"{config.ctgov_url}/version")) if probe(url)]
-        if reachable:
-            summary = fetch_all(db, config, list(config.topics), SOURCES, False, None, True, out)
-        elif not db.execute("SELECT count(*) FROM runs WHERE status = 'success'").fetchone()[0]:
-            sample = next((d for d in SAMPLE_DIRS if d.is_dir()), None)
-            if sample is None:
-                raise Failure("services unreachable and no bundled sample found (data/sample)")
-            if not as_json:
-                click.echo(f"Offline: PubMed and ClinicalTrials.gov cannot be reached; importing the bundled real "
-                           f"sample in {sample} instead of a live fetch.", err=True)
-            for path in sorted(sample.iterdir()):
-                import_paths(db, [path], topic=config.topics[0].name)
-            summary = run_summary(db, first, {"evidence": evidence.refresh(db, config.topics), "offline": True})
-        else:
-            if not as_json:
-                click.echo("Offline: PubMed and ClinicalTrials.gov cannot be reached; reporting the data "
-                           "already stored.", err=True)
-            summary = {"status": "failed", "runs": [], "offline": True}
-        data = _write_report(db, config, None, fmt, output, None, None, None, False)
-    summary.update(report=output, notice=data["notice"])
+    summary = api.update(obj.db_path, obj.config, output=output, fmt=fmt, wait=wait, echo=out.note,
+                         on_result=out.result, on_error=out.error)
     out.line(f"Report written to {output}")
-    if data["notice"]:
-        out.line(f"Notice: {data['notice']}")
-    finish_command(summary, out)
-
-
-def probe(url: str) -> bool:
-    """Whether a service answers at all (one quick request, no retries)."""
-    try:
-        requests.get(url, timeout=5, headers={"User-Agent": USER_AGENT})
-        return True
-    except requests.RequestException:
-        return False
+    if summary["notice"]:
+        out.line(f"Notice: {summary['notice']}")
+    out.finish(summary, evidence=False)
 
 
 @cli.command(name="datasette-metadata")
@@ -469,6 +354,8 @@ def datasette_metadata(obj: Context, output: str | None) -> None:
     Example:
         litwatch datasette-metadata -o metadata.json && datasette data/litwatch.db -m metadata.json
     """
+    from . import browse
+
     emit(json.dumps(browse.datasette_metadata(obj.db_path), indent=2) + "\n", output, "metadata")
 
 
@@ -487,9 +374,16 @@ def serve(obj: Context, host: str, port: int, open_browser: bool) -> None:
     Example:
         litwatch serve --port 8001
     """
+    import importlib.util
+    import subprocess
+
+    from . import browse
+    from .api import reading
+
     if importlib.util.find_spec("datasette") is None:
         raise click.ClickException("Datasette is not installed: pip install 'litwatch[datasette]'")
-    obj.db().close()  # create the schema (and views) before Datasette reads it
+    with reading(obj.db_path):
+        pass  # a missing, foreign or outdated database is refused here, with one line
     metadata = Path(obj.db_path).with_suffix(".metadata.json")
     metadata.write_text(json.dumps(browse.datasette_metadata(obj.db_path), indent=2), encoding="utf-8")
     command = [sys.executable, "-m", "datasette", "serve", obj.db_path, "-m", str(metadata),
@@ -528,21 +422,25 @@ def export(obj: Context, table: str | None, sql: str | None, fmt: str, output: s
         litwatch export --format ris --topic ketamine-ptsd --relevance core -o evidence.ris
         litwatch export --format bibtex --design "randomized controlled trial" --year-from 2020
     """
-    db = obj.db()
-    if list_tables:
-        click.echo("\n".join(sorted(n for n in db.table_names() + db.view_names() if "_fts" not in n)))
-        return
-    if fmt in ("ris", "bibtex"):
-        papers = exports.citations(db, topic=topic, designs=designs, year_from=year_from, year_to=year_to,
-                                   relevance=relevance, include_retracted=include_retracted)
-        text = citations.to_ris(papers) if fmt == "ris" else citations.to_bibtex(papers)
-        summary = f"{len(papers)} citations"
-    else:
-        if bool(table) == bool(sql):
-            raise click.UsageError("give a TABLE or --sql (one of them)")
-        columns, data = exports.rows(db, table=table, sql=sql)
-        text = exports.to_csv(columns, data) if fmt == "csv" else exports.to_json(columns, data)
-        summary = f"{len(data)} rows"
+    from . import citations, exports
+    from .api import reading
+    from .store.db import table_names, view_names
+
+    with reading(obj.db_path) as db:
+        if list_tables:
+            click.echo("\n".join(sorted(n for n in table_names(db) + view_names(db) if "_fts" not in n)))
+            return
+        if fmt in ("ris", "bibtex"):
+            papers = exports.citations(db, topic=topic, designs=designs, year_from=year_from, year_to=year_to,
+                                       relevance=relevance, include_retracted=include_retracted)
+            text = citations.to_ris(papers) if fmt == "ris" else citations.to_bibtex(papers)
+            summary = f"{len(papers)} citations"
+        else:
+            if bool(table) == bool(sql):
+                raise click.UsageError("give a TABLE or --sql (one of them)")
+            columns, data = exports.rows(db, table=table, sql=sql)
+            text = exports.to_csv(columns, data) if fmt == "csv" else exports.to_json(columns, data)
+            summary = f"{len(data)} rows"
     emit(text, output, summary)
 
 
@@ -558,12 +456,38 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
     Example:
         litwatch runs --limit 5
     """
-    rows = list(obj.db().query(
-        "SELECT id, topic, source, kind, started_at, finished_at, status, expected, received, "
-        "new, updated, unchanged, deleted, skipped, error FROM runs ORDER BY id DESC LIMIT ?", [limit]))
+    from tabulate import tabulate
+
+    from .api import reading
+    from .store.db import query
+
+    with reading(obj.db_path) as db:
+        rows = query(db, "SELECT id, topic, source, kind, started_at, finished_at, status, expected, received, "
+                         "new, updated, unchanged, deleted, skipped, error FROM runs ORDER BY id DESC LIMIT ?", [limit])
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     elif not rows:
         click.echo("No runs yet. Try: litwatch fetch")
     else:
         click.echo(tabulate(rows, headers="keys", tablefmt="simple", missingval=""))
+
+
+@cli.command()
+@click.pass_obj
+@reports_errors
+def migrate(obj: Context) -> None:
+    """Upgrade the database's schema to this version of litwatch (fetch, import and update
+    do it on their own; read-only commands ask for it).
+
+    \b
+    Example:
+        litwatch migrate
+    """
+    from .api import writing
+    from .store.db import SCHEMA_VERSION
+
+    if not Path(obj.db_path).is_file():
+        raise UsageError(f"no database at {obj.db_path}")
+    with writing(obj.db_path):
+        pass
+    click.echo(f"{obj.db_path}: schema version {SCHEMA_VERSION}")

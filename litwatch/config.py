@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
 DEFAULT_CTGOV_URL = "https://clinicaltrials.gov/api/v2"
@@ -43,25 +46,30 @@ class Claim:
 
 @dataclass(frozen=True)
 class Topic:
-    """One subject to watch, with the query each source is asked."""
+    """One subject to watch: its name (for commands), its title (for readers), the query each
+    source is asked (keyed by source name; a topic may use any subset of sources), its two
+    concepts and the claims the report weighs the evidence for."""
 
     name: str
-    pubmed_query: str
-    ctgov_condition: str = ""
-    ctgov_intervention: str = ""
-    ctgov_term: str = ""
+    queries: Mapping[str, Any] = field(default_factory=dict)
+    title: str = ""
     # The topic's two concepts: a record is core to the topic when both appear in it.
     intervention_terms: tuple[str, ...] = ()
     condition_terms: tuple[str, ...] = ()
-    # Claims the report weighs the evidence for.
     claims: tuple[Claim, ...] = ()
+
+    @property
+    def display_title(self) -> str:
+        """What a reader sees: the title, else the name."""
+        return self.title or self.name
 
 
 DEFAULT_TOPIC = Topic(
     name="ketamine-ptsd",
-    pubmed_query=DEFAULT_PUBMED_QUERY,
-    ctgov_condition=DEFAULT_CTGOV_CONDITION,
-    ctgov_intervention=DEFAULT_CTGOV_INTERVENTION,
+    title="Ketamine for PTSD",
+    queries={"pubmed": DEFAULT_PUBMED_QUERY,
+             "ctgov": {"condition": DEFAULT_CTGOV_CONDITION, "intervention": DEFAULT_CTGOV_INTERVENTION,
+                       "term": ""}},
     intervention_terms=("ketamine", "esketamine", "arketamine", "Spravato", "Ketalar"),
     condition_terms=("PTSD", "posttraumatic stress", "post-traumatic stress", "post traumatic stress",
                      "Stress Disorders, Post-Traumatic", "combat stress", "combat disorder",
@@ -89,9 +97,17 @@ class Config:
     ncbi_api_key: str | None = None
     ncbi_email: str | None = None
     ncbi_tool: str = "litwatch"
-    eutils_url: str = DEFAULT_EUTILS_URL
-    ctgov_url: str = DEFAULT_CTGOV_URL
+    # Base URL of each source's service, by source name; a source not named uses its default.
+    urls: Mapping[str, str] = field(default_factory=dict)
     source_path: str | None = field(default=None, compare=False)
+
+    @property
+    def eutils_url(self) -> str:
+        return self.urls.get("pubmed", DEFAULT_EUTILS_URL)
+
+    @property
+    def ctgov_url(self) -> str:
+        return self.urls.get("ctgov", DEFAULT_CTGOV_URL)
 
     def topic(self, name: str | None) -> Topic:
         """Return the topic called ``name`` (the first topic when ``name`` is None)."""
@@ -106,16 +122,16 @@ class Config:
 
 _TOP_KEYS = {"ncbi", "services", "topics"}
 _NCBI_KEYS = {"api_key": "ncbi_api_key", "email": "ncbi_email", "tool": "ncbi_tool"}
-_SERVICE_KEYS = {"eutils_url": "eutils_url", "ctgov_url": "ctgov_url"}
-_TOPIC_KEYS = {"name", "pubmed_query", "ctgov_condition", "ctgov_intervention", "ctgov_term",
-               "intervention_terms", "condition_terms", "claims"}
+# [services] key and environment variable of each source's base URL.
+SERVICES = {"pubmed": ("eutils_url", "LITWATCH_EUTILS_URL"), "ctgov": ("ctgov_url", "LITWATCH_CTGOV_URL")}
+# Per-source query tables of a topic, and the keys each takes.
+QUERY_KEYS = {"pubmed": {"query"}, "ctgov": {"condition", "intervention", "term"}}
+_TOPIC_KEYS = {"name", "title", "intervention_terms", "condition_terms", "claims", *QUERY_KEYS}
+# Keys of the first release, still read: key -> (source, query key).
+_OLD_TOPIC_KEYS = {"pubmed_query": ("pubmed", "query"), "ctgov_condition": ("ctgov", "condition"),
+                   "ctgov_intervention": ("ctgov", "intervention"), "ctgov_term": ("ctgov", "term")}
 _LIST_KEYS = {"intervention_terms", "condition_terms"}
-_ENV = {
-    "NCBI_API_KEY": "ncbi_api_key",
-    "NCBI_EMAIL": "ncbi_email",
-    "LITWATCH_EUTILS_URL": "eutils_url",
-    "LITWATCH_CTGOV_URL": "ctgov_url",
-}
+_ENV = {"NCBI_API_KEY": "ncbi_api_key", "NCBI_EMAIL": "ncbi_email"}
 
 
 def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -136,10 +152,11 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
     for var, attr in _ENV.items():
         if env.get(var):
             values[attr] = env[var]
-    for attr in ("eutils_url", "ctgov_url"):
-        if attr in values:
-            values[attr] = _check_url(values[attr], attr)
-    return Config(source_path=source, **values)
+    urls = dict(values.pop("urls", {}))
+    for name, (key, var) in SERVICES.items():
+        if env.get(var):
+            urls[name] = _check_url(env[var], var)
+    return Config(source_path=source, urls=urls, **values)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -151,14 +168,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config {path}: not valid TOML: {e}") from None
     _reject_unknown(data, _TOP_KEYS, "")
     values: dict[str, Any] = {}
-    for section, mapping in (("ncbi", _NCBI_KEYS), ("services", _SERVICE_KEYS)):
-        table = data.get(section, {})
-        if not isinstance(table, dict):
-            raise ConfigError(f"config key '{section}' must be a table")
-        _reject_unknown(table, set(mapping), f"{section}.")
-        for key, attr in mapping.items():
-            if key in table:
-                values[attr] = _string(table[key], f"{section}.{key}") or None
+    ncbi = _table(data, "ncbi")
+    _reject_unknown(ncbi, set(_NCBI_KEYS), "ncbi.")
+    for key, attr in _NCBI_KEYS.items():
+        if key in ncbi:
+            values[attr] = _string(ncbi[key], f"ncbi.{key}") or None
+    services = _table(data, "services")
+    by_key = {key: name for name, (key, _) in SERVICES.items()}
+    _reject_unknown(services, set(by_key), "services.")
+    values["urls"] = {by_key[key]: _check_url(_string(value, f"services.{key}"), f"services.{key}")
+                      for key, value in services.items()}
     if "topics" in data:
         values["topics"] = _topics(data["topics"])
     if values.get("ncbi_tool") is None:
@@ -166,33 +185,63 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return values
 
 
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    table = data.get(key, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config key '{key}' must be a table")
+    return table
+
+
 def _topics(raw: Any) -> tuple[Topic, ...]:
     if not isinstance(raw, list) or not raw:
         raise ConfigError("config key 'topics' must be a non-empty array of tables ([[topics]])")
-    topics = []
-    for i, item in enumerate(raw):
-        where = f"topics[{i}]"
-        if not isinstance(item, dict):
-            raise ConfigError(f"config key '{where}' must be a table")
-        _reject_unknown(item, _TOPIC_KEYS, f"{where}.")
-        for required in ("name", "pubmed_query"):
-            if not str(item.get(required, "")).strip():
-                raise ConfigError(f"config key '{where}.{required}' is missing or empty")
-        fields: dict[str, Any] = {}
-        for key, value in item.items():
-            if key == "claims":
-                fields[key] = _claims(value, f"{where}.claims")
-            elif key in _LIST_KEYS:
-                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise ConfigError(f"config key '{where}.{key}' must be an array of strings")
-                fields[key] = tuple(v.strip() for v in value if v.strip())
-            else:
-                fields[key] = _string(value, f"{where}.{key}").strip()
-        topics.append(Topic(**fields))
+    topics = [_topic(item, f"topics[{i}]") for i, item in enumerate(raw)]
     names = [t.name for t in topics]
     if len(set(names)) != len(names):
         raise ConfigError("config key 'topics.name' must be unique across topics")
     return tuple(topics)
+
+
+def _topic(item: Any, where: str) -> Topic:
+    if not isinstance(item, dict):
+        raise ConfigError(f"config key '{where}' must be a table")
+    item = dict(item)
+    queries: dict[str, Any] = {}
+    for old, (source, key) in _OLD_TOPIC_KEYS.items():
+        if old in item:
+            log.warning("config key '%s.%s' is from litwatch 0.1; write it as [topics.%s] %s = ... "
+                        "(it is still read)", where, old, source, key)
+            item.setdefault(source, {})
+            if not isinstance(item[source], dict):
+                raise ConfigError(f"config key '{where}.{source}' must be a table")
+            item[source].setdefault(key, item.pop(old))
+    _reject_unknown(item, _TOPIC_KEYS, f"{where}.")
+    name = _string(item.get("name", ""), f"{where}.name").strip()
+    if not name:
+        raise ConfigError(f"config key '{where}.name' is missing or empty")
+    fields: dict[str, Any] = {"name": name, "title": _string(item.get("title", ""), f"{where}.title").strip()}
+    for source, keys in QUERY_KEYS.items():
+        if source not in item:
+            continue
+        table = item[source]
+        if not isinstance(table, dict):
+            raise ConfigError(f"config key '{where}.{source}' must be a table ([topics.{source}])")
+        _reject_unknown(table, keys, f"{where}.{source}.")
+        query = {k: _string(v, f"{where}.{source}.{k}").strip() for k, v in table.items()}
+        if any(query.values()):
+            queries[source] = query["query"] if keys == {"query"} else {k: query.get(k, "") for k in sorted(keys)}
+    if not queries:
+        raise ConfigError(f"config key '{where}' has no query: give at least one of "
+                          + ", ".join(f"[topics.{s}]" for s in QUERY_KEYS))
+    fields["queries"] = queries
+    for key in _LIST_KEYS & set(item):
+        value = item[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"config key '{where}.{key}' must be an array of strings")
+        fields[key] = tuple(v.strip() for v in value if v.strip())
+    if "claims" in item:
+        fields["claims"] = _claims(item["claims"], f"{where}.claims")
+    return Topic(**fields)
 
 
 def _claims(raw: Any, where: str) -> tuple[Claim, ...]:
@@ -245,17 +294,24 @@ ctgov_url = "{DEFAULT_CTGOV_URL}"
 
 # One [[topics]] table per subject. The first one is the default topic.
 [[topics]]
+# The name is what commands take (--topic); the title is what readers see.
 name = "{DEFAULT_TOPIC.name}"
-# PubMed search syntax: MeSH headings plus title/abstract words.
-pubmed_query = """{DEFAULT_TOPIC.pubmed_query}"""
-# ClinicalTrials.gov API v2 query.cond / query.intr / query.term (Essie syntax).
-ctgov_condition = \'{DEFAULT_TOPIC.ctgov_condition}\'
-ctgov_intervention = "{DEFAULT_TOPIC.ctgov_intervention}"
-ctgov_term = ""
+title = "{DEFAULT_TOPIC.title}"
 # The topic's two concepts. A paper or trial is "core" when a term of each appears in its
-# title, abstract, MeSH, keywords, conditions or interventions; "peripheral" otherwise.
+# title, abstract, MeSH, keywords, conditions or interventions.
 intervention_terms = {json.dumps(list(DEFAULT_TOPIC.intervention_terms))}
 condition_terms = {json.dumps(list(DEFAULT_TOPIC.condition_terms))}
+
+# What each source is asked. Leave a source's table out and the topic does not use it.
+[topics.pubmed]
+# PubMed search syntax: MeSH headings plus title/abstract words.
+query = """{DEFAULT_TOPIC.queries["pubmed"]}"""
+
+[topics.ctgov]
+# ClinicalTrials.gov API v2 query.cond / query.intr / query.term (Essie syntax).
+condition = \'{DEFAULT_TOPIC.queries["ctgov"]["condition"]}\'
+intervention = "{DEFAULT_TOPIC.queries["ctgov"]["intervention"]}"
+term = ""
 
 # Claims the report weighs the published evidence for: a core paper addresses a claim
 # when one of its terms appears in its title or abstract.

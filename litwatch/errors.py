@@ -6,7 +6,11 @@ class LitwatchError(Exception):
     """Base class of every error litwatch reports to a user."""
 
 
-class ConfigError(LitwatchError):
+class UsageError(LitwatchError):
+    """The command was asked something it cannot do (a missing database file, ...): exit status 2."""
+
+
+class ConfigError(UsageError):
     """The configuration file or environment is invalid."""
 
 

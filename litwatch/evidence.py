@@ -13,27 +13,27 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-import sqlite_utils
+import sqlite3
 
 from .config import Topic
+from .store.db import transaction
 from .designs import ArticleFacts, classify_article, classify_trial
 
 NCT_ID = re.compile(r"\bNCT\s?(\d{8})\b", re.IGNORECASE)
 
 
-def refresh(db: sqlite_utils.Database, topics: Iterable[Topic]) -> dict[str, int]:
+def refresh(conn: sqlite3.Connection, topics: Iterable[Topic]) -> dict[str, int]:
     """Recompute the whole evidence layer; return counts of what it holds."""
-    with db.conn:
-        classify_articles(db)
-        classify_trials(db)
-        links = rebuild_links(db)
-        relevance = rebuild_relevance(db, list(topics))
+    with transaction(conn):
+        classify_articles(conn)
+        classify_trials(conn)
+        links = rebuild_links(conn)
+        relevance = rebuild_relevance(conn, list(topics))
     return {"links": links, **relevance}
 
 
-def classify_articles(db: sqlite_utils.Database) -> int:
+def classify_articles(conn: sqlite3.Connection) -> int:
     """Set design, design_source, retracted and corrected where the record changed."""
-    conn = db.conn
     todo = [row[0] for row in conn.execute(
         "SELECT pmid FROM articles WHERE derived_hash IS NOT record_hash")]
     for i in range(0, len(todo), 500):
@@ -56,20 +56,19 @@ def classify_articles(db: sqlite_utils.Database) -> int:
     return len(todo)
 
 
-def classify_trials(db: sqlite_utils.Database) -> int:
+def classify_trials(conn: sqlite3.Connection) -> int:
     """Set design for trials whose record changed."""
     rows = [(classify_trial(study_type, allocation), record_hash, nct_id)
-            for nct_id, study_type, allocation, record_hash in db.conn.execute(
+            for nct_id, study_type, allocation, record_hash in conn.execute(
                 "SELECT nct_id, study_type, allocation, record_hash FROM trials "
                 "WHERE derived_hash IS NOT record_hash")]
-    db.conn.executemany("UPDATE trials SET design = ?, design_source = 'design_module', derived_hash = ? "
+    conn.executemany("UPDATE trials SET design = ?, design_source = 'design_module', derived_hash = ? "
                         "WHERE nct_id = ?", rows)
     return len(rows)
 
 
-def rebuild_links(db: sqlite_utils.Database) -> int:
+def rebuild_links(conn: sqlite3.Connection) -> int:
     """Rebuild article_trial_links from every evidence there is; return the row count."""
-    conn = db.conn
     conn.execute("DELETE FROM article_trial_links")
     conn.execute(
         "INSERT OR IGNORE INTO article_trial_links (pmid, nct_id, source, reference_type) "
@@ -96,7 +95,7 @@ def concept_pattern(terms: Iterable[str]) -> re.Pattern | None:
     return re.compile(r"\b(" + "|".join(re.escape(t.strip()) for t in terms) + r")", re.IGNORECASE)
 
 
-def rebuild_relevance(db: sqlite_utils.Database, topics: list[Topic]) -> dict[str, int]:
+def rebuild_relevance(conn: sqlite3.Connection, topics: list[Topic]) -> dict[str, int]:
     """Set relevance of every record to every topic.
 
     core: both of the topic's concepts (intervention and condition) appear in the
@@ -104,7 +103,6 @@ def rebuild_relevance(db: sqlite_utils.Database, topics: list[Topic]) -> dict[st
     interventions and their MeSH); such records join the topic even if its query did
     not bring them. peripheral: brought in by the topic's query or import, but not core.
     """
-    conn = db.conn
     counts = {"core_articles": 0, "core_trials": 0}
     for topic in topics:
         intervention = concept_pattern(topic.intervention_terms)

@@ -11,14 +11,14 @@ import re
 import sqlite3
 from typing import Any, Iterable
 
-import sqlite_utils
 
 from .errors import LitwatchError
+from .store.db import db_path, query, table_names, view_names
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def rows(db: sqlite_utils.Database, table: str | None = None, sql: str | None = None,
+def rows(db: sqlite3.Connection, table: str | None = None, sql: str | None = None,
          params: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
     """Column names and rows of a table or view, or of a read-only SQL query.
 
@@ -26,10 +26,10 @@ def rows(db: sqlite_utils.Database, table: str | None = None, sql: str | None = 
     so an export can never change the data.
     """
     if table:
-        if not _NAME.match(table) or table not in db.table_names() + db.view_names():
+        if not _NAME.match(table) or table not in table_names(db) + view_names(db):
             raise LitwatchError(f"no table or view named {table!r} (see: litwatch export --list)")
         sql = f"SELECT * FROM [{table}]"
-    path = db.execute("PRAGMA database_list").fetchone()[2]
+    path = db_path(db)
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
@@ -53,7 +53,7 @@ def to_json(columns: list[str], data: Iterable[tuple]) -> str:
     return json.dumps([dict(zip(columns, row)) for row in data], indent=2, ensure_ascii=False) + "\n"
 
 
-def citations(db: sqlite_utils.Database, *, topic: str | None = None, designs: Iterable[str] = (),
+def citations(db: sqlite3.Connection, *, topic: str | None = None, designs: Iterable[str] = (),
               year_from: int | None = None, year_to: int | None = None, relevance: str | None = None,
               include_retracted: bool = False) -> list[dict[str, Any]]:
     """Papers selected by topic, design, year range and relevance, with what a citation needs."""
@@ -79,7 +79,7 @@ def citations(db: sqlite_utils.Database, *, topic: str | None = None, designs: I
         params.append(year_to)
     if not include_retracted:
         where.append("NOT coalesce(a.retracted, 0)")
-    papers = [dict(r) for r in db.query(
+    papers = [dict(r) for r in query(db, 
         f"SELECT * FROM articles a WHERE {' AND '.join(where)} ORDER BY a.pub_year DESC, a.pmid", params)]
     for p in papers:
         p["authors"] = [r[0] for r in db.execute(

@@ -30,10 +30,11 @@ def sniff(head: bytes) -> str:
 
 
 @contextmanager
-def open_input(path: str | Path) -> Iterator[tuple[str, IO[bytes], IO[bytes]]]:
-    """Open ``path`` (gzip or plain) and yield ``(format, stream, raw_file)``.
+def open_input(path: str | Path) -> Iterator[tuple[str, IO[bytes], IO[bytes], bytes]]:
+    """Open ``path`` (gzip or plain) and yield ``(format, stream, raw_file, head)``.
 
-    ``stream`` gives decompressed bytes; ``raw_file.tell()`` tracks progress on disk.
+    ``stream`` gives decompressed bytes; ``raw_file.tell()`` tracks progress on disk;
+    ``head`` is the first decompressed bytes, for the sources to recognise their files.
     :raises ParseError: when the file is unreadable or of an unknown format.
     """
     path = Path(path)
@@ -54,6 +55,6 @@ def open_input(path: str | Path) -> Iterator[tuple[str, IO[bytes], IO[bytes]]]:
             fmt = sniff(head)
         except UnknownFormat as e:
             raise UnknownFormat(f"{path}: {e}") from None
-        yield fmt, buffered, raw
+        yield fmt, buffered, raw, head
     finally:
         raw.close()

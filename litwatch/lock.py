@@ -12,10 +12,10 @@ import os
 import time
 from pathlib import Path
 
-import sqlite_utils
+import sqlite3
 
 from .errors import LitwatchError
-from .store import now
+from .store.db import now, transaction
 
 
 class LockBusy(LitwatchError):
@@ -66,10 +66,10 @@ class RunLock:
         return handle.read().strip() or "unknown process"
 
 
-def close_abandoned_runs(db: sqlite_utils.Database) -> int:
+def close_abandoned_runs(conn: sqlite3.Connection) -> int:
     """Mark runs left 'running' by a process that died (only call while holding the lock)."""
-    with db.conn:
-        cursor = db.conn.execute(
+    with transaction(conn):
+        cursor = conn.execute(
             "UPDATE runs SET status = 'interrupted', finished_at = ?, "
             "error = coalesce(error, 'the process ended before the run finished') WHERE status = 'running'", [now()])
     return cursor.rowcount

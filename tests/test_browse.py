@@ -11,16 +11,21 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
 
 from litwatch import evidence, frames
 from litwatch.browse import QUERIES, datasette_metadata
 from litwatch.cli import cli
 from litwatch.config import DEFAULT_TOPIC
-from litwatch.ingest import import_file
-from litwatch.store import TABLES, VIEWS, open_db
+from litwatch.sync import import_file
+from litwatch.store import open_db
+from litwatch.store.schema import TABLES, VIEWS
 
 from conftest import FIXTURES, SUBSET
+from conftest import count
+from conftest import get as row
+from litwatch.store import query
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def dbfile(tmp_path_factory):
     path = tmp_path_factory.mktemp("browse") / "litwatch.db"
     db = open_db(path)
-    import_file(db, SUBSET, topic=DEFAULT_TOPIC.name, workers=1)
+    import_file(db, SUBSET, topic=DEFAULT_TOPIC.name)
     import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json", topic=DEFAULT_TOPIC.name)
     evidence.refresh(db, [DEFAULT_TOPIC])
     db.close()
@@ -39,7 +44,7 @@ def dbfile(tmp_path_factory):
 def test_metadata_describes_every_table_and_column(dbfile):
     meta = datasette_metadata(dbfile)
     tables = meta["databases"]["litwatch"]["tables"]
-    db = open_db(dbfile)
+    db = sqlite_utils.Database(open_db(dbfile))
     for name in TABLES:
         assert tables[name]["description"]
         assert set(tables[name]["columns"]) == set(db.table(name).columns_dict), name
@@ -150,14 +155,14 @@ def test_csv_and_json_exports_of_a_view_and_a_query(dbfile):
     db = open_db(dbfile)
     assert [r["nct_id"] for r in rows] == [r[0] for r in db.execute("SELECT nct_id FROM recruiting_trials")]
     data = json.loads(export(dbfile, "--sql", "select pmid, title from articles where pmid = 34092549", "--format", "json"))
-    assert data == [{"pmid": 34092549, "title": db.table("articles").get(34092549)["title"]}]
+    assert data == [{"pmid": 34092549, "title": row(db, "articles", 34092549)["title"]}]
 
 
 def test_export_refuses_unknown_tables_and_writes(dbfile):
     assert "no table or view named" in CliRunner().invoke(cli, ["--db", str(dbfile), "export", "x; drop"]).output
     result = CliRunner().invoke(cli, ["--db", str(dbfile), "export", "--sql", "delete from runs"])
     assert result.exit_code == 1 and "readonly" in result.output
-    assert open_db(dbfile).table("runs").count == 2
+    assert count(open_db(dbfile), "runs") == 2
 
 
 def test_ris_round_trip(dbfile):
@@ -166,7 +171,7 @@ def test_ris_round_trip(dbfile):
     text = export(dbfile, "--format", "ris", "--design", "randomized controlled trial", "--year-from", "2020")
     entries = rispy.loads(text)
     db = open_db(dbfile)
-    expected = {r["pmid"]: r for r in db.query(
+    expected = {r["pmid"]: r for r in query(db, 
         "SELECT * FROM articles WHERE design = 'randomized controlled trial' AND pub_year >= 2020 AND NOT retracted")}
     assert sorted(int(e["accession_number"]) for e in entries) == sorted(expected)
     for e in entries:

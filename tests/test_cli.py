@@ -62,9 +62,10 @@ def test_unreachable_service_is_one_line_and_non_zero(run, no_sleep):
 
 
 @pytest.mark.parametrize("text,message", [
-    ("[[topics]]\nname = 'x'\n", "config key 'topics[0].pubmed_query' is missing or empty"),
+    ("[[topics]]\nname = 'x'\n", "config key 'topics[0]' has no query: give at least one of [topics.pubmed]"),
+    ("[[topics]]\nname = 'x'\n[topics.pubmed]\nquerry = 'y'\n", "config key 'topics[0].pubmed.querry' is not recognised"),
     ("[ncbi]\napi_kee = 'k'\n", "config key 'ncbi.api_kee' is not recognised"),
-    ("[services]\neutils_url = 'ftp://x'\n", "config key 'eutils_url' must be an http(s) URL"),
+    ("[services]\neutils_url = 'ftp://x'\n", "config key 'services.eutils_url' must be an http(s) URL"),
     ("[ncbi\n", "not valid TOML"),
 ])
 def test_bad_config_names_the_key(run, tmp_path, text, message):

@@ -4,6 +4,7 @@ import json
 from datetime import date
 
 import pytest
+import sqlite_utils
 import responses
 
 from litwatch.config import Config, Topic
@@ -11,15 +12,17 @@ from litwatch.sources.ctgov.client import CtgovClient
 from litwatch.sources.ctgov.parse import parse_study, studies_from_json
 from litwatch.errors import HttpError, IncompleteFetch, ServiceUnavailable
 from litwatch.http import HttpClient
-from litwatch.ingest import fetch_ctgov, import_file
-from litwatch.store import TRIALS
+from litwatch.sync import import_file
+from litwatch.store.schema import TRIALS
 
 from conftest import FIXTURES
 from ctgov_standin import CtgovStandin, load_studies
+from conftest import count, fetch_ctgov, get, rows, search
+from litwatch.store import query
 
 BASE = "https://ctgov.test/api/v2"
-TOPIC = Topic(name="ketamine-ptsd", pubmed_query="x", ctgov_condition="PTSD", ctgov_intervention="ketamine")
-CONFIG = Config(ctgov_url=BASE)
+TOPIC = Topic(name="ketamine-ptsd", queries={"ctgov": {"condition": "PTSD", "intervention": "ketamine"}})
+CONFIG = Config(urls={"ctgov": BASE})
 
 
 def client():
@@ -65,11 +68,11 @@ def test_study_with_hundreds_of_locations():
 def test_field_limited_download_without_derived_section_loads(db):
     result = import_file(db, FIXTURES / "ctg-studies_field_limited.json")
     assert result.source == "ctgov" and result.counts.new == 1
-    t = db.table("trials").get("NCT00162175")
+    t = get(db, "trials", "NCT00162175")
     assert (t["brief_title"], t["overall_status"], t["lead_sponsor"]) == (
         "PPAR-COMBO With Sulfonylurea", "COMPLETED", "Bristol-Myers Squibb")
     assert t["start_date"] is None and t["has_results"] == 0
-    assert [r["condition"] for r in db.table("trial_conditions").rows] == ["Metabolics Diabetes Nos"]
+    assert [r["condition"] for r in rows(db, "trial_conditions")] == ["Metabolics Diabetes Nos"]
 
 
 def test_partial_dates_stay_partial():
@@ -81,10 +84,10 @@ def test_import_every_shape_and_search_trials(db):
     for name in ("ctg-studies_dtx_psychiatric.json", "study_NCT04267848_many_locations.json",
                  "page_single_NCT06341426.json", "page1_phelan.json"):
         assert import_file(db, FIXTURES / name).counts.received > 0
-    assert db.table("trials").count == 128 + 1 + 1 + 5
-    hits = {r["nct_id"] for r in db.table("trials").search('"posttraumatic stress disorder"')}
+    assert count(db, "trials") == 128 + 1 + 1 + 5
+    hits = {r["nct_id"] for r in search(db, "trials", '"posttraumatic stress disorder"')}
     assert "NCT05305235" in hits and len(hits) >= 5  # conditions are searchable
-    assert {r["nct_id"] for r in db.table("trials").search("psilocybin")} == {"NCT06341426"}
+    assert {r["nct_id"] for r in search(db, "trials", "psilocybin")} == {"NCT06341426"}
     again = import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json")
     assert (again.counts.unchanged, again.counts.updated) == (128, 0)
 
@@ -97,12 +100,13 @@ def test_three_real_pages_are_followed_and_a_short_count_is_reported(db):
             match = [responses.matchers.query_param_matcher({"pageToken": token}, strict_match=False)] if token else \
                 [responses.matchers.query_param_matcher({"countTotal": "true"}, strict_match=False)]
             rsps.get(f"{BASE}/studies", body=body, match=match)
-        with pytest.raises(IncompleteFetch, match="reported 21 studies but served 13 over 3 pages"):
+        # 13 studies arrive, but the last page repeats three of the first: 10 distinct ones.
+        with pytest.raises(IncompleteFetch, match=r"reported 21 studies but served 10 distinct ones \(and 3 repeats\)"):
             fetch_ctgov(db, CONFIG, TOPIC, client=client())
         second = rsps.calls[1].request.url
     assert "pageToken=" in second and "countTotal" not in second and "query.cond=PTSD" in second
-    assert db.table("trials").count == 10  # 13 received; the last page repeats three of the first
-    assert db.execute("SELECT status, expected, received FROM runs").fetchone() == ("failed", 21, 13)
+    assert count(db, "trials") == 10  # 13 received; the last page repeats three of the first
+    assert db.execute("SELECT status, expected, received, repeated FROM runs").fetchone() == ("failed", 21, 10, 3)
 
 
 @pytest.fixture
@@ -118,14 +122,13 @@ def test_fetch_follows_pages_of_the_servers_size(db, standin):
     assert (result.counts.expected, result.counts.received, result.params["pages"]) == (128, 128, 3)
     first = standin.requests[0]
     assert (first["pageSize"], first["countTotal"], first["query.cond"], first["query.intr"]) == ("1000", "true", "PTSD", "ketamine")
-    assert db.table("trial_changes").count == 128
-    assert {r["field"] for r in db.table("trial_changes").rows} == {"new"}
+    assert count(db, "trial_changes") == 128
+    assert {r["field"] for r in rows(db, "trial_changes")} == {"new"}
 
 
 def test_second_run_asks_for_the_update_window_and_records_changes_once(db, standin):
     fetch_ctgov(db, CONFIG, TOPIC, client=client())
     db.execute("UPDATE runs SET started_at = '2025-06-10T00:00:00Z'")
-    db.conn.commit()
     status = standin.study("NCT05989841")["protocolSection"]["statusModule"]
     old_status = status["overallStatus"]
     status["overallStatus"] = "COMPLETED" if old_status != "COMPLETED" else "TERMINATED"
@@ -134,7 +137,7 @@ def test_second_run_asks_for_the_update_window_and_records_changes_once(db, stan
     second = fetch_ctgov(db, CONFIG, TOPIC, client=client())
     assert standin.requests[0]["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2025-06-07,MAX]"
     assert second.counts.updated == 1
-    changes = list(db.query("SELECT nct_id, field, old_value, new_value, last_update_posted, run_id "
+    changes = list(query(db, "SELECT nct_id, field, old_value, new_value, last_update_posted, run_id "
                             "FROM trial_changes WHERE field != 'new'"))
     assert changes == [{"nct_id": "NCT05989841", "field": "overall_status", "old_value": old_status,
                         "new_value": status["overallStatus"], "last_update_posted": "2025-07-01",
@@ -171,6 +174,7 @@ def test_malformed_json_fails_clearly_and_keeps_data(db, standin):
 
 
 def test_trial_tables_have_keys_and_foreign_keys(db):
+    db = sqlite_utils.Database(db)  # the schema as sqlite-utils and Datasette read it
     assert db.table("trials").pks == ["nct_id"]
     for name in TRIALS.children:
         assert ("nct_id", "trials", "nct_id") in [(fk.column, fk.other_table, fk.other_column)

@@ -7,7 +7,7 @@ import click
 
 from litwatch.cli import cli
 from litwatch.schema_docs import COLUMNS, markdown
-from litwatch.store import TABLES
+from litwatch.store.schema import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

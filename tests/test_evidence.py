@@ -6,9 +6,12 @@ from litwatch import evidence
 from litwatch.config import DEFAULT_TOPIC, Config, Topic
 from litwatch import designs
 from litwatch.designs import ArticleFacts, classify_article
-from litwatch.ingest import fetch_ctgov, fetch_pubmed, follow_links, import_file
+from litwatch.sources import all_sources
+from litwatch.store import query
+from litwatch.sync import follow_links, import_file
 
 from conftest import FIXTURES, SUBSET
+from conftest import fetch_ctgov, fetch_pubmed, get
 
 DESIGN_EXAMPLES = FIXTURES / "pubmed20n0014_design_examples.xml"
 
@@ -18,7 +21,7 @@ def sample(tmp_path_factory):
     """Real records: the update-file subset, the psychiatric trials, the design examples."""
     from litwatch.store import open_db
     db = open_db(tmp_path_factory.mktemp("evidence") / "sample.db")
-    import_file(db, SUBSET, workers=1)
+    import_file(db, SUBSET)
     import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json")
     import_file(db, DESIGN_EXAMPLES)
     evidence.refresh(db, [DEFAULT_TOPIC])
@@ -37,7 +40,7 @@ def test_ketamine_icbt_protocol_links_to_its_trial_and_is_core(sample):
     row = sample.execute("SELECT relevance, first_run_id FROM article_topics WHERE pmid = 34092549 "
                          "AND topic = 'ketamine-ptsd'").fetchone()
     assert row == ("core", None)  # found by its concepts, not by a topic query
-    assert sample.table("articles").get(34092549)["design"] == "study protocol"
+    assert get(sample, "articles", 34092549)["design"] == "study protocol"
 
 
 def test_databank_links_of_the_update_file_subset(sample):
@@ -82,7 +85,7 @@ REAL_DESIGNS = [
 
 @pytest.mark.parametrize("pmid,design,source", REAL_DESIGNS)
 def test_design_of_real_records(sample, pmid, design, source):
-    row = sample.table("articles").get(pmid)
+    row = get(sample, "articles", pmid)
     assert (row["design"], row["design_source"]) == (design, source)
 
 
@@ -97,9 +100,9 @@ def test_animal_rct_is_preclinical_synthetic():
 
 
 def test_retracted_papers_are_flagged_and_kept(sample):
-    rows = list(sample.query("SELECT pmid, retracted FROM articles WHERE retracted = 1 ORDER BY pmid"))
+    rows = list(query(sample, "SELECT pmid, retracted FROM articles WHERE retracted = 1 ORDER BY pmid"))
     assert [r["pmid"] for r in rows] == [400712, 423962]
-    assert sample.table("articles").get(31692644)["corrected"] == 1  # ErratumIn
+    assert get(sample, "articles", 31692644)["corrected"] == 1  # ErratumIn
 
 
 def test_trials_get_the_same_design_vocabulary(sample):
@@ -109,7 +112,7 @@ def test_trials_get_the_same_design_vocabulary(sample):
 
 
 def test_relevance_core_needs_both_concepts(db):
-    topic = Topic(name="digital-ptsd", pubmed_query="x", intervention_terms=("smartphone", "app-based", "digital"),
+    topic = Topic(name="digital-ptsd", queries={"pubmed": "x"}, intervention_terms=("smartphone", "app-based", "digital"),
                   condition_terms=("PTSD", "posttraumatic stress"))
     import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json", topic="digital-ptsd")
     evidence.refresh(db, [topic])
@@ -119,9 +122,9 @@ def test_relevance_core_needs_both_concepts(db):
 
 
 def test_unreported_trials_view(sample):
-    rows = {r["nct_id"]: r for r in sample.query("SELECT * FROM unreported_trials")}
+    rows = {r["nct_id"]: r for r in query(sample, "SELECT * FROM unreported_trials")}
     assert "NCT05305235" not in rows  # results posted
-    completed = list(sample.query(
+    completed = list(query(sample, 
         "SELECT nct_id FROM trials WHERE overall_status = 'COMPLETED' AND has_results = 0 "
         "AND coalesce(primary_completion_date, completion_date) < date('now', '-12 months')"))
     reported = {r[0] for r in sample.execute("SELECT nct_id FROM article_trial_links WHERE reference_type = 'RESULT'")}
@@ -143,7 +146,7 @@ def test_following_links_fetches_missing_records_in_one_request_per_source(db, r
     eutils = EutilsStandin(real_records)
     studies = load_studies()
     ctgov = CtgovStandin(studies[:100])  # the topic query returns 100 studies...
-    config = Config(eutils_url="https://e.test/eutils", ctgov_url="https://c.test/api/v2", topics=(DEFAULT_TOPIC,))
+    config = Config(urls={"pubmed": "https://e.test/eutils", "ctgov": "https://c.test/api/v2"}, topics=(DEFAULT_TOPIC,))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         eutils.add_to(rsps, config.eutils_url)
         ctgov.add_to(rsps, config.ctgov_url)
@@ -153,7 +156,7 @@ def test_following_links_fetches_missing_records_in_one_request_per_source(db, r
         ctgov.studies = studies  # ...the rest exist at the source but not in the query's answer
         ctgov.requests.clear()
         eutils.requests.clear()
-        results = follow_links(db, config)
+        results = follow_links(db, config, all_sources())
     by_id = [r for r in ctgov.requests if "filter.ids" in r]
     assert len(by_id) == 1 and len(by_id[0]["filter.ids"].split(",")) > 100
     assert [name for name, _ in eutils.requests] == ["efetch.fcgi"]

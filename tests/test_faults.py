@@ -14,15 +14,15 @@ from litwatch.config import Config, Topic
 from litwatch.sources.ctgov.client import CtgovClient
 from litwatch.errors import EutilsError, HttpError, ServiceUnavailable
 from litwatch.http import HttpClient
-from litwatch.ingest import fetch_ctgov, fetch_pubmed
 from litwatch.sources.pubmed.client import PubMedClient
 
 from conftest import FIXTURES
 from ctgov_standin import CtgovStandin, load_studies
 from eutils_standin import EutilsStandin
 from standin_server import serve
+from conftest import fetch_ctgov, fetch_pubmed
 
-TOPIC = Topic(name="ketamine-ptsd", pubmed_query="ketamine AND PTSD", ctgov_condition="PTSD")
+TOPIC = Topic(name="ketamine-ptsd", queries={"pubmed": "ketamine AND PTSD", "ctgov": {"condition": "PTSD"}})
 HTML_PAGE = (FIXTURES / "efetch_not_xml.html").read_bytes()
 
 
@@ -70,7 +70,7 @@ def stored(db, real_records):
     """A database that already holds a successful fetch of both sources."""
     eutils, ctgov = EutilsStandin(real_records), CtgovStandin(load_studies(), page_size=60)
     with serve(eutils.handle, "/eutils") as eu, serve(lambda p, q: ctgov.handle(q), "/api/v2") as ct:
-        config = Config(eutils_url=eu, ctgov_url=ct)
+        config = Config(urls={"pubmed": eu, "ctgov": ct})
         fetch_pubmed(db, config, TOPIC, client=PubMedClient(http(), eu))
         fetch_ctgov(db, config, TOPIC, client=CtgovClient(http(), ct))
     return db, eutils, ctgov
@@ -84,7 +84,7 @@ def test_pubmed_fault_is_retried_then_survived(stored, fault):
     db, eutils, _ = stored
     faulty = Faulty(eutils.handle, [fault, fault])  # two bad answers, then a good one
     with serve(faulty, "/eutils") as eu:
-        result = fetch_pubmed(db, Config(eutils_url=eu), TOPIC, client=PubMedClient(http(), eu), full=True)
+        result = fetch_pubmed(db, Config(urls={"pubmed": eu}), TOPIC, client=PubMedClient(http(), eu), full=True)
     assert result.status == "success" and result.counts.unchanged == 304
     assert faulty.seen[:3] == [fault, fault, None]
     assert result.params["retries"] == 2
@@ -97,7 +97,7 @@ def test_ctgov_fault_that_persists_fails_cleanly_and_changes_nothing(stored, fau
     faulty = Faulty(lambda p, q: ctgov.handle(q), [fault] * 3)
     with serve(faulty, "/api/v2") as ct:
         with pytest.raises(ServiceUnavailable, match=r"studies failed after 3 attempts") as error:
-            fetch_ctgov(db, Config(ctgov_url=ct), TOPIC, client=CtgovClient(http(), ct), full=True)
+            fetch_ctgov(db, Config(urls={"ctgov": ct}), TOPIC, client=CtgovClient(http(), ct), full=True)
     assert "\n" not in str(error.value)
     assert snapshot(db) == before
     run = db.execute("SELECT status, error FROM runs ORDER BY id DESC LIMIT 1").fetchone()
@@ -110,7 +110,7 @@ def test_eutils_error_in_a_200_fails_without_retry(stored):
     body = (FIXTURES / "esearch_error_bad_db.xml").read_bytes()
     with serve(lambda p, q: (200, {"Content-Type": "text/xml"}, body), "/eutils") as eu:
         with pytest.raises(EutilsError, match="Invalid db name specified: fleegle"):
-            fetch_pubmed(db, Config(eutils_url=eu), TOPIC, client=PubMedClient(http(), eu), full=True)
+            fetch_pubmed(db, Config(urls={"pubmed": eu}), TOPIC, client=PubMedClient(http(), eu), full=True)
     assert snapshot(db) == before
 
 
@@ -120,7 +120,7 @@ def test_ctgov_400_shows_its_text(stored):
     with serve(lambda p, q: (400, {"Content-Type": "text/plain"}, b"Invalid prefix in parameter name: query.cond"),
                "/api/v2") as ct:
         with pytest.raises(HttpError, match="HTTP 400: Invalid prefix in parameter name: query.cond"):
-            fetch_ctgov(db, Config(ctgov_url=ct), TOPIC, client=CtgovClient(http(), ct))
+            fetch_ctgov(db, Config(urls={"ctgov": ct}), TOPIC, client=CtgovClient(http(), ct))
     assert snapshot(db) == before
 
 

@@ -10,11 +10,12 @@ from click.testing import CliRunner
 from litwatch import evidence
 from litwatch.cli import cli
 from litwatch.config import DEFAULT_TOPIC
-from litwatch.ingest import import_file
+from litwatch.sync import import_file
 from litwatch.report.build import build_report, phase_label
 from litwatch.store import open_db
 
 from conftest import FIXTURES, SUBSET
+from conftest import count
 
 TOPIC = DEFAULT_TOPIC.name
 
@@ -24,12 +25,11 @@ def dbpath(tmp_path_factory):
     """Real records of the topic, imported in two runs; the second changes one trial's status."""
     path = tmp_path_factory.mktemp("report") / "litwatch.db"
     db = open_db(path)
-    import_file(db, SUBSET, topic=TOPIC, workers=1)
+    import_file(db, SUBSET, topic=TOPIC)
     studies = json.loads((FIXTURES / "ctg-studies_dtx_psychiatric.json").read_text())
     import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json", topic=TOPIC)
     evidence.refresh(db, [DEFAULT_TOPIC])
     db.execute("UPDATE runs SET started_at = '2026-01-10T00:00:00Z', finished_at = '2026-01-10T00:01:00Z'")
-    db.conn.commit()
     # Second run (synthetic change of a real study): NCT05989841 is completed and posts results.
     changed = next(s for s in studies if s["protocolSection"]["identificationModule"]["nctId"] == "NCT05989841")
     status = changed["protocolSection"]["statusModule"]
@@ -41,7 +41,6 @@ def dbpath(tmp_path_factory):
     evidence.refresh(db, [DEFAULT_TOPIC])
     db.execute("UPDATE runs SET started_at = '2026-02-02T00:00:00Z', finished_at = '2026-02-02T00:01:00Z' "
                "WHERE id = (SELECT max(id) FROM runs)")
-    db.conn.commit()
     db.close()
     return path, before
 
@@ -67,7 +66,7 @@ def test_json_figures_equal_sql_counts(db, data):
     assert data["trials_by_status"] == sql_tally(db, f"""
         SELECT t.overall_status, count(*) FROM trials t JOIN trial_topics x USING (nct_id)
         WHERE x.topic = '{TOPIC}' GROUP BY 1 ORDER BY 1""")
-    assert sum(data["trials_by_phase"].values()) == db.table("trial_topics").count == 128
+    assert sum(data["trials_by_phase"].values()) == count(db, "trial_topics") == 128
     assert data["publications_by_design"] == {d: n for d, n in sql_tally(db, f"""
         SELECT a.design, count(*) FROM articles a JOIN article_topics x USING (pmid)
         WHERE x.topic = '{TOPIC}' AND NOT a.retracted GROUP BY 1""").items()} | {}
@@ -203,12 +202,18 @@ def test_markdown_with_chart_files(dbpath, tmp_path):
 
 
 def test_since_last_report(dbpath, tmp_path):
-    run(dbpath[0], "--format", "json", "-o", str(tmp_path / "r1.json"))
     again = json.loads(run(dbpath[0], "--format", "json", "--since-last-report").output)
     assert again["changes"]["since"] == "2026-02-02T00:00:00Z"  # no earlier report: the newest run
 
 
+def test_missing_database_is_refused_in_one_line(tmp_path):
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "typo.db"), "report"])
+    assert result.exit_code == 2 and result.output.startswith("Error: no database at ")
+    assert len(result.output.splitlines()) == 1 and not (tmp_path / "typo.db").exists()
+
+
 def test_empty_database_gives_a_helpful_report(tmp_path):
+    open_db(tmp_path / "empty.db").close()
     result = run(tmp_path / "empty.db")
     assert "The database is empty: run `litwatch fetch`" in result.output
     assert "0 registered trials" in result.output
@@ -217,7 +222,7 @@ def test_empty_database_gives_a_helpful_report(tmp_path):
 
 def test_update_offline_imports_the_bundled_sample(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("litwatch.cli.probe", lambda url: False)
+    monkeypatch.setattr("litwatch.api._probe", lambda url: False)
     result = CliRunner().invoke(cli, ["update"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "Report written to data/report.html" in result.output

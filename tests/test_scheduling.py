@@ -18,17 +18,19 @@ from litwatch.config import DEFAULT_TOPIC, Config
 from litwatch.sources.ctgov.client import CtgovClient
 from litwatch.errors import ParseError, UnknownFormat
 from litwatch.http import HttpClient
-from litwatch.ingest import fetch_ctgov, fetch_pubmed, import_file
+from litwatch.sync import import_file
 from litwatch.lock import RunLock
 from litwatch.sources.pubmed.client import PubMedClient
 from litwatch.sources.pubmed.parse import split_xml
-from litwatch.store import TABLES, open_db
+from litwatch.store import open_db
+from litwatch.store.schema import TABLES
 
 from ctgov_standin import CtgovStandin, load_studies
 from eutils_standin import EutilsStandin
 from standin_server import serve
+from conftest import count, fetch_ctgov, fetch_pubmed
 
-RUN_COLUMNS = {"first_run_id", "changed_run_id", "run_id", "id"}
+RUN_COLUMNS = {"first_run_id", "changed_run_id", "seen_run_id", "run_id", "id"}
 CONTENT_TABLES = [t for t in TABLES if t not in ("runs", "reports")]
 
 
@@ -57,7 +59,6 @@ def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(tmp_path):
     db = open_db(tmp_path / "litwatch.db")
     db.execute("INSERT INTO runs (topic, source, kind, started_at, status) VALUES ('t', 'pubmed', 'fetch', "
                "'2026-01-01T00:00:00Z', 'running')")
-    db.conn.commit()
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "litwatch.db"), "import",
                                       str(Path(__file__).parent / "fixtures" / "pubmed-29768149.xml")])
     assert result.exit_code == 0
@@ -75,7 +76,7 @@ def test_killed_run_then_normal_run_equals_one_uninterrupted_run(tmp_path, real_
         ref = tmp_path / "reference.db"
         db = open_db(ref)
         fast = lambda: HttpClient(per_second=0)  # noqa: E731
-        config = Config(eutils_url=eu, ctgov_url=ct)
+        config = Config(urls={"pubmed": eu, "ctgov": ct})
         fetch_pubmed(db, config, DEFAULT_TOPIC, client=PubMedClient(fast(), eu))
         fetch_ctgov(db, config, DEFAULT_TOPIC, client=CtgovClient(fast(), ct))
         evidence.refresh(db, config.topics)
@@ -123,10 +124,10 @@ def test_entity_attacks_are_refused(db, tmp_path, name, body):
     path = tmp_path / name
     path.write_bytes(body)
     with pytest.raises(ParseError, match="declares XML entities|entity amplification"):
-        import_file(db, path, workers=1)  # refused by litwatch, or by libxml2's own bomb guard
+        import_file(db, path)  # refused by litwatch, or by libxml2's own bomb guard
     with pytest.raises(ParseError, match="declares XML entities"):
         list(split_xml(open(path, "rb")))
-    assert db.table("articles").count == 0
+    assert count(db, "articles") == 0
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "cli.db"), "import", str(path)])
     assert result.exit_code == 1 and "root:" not in result.output  # /etc/passwd never read
 

@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import sqlite_utils
+import sqlite3
 
 from .. import __version__
 from ..config import Topic
 from ..designs import DESIGNS, META_ANALYSIS, RCT, SYSTEMATIC_REVIEW
 from ..evidence import concept_pattern
-from ..store import REPORTED_TRIALS_SQL, TRACKED_FIELDS, now
+from ..sources import all_sources
+from ..sources.ctgov.source import TRACKED_FIELDS
+from ..store.db import now, query, transaction
+from ..store.schema import REPORTED_TRIALS_SQL
 
 IN_PROGRESS = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING")
 STOPPED = ("TERMINATED", "WITHDRAWN", "SUSPENDED")
@@ -40,7 +43,7 @@ class Window:
         return date.fromisoformat(self.as_of[:10])
 
 
-def build_report(db: sqlite_utils.Database, topic: Topic, *, as_of: date | None = None,
+def build_report(db: sqlite3.Connection, topic: Topic, *, as_of: date | None = None,
                  since: date | None = None, since_last_report: bool = False) -> dict[str, Any]:
     """Everything the brief shows, as JSON-ready data.
 
@@ -63,9 +66,7 @@ def build_report(db: sqlite_utils.Database, topic: Topic, *, as_of: date | None 
         "as_of": window.as_of,
         "notice": _notice(db, topic, window),
         "litwatch_version": __version__,
-        "queries": {"pubmed": topic.pubmed_query,
-                    "ctgov": {"query.cond": topic.ctgov_condition, "query.intr": topic.ctgov_intervention,
-                              "query.term": topic.ctgov_term}},
+        "queries": {source.name: source.query(topic) for source in all_sources() if source.query(topic)},
         "concepts": {"intervention": list(topic.intervention_terms), "condition": list(topic.condition_terms)},
         "counts": {"trials": len(trials), "trials_core": sum(t["relevance"] == "core" for t in trials),
                    "publications": len(evidence), "publications_core": sum(a["relevance"] == "core" for a in evidence),
@@ -102,7 +103,7 @@ def to_json(report: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------- window -----
 
-def _window(db: sqlite_utils.Database, as_of: date | None) -> Window:
+def _window(db: sqlite3.Connection, as_of: date | None) -> Window:
     if as_of is None:
         rows = db.execute("SELECT id, finished_at FROM runs WHERE status = 'success' ORDER BY id").fetchall()
         stamp = max((r[1] for r in rows if r[1]), default="1970-01-01T00:00:00Z")
@@ -116,7 +117,7 @@ def _in(window: Window) -> str:
     return ",".join(str(i) for i in window.run_ids) or "NULL"
 
 
-def _notice(db: sqlite_utils.Database, topic: Topic, window: Window) -> str | None:
+def _notice(db: sqlite3.Connection, topic: Topic, window: Window) -> str | None:
     fetched = db.execute(
         f"SELECT count(*) FROM runs WHERE kind = 'fetch' AND topic = ? AND id IN ({_in(window)})", [topic.name]).fetchone()[0]
     if fetched:
@@ -129,7 +130,7 @@ def _notice(db: sqlite_utils.Database, topic: Topic, window: Window) -> str | No
             + ", ".join(f for f in files if f) + "). Run `litwatch fetch` with network access for current data.")
 
 
-def _since(db: sqlite_utils.Database, topic: Topic, window: Window, since: date | None,
+def _since(db: sqlite3.Connection, topic: Topic, window: Window, since: date | None,
            since_last_report: bool) -> str:
     if since:
         return since.isoformat()
@@ -146,8 +147,8 @@ def _since(db: sqlite_utils.Database, topic: Topic, window: Window, since: date 
 
 # ---------------------------------------------------------------- records -----
 
-def _articles(db: sqlite_utils.Database, topic: Topic, window: Window) -> list[dict[str, Any]]:
-    rows = db.query(
+def _articles(db: sqlite3.Connection, topic: Topic, window: Window) -> list[dict[str, Any]]:
+    rows = query(db, 
         f"""SELECT a.pmid, a.title, a.journal, a.journal_iso, a.volume, a.issue, a.pages, a.pub_year,
                    a.pub_date, a.entrez_date, a.doi, a.design, a.design_source, a.retracted, a.corrected,
                    a.first_run_id, t.relevance,
@@ -189,7 +190,7 @@ def citation(authors: list[str], r: Any) -> str:
     return text + f" PMID: {r['pmid']}."
 
 
-def _trials(db: sqlite_utils.Database, topic: Topic, window: Window) -> list[dict[str, Any]]:
+def _trials(db: sqlite3.Connection, topic: Topic, window: Window) -> list[dict[str, Any]]:
     later = {}
     for nct_id, field, old in db.execute(
             f"SELECT nct_id, field, old_value FROM trial_changes WHERE run_id NOT IN ({_in(window)}) "
@@ -200,7 +201,7 @@ def _trials(db: sqlite_utils.Database, topic: Topic, window: Window) -> list[dic
                                       "WHERE country IS NOT NULL ORDER BY nct_id, country"):
         countries.setdefault(nct_id, []).append(country)
     out = []
-    for r in db.query(
+    for r in query(db, 
             f"""SELECT t.*, tt.relevance FROM trials t JOIN trial_topics tt ON tt.nct_id = t.nct_id AND tt.topic = ?
                 WHERE t.first_run_id IN ({_in(window)}) ORDER BY t.nct_id""", [topic.name]):
         for field in TRACKED_FIELDS:
@@ -289,13 +290,13 @@ def _claims(topic: Topic, articles: list[dict[str, Any]], texts: dict[int, str])
     return out
 
 
-def _changes(db: sqlite_utils.Database, topic: Topic, window: Window, since: str,
+def _changes(db: sqlite3.Connection, topic: Topic, window: Window, since: str,
              articles: list[dict[str, Any]], trials: list[dict[str, Any]]) -> dict[str, Any]:
     after = [r[0] for r in db.execute(
         f"SELECT id FROM runs WHERE id IN ({_in(window)}) AND started_at >= ? ORDER BY id", [since])]
     runs = set(after)
     in_topic = {t["nct_id"] for t in trials}
-    rows = db.query(
+    rows = query(db, 
         f"""SELECT c.nct_id, c.field, c.old_value, c.new_value, c.last_update_posted, c.run_id, r.started_at
             FROM trial_changes c JOIN runs r ON r.id = c.run_id
             WHERE c.run_id IN ({",".join(map(str, after)) or "NULL"}) ORDER BY c.nct_id, c.id""")
@@ -308,27 +309,25 @@ def _changes(db: sqlite_utils.Database, topic: Topic, window: Window, since: str
     }
 
 
-def _sources(db: sqlite_utils.Database, topic: Topic, window: Window) -> list[dict[str, Any]]:
+def _sources(db: sqlite3.Connection, topic: Topic, window: Window) -> list[dict[str, Any]]:
     out = []
-    for source, table, query in (("pubmed", "article_topics", topic.pubmed_query),
-                                 ("ctgov", "trial_topics", json.dumps(
-                                          {"query.cond": topic.ctgov_condition, "query.intr": topic.ctgov_intervention,
-                                           "query.term": topic.ctgov_term}))):
+    for source in all_sources():
         last = db.execute(
             f"SELECT max(finished_at) FROM runs WHERE source = ? AND kind = 'fetch' AND topic = ? "
-            f"AND id IN ({_in(window)})", [source, topic.name]).fetchone()[0]
+            f"AND id IN ({_in(window)})", [source.name, topic.name]).fetchone()[0]
         imported = db.execute(
             f"SELECT max(finished_at) FROM runs WHERE source = ? AND kind = 'import' AND id IN ({_in(window)})",
-            [source]).fetchone()[0]
-        records = db.execute(f"SELECT count(*) FROM [{table}] WHERE topic = ?", [topic.name]).fetchone()[0]
-        out.append({"source": source, "query": query, "last_fetch": last, "last_import": imported,
-                    "records_in_topic": records,
-                    "service": "PubMed (NCBI E-utilities)" if source == "pubmed" else "ClinicalTrials.gov API v2"})
+            [source.name]).fetchone()[0]
+        records = db.execute(f"SELECT count(*) FROM [{source.family.topics}] WHERE topic = ?",
+                             [topic.name]).fetchone()[0]
+        out.append({"source": source.name, "query": source.query_text(topic), "last_fetch": last,
+                    "last_import": imported, "records_in_topic": records,
+                    "service": f"{source.label} ({source.service})"})
     return out
 
 
-def record_report(db: sqlite_utils.Database, report: dict[str, Any], fmt: str, output: str | None) -> None:
+def record_report(db: sqlite3.Connection, report: dict[str, Any], fmt: str, output: str | None) -> None:
     """Remember that a report was made (for ``--since-last-report``)."""
-    with db.conn:
-        db.table("reports").insert({"topic": report["topic"], "as_of": report["as_of"], "format": fmt,
-                                    "output": output, "made_at": now()})
+    with transaction(db):
+        db.execute("INSERT INTO reports (topic, as_of, format, output, made_at) VALUES (?, ?, ?, ?, ?)",
+                   [report["topic"], report["as_of"], fmt, output, now()])

@@ -15,9 +15,8 @@ _ENV.filters["cell"] = lambda s: "" if s is None else str(s).replace("|", "\\|")
 
 
 def _context(report: dict[str, Any]) -> dict[str, Any]:
-    ctgov = " ".join(f"{k}={v}" for k, v in report["queries"]["ctgov"].items() if v)
     year_ago = (date.fromisoformat(report["as_of"][:10]) - timedelta(days=365)).isoformat()
-    return {"r": report, "ctgov_query": ctgov, "year_ago": year_ago}
+    return {"r": report, "year_ago": year_ago}
 
 
 def markdown(report: dict[str, Any], charts: dict[str, str] | None = None) -> str:

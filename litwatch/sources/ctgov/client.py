@@ -15,7 +15,6 @@ from typing import Any, Iterator
 
 import requests
 
-from ...config import Topic
 from .parse import studies_from_json
 from ...errors import ParseError, TransientResponse, UnknownFormat
 from ...http import HttpClient
@@ -24,13 +23,13 @@ PAGE_SIZE = 1000  # the API's maximum; larger values are coerced down to it
 REQUESTS_PER_SECOND = 1.0
 
 
-def search_params(topic: Topic, since: date | None = None) -> dict[str, str]:
-    """The query parameters of a topic's search; ``since`` limits it to studies updated since."""
+def search_params(query: dict[str, str], since: date | None = None) -> dict[str, str]:
+    """The request parameters of a topic's query ({condition, intervention, term}); ``since``
+    limits it to studies updated since that day."""
     params = {"format": "json", "pageSize": str(PAGE_SIZE)}
-    for key, value in (("query.cond", topic.ctgov_condition), ("query.intr", topic.ctgov_intervention),
-                       ("query.term", topic.ctgov_term)):
-        if value:
-            params[key] = value
+    for key, name in (("query.cond", "condition"), ("query.intr", "intervention"), ("query.term", "term")):
+        if query.get(name):
+            params[key] = query[name]
     if since:
         params["filter.advanced"] = f"AREA[LastUpdatePostDate]RANGE[{since.isoformat()},MAX]"
     return params

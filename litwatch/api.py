@@ -1,0 +1,270 @@
+"""litwatch as a library: every command is one call here, usable from a notebook, a
+scheduler written in Python or a test exactly as the command line uses it.
+
+Functions that write take ``db`` as a path (the write lock is taken, the database opened,
+created or upgraded, and closed again) or as an open ``sqlite3.Connection`` (used as is:
+the caller holds the lock). Progress reaches the caller through optional callbacks;
+nothing here prints.
+
+    >>> import litwatch
+    >>> summary = litwatch.update("data/litwatch.db", output="report.html")  # doctest: +SKIP
+    >>> summary["status"]                                                     # doctest: +SKIP
+    'success'
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from . import evidence
+from .config import Config, Topic, load_config
+from .errors import LitwatchError
+from .lock import RunLock, close_abandoned_runs
+from .runs import RunResult, last_run_id, summary
+from .sources import all_sources, get
+from .sources.base import Source
+from .store.db import open_db, scalar
+from .sync import fetch_topic, follow_links, import_file
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB = "data/litwatch.db"
+Db = str | Path | sqlite3.Connection
+OnResult = Callable[[RunResult], None]
+OnError = Callable[[str, LitwatchError], None]  # (what failed, why)
+Echo = Callable[[str], None]
+
+
+@contextmanager
+def writing(db: Db, wait: float = 0.0) -> Iterator[sqlite3.Connection]:
+    """A connection to write through: a path is locked, opened and closed; runs left
+    'running' by a process that died are marked interrupted first."""
+    if isinstance(db, sqlite3.Connection):
+        yield db
+        return
+    with RunLock(db, wait=wait):
+        conn = open_db(db)
+        try:
+            abandoned = close_abandoned_runs(conn)
+            if abandoned:
+                log.warning("marked %d run(s) of a process that died as interrupted", abandoned)
+            yield conn
+        finally:
+            conn.close()
+
+
+@contextmanager
+def reading(db: Db) -> Iterator[sqlite3.Connection]:
+    """A read-only connection (a path must name an existing litwatch database)."""
+    if isinstance(db, sqlite3.Connection):
+        yield db
+        return
+    conn = open_db(db, readonly=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _topics(config: Config, names: Iterable[str]) -> list[Topic]:
+    names = list(names)
+    return [config.topic(n) for n in names] if names else list(config.topics)
+
+
+def _sources(names: Iterable[str]) -> list[Source]:
+    names = list(names)
+    return [get(n) for n in names] if names else all_sources()
+
+
+def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), sources: Iterable[str] = (),
+          full: bool = False, since: date | None = None, follow: bool = True, wait: float = 0.0,
+          on_result: OnResult | None = None, on_error: OnError | None = None,
+          on_skip: Echo | None = None) -> dict[str, Any]:
+    """Fetch every topic (or those named) from every source (or those named), follow the
+    links to records the queries missed, and bring the evidence layer up to date.
+
+    One source failing does not stop the others. Returns the summary of the runs made
+    (``status``: success, partial or failed; ``runs``; ``evidence``).
+    """
+    config = config or load_config()
+    chosen = _sources(sources)
+    with writing(db, wait) as conn:
+        first = last_run_id(conn)
+        for topic in _topics(config, topics):
+            for source in chosen:
+                if source.query(topic) is None:
+                    if on_skip:
+                        on_skip(f"{source.name} {topic.name}: skipped (the topic has no {source.label} query)")
+                    continue
+                try:
+                    result = fetch_topic(conn, config, source, topic, full=full, since=since)
+                except LitwatchError as e:
+                    if on_error:
+                        on_error(f"{source.name} {topic.name}", e)
+                    continue
+                if on_result:
+                    on_result(result)
+        if follow:
+            evidence.refresh(conn, config.topics)  # the links tell what to follow
+            try:
+                for result in follow_links(conn, config, chosen):
+                    if on_result:
+                        on_result(result)
+            except LitwatchError as e:
+                if on_error:
+                    on_error("following links", e)
+        return summary(conn, first, {"evidence": evidence.refresh(conn, config.topics)})
+
+
+def import_paths(db: Db, paths: Iterable[str | Path], config: Config | None = None, *, topic: str | None = None,
+                 origin: str = "import", wait: float = 0.0, progress: Callable[[str], Callable[[int], None]] | None = None,
+                 on_result: OnResult | None = None, on_error: OnError | None = None) -> dict[str, Any]:
+    """Import files (PubMed XML or MEDLINE text, ClinicalTrials.gov JSON...; the format is read
+    from the content); a file that fails is reported and the others still load.
+
+    ``progress(path)`` may return a callable that receives bytes read. Returns the runs'
+    summary, like :func:`fetch`.
+    """
+    config = config or load_config()
+    if topic is not None:
+        config.topic(topic)  # an unknown topic is a usage error, before anything is written
+    with writing(db, wait) as conn:
+        first = last_run_id(conn)
+        failures = 0
+        for path in paths:
+            try:
+                result = import_file(conn, path, topic=topic, origin=origin,
+                                     progress=progress(str(path)) if progress else None)
+            except LitwatchError as e:
+                failures += 1
+                if on_error:
+                    on_error(str(path), e)
+                continue
+            if on_result:
+                on_result(result)
+        out = summary(conn, first, {"evidence": evidence.refresh(conn, config.topics)})
+    if failures and out["status"] == "success":  # a file refused before any run began
+        out["status"] = "partial" if out["runs"] else "failed"
+    return out
+
+
+SAMPLE_DIRS = [Path("data/sample"), Path(__file__).resolve().parents[1] / "data" / "sample"]
+
+
+def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | Path = "data/report.html",
+           fmt: str = "html", wait: float = 0.0, echo: Echo | None = None, on_result: OnResult | None = None,
+           on_error: OnError | None = None) -> dict[str, Any]:
+    """The scheduled job: fetch every topic from every source, then write the report of the
+    first topic to ``output``.
+
+    When no service can be reached and nothing was ever fetched, the bundled real sample is
+    imported instead (and the report says so). Returns the runs' summary plus ``report``
+    and ``notice``.
+    """
+    config = config or load_config()
+    say = echo or (lambda line: None)
+    with writing(db, wait) as conn:
+        first = last_run_id(conn)
+        reachable = [s for s in all_sources() if _probe(s.probe_url(config))]
+        if reachable:
+            out = fetch(conn, config, on_result=on_result, on_error=on_error)
+        elif not scalar(conn, "SELECT count(*) FROM runs WHERE status = 'success'"):
+            sample = next((d for d in SAMPLE_DIRS if d.is_dir()), None)
+            if sample is None:
+                raise LitwatchError("no service can be reached and no bundled sample was found (data/sample)")
+            say(f"Offline: {_labels()} cannot be reached; importing the bundled real sample in {sample} "
+                f"instead of a live fetch.")
+            import_paths(conn, sorted(sample.iterdir()), config, topic=config.topics[0].name, origin="sample")
+            out = summary(conn, first, {"evidence": evidence.refresh(conn, config.topics), "offline": True})
+        else:
+            say(f"Offline: {_labels()} cannot be reached; reporting the data already stored.")
+            out = {"status": "failed", "runs": [], "offline": True}
+        data = write_report(conn, config, fmt=fmt, output=output, record=True)
+    out.update(report=str(output), notice=data["notice"])
+    return out
+
+
+def _probe(url: str) -> bool:
+    """Whether a service answers at all (one quick request, no retries)."""
+    import requests
+
+    from .http import USER_AGENT
+
+    try:
+        requests.get(url, timeout=5, headers={"User-Agent": USER_AGENT})
+        return True
+    except requests.RequestException:
+        return False
+
+
+def _labels() -> str:
+    labels = [s.label for s in all_sources()]
+    return ", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else labels[0]
+
+
+def build_report(db: Db, config: Config | None = None, *, topic: str | None = None, as_of: date | None = None,
+                 since: date | None = None, since_last_report: bool = False) -> dict[str, Any]:
+    """The report's data (what ``--format json`` prints) for a topic (default: the first)."""
+    from .report.build import build_report as build
+
+    config = config or load_config()
+    with reading(db) as conn:
+        return build(conn, config.topic(topic), as_of=as_of, since=since, since_last_report=since_last_report)
+
+
+def render_report(data: dict[str, Any], fmt: str, *, output: str | Path | None = None,
+                  charts_dir: str | Path | None = None) -> str:
+    """The report as text: ``md`` (charts written to ``charts_dir`` and linked, if given),
+    self-contained ``html``, or ``json``."""
+    import os
+
+    from .report import build, charts, render
+
+    if fmt == "json":
+        return build.to_json(data)
+    if fmt == "html":
+        return render.html(data, charts.svg_charts(data))
+    paths = None
+    if charts_dir:
+        written = charts.write_charts(data, charts_dir)
+        base = Path(output).parent if output else Path(".")
+        paths = {k: os.path.relpath(v, base) for k, v in written.items()}
+    return render.markdown(data, paths)
+
+
+def write_report(db: Db, config: Config | None = None, *, topic: str | None = None, fmt: str = "md",
+                 output: str | Path | None = None, charts_dir: str | Path | None = None,
+                 as_of: date | None = None, since: date | None = None, since_last_report: bool = False,
+                 record: bool = False) -> dict[str, Any]:
+    """Build and render a report, write it to ``output`` (when given) and return its data
+    with the rendered ``text``. ``record`` remembers the report in the database (for the next
+    report's ``since_last_report``), which needs a writable database."""
+    from .report.build import build_report as build
+    from .report.build import record_report
+
+    config = config or load_config()
+    opener = writing if record else reading
+    with opener(db) as conn:
+        data = build(conn, config.topic(topic), as_of=as_of, since=since, since_last_report=since_last_report)
+        text = render_report(data, fmt, output=output, charts_dir=charts_dir)
+        if output:
+            write_text(output, text)
+        if record:
+            record_report(conn, data, fmt, str(output) if output else None)
+    return dict(data, text=text)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a file (creating its folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+__all__ = ["DEFAULT_DB", "build_report", "fetch", "import_paths", "reading", "render_report", "update",
+           "write_report", "writing"]

@@ -1,0 +1,132 @@
+"""The run log: every fetch, link-following and import is one row of ``runs``, opened as
+``running`` and closed as ``success``, ``failed`` (with a one-line error) or ``interrupted``.
+A failed run leaves earlier data intact and does not advance the incremental window, so
+the next run asks again."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Iterator
+
+from . import __version__
+from .errors import LitwatchError
+from .http import HttpStats, redact
+from .store.db import now, transaction
+from .store.writes import Counts
+
+# How far back an incremental run reaches before the last successful run's start:
+# records indexed late on that day, or dated by NCBI in US Eastern time, are not missed.
+OVERLAP_DAYS = 3
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run, as recorded in the ``runs`` table."""
+
+    run_id: int
+    source: str
+    topic: str | None
+    kind: str
+    status: str
+    counts: Counts
+    params: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def start_run(conn: sqlite3.Connection, *, topic: str | None, source: str, kind: str,
+              query: str | None = None, params: dict[str, Any] | None = None) -> int:
+    """Record a run as started and return its id."""
+    with transaction(conn):
+        cursor = conn.execute(
+            "INSERT INTO runs (topic, source, kind, started_at, status, query, params, litwatch_version, "
+            "expected, received, new, updated, unchanged, deleted, skipped, repeated) "
+            "VALUES (?, ?, ?, ?, 'running', ?, ?, ?, NULL, 0, 0, 0, 0, 0, 0, 0)",
+            (topic, source, kind, now(), redact(query) if query else None, _params(params or {}), __version__))
+    return int(cursor.lastrowid or 0)
+
+
+def finish_run(conn: sqlite3.Connection, run_id: int, status: str, counts: Counts,
+               error: str | None = None, params: dict[str, Any] | None = None) -> None:
+    """Close a run with its final status, counts and (for failures) the error message."""
+    values = {"finished_at": now(), "status": status, "error": redact(error) if error else None, **counts.as_row()}
+    if params is not None:
+        values["params"] = _params(params)
+    sets = ", ".join(f"[{k}] = :{k}" for k in values)
+    with transaction(conn):
+        conn.execute(f"UPDATE runs SET {sets} WHERE id = :id", {**values, "id": run_id})
+
+
+def _params(params: dict[str, Any]) -> str:
+    return redact(json.dumps(params, sort_keys=True, default=str))
+
+
+@contextmanager
+def recorded_run(conn: sqlite3.Connection, *, topic: str | None, source: str, kind: str,
+                 params: dict[str, Any], query: str | None = None,
+                 stats: HttpStats | None = None) -> Iterator[tuple[int, Counts]]:
+    """Record a run around a block: ``running`` on entry, then ``success``, ``failed`` (with
+    the error's one-line message) or ``interrupted`` (Ctrl-C, SIGTERM). ``params`` may be
+    filled in by the block; the HTTP requests and retries made (from ``stats``) and the
+    duration are added to them.
+    """
+    run_id = start_run(conn, topic=topic, source=source, kind=kind, query=query, params=params)
+    counts = Counts()
+    started = time.monotonic()
+    before = (stats.requests, stats.retries) if stats else (0, 0)
+
+    def finish(status: str, error: str | None = None) -> None:
+        params["seconds"] = round(time.monotonic() - started, 3)
+        if stats:
+            params["requests"], params["retries"] = stats.requests - before[0], stats.retries - before[1]
+        finish_run(conn, run_id, status, counts, error=error, params=params)
+
+    try:
+        yield run_id, counts
+    except LitwatchError as e:
+        finish("failed", str(e))
+        raise
+    except BaseException as e:  # Ctrl-C, SIGTERM or a bug: record it, never leave 'running'
+        finish("interrupted" if isinstance(e, KeyboardInterrupt) else "failed", f"{type(e).__name__}: {e}")
+        raise
+    finish("success")
+
+
+def last_success(conn: sqlite3.Connection, topic: str, source: str) -> str | None:
+    """``started_at`` of the topic's last successful fetch from ``source``, if any."""
+    row = conn.execute(
+        "SELECT max(started_at) FROM runs WHERE topic = ? AND source = ? AND kind = 'fetch' "
+        "AND status = 'success'", [topic, source]).fetchone()
+    return row[0] if row else None
+
+
+def incremental_start(conn: sqlite3.Connection, topic: str, source: str) -> date | None:
+    """Where an incremental fetch starts: the last successful fetch's day, minus the overlap."""
+    started = last_success(conn, topic, source)
+    if not started:
+        return None
+    return datetime.fromisoformat(started.replace("Z", "+00:00")).date() - timedelta(days=OVERLAP_DAYS)
+
+
+def last_run_id(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0]
+
+
+def summary(conn: sqlite3.Connection, after: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The runs made since run ``after``, as a JSON-ready summary, with the overall status:
+    success, partial (some failed) or failed (all failed)."""
+    runs = []
+    for r in conn.execute("SELECT id, topic, source, kind, status, expected, received, new, updated, unchanged, "
+                          "deleted, skipped, repeated, params, error FROM runs WHERE id > ? ORDER BY id", [after]):
+        params = json.loads(r[13] or "{}")
+        runs.append({"run_id": r[0], "topic": r[1], "source": r[2], "kind": r[3], "status": r[4],
+                     "expected": r[5], "received": r[6], "new": r[7], "updated": r[8], "unchanged": r[9],
+                     "deleted": r[10], "skipped": r[11], "repeated": r[12], "requests": params.get("requests"),
+                     "retries": params.get("retries"), "seconds": params.get("seconds"), "error": r[14]})
+    failed = sum(r["status"] != "success" for r in runs)
+    status = "success" if not failed else ("failed" if failed == len(runs) else "partial")
+    return {"status": status, "runs": runs, **(extra or {})}

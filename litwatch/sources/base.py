@@ -1,0 +1,114 @@
+"""What every source provides, and nothing more: litwatch's orchestration, CLI, report and
+browse layers know sources only through this interface and the registry in
+:mod:`litwatch.sources`.
+
+A source knows its name and label, the query a topic asks it (or that the topic has none),
+how to search a date window and fetch the matching records in batches, how to fetch records
+by ID, which tables it writes and how (its :class:`~litwatch.store.writes.Writer`), which of
+the store's links point at records it should have, which files it can read, and where to
+probe whether its service is reachable.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import date
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Iterator
+
+from ..store.spec import Family, TableSpec
+from ..store.writes import Counts, Record, Writer, delete, save
+
+if TYPE_CHECKING:
+    from ..config import Config, Topic
+    from ..http import HttpClient
+
+
+@dataclass
+class Batch:
+    """Records in arrival order, then keys deleted after them (PubMed's DeleteCitation)."""
+
+    records: list[Record] = field(default_factory=list)
+    deletes: list[Any] = field(default_factory=list)
+    skipped: int = 0  # records read but not stored (e.g. PubMed books), each logged by the source
+
+
+@dataclass
+class Search:
+    """A search of one topic's query over a window: what the service says it holds, what was
+    asked (for the run log), and the batches of records as they are fetched."""
+
+    expected: int | None
+    params: dict[str, Any]
+    batches: Iterator[Batch]
+
+
+class Source(ABC):
+    """One service litwatch reads, behind one interface."""
+
+    name: ClassVar[str]  # registry key, CLI --source value, runs.source
+    label: ClassVar[str]  # what a reader calls it: "PubMed"
+    service: ClassVar[str]  # how it is reached: "NCBI E-utilities"
+    unit: ClassVar[str]  # what it serves: "records", "studies"
+    family: ClassVar[Family]
+    tables: ClassVar[dict[str, TableSpec]]
+    writer: ClassVar[Writer]
+    default_url: ClassVar[str]
+    url_env: ClassVar[str]  # environment variable overriding the base URL
+
+    # ---------------------------------------------------------------- queries --
+
+    def query(self, topic: "Topic") -> Any | None:
+        """The topic's query for this source, or None when the topic does not use it."""
+        return topic.queries.get(self.name) or None
+
+    def query_text(self, topic: "Topic") -> str:
+        """The query as one line, for the run log and the report."""
+        query = self.query(topic)
+        return query if isinstance(query, str) else " ".join(f"{k}={v}" for k, v in (query or {}).items() if v)
+
+    # ---------------------------------------------------------------- network --
+
+    def url(self, config: "Config") -> str:
+        return config.urls.get(self.name, self.default_url)
+
+    @abstractmethod
+    def client(self, config: "Config", http: "HttpClient | None" = None) -> Any:
+        """A client for this source's service, paced as the service asks."""
+
+    @abstractmethod
+    def probe_url(self, config: "Config") -> str:
+        """A cheap URL that answers when the service is reachable."""
+
+    @abstractmethod
+    def search(self, client: Any, topic: "Topic", since: date | None) -> Search:
+        """Search the topic's query (records added or revised since ``since``, or all)."""
+
+    @abstractmethod
+    def fetch_ids(self, client: Any, ids: list[Any]) -> Iterator[Batch]:
+        """Fetch records by ID, in batched requests."""
+
+    # ------------------------------------------------------------------ store --
+
+    def save(self, conn: sqlite3.Connection, batch: Batch, *, run_id: int | None, topic: str | None,
+             origin: str) -> Counts:
+        """Store a batch: its records, then its deletions."""
+        counts = save(conn, self.writer, batch.records, run_id=run_id, topic=topic, origin=origin)
+        counts.deleted += delete(conn, self.family, batch.deletes)
+        counts.skipped += batch.skipped
+        return counts
+
+    def missing_links(self, conn: sqlite3.Connection) -> list[Any]:
+        """IDs of this source's records that stored links point at but the store lacks."""
+        return []
+
+    # ------------------------------------------------------------------ files --
+
+    def reads(self, fmt: str, head: bytes) -> bool:
+        """Whether a file of this (sniffed) format, starting with ``head``, holds this source's records."""
+        return False
+
+    def read(self, fmt: str, stream: IO[bytes], name: str) -> Iterator[Batch]:
+        """Batches of records read from a file this source :meth:`reads`."""
+        raise NotImplementedError

@@ -1,0 +1,143 @@
+"""The tables the ClinicalTrials.gov source writes: one row per study in ``trials`` and its
+child tables (conditions, interventions, arms, sites...), the topics each study belongs to and
+the history of what changed from run to run."""
+
+from __future__ import annotations
+
+from ...store.spec import RECORD_META, RUN_FOREIGN_KEYS, Family, TableSpec, child
+
+TRIAL = ("nct_id", "trials", str, "study (foreign key)")
+DERIVED: dict[str, tuple[type, str]] = {
+    "design": (str, 'the study-design vocabulary of articles.design, from the design module (randomized, non-randomized, single group, observational)'),
+    "design_source": (str, 'design_module'),
+    "derived_hash": (str, 'record_hash the derived columns were computed from'),
+}
+
+TABLES: dict[str, TableSpec] = {
+    "trials": TableSpec(
+        {
+        "nct_id": (str, 'ClinicalTrials.gov ID (primary key)'),
+        "brief_title": (str, 'brief title'),
+        "official_title": (str, 'official title'),
+        "acronym": (str, 'acronym'),
+        "org_study_id": (str, "sponsor's own study ID"),
+        "overall_status": (str, 'RECRUITING, NOT_YET_RECRUITING, ACTIVE_NOT_RECRUITING, COMPLETED, TERMINATED, WITHDRAWN...'),
+        "why_stopped": (str, 'reason given for stopping'),
+        "study_type": (str, 'INTERVENTIONAL, OBSERVATIONAL, EXPANDED_ACCESS'),
+        "phases": (str, 'JSON array (EARLY_PHASE1, PHASE1 ... PHASE4, NA)'),
+        "allocation": (str, 'RANDOMIZED, NON_RANDOMIZED, NA'),
+        "masking": (str, 'NONE, SINGLE, DOUBLE, TRIPLE, QUADRUPLE'),
+        "primary_purpose": (str, 'TREATMENT, PREVENTION, BASIC_SCIENCE...'),
+        "enrollment": (int, 'participants (planned or actual, see enrollment_type)'),
+        "enrollment_type": (str, 'ESTIMATED or ACTUAL'),
+        "start_date": (str, 'study start, ISO as precise as given (2024-10 stays a month)'),
+        "start_date_type": (str, 'ESTIMATED or ACTUAL'),
+        "primary_completion_date": (str, 'primary completion, ISO as given'),
+        "primary_completion_date_type": (str, 'ESTIMATED or ACTUAL'),
+        "completion_date": (str, 'study completion, ISO as given'),
+        "completion_date_type": (str, 'ESTIMATED or ACTUAL'),
+        "first_posted": (str, 'date first posted'),
+        "last_update_posted": (str, 'date of the last update posted (incremental fetches filter on it)'),
+        "results_first_posted": (str, 'date results were first posted'),
+        "has_results": (int, '1 when results are posted on ClinicalTrials.gov'),
+        "lead_sponsor": (str, 'lead sponsor'),
+        "lead_sponsor_class": (str, 'INDUSTRY, NIH, FED, OTHER...'),
+        "brief_summary": (str, 'brief summary'),
+        "conditions": (str, 'JSON array of the registered conditions (searchable)'),
+        "interventions": (str, 'JSON array of the intervention names (searchable)'),
+        "sex": (str, 'ALL, FEMALE, MALE'),
+        "minimum_age": (str, "minimum age as given ('18 Years')"),
+        "maximum_age": (str, 'maximum age as given'),
+        "healthy_volunteers": (int, '1 when healthy volunteers are accepted'),
+        "url": (str, 'study page on clinicaltrials.gov'),
+        "raw": (str, "the study's full JSON as received, so nothing the source sent is lost"),
+        } | DERIVED | RECORD_META,
+        pk='nct_id', foreign_keys=RUN_FOREIGN_KEYS,
+        indexes=(('overall_status',), ('last_update_posted',)),
+        description='One row per ClinicalTrials.gov study.'),
+    "trial_conditions": child(TRIAL, {
+        "source": (str, 'reported (by the registrant), mesh or mesh_ancestor (derived by ClinicalTrials.gov)'),
+        "position": (int, 'order within its source'),
+        "condition": (str, 'condition or MeSH term'),
+        "mesh_id": (str, 'MeSH ID of a derived term'),
+    }, ('nct_id', 'source', 'position'), 'Conditions as registered, and the MeSH terms (and ancestors) ClinicalTrials.gov derived from them.', indexes=(('condition',),)),
+    "trial_interventions": child(TRIAL, {
+        "position": (int, 'order on the record'),
+        "type": (str, 'DRUG, BEHAVIORAL, DEVICE, PROCEDURE...'),
+        "name": (str, 'intervention name'),
+        "other_names": (str, 'JSON array of other names'),
+        "description": (str, 'description'),
+        "arm_group_labels": (str, 'JSON array of the arms that receive it'),
+    }, ('nct_id', 'position'), 'Interventions as registered.'),
+    "trial_intervention_mesh": child(TRIAL, {
+        "source": (str, 'mesh or mesh_ancestor'),
+        "position": (int, 'order within its source'),
+        "term": (str, 'MeSH term'),
+        "mesh_id": (str, 'MeSH ID'),
+    }, ('nct_id', 'source', 'position'), 'MeSH terms (and ancestors) ClinicalTrials.gov derived from the interventions.'),
+    "trial_arms": child(TRIAL, {
+        "position": (int, 'order on the record'),
+        "label": (str, 'arm label'),
+        "type": (str, 'EXPERIMENTAL, ACTIVE_COMPARATOR, PLACEBO_COMPARATOR...'),
+        "description": (str, 'description'),
+        "intervention_names": (str, 'JSON array of its interventions'),
+    }, ('nct_id', 'position'), 'Arms (groups) of the study.'),
+    "trial_outcomes": child(TRIAL, {
+        "kind": (str, 'primary, secondary or other'),
+        "position": (int, 'order within its kind'),
+        "measure": (str, 'outcome measure'),
+        "description": (str, 'description'),
+        "time_frame": (str, 'time frame'),
+    }, ('nct_id', 'kind', 'position'), 'Primary, secondary and other outcome measures.'),
+    "trial_sponsors": child(TRIAL, {
+        "position": (int, 'order: the lead sponsor first'),
+        "role": (str, 'lead or collaborator'),
+        "name": (str, 'organization'),
+        "class": (str, 'INDUSTRY, NIH, FED, OTHER...'),
+    }, ('nct_id', 'position'), 'Lead sponsor and collaborators.'),
+    "trial_locations": child(TRIAL, {
+        "position": (int, 'order on the record'),
+        "facility": (str, 'site name'),
+        "city": (str, 'city'),
+        "state": (str, 'state or region'),
+        "zip": (str, 'postal code'),
+        "country": (str, 'country'),
+        "status": (str, 'site recruitment status'),
+        "lat": (float, 'latitude'),
+        "lon": (float, 'longitude'),
+    }, ('nct_id', 'position'), 'Sites.', indexes=(('country',),)),
+    "trial_references": child(TRIAL, {
+        "position": (int, 'order on the record'),
+        "pmid": (int, 'PubMed ID of the cited publication, when given'),
+        "type": (str, 'RESULT, BACKGROUND or DERIVED'),
+        "citation": (str, 'citation text'),
+    }, ('nct_id', 'position'), 'Publications the record cites: RESULT, BACKGROUND or DERIVED (added by ClinicalTrials.gov).', indexes=(('pmid',),)),
+    "trial_ids": child(TRIAL, {
+        "position": (int, 'order on the record'),
+        "id": (str, 'secondary ID'),
+        "type": (str, 'REGISTRY, NIH, OTHER_GRANT, OTHER...'),
+        "domain": (str, 'issuing organization'),
+        "link": (str, 'link, when given'),
+    }, ('nct_id', 'position'), 'Secondary IDs (other registries, grants, sponsor numbers).', indexes=(('id',),)),
+    "trial_topics": child(TRIAL, {
+        "topic": (str, 'topic name'),
+        "relevance": (str, 'core (both concepts appear in titles, summary, conditions, interventions or their MeSH) or peripheral'),
+        "first_run_id": (int, 'run whose fetch or tagged import brought the study in (empty when only concept matching placed it in the topic)'),
+    }, ('nct_id', 'topic'), 'The studies of each topic and how central they are to it.', indexes=(('topic',),)),
+    "trial_changes": TableSpec(
+        {
+        "id": (int, 'row number (primary key)'),
+        "nct_id": (str, 'study (foreign key)'),
+        "run_id": (int, 'run that saw the change (foreign key)'),
+        "field": (str, 'new (first sighting), or the trials column that changed'),
+        "old_value": (str, 'value before (empty for new)'),
+        "new_value": (str, 'value after (overall_status for new)'),
+        "last_update_posted": (str, "the study's last_update_posted in the version that brought the change"),
+        },
+        pk='id', foreign_keys=(('nct_id', 'trials', 'nct_id'), ('run_id', 'runs', 'id')),
+        indexes=(('nct_id',), ('run_id',)),
+        description="What changed in each study from one run to the next (field 'new' marks a first sighting)."),
+}
+FAMILY = Family("trials", "nct_id",
+                tuple(n for n in TABLES if n not in ("trials", "trial_topics", "trial_changes")), "trial_topics",
+                fts=("brief_title", "official_title", "acronym", "brief_summary", "conditions", "interventions"))

@@ -1,0 +1,158 @@
+"""ClinicalTrials.gov as a litwatch source: API v2 study searches (by last update posted for
+incremental runs), fetch by NCT ID, JSON files (website downloads, API pages, single studies),
+and the history of what changed in each study."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import date
+from typing import IO, TYPE_CHECKING, Any, Iterator
+
+from ...errors import ParseError
+from ...files import JSON
+from ...store.writes import Counts, Outcome, Record, Writer, delete, save, stored_rows
+from ..base import Batch, Search, Source
+from .schema import FAMILY, TABLES
+
+if TYPE_CHECKING:
+    from ...config import Config, Topic
+    from ...http import HttpClient
+    from .client import CtgovClient
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "https://clinicaltrials.gov/api/v2"
+IMPORT_BATCH = 500
+# Trial fields whose changes are history: what a reader of "ongoing research" follows.
+TRACKED_FIELDS = ("overall_status", "phases", "enrollment", "enrollment_type", "start_date",
+                  "start_date_type", "primary_completion_date", "primary_completion_date_type",
+                  "completion_date", "completion_date_type", "has_results")
+
+
+def rank(record: Record, stored: tuple) -> int:
+    """Which copy of a study is newer: the later last update posted; at the same date, a
+    shorter copy is taken for a field-limited download of the same version."""
+    posted, size = record["trials"]["last_update_posted"], len(record["trials"]["raw"])
+    stored_posted, stored_size = stored
+    if stored_posted and (posted is None or posted < stored_posted):
+        return -1
+    if posted and (stored_posted is None or posted > stored_posted):
+        return 1
+    return -1 if size < (stored_size or 0) else 0
+
+
+class CtgovSource(Source):
+    name = "ctgov"
+    label = "ClinicalTrials.gov"
+    service = "ClinicalTrials.gov API v2"
+    unit = "studies"
+    family = FAMILY
+    tables = TABLES
+    writer = Writer(FAMILY, rank_sql="last_update_posted, length(raw)", rank=rank,
+                    rank_values=lambda r: (r["trials"]["last_update_posted"], len(r["trials"]["raw"])))
+    default_url = DEFAULT_URL
+    url_env = "LITWATCH_CTGOV_URL"
+
+    def query(self, topic: "Topic") -> dict[str, str] | None:
+        query = topic.queries.get(self.name) or {}
+        return query if any(query.values()) else None
+
+    def client(self, config: "Config", http: "HttpClient | None" = None) -> "CtgovClient":
+        """A ClinicalTrials.gov client, paced at one request per second."""
+        from ...http import HttpClient
+        from .client import REQUESTS_PER_SECOND, CtgovClient
+
+        return CtgovClient(http or HttpClient(per_second=REQUESTS_PER_SECOND), self.url(config))
+
+    def probe_url(self, config: "Config") -> str:
+        return f"{self.url(config)}/version"
+
+    def search(self, client: "CtgovClient", topic: "Topic", since: date | None) -> Search:
+        from .client import search_params
+
+        params = search_params(self.query(topic) or {}, since)
+        run_params: dict[str, Any] = {"query": params, "pages": 0}
+        pages = client.pages(params)
+        first = next(pages)
+        run_params["pages"] = 1
+
+        def batches() -> Iterator[Batch]:
+            yield _page_batch(first)
+            for page in pages:
+                run_params["pages"] += 1
+                yield _page_batch(page)
+
+        return Search(first.get("totalCount"), run_params, batches())
+
+    def fetch_ids(self, client: "CtgovClient", ids: list[Any]) -> Iterator[Batch]:
+        from .parse import parse_study
+
+        for i in range(0, len(ids), FOLLOW_BATCH):
+            yield Batch([parse_study(s) for s in client.studies_by_id(ids[i:i + FOLLOW_BATCH])])
+
+    def missing_links(self, conn: sqlite3.Connection) -> list[Any]:
+        """Trials behind the NCT IDs of the topics' papers, not stored yet."""
+        return [row[0] for row in conn.execute(
+            "SELECT DISTINCT l.nct_id FROM article_trial_links l JOIN article_topics t ON t.pmid = l.pmid "
+            "WHERE l.nct_id NOT IN (SELECT nct_id FROM trials) ORDER BY l.nct_id")]
+
+    def reads(self, fmt: str, head: bytes) -> bool:
+        return fmt == JSON and (b'"protocolSection"' in head or b'"studies"' in head)
+
+    def read(self, fmt: str, stream: IO[bytes], name: str) -> Iterator[Batch]:
+        from .parse import parse_study, read_json
+
+        try:
+            records = [parse_study(study) for study in read_json(stream)]
+        except ParseError as e:
+            raise ParseError(f"{name}: {e}") from None
+        for i in range(0, len(records), IMPORT_BATCH):
+            yield Batch(records[i:i + IMPORT_BATCH])
+
+    def save(self, conn: sqlite3.Connection, batch: Batch, *, run_id: int | None, topic: str | None,
+             origin: str) -> Counts:
+        """Store studies and record, in the same transaction, what changed in each: one
+        ``trial_changes`` row per changed tracked field, and a ``new`` row for a study seen
+        for the first time. Unchanged studies write nothing."""
+        keys = list({rec["trials"]["nct_id"] for rec in batch.records})
+        before = stored_rows(conn, "trials", "nct_id", ", ".join(TRACKED_FIELDS), keys)
+
+        def history(conn: sqlite3.Connection, outcome: Outcome) -> None:
+            changes = []
+            for p in outcome.new:
+                trial = p.record["trials"]
+                changes.append((p.key, run_id, "new", None, trial["overall_status"], trial["last_update_posted"]))
+            for p, _ in outcome.updated:
+                trial = p.record["trials"]
+                for field, old in zip(TRACKED_FIELDS, before[p.key], strict=True):
+                    if _text(old) != _text(trial[field]):
+                        changes.append((p.key, run_id, field, _text(old), _text(trial[field]),
+                                        trial["last_update_posted"]))
+            conn.executemany("INSERT INTO trial_changes (nct_id, run_id, field, old_value, new_value, "
+                             "last_update_posted) VALUES (?, ?, ?, ?, ?, ?)", changes)
+
+        counts = save(conn, self.writer, batch.records, run_id=run_id, topic=topic, origin=origin, also=history)
+        if counts.skipped:
+            log.warning("kept %d stored studies newer than the copies received", counts.skipped)
+        counts.deleted += delete(conn, self.family, batch.deletes)
+        return counts
+
+
+FOLLOW_BATCH = 500  # NCT IDs per filter.ids request when following links
+
+
+def _page_batch(page: dict[str, Any]) -> Batch:
+    from .parse import parse_study
+
+    return Batch([parse_study(study) for study in page["studies"]])
+
+
+def _text(value: Any) -> str | None:
+    """A value as history text: booleans as 0/1, like SQLite stores them."""
+    if value is None:
+        return None
+    return str(int(value)) if isinstance(value, bool) else str(value)
+
+
+SOURCE = CtgovSource()

@@ -1,0 +1,156 @@
+"""Europe PMC REST API: ``GET /search`` walked with ``cursorMark``, and records fetched by ID.
+
+What the service does (API 6.9, from recorded responses): ``cursorMark=*`` starts a walk and
+each page's ``nextCursorMark`` is the next request's cursor; when every hit fits on the
+page there is no ``nextCursorMark`` at all, while API 5.2.1 echoed the cursor it was sent
+(``*``) instead, so a walk stops on an absent or unchanged cursor. ``page`` is ignored;
+``pageSize`` is capped at 1,000. Refusals come as an XML ``<errorBean>`` (its HTTP status was
+not recorded, so both a 200 and a 4xx carrying one are handled).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from datetime import date
+from typing import Any, Iterator
+
+import requests
+
+from ...errors import HttpError, IncompleteFetch, LitwatchError, TransientResponse, UnknownFormat
+from ...http import HttpClient
+from .parse import parse_error_bean, results_from_json
+
+BASE_URL = "https://www.ebi.ac.uk/europepmc/webservices/rest"
+PAGE_SIZE = 1000  # the service's maximum
+# Europe PMC publishes no limit; its developer forum (2026-02) states it throttles at 10
+# requests per second and 500 per minute. Two per second stays far below both, and a
+# topic's walk is a few pages of 1,000, so it costs seconds.
+REQUESTS_PER_SECOND = 2.0
+# Records fetched by ID go several to a query. A query's length is bounded twice: by its
+# URL-encoded size, well under the 8 KB request lines servers commonly accept, and by its
+# clause count, well under Solr's default limit of 1,024 boolean clauses.
+MAX_QUERY_CHARS = 4000
+MAX_IDS_PER_QUERY = 100
+
+_EXT_ID = re.compile(r"[A-Za-z0-9._-]+")
+_SOURCE = re.compile(r"[A-Za-z]{3}")
+
+
+def query_for(topic_query: str, since: date | None = None) -> str:
+    """The query to send: the topic's, narrowed to records indexed or updated on/after ``since``.
+
+    ``FIRST_IDATE`` is the day Europe PMC first indexed a record (the ``firstIndexDate`` of
+    results): it catches new records, including old papers indexed late and new preprints.
+    ``UPDATE_DATE`` ("date of update in the Europe PMC database", reference guide 6.9,
+    appendix 1) catches records revised since. Either may match, so a new record whose
+    update date is unset is not missed. Both are whole days and inclusive: the ``since`` day
+    is read again in full, which overlaps the previous run; records are stored by ``epmc_id``,
+    so reading one twice only confirms it. Pass the last successful run's start date minus one
+    day, so a record indexed in another time zone near midnight is not skipped.
+    """
+    if since is None:
+        return topic_query
+    day = since.isoformat()
+    return f"({topic_query}) AND (FIRST_IDATE:[{day} TO *] OR UPDATE_DATE:[{day} TO *])"
+
+
+class EuropePmcClient:
+    """Reads search pages from ``{base_url}/search`` as ``resultType=core`` JSON."""
+
+    def __init__(self, http: HttpClient, base_url: str = BASE_URL):
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+
+    def search_pages(self, query: str, *, since: date | None = None) -> Iterator[dict[str, Any]]:
+        """Yield every page of a search: ``{"results": [...], "hitCount": int, "nextCursorMark": ...}``.
+
+        Stops when the next cursor is absent, unchanged, ``*`` or the page is empty. A cursor
+        that comes back to an earlier page raises :class:`IncompleteFetch` rather than looping.
+        """
+        params = {"query": query_for(query, since), "format": "json", "resultType": "core",
+                  "pageSize": str(PAGE_SIZE)}
+        cursor, seen, pages = "*", {"*"}, 0
+        while True:
+            page = self._search(dict(params, cursorMark=cursor))
+            pages += 1
+            yield page
+            following = page.get("nextCursorMark")
+            if not following or following == cursor or following == "*" or not page["results"]:
+                return
+            if following in seen:
+                raise IncompleteFetch(f"Europe PMC's cursor led back to a page already read (after {pages} "
+                                      f"pages of {page['hitCount']} hits); stopped instead of looping")
+            seen.add(following)
+            cursor = following
+
+    def search_ids(self, ids: list[str]) -> list[dict[str, Any]]:
+        """Fetch records by ``SOURCE:ID`` (``MED:39709209``, ``PPR:PPR1036674``; a bare number is a
+        PMID), several to a query. Records Europe PMC does not have are simply absent."""
+        clauses = [f"(EXT_ID:{ext_id} AND SRC:{source})" for source, ext_id in dict.fromkeys(map(_split_id, ids))]
+        results = []
+        for query in _batches(clauses):
+            for page in self.search_pages(query):
+                results += page["results"]
+        return results
+
+    def _search(self, params: dict[str, str]) -> dict[str, Any]:
+        try:
+            return self.http.get(f"{self.base_url}/search", params=params, parse=parse_search)
+        except HttpError as e:
+            # The HTTP layer raises 4xx answers itself, with the body's first line in the
+            # message; an errorBean fits on that line, so its message can still be shown.
+            at = str(e).find("<")
+            message = parse_error_bean(str(e)[at:].encode()) if at >= 0 else None
+            if message is None:
+                raise
+            raise HttpError(f"Europe PMC refused the search: {message}", status=e.status) from None
+
+
+def parse_search(response: requests.Response) -> dict[str, Any]:
+    """A search page as ``{"results": [...], "hitCount": int, ...envelope}``.
+
+    An errorBean is the service refusing the request: :class:`HttpError`, not retried. A body
+    that is neither (truncated, an HTML error page) is a passing fault, retried.
+    """
+    body = response.content
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        message = parse_error_bean(body)
+        if message is not None:
+            raise HttpError(f"Europe PMC refused the search: {message}", status=response.status_code) from None
+        raise TransientResponse(f"Europe PMC returned a body that is not JSON ({len(body)} bytes)") from None
+    if not isinstance(data, dict) or not isinstance(data.get("hitCount"), int) or "resultList" not in data:
+        raise TransientResponse("Europe PMC returned JSON that is not a search page (no hitCount or resultList)")
+    try:
+        results, envelope = results_from_json(data)
+    except UnknownFormat as e:
+        raise TransientResponse(f"Europe PMC returned an unexpected page ({e})") from None
+    return {**envelope, "results": results}
+
+
+def _split_id(value: str) -> tuple[str, str]:
+    text = str(value).strip()
+    source, _, ext_id = text.rpartition(":")
+    source = source.upper() or "MED"
+    if not (_SOURCE.fullmatch(source) and _EXT_ID.fullmatch(ext_id) and (source != "MED" or ext_id.isdigit())):
+        raise LitwatchError(f"not a Europe PMC record ID: {text!r} (expected SOURCE:ID, e.g. MED:39709209 "
+                            f"or PPR:PPR1036674, or a PMID)")
+    return source, ext_id
+
+
+def _batches(clauses: list[str]) -> Iterator[str]:
+    """OR-joined queries, each within :data:`MAX_QUERY_CHARS` (URL-encoded) and :data:`MAX_IDS_PER_QUERY`."""
+    batch: list[str] = []
+    size = 0
+    for clause in clauses:
+        cost = len(urllib.parse.quote(f" OR {clause}"))
+        if batch and (size + cost > MAX_QUERY_CHARS or len(batch) == MAX_IDS_PER_QUERY):
+            yield " OR ".join(batch)
+            batch, size = [], 0
+        batch.append(clause)
+        size += cost
+    if batch:
+        yield " OR ".join(batch)

@@ -1,0 +1,267 @@
+"""Parse Europe PMC search results (JSON) into rows, and read its error bodies.
+
+A result is one object of ``resultList.result`` from ``GET /search`` (API 6.9). The
+``core`` result type carries the abstract, authors, MeSH, keywords and comments; ``lite``
+carries bibliographic essentials only, with some fields under other names
+(``journalTitle``, ``journalVolume``, a ``"; "``-joined ``pubType``). Both load; what a
+lite result lacks is NULL. Dates stay ISO strings. The result's own JSON is kept in
+``raw``.
+
+Preprint <-> published links come from ``commentCorrectionList``, where Europe PMC names
+both directions from the record's side: a journal article lists its preprint as
+``"Preprint in"`` (source PPR), a preprint lists its journal version as ``"Preprint of"``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from lxml import etree
+
+from ...errors import UnknownFormat
+
+Row = dict[str, Any]
+Record = dict[str, Any]
+
+RECORD_URL = "https://europepmc.org/article/{}/{}"
+NCT_ID = re.compile(r"\bNCT\s?(\d{8})\b", re.IGNORECASE)
+_SOURCE = re.compile(r"[A-Z]{3}")
+# Markup Europe PMC leaves in titles and abstracts (sometimes entity-escaped). Only these
+# tags are dropped: abstracts also hold bare "<" and ">" ("p <0.05") that must stay.
+_INLINE_TAG = re.compile(r"</?(?:i|b|u|em|strong|sub|sup|sc|span|p|br|a)\b[^<>]*/?>", re.IGNORECASE)
+_HEADING = re.compile(r"<h\d\b[^<>]*>(.*?)</h\d>", re.IGNORECASE | re.DOTALL)
+_BREAK = re.compile(r"<br\s*/?>|</p>", re.IGNORECASE)
+_PREPRINT_LINKS = {"preprint in": "preprint", "preprint of": "published_as"}
+
+
+def parse_result(result: dict[str, Any]) -> Record:
+    """Turn one search result into table rows: ``{"europepmc_records": row, "europepmc_authors":
+    [rows], "europepmc_links": [rows]}``."""
+    if not _is_result(result):
+        raise UnknownFormat("not a Europe PMC search result (no 'id' and 'source')")
+    source, ext_id = result["source"], result["id"].strip()
+    epmc_id = f"{source}:{ext_id}"
+    journal_info = result.get("journalInfo") or {}
+    journal = journal_info.get("journal") or {}
+    pub_types = _pub_types(result)
+    is_preprint = source == "PPR" or any(t.lower() == "preprint" for t in pub_types)
+    title = _markup_text(result.get("title"))
+    abstract = _markup_text(result.get("abstractText"))
+    record = {
+        "epmc_id": epmc_id,
+        "source": source,
+        "ext_id": ext_id,
+        "pmid": _int(result.get("pmid")),
+        "pmcid": _clean(result.get("pmcid")),
+        "doi": _clean(result.get("doi")),
+        "title": title,
+        "abstract": abstract,
+        "author_string": _clean(result.get("authorString")),
+        "journal": _clean(journal.get("title") or result.get("journalTitle")),
+        "journal_iso": _clean(journal.get("isoabbreviation")),
+        "issn": _issn(journal, result.get("journalIssn")),
+        "volume": _clean(journal_info.get("volume") or result.get("journalVolume")),
+        "issue": _clean(journal_info.get("issue") or result.get("issue")),
+        "pages": _clean(result.get("pageInfo")),
+        "pub_year": _int(result.get("pubYear")),
+        "first_publication_date": _clean(result.get("firstPublicationDate")),
+        "first_index_date": _clean(result.get("firstIndexDate")),
+        "date_of_creation": _clean(result.get("dateOfCreation")),
+        "date_of_revision": _clean(result.get("dateOfRevision")),
+        "electronic_publication_date": _clean(result.get("electronicPublicationDate")),
+        "language": _clean(result.get("language")),
+        "publication_status": _clean(result.get("publicationStatus")),
+        "pub_types": _json(pub_types) if pub_types else None,
+        "is_preprint": int(is_preprint),
+        "preprint_server": _clean((result.get("bookOrReportDetails") or {}).get("publisher")) if is_preprint else None,
+        "preprint_version": _int(result.get("versionNumber")),
+        "keywords": _json_list(_listed(result, "keywordList", "keyword")),
+        "mesh": _json_list([m["descriptorName"] for m in _listed(result, "meshHeadingList", "meshHeading")
+                            if isinstance(m, dict) and _clean(m.get("descriptorName"))]),
+        "chemicals": _json_list(_listed(result, "chemicalList", "chemical")),
+        "is_open_access": _yes(result.get("isOpenAccess")),
+        "in_pmc": _yes(result.get("inPMC")),
+        "cited_by_count": _int(result.get("citedByCount")),
+        "has_tm_accessions": _yes(result.get("hasTMAccessionNumbers")),
+        "tm_accession_types": _json_list(_listed(result, "tmAccessionTypeList", "accessionType")),
+        "url": RECORD_URL.format(source, ext_id),
+        "raw": json.dumps(result, ensure_ascii=False, separators=(",", ":")),
+    }
+    authors = [_author(epmc_id, position, a)
+               for position, a in enumerate(_listed(result, "authorList", "author"), 1) if isinstance(a, dict)]
+    return {"europepmc_records": record, "europepmc_authors": authors,
+            "europepmc_links": _links(epmc_id, result, title, abstract)}
+
+
+def _author(epmc_id: str, position: int, a: dict[str, Any]) -> Row:
+    author_id = a.get("authorId") or {}
+    affiliations = ((a.get("authorAffiliationDetailsList") or {}).get("authorAffiliation") or [])
+    return {
+        "epmc_id": epmc_id,
+        "position": position,
+        "full_name": _clean(a.get("fullName")),
+        "first_name": _clean(a.get("firstName")),
+        "last_name": _clean(a.get("lastName")),
+        "initials": _clean(a.get("initials")),
+        "collective_name": _clean(a.get("collectiveName")),
+        "orcid": _clean(author_id.get("value")) if str(author_id.get("type", "")).upper() == "ORCID" else None,
+        "affiliation": _clean(affiliations[0].get("affiliation"))
+        if affiliations and isinstance(affiliations[0], dict) else _clean(a.get("affiliation")),
+    }
+
+
+def _links(epmc_id: str, result: dict[str, Any], title: str | None, abstract: str | None) -> list[Row]:
+    links: dict[tuple[str, str], str | None] = {}
+    for m in NCT_ID.finditer(f"{title or ''}\n{abstract or ''}"):
+        links.setdefault(("nct_text", f"NCT{m.group(1)}"), None)
+    for name in _listed(result, "dbCrossReferenceList", "dbName"):
+        if isinstance(name, str) and name.strip():
+            links.setdefault((f"xref:{name.strip().upper()}", name.strip().upper()), None)
+    for c in _listed(result, "commentCorrectionList", "commentCorrection"):
+        if not isinstance(c, dict) or not _clean(c.get("type")):
+            continue
+        kind_of = c["type"].strip()
+        kind = _PREPRINT_LINKS.get(kind_of.lower(), f"comment:{kind_of}")
+        source, ext_id = _clean(c.get("source")), _clean(c.get("id"))
+        target = f"{source}:{ext_id}" if source and ext_id else _clean(c.get("reference"))
+        if target:
+            links.setdefault((kind, target), _clean(c.get("note")))
+    return [{"epmc_id": epmc_id, "kind": kind, "target": target, "note": note}
+            for (kind, target), note in links.items()]
+
+
+def _pub_types(result: dict[str, Any]) -> list[str]:
+    listed = _listed(result, "pubTypeList", "pubType")
+    if listed:
+        return [t.strip() for t in listed if isinstance(t, str) and t.strip()]
+    lite = result.get("pubType")  # lite: "review; journal article"
+    return [t.strip() for t in lite.split(";") if t.strip()] if isinstance(lite, str) else []
+
+
+def _issn(journal: dict[str, Any], lite_issns: Any) -> str | None:
+    if journal:
+        return _clean(journal.get("issn")) or _clean(journal.get("essn"))
+    if isinstance(lite_issns, str):  # lite: "0008-5472; 1538-7445; "
+        return next((i.strip() for i in lite_issns.split(";") if i.strip()), None)
+    return None
+
+
+def _listed(result: dict[str, Any], outer: str, inner: str) -> list[Any]:
+    """The list Europe PMC wraps in an object (``{"keywordList": {"keyword": [...]}}``)."""
+    container = result.get(outer)
+    items = container.get(inner) if isinstance(container, dict) else None
+    return items if isinstance(items, list) else []
+
+
+def _markup_text(value: Any) -> str | None:
+    """Title or abstract text: entities decoded, headings as 'Label: ' lines, inline tags dropped."""
+    text = _clean(value)
+    if text is None:
+        return None
+    text = html.unescape(text)
+    text = _HEADING.sub(lambda m: f"\n{m.group(1).strip()}: ", text)
+    text = _BREAK.sub("\n", text)
+    text = _INLINE_TAG.sub("", text)
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line) or None
+
+
+def _clean(value: Any) -> Any:
+    """Strings stripped, empty ones None; other values unchanged."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _int(value: Any) -> int | None:
+    value = _clean(value)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def _yes(value: Any) -> int | None:
+    value = _clean(value)
+    return None if value is None else int(str(value).upper() in ("Y", "YES", "TRUE"))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _json_list(items: list[Any] | None) -> str | None:
+    return _json(items) if items else None
+
+
+def _is_result(value: Any) -> bool:
+    return (isinstance(value, dict) and "protocolSection" not in value and isinstance(value.get("id"), str)
+            and bool(value["id"].strip()) and isinstance(value.get("source"), str)
+            and bool(_SOURCE.fullmatch(value["source"])))
+
+
+def _is_page(value: Any) -> bool:
+    return (isinstance(value, dict) and isinstance(value.get("resultList"), dict)
+            and isinstance(value["resultList"].get("result", []), list))
+
+
+def looks_like_europepmc(data: Any) -> bool:
+    """True for JSON that :func:`results_from_json` reads: a search page, a JSON array of pages
+    or of results, or one result. ClinicalTrials.gov JSON (``studies``, ``protocolSection``) is not."""
+    if isinstance(data, list):
+        return bool(data) and (all(_is_page(p) for p in data) or all(_is_result(r) for r in data))
+    return _is_page(data) or _is_result(data)
+
+
+def results_from_json(data: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The results in any saved shape, and the envelope (hitCount, nextCursorMark, request, version).
+
+    A JSON array of pages (a saved cursor walk) gives every page's results in order, the first
+    page's ``hitCount``, ``request`` and ``version``, the last page's ``nextCursorMark`` (where
+    the walk would go on) and ``pages``, the number of pages read.
+    """
+    if _is_page(data):
+        return list(data["resultList"].get("result", [])), {k: v for k, v in data.items() if k != "resultList"}
+    if _is_result(data):
+        return [data], {}
+    if isinstance(data, list) and all(_is_page(p) for p in data):
+        results = [r for page in data for r in page["resultList"].get("result", [])]
+        if not data:
+            return results, {}
+        envelope = {k: v for k, v in data[0].items() if k not in ("resultList", "nextCursorMark", "nextPageUrl")}
+        for key in ("nextCursorMark", "nextPageUrl"):
+            if key in data[-1]:
+                envelope[key] = data[-1][key]
+        return results, {**envelope, "pages": len(data)}
+    if isinstance(data, list) and all(_is_result(r) for r in data):
+        return list(data), {}
+    raise UnknownFormat("JSON, but not Europe PMC search results (no 'resultList', or results "
+                        "without 'id' and 'source')")
+
+
+# An error body is small; anything bigger is not one.
+_MAX_ERROR_BYTES = 64 << 10
+
+
+def parse_error_bean(body: bytes) -> str | None:
+    """The message of an XML ``<errorBean>`` body (``errMsg``, else its ``errCode``), or None when
+    the body is not one. Entities, DTDs and network access are off."""
+    if not body or len(body) > _MAX_ERROR_BYTES or b"errorBean" not in body:
+        return None
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        root = etree.fromstring(body.strip(), parser)
+    except etree.XMLSyntaxError:
+        return None
+    if root is None or etree.QName(root).localname != "errorBean":
+        return None
+    message = " ".join((root.findtext("errMsg") or "").split())
+    if message:
+        return message
+    code = (root.findtext("errCode") or "").strip()
+    return f"error code {code}" if code else "an error without a message"

@@ -1,0 +1,184 @@
+"""Opening a litwatch database: connection settings, the schema version and its migrations,
+transactions and small query helpers.
+
+litwatch talks to SQLite through the standard library's ``sqlite3``: the connection is
+opened in autocommit mode and every write happens inside :func:`transaction`, so a batch is
+stored whole or not at all. A database carries its schema version in ``PRAGMA
+user_version``; a newer litwatch upgrades an older database in place (each step recorded
+and run in its own transaction), and an older litwatch refuses a newer database rather than
+altering it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from ..errors import LitwatchError, UsageError
+
+log = logging.getLogger(__name__)
+
+# 1: the first release (no version recorded, user_version 0); 2: this one.
+SCHEMA_VERSION = 2
+APPLICATION_ID = 0x4C697457  # "LitW": marks a file as a litwatch database
+
+
+class SchemaError(LitwatchError):
+    """The database's schema cannot be used by this litwatch (newer, foreign, or read-only and old)."""
+
+
+def now() -> str:
+    """Current UTC time, ISO 8601 to the second."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def open_db(path: str | Path, *, readonly: bool = False, create: bool = True) -> sqlite3.Connection:
+    """Open a litwatch database, creating it (and its folder) or upgrading its schema as needed.
+
+    :param readonly: open without write access (reports, exports, browsing): the file must
+        exist and have the current schema.
+    :param create: when False, a missing file is an error instead of a new database.
+    :raises UsageError: the file does not exist (and may not be created) or is a directory.
+    :raises SchemaError: the file is not a litwatch database, or one this litwatch cannot use.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory, not a database file")
+    if (readonly or not create) and not path.is_file():
+        raise UsageError(f"no database at {path} (check --db or LITWATCH_DB; `litwatch fetch`, "
+                         f"`import` or `update` create one)")
+    if readonly:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA busy_timeout = 5000")
+        version = _version(conn, path)
+        if readonly:
+            if version != SCHEMA_VERSION:
+                raise SchemaError(f"{path} has schema version {version}; this litwatch reads version "
+                                  f"{SCHEMA_VERSION}: run `litwatch migrate` (or any fetch/import) to upgrade it")
+        else:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            upgrade(conn, version)
+        conn.execute("PRAGMA temp_store = MEMORY")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _version(conn: sqlite3.Connection, path: Path) -> int:
+    """The schema version of an open database: 0 for an empty file, 1 for the first release."""
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        app = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as e:
+        raise SchemaError(f"{path} is not a usable SQLite database ({e})") from None
+    if version > SCHEMA_VERSION:
+        raise SchemaError(f"{path} was written by a newer litwatch (schema version {version}; this one "
+                          f"knows up to {SCHEMA_VERSION}); upgrade litwatch, the database is left as it is")
+    if app == APPLICATION_ID:
+        return version
+    if not tables:
+        return 0
+    if {"runs", "articles", "trials"} <= tables and version == 0:
+        return 1  # the first release recorded no version
+    raise SchemaError(f"{path} is an SQLite database, but not a litwatch one; choose another --db")
+
+
+def upgrade(conn: sqlite3.Connection, version: int) -> None:
+    """Bring the schema to :data:`SCHEMA_VERSION`: create it (version 0) or migrate it."""
+    from .schema import ensure_schema
+
+    if version == SCHEMA_VERSION:
+        with transaction(conn):
+            ensure_schema(conn)  # cheap and idempotent: heals a half-created schema
+        return
+    for target, step in MIGRATIONS:
+        if version < target:
+            with transaction(conn):
+                ensure_schema(conn)
+                if version:  # an existing database: move its data along
+                    step(conn)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {target}")
+            if version:
+                log.warning("upgraded the database schema from version %d to %d", version, target)
+            version = target
+
+
+def _to_2(conn: sqlite3.Connection) -> None:
+    """Version 1 -> 2: full-text triggers that ignore bookkeeping updates (sqlite-utils' ones
+    fired on every update)."""
+    from .schema import FTS, fts_sql
+
+    for table, columns in FTS.items():
+        for suffix in ("ai", "ad", "au"):
+            conn.execute(f"DROP TRIGGER IF EXISTS [{table}_{suffix}]")
+        for sql in fts_sql(table, columns)[1:]:
+            conn.execute(sql)
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _to_2)]
+
+
+_savepoints = itertools.count(1)
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run a block in one transaction (a savepoint when one is already open): all or nothing."""
+    if conn.in_transaction:
+        name = f"litwatch_{next(_savepoints)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def query(conn: sqlite3.Connection, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+    """Rows of a query as dicts, column names as keys."""
+    cursor = conn.execute(sql, params if isinstance(params, dict) else list(params))
+    names = [d[0] for d in cursor.description or ()]
+    return [dict(zip(names, row)) for row in cursor]
+
+
+def scalar(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> Any:
+    """The first column of the first row (None when there is none)."""
+    row = conn.execute(sql, list(params)).fetchone()
+    return row[0] if row else None
+
+
+def table_names(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+
+
+def view_names(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name")]
+
+
+def db_path(conn: sqlite3.Connection) -> str:
+    """The file behind a connection."""
+    return conn.execute("PRAGMA database_list").fetchone()[2]

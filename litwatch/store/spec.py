@@ -1,0 +1,91 @@
+"""How a table is declared: its columns (each with a type and one line of documentation),
+primary key, foreign keys and indexes, and how a record type (a "family": a main table,
+its child tables and its topic table) is laid out. Sources declare their tables with these;
+:mod:`litwatch.store.schema` turns the declarations into SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+SQL_TYPES = {int: "INTEGER", str: "TEXT", float: "REAL", bytes: "BLOB"}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table: ``columns`` maps each name to ``(python type, description)``."""
+
+    columns: dict[str, tuple[type, str]]
+    pk: str | tuple[str, ...]
+    description: str = ""
+    foreign_keys: tuple[tuple[str, str, str], ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+    # Child tables are read and written by their key: one B-tree instead of table + index.
+    without_rowid: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    @property
+    def types(self) -> dict[str, type]:
+        return {name: t for name, (t, _) in self.columns.items()}
+
+    @property
+    def docs(self) -> dict[str, str]:
+        return {name: doc for name, (_, doc) in self.columns.items()}
+
+    @property
+    def pk_columns(self) -> tuple[str, ...]:
+        return (self.pk,) if isinstance(self.pk, str) else self.pk
+
+
+def child(parent: tuple[str, str, type, str], columns: dict[str, tuple[type, str]],
+          pk: tuple[str, ...], description: str, indexes: tuple[tuple[str, ...], ...] = ()) -> TableSpec:
+    """A child table of ``parent`` = (key column, parent table, key type, key description)."""
+    key, table, key_type, key_doc = parent
+    return TableSpec({key: (key_type, key_doc), **columns}, pk, description, ((key, table, key),), indexes,
+                     without_rowid=True)
+
+
+# Columns litwatch adds to every record of a source: not part of its content fingerprint.
+# The derived ones are filled by litwatch.evidence.
+RECORD_META: dict[str, tuple[type, str]] = {
+    "record_hash": (str, "fingerprint of every stored value of the record, to tell revisions apart"),
+    "first_run_id": (int, "run that first stored the record (foreign key to runs)"),
+    "changed_run_id": (int, "run that last stored a changed version (foreign key to runs)"),
+    "seen_run_id": (int, "last run that received the record, changed or not (foreign key to runs)"),
+    "origin": (str, "where the stored copy came from: live (a fetch), import (a file) or sample (the "
+                    "bundled offline sample); a live sighting wins over the others"),
+}
+RUN_FOREIGN_KEYS = (("first_run_id", "runs", "id"), ("changed_run_id", "runs", "id"),
+                    ("seen_run_id", "runs", "id"))
+
+
+@dataclass(frozen=True)
+class Family:
+    """A record type: main table and key, child tables (replaced whole on revision), the
+    topic-membership table and the full-text-indexed columns."""
+
+    table: str
+    key: str
+    children: tuple[str, ...]
+    topics: str
+    fts: tuple[str, ...] = ()
+
+    def content(self, tables: dict[str, TableSpec]) -> list[str]:
+        """Main-table columns that come from the source (fingerprinted), key first."""
+        return [c for c in tables[self.table].columns if c not in RECORD_META and c not in DERIVED]
+
+
+# Columns of main tables computed by litwatch.evidence from the stored content.
+DERIVED = {"design", "design_source", "retracted", "corrected", "derived_hash"}
+
+
+def doc(spec: TableSpec, column: str) -> str:
+    return spec.columns[column][1]
+
+
+def as_python(value: Any) -> Any:
+    """Booleans as SQLite stores them."""
+    return int(value) if isinstance(value, bool) else value

@@ -1,0 +1,123 @@
+"""Runs that bring records in: a topic fetched from a source, the linked records fetched by
+ID, a file imported. Each is one recorded run; data flows one way: a source fetches (or a
+file is read) and parses, :mod:`litwatch.store` saves whole batches, the run row records
+what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .config import Config, Topic
+from .errors import IncompleteFetch, LitwatchError, UnknownFormat
+from .files import open_input
+from .runs import RunResult, incremental_start, recorded_run
+from .sources import all_sources
+from .sources.base import Source
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+def fetch_topic(conn: sqlite3.Connection, config: Config, source: Source, topic: Topic, *,
+                full: bool = False, since: date | None = None, client: Any = None) -> RunResult:
+    """Fetch a topic's records from a source: all of them, or those added or revised since the
+    last successful fetch (``since`` overrides; ``full`` forces everything).
+
+    :raises LitwatchError: after recording the run as failed (what arrived is kept).
+    """
+    client = client or source.client(config)
+    window = None if full else (since or incremental_start(conn, topic.name, source.name))
+    params: dict[str, Any] = {"mode": "full" if window is None else "incremental",
+                              "since": window.isoformat() if window else None, "url": source.url(config)}
+    with recorded_run(conn, topic=topic.name, source=source.name, kind="fetch", query=source.query_text(topic),
+                      params=params, stats=client.http.stats) as (run_id, counts):
+        search = source.search(client, topic, window)
+        params.update(search.params)
+        counts.expected = search.expected
+        for batch in search.batches:
+            counts.add(source.save(conn, batch, run_id=run_id, topic=topic.name, origin="live"))
+        params.update(search.params)
+        if counts.expected is not None and counts.received < counts.expected:
+            repeats = f" (and {counts.repeated} repeats)" if counts.repeated else ""
+            raise IncompleteFetch(
+                f"{source.label} reported {counts.expected} {source.unit} but served {counts.received} "
+                f"distinct ones{repeats}; those are stored, the run is marked failed and the next run will "
+                f"ask again")
+        if counts.expected is not None and counts.received > counts.expected:
+            log.warning("%s reported %d %s but served %d (added while paging)", source.label, counts.expected,
+                        source.unit, counts.received)
+    return RunResult(run_id, source.name, topic.name, "fetch", "success", counts, params)
+
+
+def follow_links(conn: sqlite3.Connection, config: Config, sources: Iterable[Source],
+                 clients: dict[str, Any] | None = None) -> list[RunResult]:
+    """Fetch, by ID and in batched requests, the linked records the topic queries missed.
+
+    One hop only: records fetched here are not followed further. The links must be current
+    (:func:`litwatch.evidence.refresh`) before.
+    """
+    results = []
+    for source in sources:
+        ids = source.missing_links(conn)
+        if not ids:
+            continue
+        client = (clients or {}).get(source.name) or source.client(config)
+        params: dict[str, Any] = {"ids": ids}
+        with recorded_run(conn, topic=None, source=source.name, kind="follow", params=params,
+                          stats=client.http.stats) as (run_id, counts):
+            counts.expected = len(ids)
+            for batch in source.fetch_ids(client, ids):
+                counts.add(source.save(conn, batch, run_id=run_id, topic=None, origin="live"))
+        if counts.received < len(ids):
+            log.warning("%s: %d of %d linked %s exist at the source", source.label, counts.received,
+                        len(ids), source.unit)
+        results.append(RunResult(run_id, source.name, None, "follow", "success", counts, params))
+    return results
+
+
+def source_for(fmt: str, head: bytes, path: Path) -> Source:
+    """The source whose records a file of this format holds."""
+    for source in all_sources():
+        if source.reads(fmt, head):
+            return source
+    raise UnknownFormat(f"{path}: {fmt} files hold no records litwatch reads")
+
+
+def import_file(conn: sqlite3.Connection, path: str | Path, *, topic: str | None = None, origin: str = "import",
+                progress: Progress | None = None) -> RunResult:
+    """Import one file (the format is read from the content, not the name); one recorded run.
+
+    ``progress`` receives the bytes read from disk since its last call.
+    :raises LitwatchError: the file is unreadable, of no known format, or malformed.
+    """
+    path = Path(path)
+    with open_input(path) as (fmt, stream, raw, head):
+        source = source_for(fmt, head, path)
+        params: dict[str, Any] = {"file": str(path), "format": fmt}
+        with recorded_run(conn, topic=topic, source=source.name, kind="import", params=params) as (run_id, counts):
+            last = 0
+            for batch in source.read(fmt, stream, str(path)):
+                counts.add(source.save(conn, batch, run_id=run_id, topic=topic, origin=origin))
+                if progress:
+                    pos = raw.tell()
+                    progress(pos - last)
+                    last = pos
+            counts.expected = counts.received
+    return RunResult(run_id, source.name, topic, "import", "success", counts, params)
+
+
+def import_paths(conn: sqlite3.Connection, paths: Iterable[str | Path], **kwargs: Any) -> list[RunResult]:
+    """Import files one after the other; see :func:`import_file`.
+
+    :raises LitwatchError: on the first file that fails (earlier files stay imported).
+    """
+    return [import_file(conn, path, **kwargs) for path in paths]
+
+
+__all__ = ["LitwatchError", "fetch_topic", "follow_links", "import_file", "import_paths", "source_for"]
