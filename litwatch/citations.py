@@ -1,5 +1,9 @@
 """Citations for reference managers: RIS (Zotero, EndNote, Mendeley) and BibTeX (JabRef,
-Zotero, LaTeX), written the way each reader expects.
+Zotero, LaTeX), with each field filled the way the readers expect.
+
+This module decides what goes in each field; the formats' own libraries write the files:
+rispy the RIS (its writer, limited to the tags Zotero's RIS import maps), bibtexparser the
+BibTeX (its entries, month macros, name joining and bracing).
 
 :func:`to_ris` and :func:`to_bibtex` take a list of paper dicts, as
 :func:`litwatch.exports.citations` returns them, and give the text of the file. A key that
@@ -32,6 +36,8 @@ clinicaltrials.gov.js translators) and a pybtex round trip:
 - BibTeX is written in UTF-8: names such as "Włodarczyk" stay as they are. Zotero, JabRef,
   biber and pybtex read it; LaTeX accent macros would be lossy and unreadable. Only the
   characters that are syntax to LaTeX or BibTeX are escaped.
+- Months are BibTeX's standard macros (``month = jul``), which each style prints in its own
+  form.
 - Titles keep their case; words with a capital after their first letter ("PTSD", "eHealth",
   "DSM-IV") or a lone capital ("T-cell", "(S)-ketamine") are braced, so that styles which
   lowercase titles leave them alone. The title as a whole is not braced.
@@ -55,6 +61,13 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
+import bibtexparser
+import rispy
+from bibtexparser import BibtexFormat
+from bibtexparser.middlewares import (MergeCoAuthors, MergeNameParts, MonthAbbreviationMiddleware, NameParts,
+                                      default_unparse_stack)
+from bibtexparser.model import Entry, Field, ImplicitComment
+
 from .errors import LitwatchError
 
 JOURNAL_ARTICLE, PREPRINT, TRIAL = "journal-article", "preprint", "trial"
@@ -62,7 +75,6 @@ KINDS = (JOURNAL_ARTICLE, PREPRINT, TRIAL)
 REGISTRY = "ClinicalTrials.gov"
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{}/"
 TRIAL_URL = "https://clinicaltrials.gov/study/{}"
-MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 RETRACTED_NOTE = "Retracted publication"
 RETRACTED_KEYWORD = "Retracted Publication"  # the PubMed publication type
 
@@ -154,46 +166,67 @@ def _text(value: Any) -> str | None:
 
 # --------------------------------------------------------------------- RIS ---
 
+class ZoteroRisWriter(rispy.RisWriter):
+    """rispy's RIS writer with only the tags Zotero's RIS import maps to its fields (RIS.js),
+    and no numbered line before each record."""
+
+    DEFAULT_MAPPING = {tag: rispy.TAG_KEY_MAPPING[tag] for tag in (
+        "TY", "TI", "AU", "T2", "J2", "DA", "PY", "VL", "IS", "SP", "EP", "SN", "DO", "AB", "KW", "LA",
+        "AN", "UR", "N1", "PB", "M3")}
+    DEFAULT_LIST_TAGS = ["AU", "KW", "N1", "UR"]
+    DEFAULT_DELIMITER_MAPPING: dict[str, str] = {}  # a tag per URL, not rispy's "a;b"
+
+    def set_header(self, count: int) -> str:
+        return ""
+
+
 def to_ris(papers: Iterable[Paper]) -> str:
     """RIS records, one per paper, with the tags Zotero's RIS import maps to its fields.
 
     Journal articles and preprints are ``TY JOUR`` (journal or server in ``T2``, ISO
     abbreviation in ``J2``, PMID in ``AN``); registered trials are ``TY RPRT``.
     """
-    return "".join(_ris_record(p) for p in papers)
+    return rispy.dumps([_ris_entry(p) for p in papers], implementation=ZoteroRisWriter)
 
 
-def _ris_record(p: Paper) -> str:
+def _ris_entry(p: Paper) -> dict[str, Any]:
+    """The paper as a rispy reference; rispy writes the keys in this order."""
     kind = _kind(p)
     year, month, day = _date(p)
     start, end = _page_range(p.get("pages")) if kind == JOURNAL_ARTICLE else (None, None)
-    tags: list[tuple[str, Any]] = [("TY", "RPRT" if kind == TRIAL else "JOUR"), ("TI", _title(p))]
-    # Zotero splits an AU at its first comma into last and first name; without a comma
-    # the whole value is one single-field name, which is what a group name must be.
-    tags += [("AU", f"{last}, {first}" if first else re.sub(r"\s*,\s*", " ", last))
-             for last, first in _names(p)]
+    entry: dict[str, Any] = {
+        "type_of_reference": "RPRT" if kind == TRIAL else "JOUR",
+        "title": _title(p),
+        # Zotero splits an AU at its first comma into last and first name; without a comma
+        # the whole value is one single-field name, which is what a group name must be.
+        "authors": [f"{last}, {first}" if first else re.sub(r"\s*,\s*", " ", last) for last, first in _names(p)],
+    }
     if kind == TRIAL:
-        tags += [("PB", REGISTRY), ("SN", p.get("nct_id")), ("M3", "Clinical trial registration")]
+        entry.update(publisher=REGISTRY, issn=p.get("nct_id"), type_of_work="Clinical trial registration")
     else:
-        tags += [("T2", p.get("server") if kind == PREPRINT else p.get("journal")),
-                 ("J2", p.get("journal_iso"))]
+        entry.update(secondary_title=p.get("server") if kind == PREPRINT else p.get("journal"),
+                     alternate_title1=p.get("journal_iso"))
     # RIS dates are YYYY/MM/DD/other, unknown parts left empty.
     date = "/".join([year or "", *(f"{n:02d}" if n else "" for n in (month, day)), ""])
-    tags += [("DA", date if year else None),
-             ("PY", year), ("VL", p.get("volume")), ("IS", p.get("issue")), ("SP", start), ("EP", end),
-             ("SN", p.get("issn") if kind == JOURNAL_ARTICLE else None), ("DO", p.get("doi")),
-             ("AB", p.get("abstract"))]
+    entry.update(date=date if year else None, year=year, volume=p.get("volume"), number=p.get("issue"),
+                 start_page=start, end_page=end)
+    if kind == JOURNAL_ARTICLE:
+        entry["issn"] = p.get("issn")
     keywords = list(p.get("keywords") or [])
+    notes = [_preprint_note(p)] if kind == PREPRINT else []
     if p.get("retracted"):
         keywords.append(RETRACTED_KEYWORD)
-    tags += [("KW", k) for k in keywords]
-    tags += [("LA", p.get("language")), ("AN", p.get("pmid")), ("UR", _link(p))]
-    if kind == PREPRINT:
-        tags.append(("N1", _preprint_note(p)))
-    if p.get("retracted"):
-        tags.append(("N1", RETRACTED_NOTE))
-    lines = [f"{tag}  - {value}" for tag, value in ((t, _text(v)) for t, v in tags) if value]
-    return "\n".join(lines) + "\nER  - \n\n"
+        notes.append(RETRACTED_NOTE)
+    entry.update(doi=p.get("doi"), abstract=p.get("abstract"), keywords=keywords, language=p.get("language"),
+                 accession_number=p.get("pmid"), urls=[_link(p)], notes=notes)
+    return {key: value for key, value in ((k, _ris_value(v)) for k, v in entry.items()) if value}
+
+
+def _ris_value(value: Any) -> Any:
+    """One line per value (RIS is line-based); empty values and list items dropped."""
+    if isinstance(value, list):
+        return [text for text in map(_text, value) if text]
+    return _text(value)
 
 
 # ------------------------------------------------------------------ BibTeX ---
@@ -201,11 +234,20 @@ def _ris_record(p: Paper) -> str:
 def to_bibtex(papers: Iterable[Paper]) -> str:
     """BibTeX entries in UTF-8: ``@article`` for journal articles (key ``pmid<PMID>``) and
     preprints (key ``doi_<DOI>``), ``@misc`` for registered trials (key the NCT number)."""
-    entries, seen = [], set()
-    for p in papers:
-        key = _unique(_key(p), seen)
-        entries.append(_bibtex_entry(p, key))
-    return "% Encoding: UTF-8\n\n" + "\n".join(entries) if entries else ""
+    seen: set[str] = set()
+    entries = [_bibtex_entry(p, _unique(_key(p), seen)) for p in papers]
+    if not entries:
+        return ""
+    # JabRef's encoding line; the other readers take it for a comment.
+    library = bibtexparser.Library([ImplicitComment("% Encoding: UTF-8"), *entries])
+    layout = BibtexFormat()
+    layout.indent, layout.block_separator = "  ", "\n"
+    # Month numbers become the standard macros, unbraced; names are joined "Last, First and
+    # ..."; the other values are braced. In place: the library is built for this one write,
+    # so bibtexparser need not copy it (a copy of 10,000 entries or more also logs a warning).
+    stack = [MonthAbbreviationMiddleware(allow_inplace_modification=True), MergeNameParts(style="last"),
+             MergeCoAuthors(), *default_unparse_stack(allow_inplace_modification=True)]
+    return bibtexparser.write_string(library, unparse_stack=stack, bibtex_format=layout)
 
 
 def _key(p: Paper) -> str:
@@ -229,7 +271,8 @@ def _unique(key: str, seen: set[str]) -> str:
     return candidate
 
 
-def _bibtex_entry(p: Paper, key: str) -> str:
+def _bibtex_entry(p: Paper, key: str) -> Entry:
+    """The paper as a bibtexparser entry: values escaped and case-protected, not yet braced."""
     kind = _kind(p)
     year, month, _ = _date(p)
     start, end = _page_range(p.get("pages"))
@@ -238,14 +281,14 @@ def _bibtex_entry(p: Paper, key: str) -> str:
     notes = [_preprint_note(p)] if kind == PREPRINT else []
     if p.get("retracted"):
         notes.append(RETRACTED_NOTE)
-    text_fields = {
-        "author": " and ".join(_bibtex_name(last, first) for last, first in _names(p)),
+    fields = {
+        "author": [_name_parts(last, first) for last, first in _names(p)],
         "title": _protect_case(_text(_title(p))),
         "howpublished": _escape(f"{REGISTRY} identifier: {p['nct_id']}") if kind == TRIAL else None,
         "journal": None if kind == TRIAL else _escape(_text(venue)),
         "shortjournal": _escape(_text(p.get("journal_iso"))),
         "year": year,
-        "month": None,
+        "month": month,
         "volume": _escape(_text(p.get("volume"))),
         "number": _escape(_text(p.get("issue"))),
         "pages": _escape(pages),
@@ -257,19 +300,13 @@ def _bibtex_entry(p: Paper, key: str) -> str:
         "note": _escape(". ".join(notes)) if notes else None,
         "litwatch-design": _escape(_text(p.get("design"))),
     }
-    lines = []
-    for name, value in text_fields.items():
-        if name == "month" and month:  # the standard macro: styles print it in their own form
-            lines.append(f"  month = {MONTHS[month - 1]}")
-        elif value:
-            lines.append(f"  {name} = {{{value}}}")
-    return f"@{'misc' if kind == TRIAL else 'article'}{{{key},\n" + ",\n".join(lines) + "\n}\n"
+    return Entry("misc" if kind == TRIAL else "article", key, [Field(k, v) for k, v in fields.items() if v])
 
 
-def _bibtex_name(last: str, first: str | None) -> str:
+def _name_parts(last: str, first: str | None) -> NameParts:
     if first:
-        return f"{_escape(last)}, {_escape(first)}"
-    return _group(_escape(last))  # braced, so "and" or a comma inside stays part of the name
+        return NameParts(last=[_escape(last)], first=[_escape(first)])
+    return NameParts(last=[_group(_escape(last))])  # braced, so "and" or a comma inside stays part of the name
 
 
 # LaTeX and BibTeX syntax; everything else, non-ASCII included, is written as it is.

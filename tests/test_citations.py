@@ -13,13 +13,17 @@ import re
 
 import pytest
 import rispy
+from click.testing import CliRunner
 from pybtex.database import parse_string
 from pybtex.plugin import find_plugin
 
 from litwatch.citations import to_bibtex, to_ris
+from litwatch.cli import cli
 from litwatch.errors import LitwatchError
 from litwatch.sources.ctgov.parse import parse_study
 from litwatch.sources.pubmed.parse import iter_xml
+from litwatch.store import db_path
+from litwatch.sync import import_file
 
 from conftest import FIXTURES, SUBSET
 
@@ -302,3 +306,24 @@ def test_ris_trial_is_the_report_zotero_saves_from_clinicaltrials_gov(trial):
 def test_unknown_kind_is_a_one_line_error(trial):
     with pytest.raises(LitwatchError, match="unknown citation kind 'dataset'"):
         to_ris([{**trial, "kind": "dataset"}])
+
+
+# ------------------------------------------------------------ the CLI path ---
+
+def test_export_keeps_a_group_name_with_a_comma_one_author(db):
+    import_file(db, SUBSET)
+    authors = db.execute("SELECT count(*) FROM article_authors WHERE pmid = ?", [SAGE]).fetchone()[0]
+
+    def export(fmt):
+        result = CliRunner().invoke(cli, ["--db", db_path(db), "export", "--format", fmt, "--year-from", "2021"])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    bibtex = export("bibtex")
+    persons = [str(p) for p in parse_string(bibtex, "bibtex").entries[f"pmid{SAGE}"].persons["author"]]
+    assert len(persons) == authors == 37
+    assert persons[-1] == "{SAGE Investigators, on behalf of SCCM Discovery}"
+    assert ", and SAGE Investigators, on behalf of SCCM Discovery. Variation in early" in formatted(bibtex)[f"pmid{SAGE}"]
+    (entry,) = [e for e in rispy.loads(export("ris")) if e["accession_number"] == str(SAGE)]
+    assert len(entry["authors"]) == authors
+    assert entry["authors"][-1] == "SAGE Investigators on behalf of SCCM Discovery"
