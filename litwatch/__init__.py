@@ -22,7 +22,8 @@ from .errors import LitwatchError  # noqa: E402
 from .store.db import open_db  # noqa: E402
 
 # Loaded on first use: they pull in the HTTP stack, the parsers and the report renderers.
-_API = {"update", "fetch", "import_paths", "build_report", "render_report", "write_report", "reading", "writing"}
+_API = {"update", "fetch", "import_paths", "build_report", "render_report", "write_report", "export",
+        "export_citations", "exportable", "list_runs", "migrate", "reading", "writing"}
 
 
 def __getattr__(name: str) -> Any:
@@ -30,6 +31,10 @@ def __getattr__(name: str) -> Any:
         from . import api
 
         return getattr(api, name)
+    if name == "datasette_metadata":
+        from .browse import datasette_metadata
+
+        return datasette_metadata
     raise AttributeError(f"module 'litwatch' has no attribute {name!r}")
 
 
@@ -41,5 +46,6 @@ def frames(db: Any) -> dict[str, Any]:
     return _frames(db)
 
 
-__all__ = ["Config", "LitwatchError", "Topic", "__version__", "build_report", "fetch", "frames", "import_paths",
-           "load_config", "open_db", "reading", "render_report", "update", "write_report", "writing"]
+__all__ = ["Config", "LitwatchError", "Topic", "__version__", "build_report", "datasette_metadata", "export",
+           "export_citations", "exportable", "fetch", "frames", "import_paths", "list_runs", "load_config", "migrate",
+           "open_db", "reading", "render_report", "update", "write_report", "writing"]

@@ -259,6 +259,56 @@ def write_report(db: Db, config: Config | None = None, *, topic: str | None = No
     return dict(data, text=text)
 
 
+def export(db: Db, *, table: str | None = None, sql: str | None = None, fmt: str = "csv") -> tuple[str, int]:
+    """A table, view or read-only query as CSV or JSON text; returns (text, rows)."""
+    from . import exports
+
+    with reading(db) as conn:
+        columns, data = exports.rows(conn, table=table, sql=sql)
+    return (exports.to_csv(columns, data) if fmt == "csv" else exports.to_json(columns, data)), len(data)
+
+
+def export_citations(db: Db, fmt: str = "ris", **filters: Any) -> tuple[str, int]:
+    """Citations of the selected papers as RIS or BibTeX text; returns (text, citations).
+    ``filters`` are those of :func:`litwatch.exports.citations` (topic, designs, years...)."""
+    from . import citations, exports
+
+    with reading(db) as conn:
+        papers = exports.citations(conn, **filters)
+    return (citations.to_ris(papers) if fmt == "ris" else citations.to_bibtex(papers)), len(papers)
+
+
+def exportable(db: Db) -> list[str]:
+    """The tables and views :func:`export` takes (full-text index internals left out)."""
+    from .store.db import table_names, view_names
+
+    with reading(db) as conn:
+        return sorted(n for n in table_names(conn) + view_names(conn) if "_fts" not in n)
+
+
+def list_runs(db: Db, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest runs: what was fetched or imported, when, how it ended."""
+    from .store.db import query
+
+    with reading(db) as conn:
+        return query(conn, "SELECT id, topic, source, kind, started_at, finished_at, status, expected, received, "
+                           "new, updated, unchanged, deleted, skipped, error FROM runs ORDER BY id DESC LIMIT ?",
+                     [limit])
+
+
+def migrate(db: str | Path, config: Config | None = None) -> int:
+    """Upgrade a database's schema in place (and refresh the evidence derived from it);
+    return the schema version."""
+    from .errors import UsageError
+    from .store.db import SCHEMA_VERSION
+
+    if not Path(db).is_file():
+        raise UsageError(f"no database at {db}")
+    with writing(db) as conn:
+        evidence.refresh(conn, (config or load_config()).topics)
+    return SCHEMA_VERSION
+
+
 def write_text(path: str | Path, text: str) -> None:
     """Write a file (creating its folder)."""
     path = Path(path)
@@ -266,5 +316,5 @@ def write_text(path: str | Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-__all__ = ["DEFAULT_DB", "build_report", "fetch", "import_paths", "reading", "render_report", "update",
-           "write_report", "writing"]
+__all__ = ["DEFAULT_DB", "build_report", "export", "export_citations", "exportable", "fetch", "import_paths",
+           "list_runs", "migrate", "reading", "render_report", "update", "write_report", "writing"]

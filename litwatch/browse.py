@@ -6,24 +6,20 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from .sources import all_sources
 from .store.schema import FTS, TABLES, VIEWS
 
-TABLE_OPTIONS: dict[str, dict[str, Any]] = {
-    "articles": {"facets": ["design", "pub_year", "retracted", "language"], "sort_desc": "pub_year",
-                 "label_column": "title"},
-    "trials": {"facets": ["overall_status", {"array": "phases"}, "design", "study_type", "lead_sponsor_class"],
-               "sort_desc": "last_update_posted", "label_column": "brief_title"},
-    "trial_locations": {"facets": ["country", "status"]},
-    "trial_changes": {"facets": ["field", "run_id"], "sort_desc": "id"},
-    "article_topics": {"facets": ["topic", "relevance"]},
-    "trial_topics": {"facets": ["topic", "relevance"]},
-    "article_trial_links": {"facets": ["source", "reference_type"]},
-    "article_publication_types": {"facets": ["name"]},
+# Datasette options of each table: the sources declare theirs.
+CORE_OPTIONS: dict[str, dict[str, Any]] = {
+    "paper_trial_links": {"facets": ["source", "reference_type"]},
     "runs": {"facets": ["source", "kind", "status"], "sort_desc": "id"},
 }
 VIEW_DESCRIPTIONS = {
+    "papers": "One row per paper, whichever sources returned it: PubMed records, and Europe PMC records without "
+              "a PubMed copy (preprints marked preprint = 1: not peer reviewed).",
+    "paper_topics": "The papers of each topic and how central they are to it, from every source.",
     "recruiting_trials": "Trials recruiting, not yet recruiting or enrolling by invitation.",
-    "publications_by_year": "Publications per year and study design, retracted papers left out.",
+    "publications_by_year": "Journal publications and preprints per year and study design, retracted papers left out.",
     "trial_publications": "Every paper-trial link with both titles.",
     "unreported_trials": "Completed over 12 months ago, no results posted, no paper reporting them.",
 }
@@ -42,10 +38,17 @@ QUERIES = {
                "AND date('now', '+12 months') ORDER BY primary_completion_date, nct_id"},
     "latest_rcts_and_meta_analyses": {
         "title": "Latest randomized trials and meta-analyses",
-        "description": "Not retracted, newest first.",
-        "sql": "SELECT pmid, pub_year, design, title, journal_iso, doi FROM articles "
+        "description": "Peer-reviewed papers (no preprints), not retracted, newest first.",
+        "sql": "SELECT paper_id, pmid, pub_year, design, design_source, title, journal, doi FROM papers "
                "WHERE design IN ('randomized controlled trial', 'meta-analysis', 'systematic review') "
-               "AND NOT coalesce(retracted, 0) ORDER BY pub_year DESC, entrez_date DESC, pmid DESC LIMIT 100"},
+               "AND NOT preprint AND NOT retracted ORDER BY pub_year DESC, added DESC, paper_id DESC LIMIT 100"},
+    "preprints": {
+        "title": "Preprints (not peer reviewed)",
+        "description": "Preprints from Europe PMC, newest first, with their server and any journal version.",
+        "sql": "SELECT p.paper_id, p.server, p.published, p.title, p.design, p.doi, "
+               "(SELECT group_concat(l.target) FROM europepmc_links l WHERE l.epmc_id = p.epmc_id "
+               "AND l.kind = 'published_as') AS journal_version, p.url FROM papers p WHERE p.preprint "
+               "ORDER BY p.published DESC, p.paper_id"},
     "papers_linked_to_trial": {
         "title": "Papers linked to each trial",
         "description": "Leave nct_id empty for every trial.",
@@ -59,8 +62,8 @@ QUERIES = {
         "description": "Trial changes and new papers of the newest successful run of each source.",
         "sql": "SELECT 'trial' AS kind, c.nct_id AS id, c.field, c.old_value, c.new_value FROM trial_changes c "
                "WHERE c.run_id = (SELECT max(id) FROM runs WHERE source = 'ctgov' AND status = 'success') "
-               "UNION ALL SELECT 'paper', a.pmid, 'new', NULL, a.title FROM articles a "
-               "WHERE a.first_run_id = (SELECT max(id) FROM runs WHERE source = 'pubmed' AND status = 'success') "
+               "UNION ALL SELECT 'paper', p.paper_id, 'new', NULL, p.title FROM papers p "
+               "WHERE p.first_run_id = (SELECT max(id) FROM runs WHERE source = 'pubmed' AND status = 'success') "
                "ORDER BY 1, 2"},
 }
 
@@ -69,9 +72,11 @@ def datasette_metadata(db_path: str | Path) -> dict[str, Any]:
     """Datasette (0.65) metadata for a litwatch database: descriptions of every table and
     column, facets, sort orders, full-text search and canned queries."""
     tables: dict[str, Any] = {}
+    options = dict(CORE_OPTIONS)
+    for source in all_sources():
+        options.update(source.table_options)
     for name, spec in TABLES.items():
-        tables[name] = {"description": spec.description, "columns": spec.docs,
-                        **TABLE_OPTIONS.get(name, {})}
+        tables[name] = {"description": spec.description, "columns": spec.docs, **options.get(name, {})}
     for name in FTS:
         # The FTS index is keyed by rowid: the pmid itself for articles (an INTEGER PRIMARY
         # KEY), SQLite's own rowid for trials (keyed by a text NCT ID).
@@ -83,9 +88,10 @@ def datasette_metadata(db_path: str | Path) -> dict[str, Any]:
         tables[name] = {"description": VIEW_DESCRIPTIONS[name]}
     return {
         "title": "litwatch: research on ketamine for PTSD and other watched topics",
-        "description": "PubMed records and ClinicalTrials.gov studies of the watched topics, normalized by "
-                       "litwatch, with paper-trial links, study designs and trial change history.",
-        "source": "PubMed (NCBI E-utilities) and ClinicalTrials.gov API v2",
+        "description": "Papers (PubMed, Europe PMC with preprints) and ClinicalTrials.gov studies of the watched "
+                       "topics, normalized by litwatch, with paper-trial links, study designs and trial change "
+                       "history.",
+        "source": ", ".join(f"{s.label} ({s.service})" for s in all_sources()),
         "source_url": "https://github.com/litwatch/litwatch",
         "license": "PubMed and ClinicalTrials.gov data: U.S. National Library of Medicine terms",
         "license_url": "https://www.nlm.nih.gov/databases/download/terms_and_conditions.html",
@@ -95,7 +101,7 @@ def datasette_metadata(db_path: str | Path) -> dict[str, Any]:
 
 MAIN_TABLES = ("articles", "article_topics", "article_publication_types", "article_mesh", "trials",
                "trial_topics", "trial_locations", "trial_conditions", "trial_interventions",
-               "article_trial_links", "trial_changes", "runs")
+               "paper_trial_links", "trial_changes", "runs", "europepmc_records", "europepmc_topics")
 
 
 def frames(db: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import click
 
 from . import __version__
-from .config import CONFIG_TEMPLATE, DEFAULT_CONFIG_NAME, Config, load_config
+from .config import DEFAULT_CONFIG_NAME, Config, config_template, load_config
 from .errors import LitwatchError, UsageError
 from .sources import NAMES as SOURCE_NAMES
 
@@ -109,7 +109,7 @@ def init(path: str, force: bool) -> None:
     target = Path(path)
     if target.exists() and not force:
         raise click.ClickException(f"{target} exists; use --force to overwrite it")
-    target.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+    target.write_text(config_template(), encoding="utf-8")
     click.echo(f"Wrote {target}")
 
 
@@ -181,8 +181,8 @@ class Output:
 
 
 @cli.command()
-@click.option("--source", type=click.Choice(("all",) + SOURCE_NAMES), default="all", show_default=True,
-              help="Which source to fetch.")
+@click.option("--source", "sources", type=click.Choice(("all",) + SOURCE_NAMES), multiple=True,
+              help="Which source to fetch (repeatable; default: all).")
 @click.option("--topic", "topics", multiple=True, help="Topic name (repeatable; default: every topic).")
 @click.option("--full", is_flag=True, help="Fetch everything, not only what changed since the last run.")
 @click.option("--since", type=str, callback=_parse_date, help="Fetch what was added or revised since YYYY-MM-DD.")
@@ -190,9 +190,9 @@ class Output:
 @machine_options
 @click.pass_obj
 @reports_errors
-def fetch(obj: Context, source: str, topics: tuple[str, ...], full: bool, since: date | None,
+def fetch(obj: Context, sources: tuple[str, ...], topics: tuple[str, ...], full: bool, since: date | None,
           no_follow: bool, quiet: bool, as_json: bool, wait: float) -> None:
-    """Fetch the topics' records from PubMed and ClinicalTrials.gov into the database.
+    """Fetch the topics' records from PubMed, ClinicalTrials.gov and Europe PMC into the database.
 
     The first run of a topic fetches everything; later runs ask only for records
     added or revised since the last successful run (minus a small overlap). Then the
@@ -210,7 +210,7 @@ def fetch(obj: Context, source: str, topics: tuple[str, ...], full: bool, since:
     if full and since:
         raise click.UsageError("--full and --since cannot be combined")
     out = Output(quiet, as_json)
-    summary = api.fetch(obj.db_path, obj.config, topics=topics, sources=() if source == "all" else (source,),
+    summary = api.fetch(obj.db_path, obj.config, topics=topics, sources=() if "all" in sources else sources,
                         full=full, since=since, follow=not no_follow, wait=wait, on_result=out.result,
                         on_error=out.error, on_skip=out.line)
     out.finish(summary)
@@ -422,25 +422,20 @@ def export(obj: Context, table: str | None, sql: str | None, fmt: str, output: s
         litwatch export --format ris --topic ketamine-ptsd --relevance core -o evidence.ris
         litwatch export --format bibtex --design "randomized controlled trial" --year-from 2020
     """
-    from . import citations, exports
-    from .api import reading
-    from .store.db import table_names, view_names
+    from . import api
 
-    with reading(obj.db_path) as db:
-        if list_tables:
-            click.echo("\n".join(sorted(n for n in table_names(db) + view_names(db) if "_fts" not in n)))
-            return
-        if fmt in ("ris", "bibtex"):
-            papers = exports.citations(db, topic=topic, designs=designs, year_from=year_from, year_to=year_to,
-                                       relevance=relevance, include_retracted=include_retracted)
-            text = citations.to_ris(papers) if fmt == "ris" else citations.to_bibtex(papers)
-            summary = f"{len(papers)} citations"
-        else:
-            if bool(table) == bool(sql):
-                raise click.UsageError("give a TABLE or --sql (one of them)")
-            columns, data = exports.rows(db, table=table, sql=sql)
-            text = exports.to_csv(columns, data) if fmt == "csv" else exports.to_json(columns, data)
-            summary = f"{len(data)} rows"
+    if list_tables:
+        click.echo("\n".join(api.exportable(obj.db_path)))
+        return
+    if fmt in ("ris", "bibtex"):
+        text, n = api.export_citations(obj.db_path, fmt, topic=topic, designs=designs, year_from=year_from,
+                                       year_to=year_to, relevance=relevance, include_retracted=include_retracted)
+        summary = f"{n} citations"
+    else:
+        if bool(table) == bool(sql):
+            raise click.UsageError("give a TABLE or --sql (one of them)")
+        text, n = api.export(obj.db_path, table=table, sql=sql, fmt=fmt)
+        summary = f"{n} rows"
     emit(text, output, summary)
 
 
@@ -458,12 +453,9 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
     """
     from tabulate import tabulate
 
-    from .api import reading
-    from .store.db import query
+    from .api import list_runs
 
-    with reading(obj.db_path) as db:
-        rows = query(db, "SELECT id, topic, source, kind, started_at, finished_at, status, expected, received, "
-                         "new, updated, unchanged, deleted, skipped, error FROM runs ORDER BY id DESC LIMIT ?", [limit])
+    rows = list_runs(obj.db_path, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     elif not rows:
@@ -483,11 +475,6 @@ def migrate(obj: Context) -> None:
     Example:
         litwatch migrate
     """
-    from .api import writing
-    from .store.db import SCHEMA_VERSION
+    from .api import migrate as upgrade
 
-    if not Path(obj.db_path).is_file():
-        raise UsageError(f"no database at {obj.db_path}")
-    with writing(obj.db_path):
-        pass
-    click.echo(f"{obj.db_path}: schema version {SCHEMA_VERSION}")
+    click.echo(f"{obj.db_path}: schema version {upgrade(obj.db_path, obj.config)}")

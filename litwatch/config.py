@@ -18,8 +18,6 @@ from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
-DEFAULT_CTGOV_URL = "https://clinicaltrials.gov/api/v2"
 DEFAULT_CONFIG_NAME = "litwatch.toml"
 
 # The query a medical librarian would write: MeSH headings (exploded) plus free-text
@@ -34,6 +32,13 @@ DEFAULT_PUBMED_QUERY = (
 )
 DEFAULT_CTGOV_CONDITION = 'PTSD OR "Posttraumatic Stress Disorder" OR "Post-traumatic Stress"'
 DEFAULT_CTGOV_INTERVENTION = "ketamine OR esketamine OR arketamine"
+# Europe PMC: the same two concepts in titles and abstracts, over every source it indexes
+# (PubMed, PMC, preprint servers...); its records from PubMed are the PubMed papers.
+DEFAULT_EUROPEPMC_QUERY = (
+    '(TITLE_ABS:(ketamine OR esketamine OR arketamine OR spravato))'
+    ' AND (TITLE_ABS:(PTSD OR "posttraumatic stress" OR "post-traumatic stress" OR "post traumatic stress"'
+    ' OR "combat stress"))'
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,8 @@ DEFAULT_TOPIC = Topic(
     title="Ketamine for PTSD",
     queries={"pubmed": DEFAULT_PUBMED_QUERY,
              "ctgov": {"condition": DEFAULT_CTGOV_CONDITION, "intervention": DEFAULT_CTGOV_INTERVENTION,
-                       "term": ""}},
+                       "term": ""},
+             "europepmc": DEFAULT_EUROPEPMC_QUERY},
     intervention_terms=("ketamine", "esketamine", "arketamine", "Spravato", "Ketalar"),
     condition_terms=("PTSD", "posttraumatic stress", "post-traumatic stress", "post traumatic stress",
                      "Stress Disorders, Post-Traumatic", "combat stress", "combat disorder",
@@ -101,14 +107,6 @@ class Config:
     urls: Mapping[str, str] = field(default_factory=dict)
     source_path: str | None = field(default=None, compare=False)
 
-    @property
-    def eutils_url(self) -> str:
-        return self.urls.get("pubmed", DEFAULT_EUTILS_URL)
-
-    @property
-    def ctgov_url(self) -> str:
-        return self.urls.get("ctgov", DEFAULT_CTGOV_URL)
-
     def topic(self, name: str | None) -> Topic:
         """Return the topic called ``name`` (the first topic when ``name`` is None)."""
         if name is None:
@@ -122,11 +120,7 @@ class Config:
 
 _TOP_KEYS = {"ncbi", "services", "topics"}
 _NCBI_KEYS = {"api_key": "ncbi_api_key", "email": "ncbi_email", "tool": "ncbi_tool"}
-# [services] key and environment variable of each source's base URL.
-SERVICES = {"pubmed": ("eutils_url", "LITWATCH_EUTILS_URL"), "ctgov": ("ctgov_url", "LITWATCH_CTGOV_URL")}
-# Per-source query tables of a topic, and the keys each takes.
-QUERY_KEYS = {"pubmed": {"query"}, "ctgov": {"condition", "intervention", "term"}}
-_TOPIC_KEYS = {"name", "title", "intervention_terms", "condition_terms", "claims", *QUERY_KEYS}
+_TOPIC_KEYS = {"name", "title", "intervention_terms", "condition_terms", "claims"}
 # Keys of the first release, still read: key -> (source, query key).
 _OLD_TOPIC_KEYS = {"pubmed_query": ("pubmed", "query"), "ctgov_condition": ("ctgov", "condition"),
                    "ctgov_intervention": ("ctgov", "intervention"), "ctgov_term": ("ctgov", "term")}
@@ -153,9 +147,9 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
         if env.get(var):
             values[attr] = env[var]
     urls = dict(values.pop("urls", {}))
-    for name, (key, var) in SERVICES.items():
-        if env.get(var):
-            urls[name] = _check_url(env[var], var)
+    for source in all_sources():
+        if env.get(source.url_env):
+            urls[source.name] = _check_url(env[source.url_env], source.url_env)
     return Config(source_path=source, urls=urls, **values)
 
 
@@ -174,7 +168,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         if key in ncbi:
             values[attr] = _string(ncbi[key], f"ncbi.{key}") or None
     services = _table(data, "services")
-    by_key = {key: name for name, (key, _) in SERVICES.items()}
+    by_key = {source.url_key: source.name for source in all_sources()}
     _reject_unknown(services, set(by_key), "services.")
     values["urls"] = {by_key[key]: _check_url(_string(value, f"services.{key}"), f"services.{key}")
                       for key, value in services.items()}
@@ -215,12 +209,13 @@ def _topic(item: Any, where: str) -> Topic:
             if not isinstance(item[source], dict):
                 raise ConfigError(f"config key '{where}.{source}' must be a table")
             item[source].setdefault(key, item.pop(old))
-    _reject_unknown(item, _TOPIC_KEYS, f"{where}.")
+    query_keys = {source.name: source.query_keys for source in all_sources()}
+    _reject_unknown(item, _TOPIC_KEYS | set(query_keys), f"{where}.")
     name = _string(item.get("name", ""), f"{where}.name").strip()
     if not name:
         raise ConfigError(f"config key '{where}.name' is missing or empty")
     fields: dict[str, Any] = {"name": name, "title": _string(item.get("title", ""), f"{where}.title").strip()}
-    for source, keys in QUERY_KEYS.items():
+    for source, keys in query_keys.items():
         if source not in item:
             continue
         table = item[source]
@@ -232,7 +227,7 @@ def _topic(item: Any, where: str) -> Topic:
             queries[source] = query["query"] if keys == {"query"} else {k: query.get(k, "") for k in sorted(keys)}
     if not queries:
         raise ConfigError(f"config key '{where}' has no query: give at least one of "
-                          + ", ".join(f"[topics.{s}]" for s in QUERY_KEYS))
+                          + ", ".join(f"[topics.{s}]" for s in query_keys))
     fields["queries"] = queries
     for key in _LIST_KEYS & set(item):
         value = item[key]
@@ -276,46 +271,58 @@ def _check_url(value: str, key: str) -> str:
     return value.rstrip("/")
 
 
-CONFIG_TEMPLATE = f'''# litwatch configuration. Every key is optional; environment variables win over
-# this file: NCBI_API_KEY, NCBI_EMAIL, LITWATCH_EUTILS_URL, LITWATCH_CTGOV_URL.
+def all_sources() -> list[Any]:
+    from .sources import all_sources as sources
 
-[ncbi]
-# An NCBI API key raises the request rate from 3 to 10 per second.
-# Prefer the NCBI_API_KEY environment variable: it keeps the key out of this file.
-# api_key = ""
-# NCBI asks every client to name itself and give a contact address.
-# email = "you@example.org"
-tool = "litwatch"
+    return sources()
 
-[services]
-# Base URLs, e.g. to go through a proxy or a local stand-in.
-eutils_url = "{DEFAULT_EUTILS_URL}"
-ctgov_url = "{DEFAULT_CTGOV_URL}"
 
-# One [[topics]] table per subject. The first one is the default topic.
-[[topics]]
-# The name is what commands take (--topic); the title is what readers see.
-name = "{DEFAULT_TOPIC.name}"
-title = "{DEFAULT_TOPIC.title}"
-# The topic's two concepts. A paper or trial is "core" when a term of each appears in its
-# title, abstract, MeSH, keywords, conditions or interventions.
-intervention_terms = {json.dumps(list(DEFAULT_TOPIC.intervention_terms))}
-condition_terms = {json.dumps(list(DEFAULT_TOPIC.condition_terms))}
+def config_template() -> str:
+    """A commented litwatch.toml holding the built-in topic (what ``litwatch init`` writes)."""
+    sources = all_sources()
+    envs = ", ".join(["NCBI_API_KEY", "NCBI_EMAIL"] + [s.url_env for s in sources])
+    lines = [
+        "# litwatch configuration. Every key is optional; environment variables win over",
+        f"# this file: {envs}.",
+        "",
+        "[ncbi]",
+        "# An NCBI API key raises the request rate from 3 to 10 per second.",
+        "# Prefer the NCBI_API_KEY environment variable: it keeps the key out of this file.",
+        '# api_key = ""',
+        "# NCBI asks every client to name itself and give a contact address.",
+        '# email = "you@example.org"',
+        'tool = "litwatch"',
+        "",
+        "[services]",
+        "# Base URLs, e.g. to go through a proxy or a local stand-in.",
+        *[f"{s.url_key} = {_toml(s.default_url)}" for s in sources],
+        "",
+        "# One [[topics]] table per subject. The first one is the default topic.",
+        "[[topics]]",
+        "# The name is what commands take (--topic); the title is what readers see.",
+        f"name = {_toml(DEFAULT_TOPIC.name)}",
+        f"title = {_toml(DEFAULT_TOPIC.title)}",
+        "# The topic's two concepts. A paper or trial is \"core\" when a term of each appears in its",
+        "# title, abstract, MeSH, keywords, conditions or interventions.",
+        f"intervention_terms = {json.dumps(list(DEFAULT_TOPIC.intervention_terms))}",
+        f"condition_terms = {json.dumps(list(DEFAULT_TOPIC.condition_terms))}",
+        "",
+        "# What each source is asked. Leave a source's table out and the topic does not use it.",
+    ]
+    for s in sources:
+        query = DEFAULT_TOPIC.queries.get(s.name)
+        if query is None:
+            continue
+        lines += [f"[topics.{s.name}]", *(f"# {line}" for line in s.query_help.splitlines())]
+        values = {"query": query} if isinstance(query, str) else query
+        lines += [f"{key} = {_toml(value)}" for key, value in values.items()] + [""]
+    lines += ["# Claims the report weighs the published evidence for: a core paper addresses a claim",
+              "# when one of its terms appears in its title or abstract."]
+    for claim in DEFAULT_TOPIC.claims:
+        lines += ["[[topics.claims]]", f"name = {_toml(claim.name)}", f"terms = {json.dumps(list(claim.terms))}"]
+    return "\n".join(lines) + "\n"
 
-# What each source is asked. Leave a source's table out and the topic does not use it.
-[topics.pubmed]
-# PubMed search syntax: MeSH headings plus title/abstract words.
-query = """{DEFAULT_TOPIC.queries["pubmed"]}"""
 
-[topics.ctgov]
-# ClinicalTrials.gov API v2 query.cond / query.intr / query.term (Essie syntax).
-condition = \'{DEFAULT_TOPIC.queries["ctgov"]["condition"]}\'
-intervention = "{DEFAULT_TOPIC.queries["ctgov"]["intervention"]}"
-term = ""
-
-# Claims the report weighs the published evidence for: a core paper addresses a claim
-# when one of its terms appears in its title or abstract.
-''' + "".join(f'''[[topics.claims]]
-name = "{claim.name}"
-terms = {json.dumps(list(claim.terms))}
-''' for claim in DEFAULT_TOPIC.claims)
+def _toml(value: str) -> str:
+    """A TOML string: literal ('...') when it holds double quotes, basic ("...") otherwise."""
+    return f"'{value}'" if '"' in value and "'" not in value else json.dumps(value)

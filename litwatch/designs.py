@@ -2,7 +2,11 @@
 assign it.
 
 A paper's design comes from its indexing when it has any (publication types, then MeSH
-check tags), and is otherwise inferred from the wording of its title and abstract.
+check tags), and is otherwise inferred from the wording of its title and abstract. The
+wording rules are deliberately timid: a paper that only *mentions* randomization (a
+protocol, a secondary analysis, a pilot, a quasi-experiment, an animal study, a comment)
+is not inferred to be a randomized trial, and a paper whose wording is unclear is left as
+"other". ``benchmarks/bench_designs.py`` measures them against NLM's indexing.
 """
 
 from __future__ import annotations
@@ -54,22 +58,163 @@ PUBLICATION_TYPE_DESIGNS = [
 OBSERVATIONAL_MESH = {"Cohort Studies", "Case-Control Studies", "Cross-Sectional Studies",
                       "Retrospective Studies", "Prospective Studies", "Longitudinal Studies",
                       "Follow-Up Studies"}
-# Title/abstract wording, for records not yet indexed (most new ones carry only "Journal
-# Article"). Order matters: a protocol's title names the trial it plans.
-TEXT_DESIGNS = [
-    (PROTOCOL, re.compile(r"\b(study|trial|review) protocol\b|(^|: )(a |the )?protocol\b"
-                          r"|\bprotocol (for|of) (a|an|the)\b", re.I), "title"),
-    (META_ANALYSIS, re.compile(r"\bmeta-?analys[ie]s\b", re.I), "title"),
-    (SYSTEMATIC_REVIEW, re.compile(r"\b(systematic|scoping|umbrella) review\b", re.I), "title"),
-    (PRECLINICAL, re.compile(r"\b(rats?|mice|mouse|murine|rodents?|in vitro|zebrafish|primates?)\b", re.I), "title"),
-    (RCT, re.compile(r"\brandomi[sz]ed\b.{0,60}\b(trial|study)\b|\brandomly (assigned|allocated)\b", re.I), "text"),
-    (NON_RANDOMIZED, re.compile(r"\bnon-?randomi[sz]ed\b.{0,40}\b(trial|study)\b", re.I), "text"),
-    (SINGLE_ARM, re.compile(r"\b(open-label|single-arm|single arm|phase (i|ii|1|2)[ab]?) (trial|study)\b", re.I), "text"),
-    (CASE_REPORT, re.compile(r"\b(case report|case series|a case of)\b", re.I), "title"),
-    (OBSERVATIONAL, re.compile(r"\b(cohort|cross-sectional|case-control|retrospective|observational|registry)\b", re.I), "text"),
-    (NARRATIVE_REVIEW, re.compile(r"\b(review|overview)\b", re.I), "title"),
-    (COMMENTARY, re.compile(r"\b(commentary|editorial|letter to the editor)\b", re.I), "title"),
-]
+
+# Wording cues, for records not yet indexed (most new ones carry only "Journal Article").
+# Each pattern is matched against lower-cased text at the start of a word, and starts with
+# a letter and a plain character (see _combined). Cues named ``*_title`` count only in a
+# title. infer_design weighs the cues found; the order of a name's patterns matters only
+# when two cues start at the same word (the first listed wins).
+_RANDOMIZED = r"randomi[sz]ed"
+_SPECIES = ("rats?", "mice", "mouse", "murine", "rodents?", "hamsters?", "guinea[- ]pigs?", "rabbits?",
+            "dogs?", "canine", "cats", "feline", "pigs", "piglets?", "swine", "porcine", "sheep", "ewes?",
+            "lambs?", "ovine", "goats?", "cattle", "cows?", "calves", "heifers?", "bovine", "horses?",
+            "equine", "ponies", "mares?", "monkeys?", "macaques?", "baboons?", "marmosets?",
+            "beagles?", "primates?", "nonhuman primates?", "non-human primates?", "animals", "zebrafish",
+            "goldfish", "rockfish", "carp", "trout", "salmon", "tilapia", "shrimps?", "prawns?", "oysters?",
+            "larvae", "drosophila", "insects?", "mosquito(?:e?s)?", "birds?", "broilers?", "chickens?", "poultry",
+            "chicks", "hens", "geese", "ducks?", "quail", "in vitro(?! fertili[sz]ation)", "cell lines?", "xenografts?")
+_TRIAL_AHEAD = r"(?=[^.:;]{0,80}\b(?:trial|study|review)\b)"
+CUES: dict[str, tuple[str, ...]] = {
+    # A plan or a design paper, not a result: "Rationale and design of ...", "Study protocol".
+    # Results papers cite their own "study protocol" too, so most of these count only in a title.
+    "protocol_title": (
+        r"study protocol\b", r"trial protocol\b", r"review protocol\b", r"research protocol\b",
+        r"project protocol\b", rf"protocol (?:for|of) (?:a|an|the)\b{_TRIAL_AHEAD}",
+        r"design(?:,| and) (?:methods?|methodology|baseline)\b", r"methods? and design\b",
+        r"rationale for (?:a|an|the)\b(?=[^.:;]{0,120}\b(?:trial|study|randomi[sz]ed)\b)",
+    ),
+    "protocol": (
+        r"rationale(?:,| and) (?:the )?(?:study )?design\b", r"design(?:,| and) rationale\b",
+        r"methods and analysis\s*:", r"ethics and dissemination\s*:", r"methods?/design\s*:",
+        r"will (?:be )?(?:randomi[sz]ed?|randomly (?:assigned|allocated|assign|allocate))\b",
+        r"will be (?:recruited|enrolled)\b",
+        rf"we propose (?:a|an)\b{_TRIAL_AHEAD}",
+        rf"describes? the (?:study |trial )?(?:protocol|design|rationale)\b{_TRIAL_AHEAD}",
+        rf"presents? the (?:study |trial )?(?:protocol|design|rationale)\b{_TRIAL_AHEAD}",
+        rf"outlines? the (?:study |trial )?(?:protocol|design|rationale)\b{_TRIAL_AHEAD}",
+    ),
+    "meta_analysis": (r"meta-?analys[ie]s\b",),
+    "systematic_review": (r"systematic (?:literature )?review\b", r"scoping review\b", r"umbrella review\b",
+                          r"systematically reviewed\b"),
+    # Headings and reporting guidelines that only systematic reviews use (Cochrane, PRISMA).
+    "review_method": (r"search methods\s*:", r"selection criteria\s*:", r"data collection and analysis\s*:",
+                      r"authors'? conclusions\s*:", r"prisma\b", r"preferred reporting items for systematic"),
+    "animal": tuple(rf"{species}\b" for species in _SPECIES),
+    # Analyses of a trial's data that are not its primary report.
+    "secondary": (
+        r"secondary (?:data )?analys[ie]s\b", r"post[- ]?hoc analys[ie]s (?:of|from)\b", r"ancillary stud(?:y|ies)\b",
+        r"sub-?stud(?:y|ies)\b", r"exploratory analys[ie]s of\b", r"pooled (?:data|analys[ie]s)\b", r"data were pooled\b",
+        r"re-?analys[ie]s\b", r"using data (?:from|of)\b", r"with data (?:from|of)\b", r"analy[sz]ed data (?:from|of)\b",
+        rf"analy[sz]ed from (?:a|an|the)\b{_TRIAL_AHEAD}", rf"derived from (?:a|an|the)\b{_TRIAL_AHEAD}",
+        rf"as part of (?:a|an|the)\b{_TRIAL_AHEAD}",
+        rf"within (?:a|an|the)\b{_TRIAL_AHEAD}", r"in the context of (?:a|an)\b", r"within the context of (?:a|an)\b",
+        rf"participants (?:in|of|from) (?:a|an)\b{_TRIAL_AHEAD}",
+        r"data (?=(?:were |was )?(?:obtained |drawn |derived |collected |taken )?from (?:a|an|the)\b[^.]{0,80}\btrial\b)",
+    ),
+    "secondary_title": (r"post[- ]?hoc\b", r"secondary analys", r"exploratory\b", r"ancillary\b", r"pooled\b",
+                        r"subgroups?\b", r"insights? from\b", r"lessons? (?:learned )?from\b", r"evidence from\b",
+                        r"baseline\b", r"associations? (?:of|between|with)\b", r"associated with\b",
+                        r"predictors? of\b", r"determinants of\b", r"correlates? of\b", r"risk factors?\b",
+                        r"prognostic\b", r"mediat(?:ion|ors?|ing|es)\b", r"moderat(?:ion|ors?|ing|es)\b",
+                        r"trajector(?:y|ies)\b",
+                        rf"in (?:a|an) (?=(?:[a-z0-9-]+,? (?:and )?){{0,6}}{_RANDOMIZED}\b)",
+                        rf"during (?:a|an) (?=(?:[a-z0-9-]+,? (?:and )?){{0,6}}{_RANDOMIZED}\b)"),
+    "pilot": (r"pilot\b", r"feasibility\b", r"proof[- ]of[- ]concept\b"),
+    # Random splits of a data set, random draws of specimens: not a trial.
+    "modelling": (r"training (?:set|cohort|group|dataset|data)\b", r"validation (?:set|cohort|group|dataset)\b",
+                  r"discovery (?:set|cohort)\b", r"test (?:set|cohort)\b", r"nomograms?\b", r"machine learning\b",
+                  r"deep learning\b", r"neural networks?\b", r"training and (?:validation|test)\b", r"radiomics?\b",
+                  r"prediction model\b", r"cadaver(?:s|ic)?\b",
+                  r"extracted (?:human )?teeth\b", r"in silico\b", r"finite element\b"),
+    # Allocation that is not random: a non-randomized trial if it says so, else a quasi-experiment.
+    "nonrandomized_trial": (r"non-?randomi[sz]ed (?:controlled |clinical |comparative )?(?:trial|study)\b",
+                            r"quasi-?randomi[sz]ed\b"),
+    "quasi": (r"quasi[- ]?experiment", r"non-?randomi[sz]ed\b", r"semi-?randomi[sz]ed\b", r"semi-?randomly\b",
+              r"controlled before[- ]and[- ]after\b", r"interrupted time[- ]series\b", r"natural experiment"),
+    "other_design_title": (r"qualitative\b", r"mixed[- ]methods?\b", r"cost-?(?:effectiveness|utility|benefit)\b",
+                           r"economic evaluation\b", r"process evaluation\b", r"experiences? of\b",
+                           r"perceptions? of\b", r"barriers\b", r"facilitators\b", r"acceptability\b",
+                           r"validity\b", r"validation\b", r"psychometric"),
+    # Randomization denied, or a design that is not a trial, in the abstract's own words.
+    "not_randomized": (r"not randomi[sz]ed\b", r"not randomly\b", r"without randomi[sz]ation\b"),
+    "observational_design": (r"retrospective(?:ly)? (?:review|analy[sz]ed|analys[ie]s|study|cohort|chart)",
+                             r"cross-sectional (?:research )?(?:design|study|survey)\b",
+                             r"cross-sectional analys[ie]s of\b", r"observational (?:study|design)\b",
+                             r"cohort (?:study|design)\b", r"case-control (?:study|design)\b"),
+    # A review's own words about itself.
+    "review_text": (r"this review\b", r"in this review\b", r"we review\b", r"we summari[sz]e\b",
+                    r"of the (?:current |available |published )?literature\b", r"literature review\b",
+                    r"narrative review\b"),
+    # "A randomized (double-blind ...) trial" names the paper's own design...
+    "randomized_title": (rf"{_RANDOMIZED}\b(?=[^.:;]{{0,50}}?\b(?:trial|study|comparison|evaluation)\b)",),
+    "randomized_self": tuple(
+        rf"{det}(?=(?:[a-z-]+,? (?:and )?){{0,4}}{_RANDOMIZED}\b[^.:;]{{0,40}}?\b(?:trial|study|comparison|design)\b"
+        r"(?! (?:is|are|would|will|should|could)\b))"
+        for det in ("a (?<!for a )", "this ", "the present ", "our ")),
+    # ... and so do participants being randomized.
+    "randomized": (
+        rf"design\s*:\s*(?:[a-z-]+,? (?:and )?){{0,4}}{_RANDOMIZED}\b",
+        r"randomly (?:assigned|allocated|divided)\b",
+        r"assigned (?:at )?random(?:ly)?\b", r"allocated (?:at )?random(?:ly)?\b", r"divided (?:at )?random(?:ly)?\b",
+        rf"was (?:then |subsequently |prospectively |centrally )?{_RANDOMIZED}\b",
+        rf"were (?:then |subsequently |prospectively |centrally )?{_RANDOMIZED}\b",
+        rf"{_RANDOMIZED},? (?:double|single|triple|observer|assessor)[- ]blind(?![^.:;]{{0,80}}\b(?:trials|studies)\b)",
+        rf"double[- ]blind(?:ed)?,? (?:placebo-controlled,? )?{_RANDOMIZED}\b(?![^.:;]{{0,80}}\b(?:trials|studies)\b)",
+        rf"{_RANDOMIZED} (?:controlled|clinical|placebo-controlled|sham-controlled|crossover|cross-over) trial\b",
+    ),
+    "single_arm": (r"open-label\b(?=[^.]{0,30}\b(?:trial|study)\b)", r"single[- ]arm\b(?=[^.]{0,30}\b(?:trial|study)\b)",
+                   r"uncontrolled (?:trial|study)\b",
+                   r"phase (?:i|ii|1|2)[ab]?(?:/(?:ii|2)[ab]?)? (?:clinical )?(?:trial|study)\b"),
+    "case_report": (r"case reports?\b", r"case series\b", r"a case of\b", r"a case with\b", r"case presentation\b",
+                    r"report of (?:a|an|one|two|three|four|five|six|\d+) (?:\w+ )?(?:cases?|patients?)\b",
+                    r"two cases\b", r"three cases\b"),
+    "observational": (r"cohort\b", r"cross-sectional\b", r"case-control\b", r"retrospective\b", r"observational\b",
+                      r"registry\b", r"longitudinal (?:study|analysis)\b"),
+    # A review names itself; peer, chart and record reviews are something else.
+    "not_a_review": (r"peer review\b", r"chart review\b", r"record review\b", r"utili[sz]ation review\b",
+                     r"review of \d+\b", r"retrospective review\b"),
+    "review": (r"review\b", r"overview\b"),
+    "comment": (r"comments? on\b", r"commentary on\b", r"concerns? about\b", r"et al\b", r"reply to\b", r"in reply\b",
+                r"letter to the editor\b", r"authors?'? (?:reply|response)\b",
+                r"response to (?:the )?(?:letter|comment|commentary|editorial|correspondence)\b", r"editorial\b"),
+}
+# Whole-title openings: errata and retraction notices, replies, "Design of the X trial".
+_NOTICE = re.compile(r"(?:erratum|errata|correction|corrigend(?:um|a)|retraction|retracted|withdrawn|withdrawal"
+                     r"|expression of concern|notice of retraction)\b")
+_COMMENT_OPENING = re.compile(r"(?:re|reply|in reply|response|comment|commentary|correspondence|letter|editorial)\s*:")
+_PROTOCOL_OPENING = re.compile(
+    r"(?:the |a )?(?:study |trial |experimental |methodological )?(?:design|protocol) (?:of|and|for)\b"
+    r"(?=.*\b(?:trials?|cohort|registry|randomi[sz]ed|(?:the|a|an)\b[^:]{0,80}\bstudy)\b)"
+    r"|.*: (?:a |the )?(?:study |trial )?protocol\b(?!-)|.*: (?:the )?study design\W*$")
+# Cues that show a paper is not the primary report of a randomized trial: anywhere...
+NOT_A_TRIAL_REPORT = {"secondary", "pilot", "modelling", "quasi", "nonrandomized_trial", "animal", "meta_analysis",
+                      "systematic_review", "review_method",
+                      "review_text", "not_randomized", "observational_design"}
+# ... or in the title (an abstract may well mention baseline data, costs or a review).
+NOT_A_TRIAL_REPORT_TITLE = {"secondary_title", "other_design_title", "review", "observational"}
+
+
+def _combined(cues: dict[str, tuple[str, ...]]) -> re.Pattern[str]:
+    """One pattern for all cues; a match's ``lastgroup`` is ``<cue>__<n>``.
+
+    A match consumes only the first two letters of its cue and checks the rest by
+    lookahead, so that no match hides a cue that starts at a later word. Alternatives are
+    nested by those letters: at each word start the engine compares one letter per
+    group, which it does without entering the group, and descends into one group only.
+    """
+    tree: dict[str, dict[str, list[str]]] = {}
+    for cue, patterns in cues.items():
+        for n, pattern in enumerate(patterns):
+            if not re.match(r"[a-z][a-z -](?![?*+{])", pattern):
+                raise ValueError(f"cue pattern must start with a letter and a plain character: {pattern!r}")
+            first, second, rest = pattern[0], pattern[1], pattern[2:]
+            tree.setdefault(first, {}).setdefault(second, []).append(f"(?={rest})(?P<{cue}__{n}>)")
+    return re.compile(r"\b(?:" + "|".join(
+        first + "(?:" + "|".join(f"{second}(?:{'|'.join(rests)})" for second, rests in seconds.items()) + ")"
+        for first, seconds in tree.items()) + ")")
+
+
+_CUES = _combined(CUES)
 
 
 @dataclass
@@ -82,23 +227,84 @@ class ArticleFacts:
     mesh: set[str]
 
 
-def classify_article(facts: ArticleFacts) -> tuple[str, str]:
-    """Study design of a paper and the rule that decided: publication_type, mesh, text or default."""
-    animals_only = "Animals" in facts.mesh and "Humans" not in facts.mesh
+def find_cues(title: str, abstract: str) -> tuple[set[str], set[str]]:
+    """The wording cues found in the title, and those found anywhere."""
+    title = title.lower()
+    in_title: set[str] = set()
+    anywhere: set[str] = set()
+    for match in _CUES.finditer(f"{title}\n{abstract.lower()}"):
+        cue = match.lastgroup.partition("__")[0]  # type: ignore[union-attr]
+        anywhere.add(cue)
+        if match.start() < len(title):
+            in_title.add(cue)
+    if _NOTICE.match(title):
+        in_title.add("notice")
+    if _COMMENT_OPENING.match(title):
+        in_title.add("comment")
+    if _PROTOCOL_OPENING.match(title):
+        in_title.add("protocol")
+        anywhere.add("protocol")
+    return in_title, anywhere
+
+
+def infer_design(title: str, abstract: str) -> str:
+    """The design the wording shows, or OTHER when it does not show one clearly."""
+    in_title, anywhere = find_cues(title, abstract)
+    if "notice" in in_title:
+        return OTHER
+    if "comment" in in_title:
+        return COMMENTARY
+    if in_title & {"protocol", "protocol_title"}:
+        return PROTOCOL
+    if "meta_analysis" in in_title:
+        return META_ANALYSIS
+    if "systematic_review" in in_title:
+        return SYSTEMATIC_REVIEW
+    if "protocol" in anywhere:
+        return PROTOCOL
+    if "review_method" in anywhere:
+        return META_ANALYSIS if "meta_analysis" in anywhere else SYSTEMATIC_REVIEW
+    if "animal" in in_title and not ("review" in in_title and "not_a_review" not in in_title):
+        return PRECLINICAL
+    if "case_report" in in_title:
+        return CASE_REPORT
+    if "randomized_title" in in_title or anywhere & {"randomized", "randomized_self"}:
+        if anywhere & NOT_A_TRIAL_REPORT or in_title & NOT_A_TRIAL_REPORT_TITLE:
+            return OTHER
+        return RCT
+    if "nonrandomized_trial" in anywhere and not anywhere & NOT_A_TRIAL_REPORT - {"nonrandomized_trial", "quasi"}:
+        return NON_RANDOMIZED
+    if "single_arm" in anywhere:
+        return SINGLE_ARM
+    if anywhere & {"observational", "observational_design"}:
+        return OBSERVATIONAL
+    if "review" in in_title and "not_a_review" not in in_title:
+        return NARRATIVE_REVIEW
+    return OTHER
+
+
+def indexed_design(publication_types: set[str], mesh: set[str]) -> tuple[str, str] | None:
+    """Design and rule (publication_type or mesh) from NLM's indexing, or None."""
+    animals_only = "Animals" in mesh and "Humans" not in mesh
     for publication_type, design in PUBLICATION_TYPE_DESIGNS:
-        if publication_type in facts.publication_types:
+        if publication_type in publication_types:
             if animals_only and design in (RCT, NON_RANDOMIZED, SINGLE_ARM, OBSERVATIONAL, CASE_REPORT):
                 return PRECLINICAL, "mesh"
             return design, "publication_type"
     if animals_only:
         return PRECLINICAL, "mesh"
-    if facts.mesh & OBSERVATIONAL_MESH:
+    if mesh & OBSERVATIONAL_MESH:
         return OBSERVATIONAL, "mesh"
-    for design, pattern, where in TEXT_DESIGNS:
-        text = facts.title if where == "title" else f"{facts.title}\n{facts.abstract}"
-        if pattern.search(text):
-            return design, "text"
-    return OTHER, "default"
+    return None
+
+
+def classify_article(facts: ArticleFacts) -> tuple[str, str]:
+    """Study design of a paper and the rule that decided: publication_type, mesh, text or default."""
+    indexed = indexed_design(facts.publication_types, facts.mesh)
+    if indexed:
+        return indexed
+    design = infer_design(facts.title, facts.abstract)
+    return (design, "text") if design != OTHER else (OTHER, "default")
 
 
 def classify_trial(study_type: str | None, allocation: str | None) -> str:

@@ -44,3 +44,20 @@ class ParseError(LitwatchError):
 
 class UnknownFormat(ParseError):
     """An input file is in none of the formats litwatch reads."""
+
+
+class HttpStatusError(HttpError):
+    """A service answered with an error status; ``text`` is the meaningful text of the body
+    (an XML ``<ERROR>``/``<errMsg>``, a JSON ``error``, a first line), redacted, on one line."""
+
+    def __init__(self, message: str, status: int, text: str):
+        super().__init__(message, status=status)
+        self.text = text
+
+
+class ResponseTooLarge(HttpError):
+    """A response body is larger than the client accepts."""
+
+
+class DeadlineExceeded(ServiceUnavailable):
+    """A request, or the whole run, ran out of the time it was given."""

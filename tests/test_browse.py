@@ -88,7 +88,7 @@ def datasette(dbfile, tmp_path_factory):
 
 def test_datasette_lists_tables_with_descriptions(datasette):
     tables = {t["name"]: t for t in get(f"{datasette}.json")["tables"]}
-    assert {"articles", "trials", "article_trial_links", "trial_changes"} <= set(tables)
+    assert {"articles", "trials", "paper_trial_links", "trial_changes"} <= set(tables)
     assert tables["articles_fts"]["hidden"]
     page = urllib.request.urlopen(f"{datasette}/trials", timeout=10).read().decode()
     assert "One row per ClinicalTrials.gov study." in page

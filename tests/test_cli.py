@@ -100,13 +100,19 @@ def test_db_option_and_env(run, tmp_path):
 
 def test_fetch_every_source_against_local_servers(run, real_records, tmp_path):
     from ctgov_standin import CtgovStandin, load_studies
+    from europepmc_standin import EuropePmcStandin, load_results
     eutils, ctgov = EutilsStandin(real_records, max_per_second=3), CtgovStandin(load_studies(), page_size=60)
-    with eutils.serve() as eutils_url, ctgov.serve() as ctgov_url:
-        env = {"LITWATCH_EUTILS_URL": eutils_url, "LITWATCH_CTGOV_URL": ctgov_url}
+    europepmc = EuropePmcStandin(load_results("epmc_search_1000results_cancer.json.gz"), page_size=400)
+    with eutils.serve() as eutils_url, ctgov.serve() as ctgov_url, europepmc.serve() as europepmc_url:
+        env = {"LITWATCH_EUTILS_URL": eutils_url, "LITWATCH_CTGOV_URL": ctgov_url,
+               "LITWATCH_EUROPEPMC_URL": europepmc_url}
         first = run("fetch", env=env)
         assert first.exit_code == 0, first.output
         assert "ctgov ketamine-ptsd: 128 of 128 studies fetched (128 new" in first.output
         assert "pubmed ketamine-ptsd: 304 of 304 records fetched" in first.output
+        assert "europepmc ketamine-ptsd: 1000 of 1000 records fetched (1000 new" in first.output
+        cursors = [r["cursorMark"] for r in europepmc.requests]
+        assert len(cursors) == 3 and cursors[0] == "*" and len(set(cursors)) == 3  # 1,000 records, 400 a page
         status = ctgov.study("NCT05305235")["protocolSection"]["statusModule"]
         status["overallStatus"], status["lastUpdatePostDateStruct"]["date"] = "TERMINATED", date.today().isoformat()
         second = run("fetch", "--source", "ctgov", env=env)

@@ -13,7 +13,7 @@ from litwatch.sources.ctgov.parse import parse_study, studies_from_json
 from litwatch.errors import HttpError, IncompleteFetch, ServiceUnavailable
 from litwatch.http import HttpClient
 from litwatch.sync import import_file
-from litwatch.store.schema import TRIALS
+from litwatch.sources.ctgov.schema import FAMILY as TRIALS
 
 from conftest import FIXTURES
 from ctgov_standin import CtgovStandin, load_studies

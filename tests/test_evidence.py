@@ -31,7 +31,7 @@ def sample(tmp_path_factory):
 def links(db, **where):
     clause = " AND ".join(f"{k} = ?" for k in where)
     return {tuple(r) for r in db.execute(
-        f"SELECT pmid, nct_id, source, reference_type FROM article_trial_links WHERE {clause}", list(where.values()))}
+        f"SELECT pmid, nct_id, source, reference_type FROM paper_trial_links WHERE {clause}", list(where.values()))}
 
 
 def test_ketamine_icbt_protocol_links_to_its_trial_and_is_core(sample):
@@ -51,7 +51,7 @@ def test_databank_links_of_the_update_file_subset(sample):
 
 def test_trial_references_carry_pmids_and_their_type(sample):
     assert (25848562, "NCT05305235", "ctgov_reference", "BACKGROUND") in links(sample, nct_id="NCT05305235")
-    types = dict(sample.execute("SELECT reference_type, count(*) FROM article_trial_links "
+    types = dict(sample.execute("SELECT reference_type, count(*) FROM paper_trial_links "
                                 "WHERE source = 'ctgov_reference' GROUP BY 1").fetchall())
     assert types == {"BACKGROUND": 134, "DERIVED": 12, "RESULT": 7}
 
@@ -127,16 +127,16 @@ def test_unreported_trials_view(sample):
     completed = list(query(sample, 
         "SELECT nct_id FROM trials WHERE overall_status = 'COMPLETED' AND has_results = 0 "
         "AND coalesce(primary_completion_date, completion_date) < date('now', '-12 months')"))
-    reported = {r[0] for r in sample.execute("SELECT nct_id FROM article_trial_links WHERE reference_type = 'RESULT'")}
+    reported = {r[0] for r in sample.execute("SELECT nct_id FROM paper_trial_links WHERE reference_type = 'RESULT'")}
     assert set(rows) == {r["nct_id"] for r in completed} - reported
     assert len(rows) > 10
 
 
 def test_refresh_is_idempotent_and_incremental(sample):
-    before = sample.execute("SELECT count(*) FROM article_trial_links").fetchone()[0]
-    assert evidence.classify_articles(sample) == 0  # nothing changed since the last refresh
+    before = sample.execute("SELECT count(*) FROM paper_trial_links").fetchone()[0]
+    assert [s.classify(sample) for s in all_sources()] == [0, 0, 0]  # nothing changed since the last refresh
     evidence.refresh(sample, [DEFAULT_TOPIC])
-    assert sample.execute("SELECT count(*) FROM article_trial_links").fetchone()[0] == before
+    assert sample.execute("SELECT count(*) FROM paper_trial_links").fetchone()[0] == before
 
 
 def test_following_links_fetches_missing_records_in_one_request_per_source(db, real_records):
@@ -148,8 +148,8 @@ def test_following_links_fetches_missing_records_in_one_request_per_source(db, r
     ctgov = CtgovStandin(studies[:100])  # the topic query returns 100 studies...
     config = Config(urls={"pubmed": "https://e.test/eutils", "ctgov": "https://c.test/api/v2"}, topics=(DEFAULT_TOPIC,))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        eutils.add_to(rsps, config.eutils_url)
-        ctgov.add_to(rsps, config.ctgov_url)
+        eutils.add_to(rsps, config.urls["pubmed"])
+        ctgov.add_to(rsps, config.urls["ctgov"])
         fetch_pubmed(db, config, DEFAULT_TOPIC)
         fetch_ctgov(db, config, DEFAULT_TOPIC)
         evidence.refresh(db, config.topics)

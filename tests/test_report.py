@@ -101,7 +101,7 @@ def test_published_evidence_section(db, data):
     rcts = data["published_evidence"]["latest_randomized_trials"]
     assert rcts and all(a["design"] == "randomized controlled trial" for a in rcts)
     a = rcts[0]
-    assert a["citation"].endswith(f"PMID: {a['pmid']}.") and a["pubmed_url"].endswith(f"/{a['pmid']}/")
+    assert a["citation"].endswith(f"PMID: {a['pmid']}.") and a["url"].endswith(f"/{a['pmid']}/")
     metas = data["published_evidence"]["latest_meta_analyses"]
     expected = db.execute(f"""SELECT count(*) FROM articles a JOIN article_topics x USING (pmid) WHERE x.topic = '{TOPIC}'
         AND a.design IN ('meta-analysis', 'systematic review') AND NOT a.retracted""").fetchone()[0]
@@ -226,7 +226,7 @@ def test_update_offline_imports_the_bundled_sample(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["update"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "Report written to data/report.html" in result.output
-    assert "Offline: PubMed and ClinicalTrials.gov cannot be reached" in result.output
+    assert "Offline: PubMed, ClinicalTrials.gov and Europe PMC cannot be reached" in result.output
     assert "Notice: Not a live search" in result.output
     page = (tmp_path / "data" / "report.html").read_text()
     assert "Trials in progress" in page and page.count("<svg") == 3

@@ -84,7 +84,8 @@ def test_killed_run_then_normal_run_equals_one_uninterrupted_run(tmp_path, real_
         # A real process, killed at a random moment, then a normal run.
         path = tmp_path / "killed.db"
         env = dict(os.environ, LITWATCH_EUTILS_URL=eu, LITWATCH_CTGOV_URL=ct)
-        command = [sys.executable, "-m", "litwatch", "--db", str(path), "fetch", "--no-follow"]
+        command = [sys.executable, "-m", "litwatch", "--db", str(path), "fetch", "--no-follow", "--source", "pubmed",
+                   "--source", "ctgov"]
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.5, 5.0))
         proc.send_signal(signal.SIGKILL)

@@ -8,7 +8,8 @@ import sqlite_utils
 
 from litwatch.errors import ParseError, UnknownFormat
 from litwatch.sync import import_file
-from litwatch.store.schema import ARTICLES, TABLES
+from litwatch.sources.pubmed.schema import FAMILY as ARTICLES
+from litwatch.store.schema import TABLES
 
 from conftest import FIXTURES, SUBSET
 from conftest import count, get, rows, search

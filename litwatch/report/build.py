@@ -54,8 +54,9 @@ def build_report(db: sqlite3.Connection, topic: Topic, *, as_of: date | None = N
     window = _window(db, as_of)
     trials = _trials(db, topic, window)
     articles = _articles(db, topic, window)
-    texts = {a["pmid"]: a.pop("text") for a in articles}
-    evidence = [a for a in articles if not a["retracted"]]
+    texts = {a["paper_id"]: a.pop("text") for a in articles}
+    evidence = [a for a in articles if not a["retracted"] and not a["preprint"]]
+    preprints = [a for a in articles if not a["retracted"] and a["preprint"]]
     reported = {r[0] for r in db.execute(REPORTED_TRIALS_SQL)}
     for t in trials:
         t["reported_by_paper"] = t["nct_id"] in reported
@@ -70,13 +71,15 @@ def build_report(db: sqlite3.Connection, topic: Topic, *, as_of: date | None = N
         "concepts": {"intervention": list(topic.intervention_terms), "condition": list(topic.condition_terms)},
         "counts": {"trials": len(trials), "trials_core": sum(t["relevance"] == "core" for t in trials),
                    "publications": len(evidence), "publications_core": sum(a["relevance"] == "core" for a in evidence),
-                   "retracted": len(articles) - len(evidence)},
+                   "preprints": len(preprints), "preprints_core": sum(a["relevance"] == "core" for a in preprints),
+                   "retracted": sum(a["retracted"] for a in articles)},
         "trials_by_status": _tally(t["overall_status"] or "UNKNOWN" for t in trials),
         "trials_by_phase": _tally(t["phase"] for t in trials),
         "publications_by_year": _tally(str(a["year"]) if a["year"] else "unknown" for a in evidence),
         "publications_by_design": {d: n for d in DESIGNS if (n := sum(a["design"] == d for a in evidence))},
         "publications_by_year_and_design": _by_year_and_design(evidence),
-        "newest_publications": sorted(evidence, key=lambda a: (a["entrez_date"] or "", a["pmid"]), reverse=True)[:5],
+        "newest_publications": sorted(evidence, key=lambda a: (a["entrez_date"] or "", a["paper_id"]), reverse=True)[:5],
+        "newest_preprints": sorted(preprints, key=lambda a: (a["entrez_date"] or "", a["paper_id"]), reverse=True)[:5],
         "newest_trials": sorted(trials, key=lambda t: (t["first_posted"] or "", t["nct_id"]), reverse=True)[:5],
         "trials_in_progress": sorted((t for t in trials if t["overall_status"] in IN_PROGRESS),
                                      key=lambda t: (t["primary_completion_date"] or "9999", t["nct_id"])),
@@ -148,46 +151,65 @@ def _since(db: sqlite3.Connection, topic: Topic, window: Window, since: date | N
 # ---------------------------------------------------------------- records -----
 
 def _articles(db: sqlite3.Connection, topic: Topic, window: Window) -> list[dict[str, Any]]:
-    rows = query(db, 
-        f"""SELECT a.pmid, a.title, a.journal, a.journal_iso, a.volume, a.issue, a.pages, a.pub_year,
-                   a.pub_date, a.entrez_date, a.doi, a.design, a.design_source, a.retracted, a.corrected,
-                   a.first_run_id, t.relevance,
-                   (SELECT group_concat(coalesce(last_name || ' ' || coalesce(initials, ''), collective_name), '|')
-                      FROM (SELECT * FROM article_authors x WHERE x.pmid = a.pmid ORDER BY position)) AS authors,
-                   coalesce(a.title, '') || ' ' || coalesce(a.abstract, '') AS text
-            FROM articles a JOIN article_topics t ON t.pmid = a.pmid AND t.topic = ?
-            WHERE a.first_run_id IN ({_in(window)})
-            ORDER BY a.pmid""", [topic.name])
+    """The topic's papers (journal articles and preprints), one per paper whatever the sources."""
+    rows = query(db, f"""
+        SELECT p.*, t.relevance, coalesce(p.title, '') || ' ' || coalesce(p.abstract, '') AS text
+        FROM papers p JOIN paper_topics t ON t.paper_id = p.paper_id AND t.topic = ?
+        WHERE p.first_run_id IN ({_in(window)})
+        ORDER BY p.paper_id""", [topic.name])
+    names = _authors(db, rows)
     out = []
     for r in rows:
-        authors = [x for x in (r["authors"] or "").split("|") if x]
+        authors = names.get(r["paper_id"], [])
         out.append({
-            "pmid": r["pmid"], "title": r["title"], "authors": authors[:3] + (["et al."] if len(authors) > 3 else []),
-            "year": r["pub_year"], "journal": r["journal_iso"] or r["journal"], "volume": r["volume"],
-            "issue": r["issue"], "pages": r["pages"], "doi": r["doi"], "entrez_date": r["entrez_date"],
+            "paper_id": r["paper_id"], "pmid": r["pmid"], "epmc_id": r["epmc_id"], "title": r["title"],
+            "authors": authors[:3] + (["et al."] if len(authors) > 3 else []),
+            "year": r["pub_year"], "journal": r["journal"], "volume": r["volume"], "issue": r["issue"],
+            "pages": r["pages"], "doi": r["doi"], "entrez_date": r["added"],
             "design": r["design"] or "other", "design_source": r["design_source"],
+            "preprint": bool(r["preprint"]), "server": r["server"], "sources": r["sources"].split(","),
             "retracted": bool(r["retracted"]), "corrected": bool(r["corrected"]), "relevance": r["relevance"],
             "first_run_id": r["first_run_id"], "text": r["text"],
-            "pubmed_url": f"https://pubmed.ncbi.nlm.nih.gov/{r['pmid']}/",
+            "url": r["url"], "link_label": "PubMed" if r["sources"].startswith("pubmed") else "Europe PMC",
             "doi_url": f"https://doi.org/{r['doi']}" if r["doi"] else None,
             "citation": citation(authors, r),
         })
     return out
 
 
+def _authors(db: sqlite3.Connection, papers: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Byline names ("Smith JA", or a group's name) of each paper, from whichever source holds it."""
+    out: dict[str, list[str]] = {}
+    pmids = {r["pmid"]: r["paper_id"] for r in papers if r["pmid"] and "pubmed" in r["sources"]}
+    for pmid, name in db.execute(
+            "SELECT pmid, coalesce(last_name || ' ' || coalesce(initials, ''), collective_name) FROM article_authors "
+            f"WHERE pmid IN ({','.join('?' * len(pmids))}) ORDER BY pmid, position", list(pmids)):
+        out.setdefault(pmids[pmid], []).append(name.strip())
+    epmc = {r["epmc_id"]: r["paper_id"] for r in papers if r["sources"] == "europepmc"}
+    for epmc_id, name in db.execute(
+            "SELECT epmc_id, coalesce(full_name, collective_name) FROM europepmc_authors "
+            f"WHERE epmc_id IN ({','.join('?' * len(epmc))}) ORDER BY epmc_id, position", list(epmc)):
+        out.setdefault(epmc[epmc_id], []).append(name.strip())
+    return out
+
+
 def citation(authors: list[str], r: Any) -> str:
-    """Vancouver-style citation: authors, title, journal year;volume(issue):pages. doi, PMID."""
+    """Vancouver-style citation: authors, title, journal year;volume(issue):pages. doi, PMID.
+    A preprint names its server and is marked as one."""
     names = ", ".join(authors[:3]) + (", et al" if len(authors) > 3 else "")
-    where = f"{r['journal_iso'] or r['journal'] or ''}. {r['pub_year'] or 'n.d.'}"
-    if r["volume"]:
-        where += f";{r['volume']}" + (f"({r['issue']})" if r["issue"] else "")
-    if r["pages"]:
-        where += f":{r['pages']}"
+    if r["preprint"]:
+        where = f"{r['server'] or 'Preprint server'} [Preprint]. {r['pub_year'] or 'n.d.'}"
+    else:
+        where = f"{r['journal'] or ''}. {r['pub_year'] or 'n.d.'}"
+        if r["volume"]:
+            where += f";{r['volume']}" + (f"({r['issue']})" if r["issue"] else "")
+        if r["pages"]:
+            where += f":{r['pages']}"
     title = (r["title"] or "").rstrip(".")
     text = f"{names + '. ' if names else ''}{title}. {where}."
     if r["doi"]:
         text += f" doi:{r['doi']}."
-    return text + f" PMID: {r['pmid']}."
+    return text + (f" PMID: {r['pmid']}." if r["pmid"] else f" Europe PMC: {r['epmc_id']}.")
 
 
 def _trials(db: sqlite3.Connection, topic: Topic, window: Window) -> list[dict[str, Any]]:
@@ -274,7 +296,7 @@ def _completed(trials: list[dict[str, Any]], window: Window) -> dict[str, Any]:
 
 def _latest(articles: list[dict[str, Any]], designs: set[str]) -> list[dict[str, Any]]:
     chosen = [a for a in articles if a["design"] in designs]
-    return sorted(chosen, key=lambda a: (a["year"] or 0, a["entrez_date"] or "", a["pmid"]), reverse=True)[:LATEST]
+    return sorted(chosen, key=lambda a: (a["year"] or 0, a["entrez_date"] or "", a["paper_id"]), reverse=True)[:LATEST]
 
 
 def _claims(topic: Topic, articles: list[dict[str, Any]], texts: dict[int, str]) -> list[dict[str, Any]]:
@@ -282,8 +304,8 @@ def _claims(topic: Topic, articles: list[dict[str, Any]], texts: dict[int, str])
     core = [a for a in articles if a["relevance"] == "core"]
     for claim in topic.claims:
         pattern = concept_pattern(claim.terms)
-        papers = [a for a in core if pattern and pattern.search(texts[a["pmid"]])]
-        papers.sort(key=lambda a: (DESIGNS.index(a["design"]), -(a["year"] or 0), a["pmid"]))
+        papers = [a for a in core if pattern and pattern.search(texts[a["paper_id"]])]
+        papers.sort(key=lambda a: (DESIGNS.index(a["design"]), -(a["year"] or 0), a["paper_id"]))
         out.append({"claim": claim.name, "terms": list(claim.terms),
                     "papers_by_design": {d: n for d in DESIGNS if (n := sum(a["design"] == d for a in papers))},
                     "papers": papers})

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 REGISTRY: dict[str, str] = {
     "pubmed": "litwatch.sources.pubmed.source",
     "ctgov": "litwatch.sources.ctgov.source",
+    "europepmc": "litwatch.sources.europepmc.source",
 }
 NAMES: tuple[str, ...] = tuple(REGISTRY)
 

@@ -55,7 +55,16 @@ class Source(ABC):
     tables: ClassVar[dict[str, TableSpec]]
     writer: ClassVar[Writer]
     default_url: ClassVar[str]
+    url_key: ClassVar[str]  # [services] key of the base URL in litwatch.toml
     url_env: ClassVar[str]  # environment variable overriding the base URL
+    # A topic's [topics.<name>] table: its keys ({"query"}: one query string) and a comment
+    # for the configuration template.
+    query_keys: ClassVar[frozenset[str]] = frozenset({"query"})
+    query_help: ClassVar[str] = ""
+    # Datasette options (facets, sort, label column) of the tables it writes.
+    table_options: ClassVar[dict[str, dict[str, Any]]] = {}
+    # Full text the topic concepts are looked for in: SQL yielding (key, text) per record.
+    relevance_text_sql: ClassVar[str] = ""
 
     # ---------------------------------------------------------------- queries --
 
@@ -102,6 +111,15 @@ class Source(ABC):
     def missing_links(self, conn: sqlite3.Connection) -> list[Any]:
         """IDs of this source's records that stored links point at but the store lacks."""
         return []
+
+    # --------------------------------------------------------------- evidence --
+
+    def classify(self, conn: sqlite3.Connection) -> int:
+        """Set the derived columns (design, retraction...) of records whose content changed."""
+        return 0
+
+    def add_links(self, conn: sqlite3.Connection) -> None:
+        """Insert the paper-trial links this source's records state into ``paper_trial_links``."""
 
     # ------------------------------------------------------------------ files --
 

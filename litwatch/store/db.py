@@ -119,9 +119,11 @@ def upgrade(conn: sqlite3.Connection, version: int) -> None:
 
 def _to_2(conn: sqlite3.Connection) -> None:
     """Version 1 -> 2: full-text triggers that ignore bookkeeping updates (sqlite-utils' ones
-    fired on every update)."""
+    fired on every update); paper-trial links keyed by paper (derived data: rebuilt by the
+    next evidence refresh)."""
     from .schema import FTS, fts_sql
 
+    conn.execute("DROP TABLE IF EXISTS article_trial_links")
     for table, columns in FTS.items():
         for suffix in ("ai", "ad", "au"):
             conn.execute(f"DROP TRIGGER IF EXISTS [{table}_{suffix}]")

@@ -8,13 +8,14 @@ data migrations live in :mod:`litwatch.store.db`.
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
 
-from ..sources.ctgov.schema import FAMILY as TRIALS
-from ..sources.ctgov.schema import TABLES as CTGOV_TABLES
-from ..sources.pubmed.schema import FAMILY as ARTICLES
-from ..sources.pubmed.schema import TABLES as PUBMED_TABLES
+from ..sources import NAMES
 from .spec import SQL_TYPES, Family, TableSpec
+
+# Each source declares its tables in litwatch/sources/<name>/schema.py (TABLES, FAMILY).
+SOURCE_SCHEMAS = {name: importlib.import_module(f"litwatch.sources.{name}.schema") for name in NAMES}
 
 CORE_TABLES: dict[str, TableSpec] = {
     "runs": TableSpec(
@@ -43,16 +44,19 @@ CORE_TABLES: dict[str, TableSpec] = {
         description="One row per fetch or import: what was asked, what came back, how it ended."),
 }
 LINK_TABLES: dict[str, TableSpec] = {
-    "article_trial_links": TableSpec(
+    "paper_trial_links": TableSpec(
         {
-            "pmid": (int, "PubMed ID (the article may not be stored yet)"),
+            "paper_id": (str, "the paper: PMID:<pmid> for any paper with a PubMed ID, else its Europe PMC ID "
+                              "(PPR:PPR123456 for a preprint); the paper may not be stored yet"),
             "nct_id": (str, "ClinicalTrials.gov ID (the trial may not be stored yet)"),
-            "source": (str, "pubmed_databank (the record's DataBank list), pubmed_text (an NCT ID written in "
-                            "its title or abstract) or ctgov_reference (the trial's references)"),
+            "source": (str, "pubmed_databank (the PubMed record's DataBank list), pubmed_text (an NCT ID written "
+                            "in its title or abstract), ctgov_reference (the trial's references) or "
+                            "europepmc_text (an NCT ID in the Europe PMC record's title or abstract)"),
             "reference_type": (str, "for ctgov_reference: RESULT, BACKGROUND or DERIVED"),
+            "pmid": (int, "PubMed ID of the paper, when it has one"),
         },
-        pk=("pmid", "nct_id", "source"),
-        indexes=(("nct_id",),),
+        pk=("paper_id", "nct_id", "source"),
+        indexes=(("nct_id",), ("pmid",)),
         description="Which papers report or cite which trials, one row per pair and evidence. No foreign keys "
                     "on purpose: a link stays valid while either side is not (yet) stored.",
         without_rowid=True),
@@ -68,19 +72,57 @@ LINK_TABLES: dict[str, TableSpec] = {
         pk="id",
         description="Reports made, so the next one can show what changed since (--since-last-report)."),
 }
-TABLES: dict[str, TableSpec] = {**CORE_TABLES, **PUBMED_TABLES, **LINK_TABLES, **CTGOV_TABLES}
-FAMILIES: dict[str, Family] = {"articles": ARTICLES, "trials": TRIALS}
+TABLES: dict[str, TableSpec] = dict(CORE_TABLES)
+for _schema in SOURCE_SCHEMAS.values():
+    TABLES.update(_schema.TABLES)
+TABLES.update(LINK_TABLES)
+FAMILIES: dict[str, Family] = {m.FAMILY.table: m.FAMILY for m in SOURCE_SCHEMAS.values()}
 
 # Trials a paper reports: a RESULT reference, or a linked empirical study not retracted.
 REPORTED_TRIALS_SQL = """
-    SELECT l.nct_id FROM article_trial_links l LEFT JOIN articles a ON a.pmid = l.pmid
+    SELECT l.nct_id FROM paper_trial_links l LEFT JOIN papers p ON p.paper_id = l.paper_id
     WHERE l.reference_type = 'RESULT'
-       OR (coalesce(a.retracted, 0) = 0 AND a.design IN ('randomized controlled trial',
+       OR (coalesce(p.retracted, 0) = 0 AND p.design IN ('randomized controlled trial',
            'non-randomized controlled trial', 'single-arm / open-label trial',
            'observational study', 'case report / case series'))"""
+# One row per paper, whichever sources returned it: a record with a PubMed ID is that PubMed
+# paper (its PubMed copy when stored, else its Europe PMC copy); others (preprints...) are
+# keyed by their Europe PMC ID.
+PAPERS_SQL = """
+SELECT 'PMID:' || a.pmid AS paper_id, a.pmid,
+       (SELECT min(e.epmc_id) FROM europepmc_records e WHERE e.pmid = a.pmid) AS epmc_id,
+       a.doi, a.title, a.abstract, coalesce(a.journal_iso, a.journal) AS journal, a.volume, a.issue, a.pages,
+       a.pub_year, a.pub_date AS published,
+       a.entrez_date AS added, a.design, a.design_source, coalesce(a.retracted, 0) AS retracted,
+       coalesce(a.corrected, 0) AS corrected, 0 AS preprint, NULL AS server,
+       CASE WHEN EXISTS (SELECT 1 FROM europepmc_records e WHERE e.pmid = a.pmid) THEN 'pubmed,europepmc'
+            ELSE 'pubmed' END AS sources,
+       'https://pubmed.ncbi.nlm.nih.gov/' || a.pmid || '/' AS url, a.first_run_id, a.origin
+FROM articles a
+UNION ALL
+SELECT coalesce('PMID:' || e.pmid, e.epmc_id), e.pmid, e.epmc_id, e.doi, e.title, e.abstract,
+       coalesce(e.journal_iso, e.journal, e.preprint_server), e.volume, e.issue, e.pages, e.pub_year,
+       e.first_publication_date,
+       e.first_index_date, e.design, e.design_source, coalesce(e.retracted, 0), 0, e.is_preprint,
+       e.preprint_server, 'europepmc', e.url, e.first_run_id, e.origin
+FROM europepmc_records e
+WHERE e.pmid IS NULL
+   OR (e.pmid NOT IN (SELECT pmid FROM articles)
+       AND e.epmc_id = (SELECT min(x.epmc_id) FROM europepmc_records x WHERE x.pmid = e.pmid))"""
+# Each paper's topics, whichever source's records placed it there.
+PAPER_TOPICS_SQL = """
+SELECT paper_id, topic, CASE WHEN max(relevance = 'core') THEN 'core' ELSE max(relevance) END AS relevance,
+       min(first_run_id) AS first_run_id
+FROM (SELECT 'PMID:' || pmid AS paper_id, topic, relevance, first_run_id FROM article_topics
+      UNION ALL
+      SELECT coalesce('PMID:' || e.pmid, t.epmc_id), t.topic, t.relevance, t.first_run_id
+      FROM europepmc_topics t JOIN europepmc_records e ON e.epmc_id = t.epmc_id)
+GROUP BY paper_id, topic"""
 # Trials whose results are overdue: completed over a year ago, nothing posted, no paper
 # reporting them (a RESULT reference, or a linked empirical study that is not retracted).
 VIEWS = {
+    "papers": PAPERS_SQL,
+    "paper_topics": PAPER_TOPICS_SQL,
     "recruiting_trials": """
 SELECT t.nct_id, t.brief_title, t.overall_status, t.phases, t.lead_sponsor, t.enrollment, t.enrollment_type,
        (SELECT group_concat(DISTINCT country) FROM trial_locations l WHERE l.nct_id = t.nct_id) AS countries,
@@ -89,15 +131,15 @@ FROM trials t
 WHERE t.overall_status IN ('RECRUITING', 'NOT_YET_RECRUITING', 'ENROLLING_BY_INVITATION')
 ORDER BY t.primary_completion_date, t.nct_id""",
     "publications_by_year": """
-SELECT a.pub_year, a.design, count(*) AS publications
-FROM articles a WHERE NOT coalesce(a.retracted, 0)
-GROUP BY a.pub_year, a.design ORDER BY a.pub_year, a.design""",
+SELECT p.pub_year, p.design, sum(NOT p.preprint) AS publications, sum(p.preprint) AS preprints
+FROM papers p WHERE NOT p.retracted
+GROUP BY p.pub_year, p.design ORDER BY p.pub_year, p.design""",
     "trial_publications": """
-SELECT l.nct_id, t.brief_title AS trial_title, l.pmid, a.title AS article_title, a.pub_year, a.design,
-       a.retracted, l.source, l.reference_type
-FROM article_trial_links l
-LEFT JOIN trials t ON t.nct_id = l.nct_id LEFT JOIN articles a ON a.pmid = l.pmid
-ORDER BY l.nct_id, l.pmid, l.source""",
+SELECT l.nct_id, t.brief_title AS trial_title, l.paper_id, l.pmid, p.title AS paper_title, p.pub_year, p.design,
+       p.preprint, p.retracted, l.source, l.reference_type
+FROM paper_trial_links l
+LEFT JOIN trials t ON t.nct_id = l.nct_id LEFT JOIN papers p ON p.paper_id = l.paper_id
+ORDER BY l.nct_id, l.paper_id, l.source""",
     "unreported_trials": """
 SELECT t.nct_id, t.brief_title, t.lead_sponsor, t.lead_sponsor_class, t.enrollment,
        coalesce(t.primary_completion_date, t.completion_date) AS completed, t.url

@@ -52,7 +52,25 @@ class CtgovSource(Source):
     writer = Writer(FAMILY, rank_sql="last_update_posted, length(raw)", rank=rank,
                     rank_values=lambda r: (r["trials"]["last_update_posted"], len(r["trials"]["raw"])))
     default_url = DEFAULT_URL
+    url_key = "ctgov_url"
     url_env = "LITWATCH_CTGOV_URL"
+    query_keys = frozenset({"condition", "intervention", "term"})
+    query_help = "ClinicalTrials.gov API v2 query.cond / query.intr / query.term (Essie syntax)."
+    table_options = {
+        "trials": {"facets": ["overall_status", {"array": "phases"}, "design", "study_type", "lead_sponsor_class"],
+                   "sort_desc": "last_update_posted", "label_column": "brief_title"},
+        "trial_locations": {"facets": ["country", "status"]},
+        "trial_changes": {"facets": ["field", "run_id"], "sort_desc": "id"},
+        "trial_topics": {"facets": ["topic", "relevance"]},
+    }
+    relevance_text_sql = """
+SELECT t.nct_id, coalesce(t.brief_title, '') || ' ' || coalesce(t.official_title, '') || ' ' ||
+  coalesce(t.brief_summary, '') || ' ' || coalesce(t.conditions, '') || ' ' || coalesce(t.interventions, '') || ' ' ||
+  coalesce((SELECT group_concat(condition, ' | ') FROM trial_conditions c WHERE c.nct_id = t.nct_id), '') || ' ' ||
+  coalesce((SELECT group_concat(term, ' | ') FROM trial_intervention_mesh i WHERE i.nct_id = t.nct_id), '') || ' ' ||
+  coalesce((SELECT group_concat(name || ' ' || coalesce(other_names, ''), ' | ')
+            FROM trial_interventions i WHERE i.nct_id = t.nct_id), '')
+FROM trials t"""
 
     def query(self, topic: "Topic") -> dict[str, str] | None:
         query = topic.queries.get(self.name) or {}
@@ -94,8 +112,27 @@ class CtgovSource(Source):
     def missing_links(self, conn: sqlite3.Connection) -> list[Any]:
         """Trials behind the NCT IDs of the topics' papers, not stored yet."""
         return [row[0] for row in conn.execute(
-            "SELECT DISTINCT l.nct_id FROM article_trial_links l JOIN article_topics t ON t.pmid = l.pmid "
+            "SELECT DISTINCT l.nct_id FROM paper_trial_links l JOIN paper_topics t ON t.paper_id = l.paper_id "
             "WHERE l.nct_id NOT IN (SELECT nct_id FROM trials) ORDER BY l.nct_id")]
+
+    def classify(self, conn: sqlite3.Connection) -> int:
+        """Set the design (the papers' vocabulary) of studies whose record changed."""
+        from ...designs import classify_trial
+
+        rows = [(classify_trial(study_type, allocation), record_hash, nct_id)
+                for nct_id, study_type, allocation, record_hash in conn.execute(
+                    "SELECT nct_id, study_type, allocation, record_hash FROM trials "
+                    "WHERE derived_hash IS NOT record_hash")]
+        conn.executemany("UPDATE trials SET design = ?, design_source = 'design_module', derived_hash = ? "
+                         "WHERE nct_id = ?", rows)
+        return len(rows)
+
+    def add_links(self, conn: sqlite3.Connection) -> None:
+        """The publications a study's record cites, with their type (RESULT, BACKGROUND, DERIVED)."""
+        conn.execute(
+            "INSERT OR IGNORE INTO paper_trial_links (paper_id, nct_id, source, reference_type, pmid) "
+            "SELECT 'PMID:' || pmid, nct_id, 'ctgov_reference', type, pmid FROM trial_references "
+            "WHERE pmid IS NOT NULL")
 
     def reads(self, fmt: str, head: bytes) -> bool:
         return fmt == JSON and (b'"protocolSection"' in head or b'"studies"' in head)

@@ -35,6 +35,9 @@ _INLINE_TAG = re.compile(r"</?(?:i|b|u|em|strong|sub|sup|sc|span|p|br|a)\b[^<>]*
 _HEADING = re.compile(r"<h\d\b[^<>]*>(.*?)</h\d>", re.IGNORECASE | re.DOTALL)
 _BREAK = re.compile(r"<br\s*/?>|</p>", re.IGNORECASE)
 _PREPRINT_LINKS = {"preprint in": "preprint", "preprint of": "published_as"}
+# Counts that change from day to day without the record changing: not stored, so that a
+# record fetched again compares equal and no false "updated" is counted.
+VOLATILE = {"citedByCount"}
 
 
 def parse_result(result: dict[str, Any]) -> Record:
@@ -84,11 +87,11 @@ def parse_result(result: dict[str, Any]) -> Record:
         "chemicals": _json_list(_listed(result, "chemicalList", "chemical")),
         "is_open_access": _yes(result.get("isOpenAccess")),
         "in_pmc": _yes(result.get("inPMC")),
-        "cited_by_count": _int(result.get("citedByCount")),
         "has_tm_accessions": _yes(result.get("hasTMAccessionNumbers")),
         "tm_accession_types": _json_list(_listed(result, "tmAccessionTypeList", "accessionType")),
         "url": RECORD_URL.format(source, ext_id),
-        "raw": json.dumps(result, ensure_ascii=False, separators=(",", ":")),
+        "raw": json.dumps({k: v for k, v in result.items() if k not in VOLATILE}, ensure_ascii=False,
+                          separators=(",", ":")),
     }
     authors = [_author(epmc_id, position, a)
                for position, a in enumerate(_listed(result, "authorList", "author"), 1) if isinstance(a, dict)]

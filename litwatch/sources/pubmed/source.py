@@ -37,7 +37,21 @@ class PubMedSource(Source):
     tables = TABLES
     writer = Writer(FAMILY)
     default_url = DEFAULT_URL
+    url_key = "eutils_url"
     url_env = "LITWATCH_EUTILS_URL"
+    query_help = "PubMed search syntax: MeSH headings plus title/abstract words."
+    table_options = {
+        "articles": {"facets": ["design", "pub_year", "retracted", "language"], "sort_desc": "pub_year",
+                     "label_column": "title"},
+        "article_topics": {"facets": ["topic", "relevance"]},
+        "article_publication_types": {"facets": ["name"]},
+    }
+    relevance_text_sql = """
+SELECT a.pmid, coalesce(a.title, '') || ' ' || coalesce(a.abstract, '') || ' ' ||
+  coalesce((SELECT group_concat(descriptor_name, ' | ') FROM article_mesh m WHERE m.pmid = a.pmid), '') || ' ' ||
+  coalesce((SELECT group_concat(keyword, ' | ') FROM article_keywords k WHERE k.pmid = a.pmid), '') || ' ' ||
+  coalesce((SELECT group_concat(name, ' | ') FROM article_chemicals c WHERE c.pmid = a.pmid), '')
+FROM articles a"""
 
     def client(self, config: "Config", http: "HttpClient | None" = None) -> "PubMedClient":
         """A PubMed client paced at NCBI's limit for the key (or lack of one)."""
@@ -87,9 +101,49 @@ class PubMedSource(Source):
     def missing_links(self, conn: sqlite3.Connection) -> list[Any]:
         """Papers the topics' trials list as RESULT (or DERIVED) references, not stored yet."""
         return [row[0] for row in conn.execute(
-            "SELECT DISTINCT l.pmid FROM article_trial_links l JOIN trial_topics t ON t.nct_id = l.nct_id "
+            "SELECT DISTINCT l.pmid FROM paper_trial_links l JOIN trial_topics t ON t.nct_id = l.nct_id "
             "WHERE l.source = 'ctgov_reference' AND l.reference_type IN ('RESULT', 'DERIVED') "
             "AND l.pmid NOT IN (SELECT pmid FROM articles) ORDER BY l.pmid")]
+
+    def classify(self, conn: sqlite3.Connection) -> int:
+        """Set design, design_source, retracted and corrected where the record changed."""
+        from ...designs import ArticleFacts, classify_article
+
+        todo = [row[0] for row in conn.execute("SELECT pmid FROM articles WHERE derived_hash IS NOT record_hash")]
+        for i in range(0, len(todo), 500):
+            chunk = todo[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            types = _grouped(conn, f"SELECT pmid, name FROM article_publication_types WHERE pmid IN ({marks})", chunk)
+            mesh = _grouped(conn, f"SELECT pmid, descriptor_name FROM article_mesh WHERE pmid IN ({marks})", chunk)
+            comments = _grouped(conn, f"SELECT pmid, ref_type FROM article_comments WHERE pmid IN ({marks})", chunk)
+            rows = []
+            for pmid, title, abstract, record_hash in conn.execute(
+                    f"SELECT pmid, title, abstract, record_hash FROM articles WHERE pmid IN ({marks})", chunk):
+                facts = ArticleFacts(title or "", abstract or "", types.get(pmid, set()), mesh.get(pmid, set()))
+                design, source = classify_article(facts)
+                refs = comments.get(pmid, set())
+                retracted = "Retracted Publication" in facts.publication_types or "RetractionIn" in refs
+                corrected = bool(refs & {"ErratumIn", "CorrectedandRepublishedIn"})
+                rows.append((design, source, retracted, corrected, record_hash, pmid))
+            conn.executemany("UPDATE articles SET design = ?, design_source = ?, retracted = ?, corrected = ?, "
+                             "derived_hash = ? WHERE pmid = ?", rows)
+        return len(todo)
+
+    def add_links(self, conn: sqlite3.Connection) -> None:
+        """A record's DataBank list, and NCT IDs written in its title or abstract."""
+        from ...evidence import NCT_ID
+
+        conn.execute(
+            "INSERT OR IGNORE INTO paper_trial_links (paper_id, nct_id, source, reference_type, pmid) "
+            "SELECT 'PMID:' || pmid, upper(replace(accession, ' ', '')), 'pubmed_databank', NULL, pmid "
+            "FROM article_databanks WHERE databank = 'ClinicalTrials.gov' AND upper(accession) LIKE 'NCT%'")
+        mentions = set()
+        for pmid, title, abstract in conn.execute(
+                "SELECT pmid, title, abstract FROM articles WHERE title LIKE '%NCT%' OR abstract LIKE '%NCT%'"):
+            for m in NCT_ID.finditer(f"{title or ''}\n{abstract or ''}"):
+                mentions.add((f"PMID:{pmid}", f"NCT{m.group(1)}", pmid))
+        conn.executemany("INSERT OR IGNORE INTO paper_trial_links (paper_id, nct_id, source, reference_type, pmid) "
+                         "VALUES (?, ?, 'pubmed_text', NULL, ?)", sorted(mentions))
 
     def reads(self, fmt: str, head: bytes) -> bool:
         return fmt in (PUBMED_XML, MEDLINE)
@@ -138,6 +192,13 @@ def _batches(events: Iterator["Event"], size: int) -> Iterator[Batch]:
             log.warning("skipped book record PMID %s (books are not stored)", event.pmids[0] if event.pmids else "?")
     if batch.records or batch.skipped:
         yield batch
+
+
+def _grouped(conn: sqlite3.Connection, sql: str, params: list) -> dict:
+    out: dict = {}
+    for key, value in conn.execute(sql, params):
+        out.setdefault(key, set()).add(value)
+    return out
 
 
 SOURCE = PubMedSource()

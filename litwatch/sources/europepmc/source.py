@@ -1,0 +1,167 @@
+"""Europe PMC as a litwatch source: ``/search`` walked with ``cursorMark`` (incremental runs
+by first-index or update date), records fetched by ``SOURCE:ID``, and saved search
+responses imported from files. Preprints (source PPR) are first-class records; records with
+a PMID are the same papers as PubMed's, and the ``papers`` view shows each once."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import date
+from typing import IO, TYPE_CHECKING, Any, Iterator
+
+from ...errors import ParseError, UnknownFormat
+from ...files import JSON
+from ...store.writes import Record, Writer
+from ..base import Batch, Search, Source
+from .schema import FAMILY, TABLES
+
+if TYPE_CHECKING:
+    from ...config import Config, Topic
+    from ...http import HttpClient
+    from .client import EuropePmcClient
+
+DEFAULT_URL = "https://www.ebi.ac.uk/europepmc/webservices/rest"
+IMPORT_BATCH = 500
+# A saved file is Europe PMC's when its first bytes show a search page or a result (whose
+# "source" is a three-letter code such as MED or PPR).
+_MARKERS = re.compile(rb'"(resultList|hitCount)"|"source"\s*:\s*"[A-Z]{3}"')
+
+
+def rank(record: Record, stored: tuple) -> int:
+    """Which copy of a record is newer: the later revision date (``dateOfRevision``, else the
+    first index date); without one, the later arrival."""
+    row = record["europepmc_records"]
+    mine = row["date_of_revision"] or row["first_index_date"]
+    theirs = stored[0]
+    if mine and theirs and mine != theirs:
+        return 1 if mine > theirs else -1
+    return 0
+
+
+class EuropePmcSource(Source):
+    name = "europepmc"
+    label = "Europe PMC"
+    service = "Europe PMC REST API"
+    unit = "records"
+    family = FAMILY
+    tables = TABLES
+    writer = Writer(FAMILY, rank_sql="coalesce(date_of_revision, first_index_date)", rank=rank,
+                    rank_values=lambda r: (r["europepmc_records"]["date_of_revision"]
+                                           or r["europepmc_records"]["first_index_date"],))
+    default_url = DEFAULT_URL
+    url_key = "europepmc_url"
+    url_env = "LITWATCH_EUROPEPMC_URL"
+    query_help = ("Europe PMC search syntax (https://europepmc.org/searchsyntax): PubMed, PubMed Central,\n"
+                  "preprint servers and more; preprints are kept apart in the report as not peer reviewed.")
+    table_options = {
+        "europepmc_records": {"facets": ["source", "is_preprint", "preprint_server", "design", "pub_year"],
+                              "sort_desc": "first_index_date", "label_column": "title"},
+        "europepmc_topics": {"facets": ["topic", "relevance"]},
+        "europepmc_links": {"facets": ["kind"]},
+    }
+    relevance_text_sql = """
+SELECT e.epmc_id, coalesce(e.title, '') || ' ' || coalesce(e.abstract, '') || ' ' || coalesce(e.mesh, '') || ' ' ||
+  coalesce(e.keywords, '') || ' ' || coalesce(e.chemicals, '')
+FROM europepmc_records e"""
+
+    def client(self, config: "Config", http: "HttpClient | None" = None) -> "EuropePmcClient":
+        from ...http import HttpClient
+        from .client import REQUESTS_PER_SECOND, EuropePmcClient
+
+        return EuropePmcClient(http or HttpClient(per_second=REQUESTS_PER_SECOND), self.url(config))
+
+    def probe_url(self, config: "Config") -> str:
+        return f"{self.url(config)}/search?query=SRC:MED&format=json&pageSize=1&resultType=idlist"
+
+    def search(self, client: "EuropePmcClient", topic: "Topic", since: date | None) -> Search:
+        from .client import query_for
+        from .parse import parse_result
+
+        query = self.query(topic)
+        pages = client.search_pages(query, since=since)
+        first = next(pages)
+        params: dict[str, Any] = {"query": query_for(query, since), "pages": 1}
+
+        def batches() -> Iterator[Batch]:
+            yield Batch([parse_result(r) for r in first["results"]])
+            for page in pages:
+                params["pages"] += 1
+                yield Batch([parse_result(r) for r in page["results"]])
+
+        return Search(first["hitCount"], params, batches())
+
+    def fetch_ids(self, client: "EuropePmcClient", ids: list[Any]) -> Iterator[Batch]:
+        from .parse import parse_result
+
+        for i in range(0, len(ids), IMPORT_BATCH):
+            yield Batch([parse_result(r) for r in client.search_ids(ids[i:i + IMPORT_BATCH])])
+
+    def missing_links(self, conn: sqlite3.Connection) -> list[Any]:
+        """The journal versions and preprints the topics' records name, not stored yet (by any
+        source: a journal version that PubMed holds is not asked for again)."""
+        return [row[0] for row in conn.execute(
+            "SELECT DISTINCT l.target FROM europepmc_links l JOIN europepmc_topics t ON t.epmc_id = l.epmc_id "
+            "WHERE l.kind IN ('preprint', 'published_as') AND l.target NOT IN (SELECT epmc_id FROM europepmc_records) "
+            "AND NOT (l.target LIKE 'MED:%' AND CAST(substr(l.target, 5) AS INTEGER) IN (SELECT pmid FROM articles)) "
+            "ORDER BY l.target")]
+
+    def classify(self, conn: sqlite3.Connection) -> int:
+        """Set design and retracted for records whose content changed."""
+        from ...designs import ArticleFacts, classify_article
+
+        rows = []
+        for epmc_id, title, abstract, types, mesh, record_hash in conn.execute(
+                "SELECT epmc_id, title, abstract, pub_types, mesh, record_hash FROM europepmc_records "
+                "WHERE derived_hash IS NOT record_hash").fetchall():
+            names = {NLM_TYPES.get(t.lower(), t) for t in json.loads(types or "[]")}
+            facts = ArticleFacts(title or "", abstract or "", names, set(json.loads(mesh or "[]")))
+            design, source = classify_article(facts)
+            retracted = "Retracted Publication" in names or bool(conn.execute(
+                "SELECT 1 FROM europepmc_links WHERE epmc_id = ? AND lower(kind) = 'comment:retraction in'",
+                [epmc_id]).fetchone())
+            rows.append((design, source, retracted, record_hash, epmc_id))
+        conn.executemany("UPDATE europepmc_records SET design = ?, design_source = ?, retracted = ?, "
+                         "derived_hash = ? WHERE epmc_id = ?", rows)
+        return len(rows)
+
+    def add_links(self, conn: sqlite3.Connection) -> None:
+        """NCT IDs written in a record's title or abstract."""
+        conn.execute(
+            "INSERT OR IGNORE INTO paper_trial_links (paper_id, nct_id, source, reference_type, pmid) "
+            "SELECT coalesce('PMID:' || e.pmid, e.epmc_id), l.target, 'europepmc_text', NULL, e.pmid "
+            "FROM europepmc_links l JOIN europepmc_records e ON e.epmc_id = l.epmc_id WHERE l.kind = 'nct_text'")
+
+    def reads(self, fmt: str, head: bytes) -> bool:
+        return fmt == JSON and bool(_MARKERS.search(head)) and b'"protocolSection"' not in head
+
+    def read(self, fmt: str, stream: IO[bytes], name: str) -> Iterator[Batch]:
+        from ..ctgov.parse import MAX_JSON_BYTES
+        from .parse import parse_result, results_from_json
+
+        body = stream.read(MAX_JSON_BYTES + 1)
+        if len(body) > MAX_JSON_BYTES:
+            raise ParseError(f"{name}: JSON larger than {MAX_JSON_BYTES >> 20} MB; save the pages apart")
+        try:
+            results, _ = results_from_json(json.loads(body))
+            records = [parse_result(r) for r in results]
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ParseError(f"{name}: malformed JSON: {e}") from None
+        except UnknownFormat as e:
+            raise UnknownFormat(f"{name}: {e}") from None
+        for i in range(0, len(records), IMPORT_BATCH):
+            yield Batch(records[i:i + IMPORT_BATCH])
+
+
+def _nlm_types() -> dict[str, str]:
+    """Europe PMC writes publication types in any case ("journal article", "Randomized
+    Controlled Trial"); the design rules use NLM's spelling."""
+    from ...designs import PUBLICATION_TYPE_DESIGNS
+
+    return {name.lower(): name for name, _ in PUBLICATION_TYPE_DESIGNS} | {
+        "retracted publication": "Retracted Publication", "preprint": "Preprint"}
+
+
+NLM_TYPES = _nlm_types()
+SOURCE = EuropePmcSource()
