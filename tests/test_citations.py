@@ -323,7 +323,8 @@ def test_export_keeps_a_group_name_with_a_comma_one_author(db):
     persons = [str(p) for p in parse_string(bibtex, "bibtex").entries[f"pmid{SAGE}"].persons["author"]]
     assert len(persons) == authors == 37
     assert persons[-1] == "{SAGE Investigators, on behalf of SCCM Discovery}"
-    assert ", and SAGE Investigators, on behalf of SCCM Discovery. Variation in early" in formatted(bibtex)[f"pmid{SAGE}"]
+    reference = formatted(bibtex)[f"pmid{SAGE}"]
+    assert ", and SAGE Investigators, on behalf of SCCM Discovery. Variation in early" in reference
     (entry,) = [e for e in rispy.loads(export("ris")) if e["accession_number"] == str(SAGE)]
     assert len(entry["authors"]) == authors
     assert entry["authors"][-1] == "SAGE Investigators on behalf of SCCM Discovery"
