@@ -1,6 +1,6 @@
-"""Exports: any table, view or read-only query to CSV or JSON, and the evidence to RIS and
-BibTeX for reference managers (Zotero, EndNote, Mendeley...), written with rispy and
-bibtexparser."""
+"""Exports: any table, view or read-only query to CSV or JSON, and the papers to cite, as the
+paper dicts :mod:`litwatch.citations` turns into RIS and BibTeX for reference managers
+(Zotero, EndNote, Mendeley, JabRef...)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import json
 import re
 import sqlite3
 from typing import Any, Iterable
-
 
 from .errors import LitwatchError
 from .store.db import db_path, query, table_names, view_names
@@ -56,7 +55,10 @@ def to_json(columns: list[str], data: Iterable[tuple]) -> str:
 def citations(db: sqlite3.Connection, *, topic: str | None = None, designs: Iterable[str] = (),
               year_from: int | None = None, year_to: int | None = None, relevance: str | None = None,
               include_retracted: bool = False) -> list[dict[str, Any]]:
-    """Papers selected by topic, design, year range and relevance, with what a citation needs."""
+    """Papers selected by topic, design, year range and relevance, with what a citation needs:
+    the ``articles`` row, ``authors`` in byline order (``"Last, First"`` for a person,
+    ``{"collective": name}`` for a group, whose name may hold a comma) and ``keywords`` (MeSH
+    headings), as :func:`litwatch.citations.to_ris` and :func:`~litwatch.citations.to_bibtex` take them."""
     where, params = ["1 = 1"], []
     if topic or relevance:
         clause = "a.pmid IN (SELECT pmid FROM article_topics WHERE 1 = 1"
@@ -79,12 +81,20 @@ def citations(db: sqlite3.Connection, *, topic: str | None = None, designs: Iter
         params.append(year_to)
     if not include_retracted:
         where.append("NOT coalesce(a.retracted, 0)")
-    papers = [dict(r) for r in query(db, 
+    papers = [dict(r) for r in query(db,
         f"SELECT * FROM articles a WHERE {' AND '.join(where)} ORDER BY a.pub_year DESC, a.pmid", params)]
     for p in papers:
-        p["authors"] = [r[0] for r in db.execute(
-            "SELECT coalesce(last_name || coalesce(', ' || fore_name, ''), collective_name) FROM article_authors "
-            "WHERE pmid = ? ORDER BY position", [p["pmid"]]) if r[0]]
+        p["authors"] = [_author(a) for a in query(
+            db, "SELECT last_name, fore_name, collective_name FROM article_authors WHERE pmid = ? ORDER BY position",
+            [p["pmid"]]) if a["collective_name"] or a["last_name"]]
         p["keywords"] = [r[0] for r in db.execute(
             "SELECT descriptor_name FROM article_mesh WHERE pmid = ? ORDER BY position", [p["pmid"]])]
     return papers
+
+
+def _author(row: dict[str, Any]) -> str | dict[str, str]:
+    # A group stays a mapping: "SAGE Investigators, on behalf of SCCM Discovery" is one
+    # author, not a person named "on behalf of SCCM Discovery SAGE Investigators".
+    if row["collective_name"]:
+        return {"collective": row["collective_name"]}
+    return ", ".join(filter(None, [row["last_name"], row["fore_name"]]))
