@@ -54,14 +54,16 @@ def to_json(columns: list[str], data: Iterable[tuple]) -> str:
 
 def citations(db: sqlite3.Connection, *, topic: str | None = None, designs: Iterable[str] = (),
               year_from: int | None = None, year_to: int | None = None, relevance: str | None = None,
-              include_retracted: bool = False) -> list[dict[str, Any]]:
-    """Papers selected by topic, design, year range and relevance, with what a citation needs:
-    the ``articles`` row, ``authors`` in byline order (``"Last, First"`` for a person,
-    ``{"collective": name}`` for a group, whose name may hold a comma) and ``keywords`` (MeSH
-    headings), as :func:`litwatch.citations.to_ris` and :func:`~litwatch.citations.to_bibtex` take them."""
+              include_retracted: bool = False, preprints: bool = True) -> list[dict[str, Any]]:
+    """Papers selected by topic, design, year range and relevance (one per paper, from the
+    ``papers`` view), with what a citation needs, as :func:`litwatch.citations.to_ris` and
+    :func:`~litwatch.citations.to_bibtex` take them: a PubMed paper's ``articles`` row, a
+    Europe PMC paper's record (``kind`` "preprint" with its ``server`` for a preprint), with
+    ``authors`` in byline order (``"Last, First"`` for a person, ``{"collective": name}`` for a
+    group, whose name may hold a comma) and ``keywords`` (MeSH headings)."""
     where, params = ["1 = 1"], []
     if topic or relevance:
-        clause = "a.pmid IN (SELECT pmid FROM article_topics WHERE 1 = 1"
+        clause = "p.paper_id IN (SELECT paper_id FROM paper_topics WHERE 1 = 1"
         if topic:
             clause += " AND topic = ?"
             params.append(topic)
@@ -71,25 +73,47 @@ def citations(db: sqlite3.Connection, *, topic: str | None = None, designs: Iter
         where.append(clause + ")")
     designs = list(designs)
     if designs:
-        where.append(f"a.design IN ({', '.join('?' * len(designs))})")
+        where.append(f"p.design IN ({', '.join('?' * len(designs))})")
         params += designs
     if year_from:
-        where.append("a.pub_year >= ?")
+        where.append("p.pub_year >= ?")
         params.append(year_from)
     if year_to:
-        where.append("a.pub_year <= ?")
+        where.append("p.pub_year <= ?")
         params.append(year_to)
     if not include_retracted:
-        where.append("NOT coalesce(a.retracted, 0)")
-    papers = [dict(r) for r in query(db,
-        f"SELECT * FROM articles a WHERE {' AND '.join(where)} ORDER BY a.pub_year DESC, a.pmid", params)]
-    for p in papers:
-        p["authors"] = [_author(a) for a in query(
-            db, "SELECT last_name, fore_name, collective_name FROM article_authors WHERE pmid = ? ORDER BY position",
-            [p["pmid"]]) if a["collective_name"] or a["last_name"]]
-        p["keywords"] = [r[0] for r in db.execute(
-            "SELECT descriptor_name FROM article_mesh WHERE pmid = ? ORDER BY position", [p["pmid"]])]
-    return papers
+        where.append("NOT p.retracted")
+    if not preprints:
+        where.append("NOT p.preprint")
+    chosen = query(db, f"SELECT paper_id, pmid, epmc_id, sources FROM papers p WHERE {' AND '.join(where)} "
+                       f"ORDER BY p.pub_year DESC, p.paper_id", params)
+    return [_pubmed_paper(db, c["pmid"]) if c["sources"].startswith("pubmed") else _europepmc_paper(db, c["epmc_id"])
+            for c in chosen]
+
+
+def _pubmed_paper(db: sqlite3.Connection, pmid: int) -> dict[str, Any]:
+    p = query(db, "SELECT * FROM articles WHERE pmid = ?", [pmid])[0]
+    p["authors"] = [_author(a) for a in query(
+        db, "SELECT last_name, fore_name, collective_name FROM article_authors WHERE pmid = ? ORDER BY position",
+        [pmid]) if a["collective_name"] or a["last_name"]]
+    p["keywords"] = [r[0] for r in db.execute(
+        "SELECT descriptor_name FROM article_mesh WHERE pmid = ? ORDER BY position", [pmid])]
+    return p
+
+
+def _europepmc_paper(db: sqlite3.Connection, epmc_id: str) -> dict[str, Any]:
+    e = query(db, "SELECT * FROM europepmc_records WHERE epmc_id = ?", [epmc_id])[0]
+    authors = [_author(a) for a in query(
+        db, "SELECT last_name, first_name AS fore_name, collective_name FROM europepmc_authors "
+            "WHERE epmc_id = ? ORDER BY position", [epmc_id]) if a["collective_name"] or a["last_name"]]
+    if not authors and e["author_string"]:  # lite records carry the byline as "Surname Initials, ..."
+        authors = [", ".join(name.strip().rsplit(" ", 1)) for name in e["author_string"].rstrip(".").split(",")
+                   if name.strip()]
+    preprint = bool(e["is_preprint"])
+    return {**e, "kind": "preprint" if preprint else "journal-article", "server": e["preprint_server"],
+            "version": e["preprint_version"], "posted_date": e["first_publication_date"],
+            "pub_date": e["first_publication_date"], "authors": authors, "url": e["url"],
+            "keywords": json.loads(e["mesh"] or "[]")}
 
 
 def _author(row: dict[str, Any]) -> str | dict[str, str]:

@@ -160,3 +160,23 @@ def test_saved_file_with_neither_shape_is_refused_in_one_line(db, tmp_path):
     with pytest.raises(Exception, match="other.json") as e:
         import_file(db, path)
     assert "\n" not in str(e.value)
+
+
+def test_preprints_export_as_preprints_for_reference_managers(tmp_path):
+    import pybtex.database
+    import rispy
+
+    db_path = tmp_path / "litwatch.db"
+    saved = tmp_path / "page.json"
+    with gzip.open(FIXTURES / "epmc_search_1000results_cancer.json.gz", "rb") as f:
+        saved.write_bytes(f.read())
+    api.import_paths(db_path, [saved], Config(topics=(DEFAULT_TOPIC,)), topic=DEFAULT_TOPIC.name)
+    text, n = api.export_citations(db_path, "bibtex", topic=DEFAULT_TOPIC.name)
+    entries = pybtex.database.parse_string(text, "bibtex").entries
+    assert n == len(entries) == 1000
+    medrxiv = [e for e in entries.values() if e.fields.get("journal") == "medRxiv"]
+    assert len(medrxiv) == 2 and all("not peer reviewed" in e.fields["note"] for e in medrxiv)
+    assert all(len(e.persons["author"]) > 1 for e in medrxiv)  # "Surname Initials" bylines read as persons
+    ris = rispy.loads(api.export_citations(db_path, "ris", topic=DEFAULT_TOPIC.name)[0])
+    servers = {r.get("secondary_title") for r in ris if any("Preprint" in n for n in r.get("notes", []))}
+    assert servers == {"medRxiv", "bioRxiv", "Research Square", "Preprints.org"}
