@@ -47,7 +47,7 @@ from collections import Counter
 from pathlib import Path
 
 from litwatch.designs import DESIGNS, OTHER, RCT, ArticleFacts, classify_article, find_cues, indexed_design, infer_design
-from litwatch.sources.pubmed.parse import iter_xml
+from litwatch.sources.pubmed.parse import as_dict, iter_xml
 
 # shared/ sits beside the repository (or beside its worktrees' folder).
 BASELINE = next((parent / "shared/data/pubmed_baseline" for parent in Path(__file__).resolve().parents
@@ -103,9 +103,8 @@ def read_records(path: Path) -> list[dict]:
         for event in iter_xml(f):
             if event.kind != "article":
                 continue
-            record = event.record
+            record = as_dict(event.record)
             article = record["articles"]
-            article = article[0] if isinstance(article, list) else article
             records.append({
                 "pmid": article["pmid"], "file": path.name, "status": article.get("medline_status"),
                 "title": article.get("title") or "", "abstract": article.get("abstract") or "",

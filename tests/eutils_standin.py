@@ -14,6 +14,7 @@ HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import gzip
+import re
 import threading
 import time
 import urllib.parse
@@ -22,7 +23,6 @@ from pathlib import Path
 
 from lxml import etree
 
-from litwatch.sources.pubmed.parse import parse_citation
 from standin_server import serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -42,24 +42,38 @@ class StoredRecord:
 
 
 def load_records(path: Path = FIXTURES / "pubmed21n1298_subset_ketamine_ptsd_ctgov.xml.gz") -> list[StoredRecord]:
-    """Real PubmedArticle elements of a fixture file, with the dates a search filters on."""
+    """Real PubmedArticle elements of a fixture file, with the dates a search filters on, read
+    here with XPath, independently of litwatch's parser (so a bug there cannot hide here)."""
     opener = gzip.open if path.suffix == ".gz" else open
     records = []
     with opener(path, "rb") as f:
         for _, elem in etree.iterparse(f, tag="PubmedArticle"):
-            rec = parse_citation(elem.find("MedlineCitation"), elem.find("PubmedData"))
-            a = rec["articles"]
-            records.append(StoredRecord(a["pmid"], _pad(a["entrez_date"]), _pad(a["date_revised"]),
-                                        _pad(a["pub_date"]), etree.tostring(elem)))
+            records.append(StoredRecord(
+                int(elem.findtext("MedlineCitation/PMID")),
+                _ymd(elem.find("PubmedData/History/PubMedPubDate[@PubStatus='entrez']")),
+                _ymd(elem.find("MedlineCitation/DateRevised")),
+                _ymd(elem.find("MedlineCitation/Article/Journal/JournalIssue/PubDate")),
+                etree.tostring(elem)))
     return records
 
 
-def _pad(iso: str | None) -> str:
-    """'2021-06' -> '2021/06/01': the first day a partial date can mean."""
-    if not iso:
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _ymd(elem) -> str:
+    """YYYY/MM/DD of a Year/Month/Day element, a partial date taken at its first day, as
+    PubMed's date filters compare them."""
+    if elem is not None and not elem.findtext("Year") and elem.findtext("MedlineDate"):
+        m = re.match(r"\s*(\d{4})(?:\s+([A-Za-z]{3}))?", elem.findtext("MedlineDate"))  # "2021 Apr-Jun"
+        if m:
+            month = _MONTHS.index(m.group(2)) + 1 if m.group(2) in _MONTHS else 1
+            return f"{m.group(1)}/{month:02d}/01"
+    if elem is None or not elem.findtext("Year"):
         return "0000/00/00"
-    parts = (iso.split("-") + ["01", "01"])[:3]
-    return "/".join(parts)
+    month = (elem.findtext("Month") or "01").strip()
+    month = f"{_MONTHS.index(month[:3]) + 1:02d}" if month[:3] in _MONTHS else f"{int(month):02d}"
+    day = f"{int(elem.findtext('Day') or 1):02d}"
+    return f"{elem.findtext('Year').strip()}/{month}/{day}"
 
 
 class EutilsStandin:

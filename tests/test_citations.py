@@ -21,7 +21,7 @@ from litwatch.citations import to_bibtex, to_ris
 from litwatch.cli import cli
 from litwatch.errors import LitwatchError
 from litwatch.sources.ctgov.parse import parse_study
-from litwatch.sources.pubmed.parse import iter_xml
+from litwatch.sources.pubmed.parse import as_dict, iter_xml
 from litwatch.store import db_path
 from litwatch.sync import import_file
 
@@ -76,10 +76,10 @@ def paper_from_europepmc(result):
 def articles():
     papers = {}
     with gzip.open(SUBSET) as f:
-        papers.update((e.record["articles"]["pmid"], paper_from_pubmed(e.record))
+        papers.update((e.record.key, paper_from_pubmed(as_dict(e.record)))
                       for e in iter_xml(f) if e.kind == "article")
     with open(FIXTURES / "pubmed20n0014_design_examples.xml", "rb") as f:
-        papers.update((e.record["articles"]["pmid"], paper_from_pubmed(e.record))
+        papers.update((e.record.key, paper_from_pubmed(as_dict(e.record)))
                       for e in iter_xml(f) if e.kind == "article")
     return papers
 

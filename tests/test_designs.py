@@ -4,7 +4,7 @@ import pytest
 
 from litwatch import designs
 from litwatch.designs import ArticleFacts, classify_article, find_cues, indexed_design, infer_design
-from litwatch.sources.pubmed.parse import iter_xml
+from litwatch.sources.pubmed.parse import as_dict, iter_xml
 
 from conftest import FIXTURES
 
@@ -17,12 +17,12 @@ def records() -> dict[int, dict]:
     found = {}
     with open(EXAMPLES, "rb") as f:
         for event in iter_xml(f):
-            article = event.record["articles"]
-            article = article[0] if isinstance(article, list) else article
+            record = as_dict(event.record)
+            article = record["articles"]
             found[article["pmid"]] = {
                 "title": article["title"] or "", "abstract": article["abstract"] or "",
-                "types": {r["name"] for r in event.record.get("article_publication_types", [])},
-                "mesh": {r["descriptor_name"] for r in event.record.get("article_mesh", [])},
+                "types": {r["name"] for r in record["article_publication_types"]},
+                "mesh": {r["descriptor_name"] for r in record["article_mesh"]},
             }
     return found
 

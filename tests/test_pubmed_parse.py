@@ -6,8 +6,8 @@ import json
 import pytest
 
 from litwatch.errors import ParseError
-from litwatch.sources.pubmed.parse import (iso_date, iso_from_text, iter_medline, iter_xml,
-                                   normalize_orcid, parse_xml_bytes, split_xml)
+from litwatch.sources.pubmed.medline import iter_medline
+from litwatch.sources.pubmed.parse import as_dict, iso_date, iso_from_text, iter_xml, normalize_orcid, parse_xml_bytes
 
 from conftest import FIXTURES, SUBSET
 
@@ -16,7 +16,7 @@ from conftest import FIXTURES, SUBSET
 def subset():
     with gzip.open(SUBSET) as f:
         events = list(iter_xml(f))
-    return {e.record["articles"]["pmid"]: e.record for e in events if e.kind == "article"}, events
+    return {e.record.key: as_dict(e.record) for e in events if e.kind == "article"}, events
 
 
 def test_subset_counts_articles_and_deletions(subset):
@@ -37,6 +37,7 @@ def test_structured_abstract_databank_and_dates_of_34092549(subset):
     assert a["issn"] == "1929-0748" and a["doi"] == "10.2196/30334"
     assert (a["pub_date"], a["pub_year"], a["article_date"]) == ("2021-06-01", 2021, "2021-06-01")
     assert (a["entrez_date"], a["publication_status"], a["medline_status"]) == ("2021-06-07", "aheadofprint", "Publisher")
+    assert a["pmid_version"] == 1
     assert rec["article_databanks"] == [{"databank": "ClinicalTrials.gov", "accession": "NCT04771767", "pmid": 34092549}]
     authors = rec["article_authors"]
     assert [x["last_name"] for x in authors][:2] == ["Philipp-Muller", "Reshetukha"]
@@ -64,7 +65,7 @@ def test_record_without_abstract(subset):
 
 def test_rct_publication_type_mesh_and_databank_of_29768149():
     (event,) = parse_xml_bytes((FIXTURES / "pubmed-29768149.xml").read_bytes())
-    rec = event.record
+    rec = as_dict(event.record)
     assert "Randomized Controlled Trial" in {p["name"] for p in rec["article_publication_types"]}
     assert {d["databank"] for d in rec["article_databanks"]} == {"ClinicalTrials.gov"}
     mesh = rec["article_mesh"]
@@ -91,7 +92,7 @@ def test_unusable_documents_raise_parse_error(name):
 
 def test_medline_export_maps_every_field():
     with open(FIXTURES / "pubmed_export_blachlylab.nbib", encoding="utf-8") as f:
-        records = [e.record for e in iter_medline(f)]
+        records = [as_dict(e.record) for e in iter_medline(f)]
     first, second = records
     a = first["articles"]
     assert a["pmid"] == 30501481 and a["doi"] == "10.1056/NEJMoa1812836"
@@ -113,22 +114,6 @@ def test_medline_export_maps_every_field():
     assert len(second["article_authors"]) == 32
     assert second["article_authors"][31]["affiliation"] == "All authors: The Ohio State University, Columbus, OH."
     assert ("pii", "702282") in {(i["id_type"], i["value"]) for i in second["article_ids"]}
-
-
-def test_split_xml_pieces_hold_every_record_once():
-    with gzip.open(SUBSET) as f:
-        pieces = list(split_xml(f, chunk_bytes=150_000))
-    events = [e for piece in pieces for e in parse_xml_bytes(piece)]
-    pmids = [e.record["articles"]["pmid"] for e in events if e.kind == "article"]
-    assert len(pieces) > 10 and len(pmids) == len(set(pmids)) == 304
-    assert events[-1].kind == "delete"
-
-
-def test_split_xml_rejects_a_truncated_file():
-    body = gzip.decompress(SUBSET.read_bytes())[:500_000]
-    import io
-    with pytest.raises(ParseError, match="truncated"):
-        list(split_xml(io.BytesIO(body), chunk_bytes=100_000))
 
 
 @pytest.mark.parametrize("args,expected", [

@@ -18,7 +18,7 @@ from datetime import date
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Iterator
 
 from ..store.spec import Family, TableSpec
-from ..store.writes import Counts, Record, Writer, delete, save
+from ..store.writes import Counts, Prepared, Record, Writer, delete, save
 
 if TYPE_CHECKING:
     from ..config import Config, Topic
@@ -29,9 +29,10 @@ if TYPE_CHECKING:
 class Batch:
     """Records in arrival order, then keys deleted after them (PubMed's DeleteCitation)."""
 
-    records: list[Record] = field(default_factory=list)
+    records: list[Record | Prepared] = field(default_factory=list)
     deletes: list[Any] = field(default_factory=list)
     skipped: int = 0  # records read but not stored (e.g. PubMed books), each logged by the source
+    as_of: str | None = None  # the date the deletions took effect at the source, when known
 
 
 @dataclass

@@ -75,11 +75,13 @@ class Family:
 
     def content(self, tables: dict[str, TableSpec]) -> list[str]:
         """Main-table columns that come from the source (fingerprinted), key first."""
-        return [c for c in tables[self.table].columns if c not in RECORD_META and c not in DERIVED]
+        return [c for c in tables[self.table].columns if c not in BOOKKEEPING]
 
 
 # Columns of main tables computed by litwatch.evidence from the stored content.
 DERIVED = {"design", "design_source", "retracted", "corrected", "derived_hash"}
+# Main-table columns that are not the record's content: litwatch's bookkeeping.
+BOOKKEEPING = set(RECORD_META) | DERIVED | {"raw_block", "raw_offset", "raw_length"}
 
 
 def doc(spec: TableSpec, column: str) -> str:

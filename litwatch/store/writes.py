@@ -1,15 +1,16 @@
 """Writing records: one path for every source.
 
 A batch of parsed records is fingerprinted, compared with what is stored and written in
-one transaction: new records are inserted, revised ones replace their row and child rows,
-unchanged ones are only marked as seen by the run. Which of two copies of a record is the
-newer one is the source's business (its ``rank`` function); this module only applies the
-answer, so the rule is the same on every path (fetch, import, link-following).
+one transaction: new records are inserted, newer copies replace their row and child rows,
+unchanged ones are only marked as seen by the run, older copies are skipped. Which of two
+copies of a record is the newer one is the source's rule (its :class:`Writer`); this module
+applies it the same way on every path (fetch, import, link-following, reparse).
 """
 
 from __future__ import annotations
 
 import hashlib
+import marshal
 import sqlite3
 from dataclasses import dataclass, fields
 from operator import itemgetter
@@ -50,50 +51,76 @@ class Counts:
 
 
 class Prepared(NamedTuple):
-    """A parsed record as row tuples in column order, with its fingerprint."""
+    """A parsed record as rows: the main table's content values in column order, each child
+    table's rows as tuples (key first), the fingerprint of all of them, and the record as the
+    source sent it (for the raw archive) when the source keeps it there."""
 
     key: Any
     row: tuple
     children: dict[str, list[tuple]]
     digest: str
-    record: Record
+    raw: bytes | None = None
 
 
-# rank(incoming record, stored rank values) > 0: incoming is newer; 0: no evidence either
-# way (the later arrival wins); < 0: incoming is older and is not stored.
-Rank = Callable[[Record, tuple], int]
+def fingerprint(row: tuple, children: dict[str, list[tuple]]) -> str:
+    """A digest of every value stored for a record, to tell revisions from repeats. marshal
+    (format 2: no back-references, so equal values always encode alike) is an exact encoding
+    of tuples of str/int/float/None, several times cheaper than ``repr``."""
+    return hashlib.blake2b(marshal.dumps((row, tuple(children.values())), 2), digest_size=16).hexdigest()
+
+
+def raw_fingerprint(raw: bytes) -> str:
+    """A digest of a record as its source sent it: cheaper than hashing the parsed values, and
+    it changes exactly when the source's copy does."""
+    return hashlib.sha1(raw).hexdigest()
+
+
+# rank(incoming, stored rank values) > 0: incoming is newer; 0: no evidence either way (the
+# later arrival wins); < 0: incoming is older and is not stored.
+Rank = Callable[[Prepared, tuple], int]
 
 
 @dataclass(frozen=True)
 class Writer:
-    """How a family's records are written: its tables and the source's recency rule."""
+    """How a family's records are written: its tables and the source's recency rule
+    (``rank_sql`` selects the stored values ``rank`` compares with; ``rank_values`` gives the
+    same values of a record not yet stored)."""
 
     family: Family
-    rank_sql: str = ""  # stored values ``rank`` compares against, e.g. "last_update_posted"
+    rank_sql: str = ""
     rank: Rank | None = None
-    rank_values: Callable[[Record], tuple] | None = None  # the same values of a parsed record
+    rank_values: Callable[[Prepared], tuple] | None = None
+    raw: bool = False  # the source's records go to the raw archive (raw_blocks)
 
     @property
     def content(self) -> list[str]:
         return self.family.content(TABLES)
 
+    def column(self, name: str) -> int:
+        """Position of a content column in ``Prepared.row``."""
+        return self.content.index(name)
 
-def prepare(writer: Writer, records: Iterable[Record]) -> list[Prepared]:
-    """Rows of parsed records in table column order, fingerprinted.
 
-    The fingerprint covers every value litwatch stores for a record, so a revised record is
-    told from an unchanged one whatever changed.
-    """
+def prepare(writer: Writer, records: Iterable[Record | Prepared]) -> list[Prepared]:
+    """Rows of parsed records in table column order, fingerprinted; records already
+    prepared by their parser pass through."""
     family = writer.family
     main = itemgetter(*writer.content)
     children = {name: itemgetter(*TABLES[name].names) for name in family.children}
     out = []
     for rec in records:
-        row = main(rec[family.table])
-        kids = {name: [get(r) for r in rec[name]] for name, get in children.items()}
-        digest = hashlib.sha1(repr((row, kids)).encode()).hexdigest()
-        out.append(Prepared(row[0], row, kids, digest, rec))
+        if isinstance(rec, Prepared):
+            out.append(rec)
+            continue
+        row = tuple(_plain(v) for v in main(rec[family.table]))
+        kids = {name: [tuple(_plain(v) for v in get(r)) for r in rec[name]] for name, get in children.items()}
+        out.append(Prepared(row[0], row, kids, fingerprint(row, kids)))
     return out
+
+
+def _plain(value: Any) -> Any:
+    """Booleans as SQLite stores them (and as the fingerprint must see them)."""
+    return int(value) if isinstance(value, bool) else value
 
 
 def stored_rows(conn: sqlite3.Connection, table: str, key: str, columns: str, keys: Sequence[Any]) -> dict[Any, tuple]:
@@ -111,13 +138,13 @@ class Outcome:
     """What a save did, record by record, for hooks that follow it (history, evidence)."""
 
     new: list[Prepared]
-    updated: list[tuple[Prepared, tuple]]  # with the stored (hash, seen, rank...) values
+    updated: list[tuple[Prepared, tuple]]  # with the stored (hash, seen, raw block, rank...) values
     counts: Counts
 
 
-def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record], *, run_id: int | None,
+def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record | Prepared], *, run_id: int | None,
          topic: str | None = None, origin: str = "live",
-         also: Callable[[sqlite3.Connection, "Outcome"], None] | None = None) -> Counts:
+         also: Callable[[sqlite3.Connection, Outcome], None] | None = None) -> Counts:
     """Store a batch of parsed records in one transaction and count what happened.
 
     - a key not stored yet is **new**;
@@ -137,11 +164,11 @@ def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record], *,
     for p in prepare(writer, records):
         earlier = batch.get(p.key)
         counts.repeated += earlier is not None
-        if earlier is None or writer.rank is None or writer.rank_values is None or \
-                writer.rank(p.record, writer.rank_values(earlier.record)) >= 0:
+        if earlier is None or _newer_or_same(writer, p, earlier):
             batch[p.key] = p
+    raw_col = ", raw_block" if writer.raw else ", NULL"
     rank_cols = f", {writer.rank_sql}" if writer.rank_sql else ""
-    stored = stored_rows(conn, family.table, family.key, f"record_hash, seen_run_id{rank_cols}", list(batch))
+    stored = stored_rows(conn, family.table, family.key, f"record_hash, seen_run_id{raw_col}{rank_cols}", list(batch))
     new: list[Prepared] = []
     updated: list[tuple[Prepared, tuple]] = []
     touched: list[Any] = []
@@ -160,37 +187,15 @@ def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record], *,
         if old[0] == p.digest:
             counts.unchanged += not again
             touched.append(key)
-        elif writer.rank is not None and writer.rank(p.record, old[2:]) < 0:
+        elif writer.rank is not None and writer.rank(p, old[3:]) < 0:
             counts.skipped += not again
             touched.append(key)
         else:
             counts.updated += not again
             updated.append((p, old))
-    content = writer.content
     meta = {"run": run_id, "origin": origin, "rank": ORIGINS[origin]}
     with transaction(conn):
-        if new:
-            cols = ", ".join(f"[{c}]" for c in content)
-            marks = ", ".join("?" * len(content))
-            conn.executemany(
-                f"INSERT INTO [{family.table}] ({cols}, record_hash, first_run_id, changed_run_id, seen_run_id, "
-                f"origin) VALUES ({marks}, ?, ?, ?, ?, ?)",
-                [p.row + (p.digest, run_id, run_id, run_id, origin) for p in new])
-        if updated:
-            keys = [(p.key,) for p, _ in updated]
-            for name in family.children:
-                conn.executemany(f"DELETE FROM [{name}] WHERE {family.key} = ?", keys)
-            sets = ", ".join(f"[{c}] = ?" for c in content[1:])
-            conn.executemany(
-                f"UPDATE [{family.table}] SET {sets}, record_hash = ?, changed_run_id = ?, seen_run_id = ?, "
-                f"origin = {_ORIGIN_SQL.replace(':origin', '?').replace(':rank', '?')} WHERE {family.key} = ?",
-                [p.row[1:] + (p.digest, run_id, run_id, origin, meta["rank"], origin, p.key) for p, _ in updated])
-        written = new + [p for p, _ in updated]
-        for name in family.children:
-            rows = [row for p in written for row in p.children[name]]
-            if rows:
-                marks = ", ".join("?" * len(TABLES[name].columns))
-                conn.executemany(f"INSERT OR REPLACE INTO [{name}] VALUES ({marks})", rows)
+        _write(conn, writer, new, updated, meta)
         if touched:
             conn.executemany(f"UPDATE [{family.table}] SET seen_run_id = :run, origin = {_ORIGIN_SQL} "
                              f"WHERE {family.key} = :key", [dict(meta, key=k) for k in touched])
@@ -202,13 +207,88 @@ def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record], *,
     return counts
 
 
-def delete(conn: sqlite3.Connection, family: Family, keys: Sequence[Any]) -> int:
+def _newer_or_same(writer: Writer, p: Prepared, earlier: Prepared) -> bool:
+    if writer.rank is None or writer.rank_values is None:
+        return True
+    return writer.rank(p, writer.rank_values(earlier)) >= 0
+
+
+def _write(conn: sqlite3.Connection, writer: Writer, new: list[Prepared], updated: list[tuple[Prepared, tuple]],
+           meta: dict[str, Any]) -> None:
+    """Insert new records, rewrite updated ones (their child rows replaced), archive raw copies."""
+    family, content = writer.family, writer.content
+    run, origin = meta["run"], meta["origin"]
+    written = new + [p for p, _ in updated]
+    places = _archive(conn, written) if writer.raw else {}
+    if new:
+        cols = ", ".join(f"[{c}]" for c in content)
+        marks = ", ".join("?" * len(content))
+        if writer.raw:
+            conn.executemany(
+                f"INSERT INTO [{family.table}] ({cols}, record_hash, first_run_id, changed_run_id, seen_run_id, "
+                f"origin, raw_block, raw_offset, raw_length) VALUES ({marks}, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [p.row + (p.digest, run, run, run, origin) + places.get(p.key, (None, None, None)) for p in new])
+        else:
+            conn.executemany(
+                f"INSERT INTO [{family.table}] ({cols}, record_hash, first_run_id, changed_run_id, seen_run_id, "
+                f"origin) VALUES ({marks}, ?, ?, ?, ?, ?)",
+                [p.row + (p.digest, run, run, run, origin) for p in new])
+    if updated:
+        keys = [(p.key,) for p, _ in updated]
+        for name in family.children:
+            conn.executemany(f"DELETE FROM [{name}] WHERE {family.key} = ?", keys)
+        sets = ", ".join(f"[{c}] = ?" for c in content[1:])
+        origin_sql = _ORIGIN_SQL.replace(":origin", "?").replace(":rank", "?")
+        raw_sets = ", raw_block = ?, raw_offset = ?, raw_length = ?" if writer.raw else ""
+        conn.executemany(
+            f"UPDATE [{family.table}] SET {sets}, record_hash = ?, changed_run_id = ?, seen_run_id = ?, "
+            f"origin = {origin_sql}{raw_sets} WHERE {family.key} = ?",
+            [p.row[1:] + (p.digest, run, run, origin, meta["rank"], origin)
+             + (places.get(p.key, (None, None, None)) if writer.raw else ()) + (p.key,) for p, _ in updated])
+        if writer.raw:
+            drop_unused_blocks(conn, family, {old[2] for _, old in updated if old[2] is not None})
+    for name in family.children:
+        rows = [row for p in written for row in p.children[name]]
+        if rows:
+            marks = ", ".join("?" * len(TABLES[name].columns))
+            conn.executemany(f"INSERT OR REPLACE INTO [{name}] VALUES ({marks})", rows)
+
+
+def _archive(conn: sqlite3.Connection, records: list[Prepared]) -> dict[Any, tuple[int, int, int]]:
+    """Store the raw copies of ``records`` as one compressed block; return each record's
+    (block, offset, length)."""
+    from .raw import compress
+
+    places: dict[Any, tuple[int, int, int]] = {}
+    parts, offset = [], 0
+    for p in records:
+        if p.raw:
+            places[p.key] = (0, offset, len(p.raw))
+            parts.append(p.raw)
+            offset += len(p.raw)
+    if not parts:
+        return {}
+    codec, data = compress(b"".join(parts))
+    block = conn.execute("INSERT INTO raw_blocks (codec, data) VALUES (?, ?)", (codec, data)).lastrowid
+    return {key: (block, start, length) for key, (_, start, length) in places.items()}
+
+
+def drop_unused_blocks(conn: sqlite3.Connection, family: Family, blocks: Iterable[int]) -> None:
+    """Delete raw blocks no record points into any more."""
+    conn.executemany(f"DELETE FROM raw_blocks WHERE id = ? AND NOT EXISTS "
+                     f"(SELECT 1 FROM [{family.table}] WHERE raw_block = ?)", [(b, b) for b in blocks])
+
+
+def delete(conn: sqlite3.Connection, family: Family, keys: Sequence[Any], *, raw: bool = False) -> int:
     """Delete records with their child and topic rows; return how many existed."""
     if not keys:
         return 0
     with transaction(conn):
-        present = [(k,) for k in stored_rows(conn, family.table, family.key, "1", list(keys))]
+        found = stored_rows(conn, family.table, family.key, "raw_block" if raw else "1", list(keys))
+        present = [(k,) for k in found]
         for name in (*family.children, family.topics):
             conn.executemany(f"DELETE FROM [{name}] WHERE {family.key} = ?", present)
         conn.executemany(f"DELETE FROM [{family.table}] WHERE {family.key} = ?", present)
+        if raw:
+            drop_unused_blocks(conn, family, {v[0] for v in found.values() if v[0] is not None})
     return len(present)

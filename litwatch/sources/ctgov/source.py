@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from ...errors import ParseError
 from ...files import JSON
-from ...store.writes import Counts, Outcome, Record, Writer, delete, save, stored_rows
+from ...store.writes import Counts, Outcome, Prepared, Writer, delete, save, stored_rows
 from ..base import Batch, Search, Source
 from .schema import FAMILY, TABLES
 
@@ -30,10 +30,15 @@ TRACKED_FIELDS = ("overall_status", "phases", "enrollment", "enrollment_type", "
                   "completion_date", "completion_date_type", "has_results")
 
 
-def rank(record: Record, stored: tuple) -> int:
+_CONTENT = FAMILY.content(TABLES)
+POSTED, RAW = _CONTENT.index("last_update_posted"), _CONTENT.index("raw")
+_TRACKED = [_CONTENT.index(f) for f in TRACKED_FIELDS]
+
+
+def rank(p: Prepared, stored: tuple) -> int:
     """Which copy of a study is newer: the later last update posted; at the same date, a
     shorter copy is taken for a field-limited download of the same version."""
-    posted, size = record["trials"]["last_update_posted"], len(record["trials"]["raw"])
+    posted, size = p.row[POSTED], len(p.row[RAW])
     stored_posted, stored_size = stored
     if stored_posted and (posted is None or posted < stored_posted):
         return -1
@@ -50,7 +55,7 @@ class CtgovSource(Source):
     family = FAMILY
     tables = TABLES
     writer = Writer(FAMILY, rank_sql="last_update_posted, length(raw)", rank=rank,
-                    rank_values=lambda r: (r["trials"]["last_update_posted"], len(r["trials"]["raw"])))
+                    rank_values=lambda p: (p.row[POSTED], len(p.row[RAW])))
     default_url = DEFAULT_URL
     url_key = "ctgov_url"
     url_env = "LITWATCH_CTGOV_URL"
@@ -157,15 +162,13 @@ FROM trials t"""
 
         def history(conn: sqlite3.Connection, outcome: Outcome) -> None:
             changes = []
+            status = _CONTENT.index("overall_status")
             for p in outcome.new:
-                trial = p.record["trials"]
-                changes.append((p.key, run_id, "new", None, trial["overall_status"], trial["last_update_posted"]))
+                changes.append((p.key, run_id, "new", None, p.row[status], p.row[POSTED]))
             for p, _ in outcome.updated:
-                trial = p.record["trials"]
-                for field, old in zip(TRACKED_FIELDS, before[p.key], strict=True):
-                    if _text(old) != _text(trial[field]):
-                        changes.append((p.key, run_id, field, _text(old), _text(trial[field]),
-                                        trial["last_update_posted"]))
+                for field, i, old in zip(TRACKED_FIELDS, _TRACKED, before[p.key], strict=True):
+                    if _text(old) != _text(p.row[i]):
+                        changes.append((p.key, run_id, field, _text(old), _text(p.row[i]), p.row[POSTED]))
             conn.executemany("INSERT INTO trial_changes (nct_id, run_id, field, old_value, new_value, "
                              "last_update_posted) VALUES (?, ?, ?, ?, ?, ?)", changes)
 

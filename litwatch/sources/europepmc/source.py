@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from ...errors import ParseError, UnknownFormat
 from ...files import JSON
-from ...store.writes import Record, Writer
+from ...store.writes import Prepared, Writer
 from ..base import Batch, Search, Source
 from .schema import FAMILY, TABLES
 
@@ -29,11 +29,14 @@ IMPORT_BATCH = 500
 _MARKERS = re.compile(rb'"(resultList|hitCount)"|"source"\s*:\s*"[A-Z]{3}"')
 
 
-def rank(record: Record, stored: tuple) -> int:
+_CONTENT = FAMILY.content(TABLES)
+REVISED, INDEXED = _CONTENT.index("date_of_revision"), _CONTENT.index("first_index_date")
+
+
+def rank(p: Prepared, stored: tuple) -> int:
     """Which copy of a record is newer: the later revision date (``dateOfRevision``, else the
     first index date); without one, the later arrival."""
-    row = record["europepmc_records"]
-    mine = row["date_of_revision"] or row["first_index_date"]
+    mine = p.row[REVISED] or p.row[INDEXED]
     theirs = stored[0]
     if mine and theirs and mine != theirs:
         return 1 if mine > theirs else -1
@@ -48,8 +51,7 @@ class EuropePmcSource(Source):
     family = FAMILY
     tables = TABLES
     writer = Writer(FAMILY, rank_sql="coalesce(date_of_revision, first_index_date)", rank=rank,
-                    rank_values=lambda r: (r["europepmc_records"]["date_of_revision"]
-                                           or r["europepmc_records"]["first_index_date"],))
+                    rank_values=lambda p: (p.row[REVISED] or p.row[INDEXED],))
     default_url = DEFAULT_URL
     url_key = "europepmc_url"
     url_env = "LITWATCH_EUROPEPMC_URL"

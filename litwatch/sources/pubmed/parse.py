@@ -1,10 +1,16 @@
-"""Parse PubMed records (efetch XML, baseline/update files, MEDLINE text) into rows.
+"""Parse PubMed XML (efetch responses, baseline and update files) into store rows.
 
-Every parser yields :class:`Event` objects in file order: an article (a dict of table
-name -> rows, ready for :func:`litwatch.store.save_articles`), a deletion (PMIDs from a
-``DeleteCitation`` block), or a skipped book record. XML is streamed with lxml's
-``iterparse`` and each record is freed once read, so memory stays flat whatever the
-file size. Entity expansion, DTD loading and network access are all off.
+:func:`iter_xml` yields :class:`Event` objects in file order: an article (a
+:class:`~litwatch.store.writes.Prepared` record: its ``articles`` row and child rows as tuples
+in the column order of :mod:`litwatch.sources.pubmed.schema`, its fingerprint, and its own
+XML as received), a deletion (PMIDs of a ``DeleteCitation`` block), or a skipped book record.
+
+Speed and memory: the document is streamed with lxml's ``iterparse`` and each record is freed
+once read, so memory stays flat whatever the file size; each element of a record is visited
+once and rows are built as tuples, never as dicts. The record's XML is sliced from the bytes
+iterparse has already read (re-serialising it would cost as much as parsing). Entity
+expansion, DTD loading and network access are all off, and a document that declares
+entities is refused.
 """
 
 from __future__ import annotations
@@ -18,15 +24,21 @@ from typing import IO, Any, Iterator
 from lxml import etree
 
 from ...errors import ParseError
+from ...store.writes import Prepared, fingerprint, raw_fingerprint
+from .schema import FAMILY, TABLES
 
 Row = dict[str, Any]
-Record = dict[str, Any]  # {"articles": Row, "article_authors": [Row], ...}
+Record = dict[str, Any]
 
 MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 _YEAR_MONTH = re.compile(r"(\d{4})(?:[\s/-]+([A-Za-z]{3}|\d{1,2})\b)?(?:[\s/-]+(\d{1,2})\b)?")
 _ORCID = re.compile(r"(\d{4}-?\d{4}-?\d{4}-?\d{3}[\dXx])")
+_PMC = re.compile(r"^PMC\d+$")
 _TOP_TAGS = ("PubmedArticle", "PubmedBookArticle", "DeleteCitation", "MedlineCitation")
+CONTENT = FAMILY.content(TABLES)  # the articles columns the parser fills, in order
+CHILDREN = FAMILY.children
+_NO_CHILDREN: dict[str, list[tuple]] = {name: [] for name in CHILDREN}
 
 
 @dataclass
@@ -34,18 +46,54 @@ class Event:
     """One item read from a PubMed file: ``kind`` is article, delete or book."""
 
     kind: str
-    record: Record | None = None
+    record: Prepared | None = None
     pmids: list[int] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- XML ----------
 
-def iter_xml(source: IO[bytes]) -> Iterator[Event]:
+class _Tee(io.RawIOBase):
+    """A stream that keeps what it has read, so a record's bytes can be sliced once lxml
+    has parsed it (lxml reads ahead by tens of kilobytes at most)."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+        self.buf = bytearray()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.buf += data
+        return data
+
+    def readinto(self, b: Any) -> int:  # pragma: no cover - lxml calls read()
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def take(self, start_tag: bytes, end_tag: bytes) -> bytes | None:
+        """Cut the next ``<start_tag ...>...</end_tag>`` span out of what was read."""
+        buf = self.buf
+        start = buf.find(start_tag)
+        end = buf.find(end_tag, start)
+        if start < 0 or end < 0:
+            return None
+        end += len(end_tag)
+        raw = bytes(buf[start:end])
+        del buf[:end]
+        return raw
+
+
+def iter_xml(source: IO[bytes], *, keep_raw: bool = True) -> Iterator[Event]:
     """Stream events from a PubmedArticleSet (or legacy MedlineCitationSet) document.
 
+    :param keep_raw: slice each record's own XML into its record (``raw``).
     :raises ParseError: on malformed XML or a document of another kind.
     """
-    context = etree.iterparse(source, events=("end",), tag=_TOP_TAGS, resolve_entities=False,
+    tee = _Tee(source) if keep_raw else None
+    context = etree.iterparse(tee or source, events=("end",), tag=_TOP_TAGS, resolve_entities=False,
                               no_network=True, load_dtd=False, huge_tree=False)
     checked = False
     try:
@@ -54,19 +102,24 @@ def iter_xml(source: IO[bytes]) -> Iterator[Event]:
                 reject_entities(elem.getroottree())
                 checked = True
             tag = elem.tag
-            if tag == "MedlineCitation":
+            if tag == "PubmedArticle":
+                raw = tee.take(b"<PubmedArticle>", b"</PubmedArticle>") if tee else None
+                yield Event("article", parse_article(elem.find("MedlineCitation"), elem.find("PubmedData"), raw))
+            elif tag == "MedlineCitation":
                 parent = elem.getparent()
                 if parent is not None and parent.tag == "PubmedArticle":
                     continue  # read with its PubmedArticle
-                yield Event("article", parse_citation(elem, None))
-            elif tag == "PubmedArticle":
-                yield Event("article", parse_citation(elem.find("MedlineCitation"),
-                                                      elem.find("PubmedData")))
+                raw = tee.take(b"<MedlineCitation ", b"</MedlineCitation>") if tee else None
+                yield Event("article", parse_article(elem, None, raw))
             elif tag == "DeleteCitation":
-                yield Event("delete", pmids=[int(p.text) for p in elem.iterfind("PMID")])
+                if tee:
+                    tee.take(b"<DeleteCitation>", b"</DeleteCitation>")
+                yield Event("delete", pmids=[pmid for p in elem.iterfind("PMID") if (pmid := _int(p.text))])
             else:
+                if tee:
+                    tee.take(b"<PubmedBookArticle>", b"</PubmedBookArticle>")
                 pmid = elem.findtext("BookDocument/PMID")
-                yield Event("book", pmids=[int(pmid)] if pmid else [])
+                yield Event("book", pmids=[int(pmid)] if pmid and pmid.strip().isdigit() else [])
             _free(elem)
         root = context.root
     except etree.XMLSyntaxError as e:
@@ -91,55 +144,6 @@ def parse_xml_bytes(body: bytes) -> list[Event]:
     return list(iter_xml(io.BytesIO(body)))
 
 
-_ROOT_START = re.compile(rb"<(PubmedArticleSet|MedlineCitationSet)(?:\s[^>]*)?>")
-_RECORD_ENDS = {b"PubmedArticleSet": (b"</PubmedArticle>", b"</PubmedBookArticle>"),
-                b"MedlineCitationSet": (b"</MedlineCitation>",)}
-_DELETE_END = b"</DeleteCitation>"
-
-
-def split_xml(stream: IO[bytes], chunk_bytes: int = 4 << 20) -> Iterator[bytes]:
-    """Cut a large PubmedArticleSet into standalone documents of whole records.
-
-    Used to parse one file in several processes. The cut falls just after a record's
-    closing tag, and each piece is re-wrapped in the root element, so every piece is
-    still parsed (and validated) by lxml in full; a bad cut can only make a piece fail
-    to parse, never lose a record silently. A ``DeleteCitation`` block always ends a
-    piece, so deletions apply after the records before them and before those after.
-    """
-    buf = stream.read(chunk_bytes)
-    m = _ROOT_START.search(buf)
-    if not m:
-        raise ParseError("expected a PubmedArticleSet document")
-    if b"<!ENTITY" in buf[:m.start()]:
-        raise ParseError("the document declares XML entities, which PubMed files never do; refused")
-    root = m.group(1)
-    open_tag, close_tag = b"<" + root + b">", b"</" + root + b">"
-    ends = _RECORD_ENDS[root]
-    buf = buf[m.end():]
-    eof = False
-    while buf or not eof:
-        if not eof:
-            more = stream.read(chunk_bytes)
-            if more:
-                buf += more
-            else:
-                eof = True
-                i = buf.rfind(close_tag)
-                if i < 0 or buf[i + len(close_tag):].strip():
-                    raise ParseError("truncated document: no closing </%s>" % root.decode())
-                buf = buf[:i]
-        cut = max(buf.rfind(end) + len(end) if buf.rfind(end) >= 0 else 0 for end in ends)
-        deleted = buf.find(_DELETE_END)
-        if deleted >= 0 and (deleted + len(_DELETE_END) <= cut or cut == 0):
-            cut = deleted + len(_DELETE_END)
-        if eof and cut == 0:
-            cut = len(buf)  # only whitespace (or a fragment lxml will reject) is left
-        if cut:
-            piece, buf = buf[:cut], buf[cut:]
-            if piece.strip():
-                yield open_tag + piece + close_tag
-
-
 def _free(elem: etree._Element) -> None:
     """Release a finished record and every sibling before it."""
     elem.clear(keep_tail=False)
@@ -149,82 +153,128 @@ def _free(elem: etree._Element) -> None:
             del parent[0]
 
 
-def parse_citation(mc: etree._Element, pd: etree._Element | None) -> Record:
-    """Turn a MedlineCitation (and its PubmedData, when present) into table rows.
+# ------------------------------------------------------------- one record ------
+
+def parse_article(mc: etree._Element, pd: etree._Element | None, raw: bytes | None = None) -> Prepared:
+    """Turn a MedlineCitation (and its PubmedData, when present) into store rows.
 
     Each element is visited once, dispatching on child tags: ElementPath look-ups per
     field cost several times more on 30,000-record files.
     """
+    a: dict[str, Any] = dict.fromkeys(CONTENT)
+    kids: dict[str, list[tuple]] = {name: [] for name in CHILDREN}
+    a["medline_status"] = _clean(mc.get("Status"))
     pmid = 0
-    a: Row = dict.fromkeys(ARTICLE_FIELDS)
-    rec: Record = {"articles": a, "article_authors": [], "article_mesh": [],
-                   "article_publication_types": [], "article_keywords": [],
-                   "article_chemicals": [], "article_grants": [], "article_databanks": [],
-                   "article_ids": [], "article_comments": [], "article_history": []}
     languages: list[str] = []
+    subsets: list[str] = []
+    other_ids: list[tuple[str, str]] = []
     elocation_doi = None
-    a["medline_status"] = mc.get("Status")
     for child in mc:
         tag = child.tag
         if tag == "PMID":
-            pmid = int(child.text)
+            pmid = _int(child.text) or 0
+            a["pmid_version"] = _int(child.get("Version")) or 1
         elif tag == "Article":
-            elocation_doi = _read_article(child, a, rec, languages)
+            elocation_doi = _read_article(child, a, kids, languages)
         elif tag == "MeshHeadingList":
-            rec["article_mesh"] = _mesh(child)
+            kids["article_mesh"] = _mesh(child)
         elif tag == "MedlineJournalInfo":
-            _texts_into(child, a, _JOURNAL_INFO_FIELDS)
+            for c in child:
+                t = c.tag
+                if t == "MedlineTA":
+                    a["journal_iso"] = a["journal_iso"] or _clean(c.text)
+                elif t == "NlmUniqueID":
+                    a["nlm_unique_id"] = _clean(c.text)
+                elif t == "ISSNLinking":
+                    a["issn_linking"] = _clean(c.text)
+                elif t == "Country":
+                    a["journal_country"] = _clean(c.text)
         elif tag == "ChemicalList":
-            rec["article_chemicals"] = _chemicals(child)
+            kids["article_chemicals"] = _chemicals(child)
+        elif tag == "SupplMeshList":
+            kids["article_supplementary_mesh"] = [
+                (i, s.get("UI"), _clean(s.text), s.get("Type")) for i, s in enumerate(child, 1)]
         elif tag == "DateCompleted":
             a["date_completed"] = _date(child)
         elif tag == "DateRevised":
             a["date_revised"] = _date(child)
         elif tag == "KeywordList":
             owner = child.get("Owner")
-            rec["article_keywords"] += [
-                {"keyword": _text(k), "owner": owner, "major_topic": k.get("MajorTopicYN") == "Y"}
-                for k in child if k.tag == "Keyword" and _text(k)]
+            kids["article_keywords"] += [(text, owner, int(k.get("MajorTopicYN") == "Y"))
+                                         for k in child if (text := _text(k))]
         elif tag == "CommentsCorrectionsList":
-            rec["article_comments"] = [
-                {"position": i, "ref_type": c.get("RefType"), "ref_pmid": _int(c.findtext("PMID")),
-                 "ref_source": c.findtext("RefSource"), "note": c.findtext("Note")}
-                for i, c in enumerate(child, 1)]
+            kids["article_comments"] = [
+                (i, c.get("RefType"), _int(c.findtext("PMID")), _clean(c.findtext("RefSource")),
+                 _clean(c.findtext("Note"))) for i, c in enumerate(child, 1)]
+        elif tag == "CitationSubset":
+            if child.text and child.text.strip():
+                subsets.append(child.text.strip())
+        elif tag == "OtherAbstract":
+            text, copyright_ = _abstract(child)
+            kids["article_other_abstracts"].append(
+                (len(kids["article_other_abstracts"]) + 1, child.get("Type"), child.get("Language"), copyright_, text))
+        elif tag == "OtherID":
+            if child.text and child.text.strip():
+                other_ids.append((child.get("Source") or "", child.text.strip()))
+        elif tag == "CoiStatement":
+            a["coi_statement"] = _text(child)
+        elif tag == "InvestigatorList":
+            kids["article_investigators"] = _people(child, investigators=True)
+    ids = kids["article_ids"]
     if pd is not None:
-        _read_pubmed_data(pd, rec)
-    ids = rec["article_ids"]
+        _read_pubmed_data(pd, a, kids)
+        ids = kids["article_ids"]
     first_id: dict[str, str] = {}
-    for row in ids:
-        first_id.setdefault(row["id_type"], row["value"])
-    hist = {row["status"]: row["date"] for row in rec["article_history"]}
+    for id_type, value in ids:
+        first_id.setdefault(id_type, value)
+    for source, value in other_ids:
+        ids.append((f"other:{source}", value))
+        if source == "NLM" and _PMC.match(value):  # older records give their PMC ID only here
+            first_id.setdefault("pmc", value)
     a["pmid"] = pmid
-    a["journal_iso"] = a["journal_iso"] or a.pop("medline_ta", None)
-    a.pop("medline_ta", None)
+    if a["title"] is None and a["vernacular_title"]:
+        a["title"] = a["vernacular_title"]
+    others = kids["article_other_abstracts"]
+    if a["abstract"] is None and others:
+        english = [o for o in others if (o[2] or "").lower() == "eng"]
+        a["abstract"] = (english or others)[0][4]
     a["doi"] = first_id.get("doi") or elocation_doi
     a["pmc_id"] = first_id.get("pmc")
     a["pii"] = first_id.get("pii")
     a["language"] = languages[0] if languages else None
     a["languages"] = json.dumps(languages)
-    a["entrez_date"] = hist.get("entrez")
-    a["pubmed_date"] = hist.get("pubmed")
+    a["citation_subsets"] = json.dumps(subsets) if subsets else None
     a["pub_year"] = int(a["pub_date"][:4]) if a["pub_date"] else None
-    for name, rows in rec.items():
-        if name != "articles":
-            for row in rows:
-                row["pmid"] = pmid
-    rec["article_keywords"] = _unique(rec["article_keywords"], ("keyword",))
-    return rec
+    return _prepared(pmid, a, kids, raw)
 
 
-ARTICLE_FIELDS = (
-    "pmid", "title", "abstract", "abstract_copyright", "journal", "journal_iso", "issn",
-    "issn_linking", "nlm_unique_id", "journal_country", "volume", "issue", "pages", "pub_date",
-    "pub_year", "medline_date", "article_date", "doi", "pmc_id", "pii", "language", "languages",
-    "publication_status", "medline_status", "date_completed", "date_revised", "entrez_date",
-    "pubmed_date")
+def _prepared(pmid: int, a: dict[str, Any], kids: dict[str, list[tuple]], raw: bytes | None) -> Prepared:
+    """Rows with the record's key in front of each child row, deduplicated on each table's
+    key (PubMed occasionally repeats an entry), fingerprinted."""
+    kids["article_ids"] = _unique_on(kids["article_ids"], 2)
+    kids["article_keywords"] = _unique_on(kids["article_keywords"], 1)
+    kids["article_chemicals"] = _unique_on(kids["article_chemicals"], 3, key=2)
+    kids["article_publication_types"] = _unique_on(kids["article_publication_types"], 2, key=1)
+    kids["article_databanks"] = _unique_on(kids["article_databanks"], 2)
+    row = tuple(a.values())
+    children = {name: [(pmid, *r) for r in kids[name]] for name in CHILDREN}
+    return Prepared(pmid, row, children, raw_fingerprint(raw) if raw else fingerprint(row, children), raw)
 
 
-def _read_article(art: etree._Element, a: Row, rec: Record, languages: list[str]) -> str | None:
+def _unique_on(rows: list[tuple], width: int, key: int | None = None) -> list[tuple]:
+    """Rows whose key (the first ``width`` values, or the value at ``key``) is new."""
+    seen: set = set()
+    out = []
+    for r in rows:
+        k = r[key] if key is not None else r[:width]
+        if k not in seen:
+            seen.add(k)
+            out.append(r)
+    return out
+
+
+def _read_article(art: etree._Element, a: dict[str, Any], kids: dict[str, list[tuple]],
+                  languages: list[str]) -> str | None:
     """Fill article fields and child rows from an <Article>; return its ELocationID DOI."""
     doi = None
     for child in art:
@@ -233,138 +283,174 @@ def _read_article(art: etree._Element, a: Row, rec: Record, languages: list[str]
             _read_journal(child, a)
         elif tag == "ArticleTitle":
             a["title"] = _text(child)
+        elif tag == "VernacularTitle":
+            a["vernacular_title"] = _text(child)
         elif tag == "Abstract":
             a["abstract"], a["abstract_copyright"] = _abstract(child)
         elif tag == "AuthorList":
-            rec["article_authors"] = _authors(child)
+            kids["article_authors"] = _people(child)
         elif tag == "Pagination":
             a["pages"] = _pages(child)
         elif tag == "ELocationID":
-            if doi is None and child.get("EIdType") == "doi" and child.text:
+            if doi is None and child.get("EIdType") == "doi" and child.text and child.text.strip():
                 doi = child.text.strip()
         elif tag == "Language":
-            if child.text:
-                languages.append(child.text)
+            if child.text and child.text.strip():
+                languages.append(child.text.strip())
         elif tag == "PublicationTypeList":
-            rec["article_publication_types"] = _unique(
-                [{"ui": p.get("UI"), "name": _text(p)} for p in child], ("name",))
+            kids["article_publication_types"] = [(p.get("UI"), _text(p)) for p in child]
         elif tag == "ArticleDate":
             a["article_date"] = a["article_date"] or _date(child)
         elif tag == "DataBankList":
-            rec["article_databanks"] = _unique([
-                {"databank": bank.findtext("DataBankName"), "accession": acc.text.strip()}
+            kids["article_databanks"] = [
+                (_clean(bank.findtext("DataBankName")), acc.text.strip())
                 for bank in child for acc in bank.iterfind("AccessionNumberList/AccessionNumber")
-                if acc.text], ("databank", "accession"))
+                if acc.text and acc.text.strip()]
         elif tag == "GrantList":
-            rec["article_grants"] = [
-                {"position": i, "grant_id": g.findtext("GrantID"), "acronym": g.findtext("Acronym"),
-                 "agency": g.findtext("Agency"), "country": g.findtext("Country")}
-                for i, g in enumerate(child, 1)]
+            kids["article_grants"] = [
+                (i, _clean(g.findtext("GrantID")), _clean(g.findtext("Acronym")), _clean(g.findtext("Agency")),
+                 _clean(g.findtext("Country"))) for i, g in enumerate(child, 1)]
     return doi
 
 
-_JOURNAL_INFO_FIELDS = {"MedlineTA": "medline_ta", "NlmUniqueID": "nlm_unique_id",
-                        "ISSNLinking": "issn_linking", "Country": "journal_country"}
-_JOURNAL_FIELDS = {"Title": "journal", "ISOAbbreviation": "journal_iso", "ISSN": "issn"}
-_ISSUE_FIELDS = {"Volume": "volume", "Issue": "issue"}
-_AUTHOR_FIELDS = {"LastName": "last_name", "ForeName": "fore_name", "Initials": "initials",
-                  "Suffix": "suffix"}
+def _read_journal(journal: etree._Element, a: dict[str, Any]) -> None:
+    for child in journal:
+        tag = child.tag
+        if tag == "Title":
+            a["journal"] = _clean(child.text)
+        elif tag == "ISOAbbreviation":
+            a["journal_iso"] = _clean(child.text)
+        elif tag == "ISSN":
+            a["issn"] = _clean(child.text)
+        elif tag == "JournalIssue":
+            for c in child:
+                t = c.tag
+                if t == "Volume":
+                    a["volume"] = _clean(c.text)
+                elif t == "Issue":
+                    a["issue"] = _clean(c.text)
+                elif t == "PubDate":
+                    _pub_date(c, a)
 
 
-def _texts_into(elem: etree._Element, row: Row, fields: dict[str, str]) -> list[etree._Element]:
-    """Copy the text of the children named in ``fields`` into ``row``; return the others."""
-    rest = []
-    for child in elem:
-        key = fields.get(child.tag)
-        if key:
-            row[key] = child.text
-        else:
-            rest.append(child)
-    return rest
-
-
-def _read_journal(journal: etree._Element, a: Row) -> None:
-    for child in _texts_into(journal, a, _JOURNAL_FIELDS):
-        if child.tag == "JournalIssue":
-            for c in _texts_into(child, a, _ISSUE_FIELDS):
-                if c.tag == "PubDate":
-                    a["pub_date"], a["medline_date"] = _pub_date(c)
-
-
-def _read_pubmed_data(pd: etree._Element, rec: Record) -> None:
-    a = rec["articles"]
+def _read_pubmed_data(pd: etree._Element, a: dict[str, Any], kids: dict[str, list[tuple]]) -> None:
     for child in pd:
         tag = child.tag
         if tag == "History":
-            history: dict[str, Row] = {}
+            history = kids["article_history"]
             for e in child:
                 date = _date(e)
                 status = e.get("PubStatus")
-                if date and status not in history:
-                    history[status] = {"status": status, "date": date}
-            rec["article_history"] = list(history.values())
+                if date and status:
+                    history.append((len(history) + 1, status, date))
+                    if status == "entrez" and not a["entrez_date"]:
+                        a["entrez_date"] = date
+                    elif status == "pubmed" and not a["pubmed_date"]:
+                        a["pubmed_date"] = date
         elif tag == "PublicationStatus":
-            a["publication_status"] = child.text
+            a["publication_status"] = _clean(child.text)
         elif tag == "ArticleIdList":
             # Only this list: ReferenceList entries carry ArticleIds of *other* papers.
-            rec["article_ids"] = _unique([{"id_type": e.get("IdType"), "value": e.text.strip()}
-                                          for e in child if e.text], ("id_type", "value"))
+            kids["article_ids"] = [(e.get("IdType"), e.text.strip()) for e in child if e.text and e.text.strip()]
+        elif tag == "ReferenceList":
+            _references(child, kids["article_references"])
 
 
-def _authors(author_list: etree._Element) -> list[Row]:
-    rows = []
-    for a in author_list:
-        if a.get("ValidYN") == "N":
-            continue  # an erroneous author NLM keeps only for the record
-        row = {"position": len(rows) + 1, "last_name": None, "fore_name": None, "initials": None,
-               "suffix": None, "collective_name": None, "orcid": None,
-               "equal_contrib": a.get("EqualContrib") == "Y"}
-        affiliations = []
-        for c in _texts_into(a, row, _AUTHOR_FIELDS):
+def _references(reference_list: etree._Element, out: list[tuple]) -> None:
+    for ref in reference_list:
+        if ref.tag == "ReferenceList":  # lists may nest (titled sub-lists)
+            _references(ref, out)
+            continue
+        if ref.tag != "Reference":
+            continue
+        citation = pmid = doi = pmc = None
+        for c in ref:
+            if c.tag == "Citation":
+                citation = _text(c)
+            elif c.tag == "ArticleIdList":
+                for i in c:
+                    value = i.text.strip() if i.text else None
+                    kind = i.get("IdType")
+                    if kind == "pubmed":
+                        pmid = _int(value)
+                    elif kind == "doi":
+                        doi = value
+                    elif kind == "pmc":
+                        pmc = value
+        out.append((len(out) + 1, citation, pmid, doi, pmc))
+
+
+def _people(people: etree._Element, investigators: bool = False) -> list[tuple]:
+    """Authors (or investigators) in list order; a name NLM marks invalid is left out."""
+    rows: list[tuple] = []
+    for p in people:
+        if p.get("ValidYN") == "N":
+            continue  # an erroneous name NLM keeps only for the record
+        last = fore = initials = suffix = collective = orcid = None
+        affiliations: list[str] = []
+        affiliation_ids: list[dict[str, str]] = []
+        for c in p:
             tag = c.tag
-            if tag == "CollectiveName":
-                row["collective_name"] = _text(c)
+            if tag == "LastName":
+                last = _clean(c.text)
+            elif tag == "ForeName":
+                fore = _clean(c.text)
+            elif tag == "Initials":
+                initials = _clean(c.text)
+            elif tag == "Suffix":
+                suffix = _clean(c.text)
+            elif tag == "CollectiveName":
+                collective = _text(c)
             elif tag == "AffiliationInfo":
-                affiliations.append(_text(c.find("Affiliation")))
+                for x in c:
+                    if x.tag == "Affiliation":
+                        if (text := _text(x)):
+                            affiliations.append(text)
+                    elif x.tag == "Identifier" and x.text and x.text.strip():
+                        affiliation_ids.append({"source": x.get("Source") or "", "id": x.text.strip()})
             elif tag == "Identifier" and (c.get("Source") or "").upper() == "ORCID":
-                row["orcid"] = normalize_orcid(c.text)
-        row["affiliation"] = affiliations[0] if affiliations else None
-        row["affiliations"] = json.dumps(affiliations, ensure_ascii=False) if affiliations else "[]"
-        rows.append(row)
+                orcid = normalize_orcid(c.text)
+        first = affiliations[0] if affiliations else None
+        listed = json.dumps(affiliations, ensure_ascii=False) if affiliations else "[]"
+        if investigators:
+            rows.append((len(rows) + 1, last, fore, initials, suffix, first, listed, orcid))
+        else:
+            ids = json.dumps(affiliation_ids, ensure_ascii=False) if affiliation_ids else None
+            rows.append((len(rows) + 1, last, fore, initials, suffix, collective, first, listed, ids, orcid,
+                         int(p.get("EqualContrib") == "Y")))
     return rows
 
 
-def _mesh(heading_list: etree._Element) -> list[Row]:
+def _mesh(heading_list: etree._Element) -> list[tuple]:
     rows = []
     for i, h in enumerate(heading_list, 1):
         descriptor, major, qualifiers = None, False, []
         for c in h:
             if c.tag == "DescriptorName":
                 descriptor = c
-                major = c.get("MajorTopicYN") == "Y"
+                major = major or c.get("MajorTopicYN") == "Y"
             else:
                 q_major = c.get("MajorTopicYN") == "Y"
                 major = major or q_major
                 qualifiers.append({"ui": c.get("UI"), "name": c.text, "major_topic": q_major})
         if descriptor is None:
             continue
-        rows.append({"position": i, "descriptor_ui": descriptor.get("UI"),
-                     "descriptor_name": descriptor.text, "major_topic": major,
-                     "qualifiers": json.dumps(qualifiers) if qualifiers else "[]"})
+        rows.append((i, descriptor.get("UI"), _clean(descriptor.text), int(major),
+                     json.dumps(qualifiers) if qualifiers else "[]"))
     return rows
 
 
-def _chemicals(chemical_list: etree._Element) -> list[Row]:
+def _chemicals(chemical_list: etree._Element) -> list[tuple]:
     rows = []
     for c in chemical_list:
-        row = {"registry_number": None, "ui": None, "name": None}
+        number = ui = name = None
         for x in c:
             if x.tag == "RegistryNumber":
-                row["registry_number"] = x.text
+                number = _clean(x.text)
             elif x.tag == "NameOfSubstance":
-                row["ui"], row["name"] = x.get("UI"), x.text
-        rows.append(row)
-    return _unique(rows, ("name",))
+                ui, name = x.get("UI"), _clean(x.text)
+        rows.append((number, ui, name))
+    return rows
 
 
 def _abstract(ab: etree._Element) -> tuple[str | None, str | None]:
@@ -376,24 +462,36 @@ def _abstract(ab: etree._Element) -> tuple[str | None, str | None]:
             if text or label:
                 parts.append(f"{label}: {text or ''}" if label else text)
         elif t.tag == "CopyrightInformation":
-            copyright_ = t.text
+            copyright_ = _clean(t.text)
     return "\n".join(parts) or None, copyright_
 
 
 def _pages(pg: etree._Element) -> str | None:
-    medline = pg.findtext("MedlinePgn")
+    medline = _clean(pg.findtext("MedlinePgn"))
     if medline:
         return medline
-    start, end = pg.findtext("StartPage"), pg.findtext("EndPage")
+    start, end = _clean(pg.findtext("StartPage")), _clean(pg.findtext("EndPage"))
     return f"{start}-{end}" if start and end else start
 
 
-def _pub_date(pd: etree._Element) -> tuple[str | None, str | None]:
-    """ISO date as precise as the source gives, plus the raw MedlineDate if any."""
-    first = pd[0] if len(pd) else None
-    if first is not None and first.tag == "MedlineDate":
-        return iso_from_text(first.text or ""), first.text
-    return _date(pd), None
+def _pub_date(pd: etree._Element, a: dict[str, Any]) -> None:
+    """ISO date as precise as the source gives, the raw MedlineDate, and a season if any."""
+    year = month = day = None
+    for c in pd:
+        tag = c.tag
+        if tag == "Year":
+            year = c.text
+        elif tag == "Month":
+            month = c.text
+        elif tag == "Day":
+            day = c.text
+        elif tag == "Season":
+            a["pub_season"] = _clean(c.text)
+        elif tag == "MedlineDate":
+            a["medline_date"] = _clean(c.text)
+            a["pub_date"] = iso_from_text(c.text or "")
+            return
+    a["pub_date"] = iso_date(year, month, day)
 
 
 def _date(e: etree._Element) -> str | None:
@@ -456,190 +554,51 @@ def _text(e: etree._Element | None) -> str | None:
     """All text inside an element, inline markup (<i>, <sup>...) kept as its text."""
     if e is None:
         return None
-    if len(e) == 0:
-        text = e.text
-    else:
-        text = "".join(e.itertext())
-    return text.strip() if text else None
+    text = e.text if len(e) == 0 else "".join(e.itertext())
+    if text:
+        text = text.strip()
+    return text or None
+
+
+def _clean(value: str | None) -> str | None:
+    """Text without surrounding whitespace; empty or whitespace-only text is no value."""
+    if value:
+        value = value.strip()
+    return value or None
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.strip().isdigit() else None
-
-
-def _unique(rows: list[Row], keys: tuple[str, ...]) -> list[Row]:
-    """Drop rows repeating an earlier row's key (PubMed occasionally repeats an entry)."""
-    seen, out = set(), []
-    for row in rows:
-        k = tuple(row[x] for x in keys)
-        if k not in seen:
-            seen.add(k)
-            out.append(row)
-    return out
-
-
-# ------------------------------------------------------------ MEDLINE text ----
-
-# MEDLINE tags of comments/corrections, mapped to the XML RefType names.
-MEDLINE_COMMENT_TAGS = {
-    "CON": "CommentOn", "CIN": "CommentIn", "EIN": "ErratumIn", "EFR": "ErratumFor",
-    "CRI": "CorrectedandRepublishedIn", "CRF": "CorrectedandRepublishedFrom",
-    "PRIN": "PartialRetractionIn", "PROF": "PartialRetractionOf", "RPI": "RepublishedIn",
-    "RPF": "RepublishedFrom", "RIN": "RetractionIn", "ROF": "RetractionOf", "UIN": "UpdateIn",
-    "UOF": "UpdateOf", "SPIN": "SummaryForPatientsIn", "ORI": "OriginalReportIn",
-    "ECI": "ExpressionOfConcernIn", "ECF": "ExpressionOfConcernFor",
-}
-_BRACKETED = re.compile(r"^(.*?)\s*\[([^\]]+)\]\s*$")
-_ISSN = re.compile(r"(\d{4}-\d{3}[\dXx])\s*\((\w+)\)")
-_REF_PMID = re.compile(r"^(.*?)\.?\s*PMID:\s*(\d+)\s*$")
-
-
-def iter_medline(handle: IO[str]) -> Iterator[Event]:
-    """Stream events from a MEDLINE ("PubMed format", .nbib/.txt) export via Bio.Medline."""
-    from Bio import Medline
-
-    for rec in Medline.parse(handle):
-        if "PMID" not in rec:
-            raise ParseError("MEDLINE record without a PMID line")
-        yield Event("article", medline_record(rec))
-
-
-def medline_record(rec: dict[str, Any]) -> Record:
-    """Map one Bio.Medline record onto the same rows the XML parser produces."""
-    pmid = int(rec["PMID"])
-    ids = [{"pmid": pmid, "id_type": "pubmed", "value": str(pmid)}]
-    for aid in rec.get("AID", []):
-        m = _BRACKETED.match(aid)
-        if m:
-            ids.append({"pmid": pmid, "id_type": m.group(2), "value": m.group(1)})
-    if rec.get("PMC"):
-        ids.append({"pmid": pmid, "id_type": "pmc", "value": rec["PMC"]})
-    ids = _unique(ids, ("id_type", "value"))
-    first_id: dict[str, str] = {}
-    for row in ids:
-        first_id.setdefault(row["id_type"], row["value"])
-    lid_doi = _BRACKETED.match(rec.get("LID", ""))
-    history = []
-    for h in rec.get("PHST", []):
-        m = _BRACKETED.match(h)
-        if m:
-            history.append({"pmid": pmid, "status": m.group(2), "date": iso_from_text(m.group(1))})
-    history = _unique(history, ("status",))
-    hist = {row["status"]: row["date"] for row in history}
-    issns = dict((kind.lower(), number) for number, kind in _ISSN.findall(rec.get("IS", "")))
-    languages = rec.get("LA", [])
-    pub_date = iso_from_text(rec.get("DP", ""))
-    article = {
-        "pmid": pmid,
-        "title": rec.get("TI"),
-        "abstract": rec.get("AB"),
-        "abstract_copyright": " ".join(rec["CI"]) if rec.get("CI") else None,
-        "journal": rec.get("JT"),
-        "journal_iso": rec.get("TA"),
-        "issn": issns.get("electronic") or issns.get("print"),
-        "issn_linking": issns.get("linking"),
-        "nlm_unique_id": rec.get("JID"),
-        "journal_country": rec.get("PL"),
-        "volume": rec.get("VI"),
-        "issue": rec.get("IP"),
-        "pages": rec.get("PG"),
-        "pub_date": pub_date,
-        "pub_year": int(pub_date[:4]) if pub_date else None,
-        "medline_date": None,
-        "article_date": _compact_date(rec.get("DEP")),
-        "doi": first_id.get("doi") or (lid_doi.group(1) if lid_doi and lid_doi.group(2) == "doi" else None),
-        "pmc_id": first_id.get("pmc"),
-        "pii": first_id.get("pii"),
-        "language": languages[0] if languages else None,
-        "languages": json.dumps(languages),
-        "publication_status": rec.get("PST"),
-        "medline_status": rec.get("STAT"),
-        "date_completed": _compact_date(rec.get("DCOM")),
-        "date_revised": _compact_date(rec.get("LR")),
-        "entrez_date": hist.get("entrez"),
-        "pubmed_date": hist.get("pubmed"),
-    }
-    comments = []
-    for tag, ref_type in MEDLINE_COMMENT_TAGS.items():
-        for value in rec.get(tag, []):
-            m = _REF_PMID.match(value)
-            comments.append({"pmid": pmid, "position": len(comments) + 1, "ref_type": ref_type,
-                             "ref_pmid": int(m.group(2)) if m else None,
-                             "ref_source": m.group(1) if m else value, "note": None})
-    return {
-        "articles": article,
-        "article_authors": _medline_authors(rec, pmid),
-        "article_mesh": [_medline_mesh(pmid, i, term) for i, term in enumerate(rec.get("MH", []), 1)],
-        "article_publication_types": _unique(
-            [{"pmid": pmid, "ui": None, "name": pt} for pt in rec.get("PT", [])], ("name",)),
-        "article_keywords": [{"pmid": pmid, "keyword": k.strip("* "), "owner": rec.get("OTO", [None])[0],
-                              "major_topic": k.startswith("*")} for k in rec.get("OT", [])],
-        "article_chemicals": _unique([_medline_chemical(pmid, rn) for rn in rec.get("RN", [])],
-                                     ("ui", "name")),
-        "article_grants": [_medline_grant(pmid, i, g) for i, g in enumerate(rec.get("GR", []), 1)],
-        "article_databanks": _unique([
-            {"pmid": pmid, "databank": si.split("/", 1)[0], "accession": si.split("/", 1)[1]}
-            for si in rec.get("SI", []) if "/" in si], ("databank", "accession")),
-        "article_ids": ids,
-        "article_comments": comments,
-        "article_history": history,
-    }
-
-
-def _medline_authors(rec: dict[str, Any], pmid: int) -> list[Row]:
-    names = rec.get("FAU") or rec.get("AU", [])
-    short = rec.get("AU", [])
-    # Bio.Medline keeps AD and AUID lines apart from the author they follow, so they are
-    # only assigned when every author has exactly one (the common case); never guessed.
-    ads = rec.get("AD", [])
-    auids = [normalize_orcid(a) for a in rec.get("AUID", []) if "ORCID" in a.upper()]
-    ads = ads if len(ads) == len(names) else [None] * len(names)
-    auids = auids if len(auids) == len(names) else [None] * len(names)
-    rows = []
-    for i, name in enumerate(names):
-        last, _, fore = name.partition(", ")
-        initials = short[i].rpartition(" ")[2] if i < len(short) and " " in short[i] else None
-        rows.append({"pmid": pmid, "position": i + 1, "last_name": last, "fore_name": fore or None,
-                     "initials": initials, "suffix": None, "collective_name": None,
-                     "affiliation": ads[i],
-                     "affiliations": json.dumps([ads[i]] if ads[i] else [], ensure_ascii=False),
-                     "orcid": auids[i], "equal_contrib": False})
-    for cn in rec.get("CN", []):
-        rows.append({"pmid": pmid, "position": len(rows) + 1, "last_name": None, "fore_name": None,
-                     "initials": None, "suffix": None, "collective_name": cn, "affiliation": None,
-                     "affiliations": "[]", "orcid": None, "equal_contrib": False})
-    return rows
-
-
-def _medline_mesh(pmid: int, position: int, term: str) -> Row:
-    parts = term.split("/")
-    descriptor = parts[0]
-    qualifiers = [{"ui": None, "name": q.lstrip("*"), "major_topic": q.startswith("*")} for q in parts[1:]]
-    major = descriptor.startswith("*")
-    return {"pmid": pmid, "position": position, "descriptor_ui": None,
-            "descriptor_name": descriptor.lstrip("*"),
-            "major_topic": major or any(q["major_topic"] for q in qualifiers),
-            "qualifiers": json.dumps(qualifiers)}
-
-
-def _medline_chemical(pmid: int, rn: str) -> Row:
-    number, _, name = rn.partition(" (")
-    return {"pmid": pmid, "registry_number": number.strip(), "ui": None,
-            "name": name[:-1] if name.endswith(")") else name or None}
-
-
-def _medline_grant(pmid: int, position: int, gr: str) -> Row:
-    parts = gr.split("/")
-    country = parts.pop() if len(parts) > 1 else None
-    agency = parts.pop() if len(parts) > 1 else None
-    acronym = parts.pop() if len(parts) > 1 else None
-    return {"pmid": pmid, "position": position, "grant_id": "/".join(parts) or None,
-            "acronym": acronym, "agency": agency, "country": country}
-
-
-def _compact_date(value: str | None) -> str | None:
-    """"20181201" -> "2018-12-01"."""
-    if not value or not value[:8].isdigit():
+    if not value:
         return None
-    value = value[:8]
-    return f"{value[:4]}-{value[4:6]}-{value[6:8]}"
+    value = value.strip()
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
+# ------------------------------------------------------- rows from dicts -------
+
+def parsed_from_dict(record: Record, raw: bytes | None = None) -> Prepared:
+    """A record given as dicts of named values (the MEDLINE text parser's output) as store
+    rows; columns it does not give are empty."""
+    a = {c: record["articles"].get(c) for c in CONTENT}
+    pmid = a["pmid"]
+    children = {}
+    for name in CHILDREN:
+        columns = TABLES[name].names
+        children[name] = [tuple(pmid if c == "pmid" else _value(row.get(c)) for c in columns)
+                          for row in record.get(name, [])]
+    row = tuple(_value(v) for v in a.values())
+    return Prepared(pmid, row, children, fingerprint(row, children), raw)
+
+
+def _value(v: Any) -> Any:
+    return int(v) if isinstance(v, bool) else v
+
+
+def as_dict(p: Prepared) -> Record:
+    """A parsed record as ``{"articles": {column: value}, "article_authors": [{...}], ...}``,
+    for reading fields by name."""
+    out: Record = {"articles": dict(zip(CONTENT, p.row, strict=True))}
+    for name, rows in p.children.items():
+        columns = TABLES[name].names
+        out[name] = [dict(zip(columns, r, strict=True)) for r in rows]
+    return out

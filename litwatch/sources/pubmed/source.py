@@ -12,7 +12,8 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from ...errors import ParseError
 from ...files import MEDLINE, PUBMED_XML
-from ...store.writes import Writer
+from ...store.db import now, transaction
+from ...store.writes import Counts, Prepared, Writer, delete, save, stored_rows
 from ..base import Batch, Search, Source
 from .schema import FAMILY, TABLES
 
@@ -26,6 +27,24 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
 IMPORT_BATCH = 500  # records per store transaction when reading files
+_CONTENT = FAMILY.content(TABLES)
+VERSION, REVISED = _CONTENT.index("pmid_version"), _CONTENT.index("date_revised")
+
+
+def rank(p: Prepared, stored: tuple) -> int:
+    """Which copy of a record is newer: the higher version (``<PMID Version>``), then the later
+    revision (``DateRevised``), then the fuller copy of the same revision (XML, kept whole in
+    the raw archive, over a MEDLINE text export); without evidence either way, the later
+    arrival (0)."""
+    version, revised, whole = p.row[VERSION] or 1, p.row[REVISED], p.raw is not None
+    stored_version, stored_revised, stored_whole = stored[0] or 1, stored[1], bool(stored[2])
+    if version != stored_version:
+        return 1 if version > stored_version else -1
+    if revised and stored_revised and revised != stored_revised:
+        return 1 if revised > stored_revised else -1
+    if whole != stored_whole:
+        return 1 if whole else -1
+    return 0
 
 
 class PubMedSource(Source):
@@ -35,7 +54,8 @@ class PubMedSource(Source):
     unit = "records"
     family = FAMILY
     tables = TABLES
-    writer = Writer(FAMILY)
+    writer = Writer(FAMILY, rank_sql="pmid_version, date_revised, raw_block IS NOT NULL", rank=rank,
+                    rank_values=lambda p: (p.row[VERSION], p.row[REVISED], p.raw is not None), raw=True)
     default_url = DEFAULT_URL
     url_key = "eutils_url"
     url_env = "LITWATCH_EUTILS_URL"
@@ -105,6 +125,23 @@ FROM articles a"""
             "WHERE l.source = 'ctgov_reference' AND l.reference_type IN ('RESULT', 'DERIVED') "
             "AND l.pmid NOT IN (SELECT pmid FROM articles) ORDER BY l.pmid")]
 
+    def save(self, conn: sqlite3.Connection, batch: Batch, *, run_id: int | None, topic: str | None,
+             origin: str) -> Counts:
+        """Store a batch: its records (a record PubMed deleted stays deleted unless this copy
+        was revised after the deletion), then its deletions, remembered as tombstones."""
+        records, dead = _without_tombstoned(conn, batch.records)
+        counts = save(conn, self.writer, records, run_id=run_id, topic=topic, origin=origin)
+        counts.received += dead
+        counts.skipped += dead + batch.skipped
+        if batch.deletes:
+            as_of = batch.as_of or now()[:10]
+            with transaction(conn):
+                conn.executemany("INSERT INTO article_deletions (pmid, as_of, run_id) VALUES (?, ?, ?) "
+                                 "ON CONFLICT (pmid) DO UPDATE SET as_of = max(as_of, excluded.as_of), "
+                                 "run_id = excluded.run_id", [(pmid, as_of, run_id) for pmid in batch.deletes])
+                counts.deleted += delete(conn, self.family, batch.deletes, raw=True)
+        return counts
+
     def classify(self, conn: sqlite3.Connection) -> int:
         """Set design, design_source, retracted and corrected where the record changed."""
         from ...designs import ArticleFacts, classify_article
@@ -156,7 +193,8 @@ FOLLOW_BATCH = 500  # PMIDs per efetch POST when following links
 
 
 def _events(fmt: str, stream: IO[bytes], name: str) -> Iterator["Event"]:
-    from .parse import iter_medline, iter_xml
+    from .medline import iter_medline
+    from .parse import iter_xml
 
     try:
         if fmt == PUBMED_XML:
@@ -173,18 +211,47 @@ def _events(fmt: str, stream: IO[bytes], name: str) -> Iterator["Event"]:
         raise ParseError(f"{name}: cannot read ({e})") from None
 
 
+def _without_tombstoned(conn: sqlite3.Connection, records: list) -> tuple[list, int]:
+    """The records that may be stored: not deleted, or revised after their deletion (which
+    then no longer holds); and how many were refused."""
+    if not records:
+        return records, 0
+    tombs = stored_rows(conn, "article_deletions", "pmid", "as_of", [p.key for p in records])
+    if not tombs:
+        return records, 0
+    keep, revived = [], []
+    for p in records:
+        tomb = tombs.get(p.key)
+        if tomb is None:
+            keep.append(p)
+        elif (p.row[REVISED] or "") > tomb[0]:
+            keep.append(p)
+            revived.append((p.key,))
+    if revived:
+        with transaction(conn):
+            conn.executemany("DELETE FROM article_deletions WHERE pmid = ?", revived)
+    log.info("kept %d deleted records deleted (copies older than their deletion)", len(records) - len(keep))
+    return keep, len(records) - len(keep)
+
+
 def _batches(events: Iterator["Event"], size: int) -> Iterator[Batch]:
     """Group events into batches of records, each ending at a deletion block (so deletions
-    apply after the records before them and before those after)."""
+    apply after the records before them and before those after). A deletion is dated by the
+    newest revision of the records read before it: the file's date, for an update file."""
     batch = Batch()
+    newest = None
     for event in events:
         if event.kind == "article":
             batch.records.append(event.record)
+            revised = event.record.row[REVISED]
+            if revised and (newest is None or revised > newest):
+                newest = revised
             if len(batch.records) >= size:
                 yield batch
                 batch = Batch()
         elif event.kind == "delete":
             batch.deletes += event.pmids
+            batch.as_of = newest
             yield batch
             batch = Batch()
         else:
