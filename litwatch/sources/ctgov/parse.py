@@ -69,6 +69,7 @@ def parse_study(study: dict[str, Any]) -> Record:
         "completion_date": completion, "completion_date_type": completion_type,
         "first_posted": date("studyFirstPostDateStruct")[0],
         "last_update_posted": date("lastUpdatePostDateStruct")[0],
+        "version_holder": derived.get("miscInfoModule", {}).get("versionHolder"),
         "results_first_posted": date("resultsFirstPostDateStruct")[0],
         "has_results": bool(study.get("hasResults") or "resultsSection" in study),
         "lead_sponsor": lead.get("name"),

@@ -38,6 +38,8 @@ TABLES: dict[str, TableSpec] = {
         "completion_date_type": (str, 'ESTIMATED or ACTUAL'),
         "first_posted": (str, 'date first posted'),
         "last_update_posted": (str, 'date of the last update posted (incremental fetches filter on it)'),
+        "version_holder": (str, "date of ClinicalTrials.gov's data version the copy comes from "
+                                "(derivedSection.miscInfoModule.versionHolder); empty in a field-limited copy"),
         "results_first_posted": (str, 'date results were first posted'),
         "has_results": (int, '1 when results are posted on ClinicalTrials.gov'),
         "lead_sponsor": (str, 'lead sponsor'),

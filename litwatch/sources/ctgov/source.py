@@ -4,6 +4,7 @@ and the history of what changed in each study."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from datetime import date
@@ -11,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from ...errors import ParseError
 from ...files import JSON
-from ...store.writes import Counts, Outcome, Prepared, Writer, delete, save, stored_rows
+from ...store.writes import Counts, Outcome, Prepared, Writer, delete, prepare, save, stored_rows
 from ..base import Batch, Search, Source
 from .schema import FAMILY, TABLES
 
@@ -31,20 +32,28 @@ TRACKED_FIELDS = ("overall_status", "phases", "enrollment", "enrollment_type", "
 
 
 _CONTENT = FAMILY.content(TABLES)
-POSTED, RAW = _CONTENT.index("last_update_posted"), _CONTENT.index("raw")
+POSTED, HOLDER, RAW = (_CONTENT.index(c) for c in ("last_update_posted", "version_holder", "raw"))
 _TRACKED = [_CONTENT.index(f) for f in TRACKED_FIELDS]
 
 
 def rank(p: Prepared, stored: tuple) -> int:
-    """Which copy of a study is newer: the later last update posted; at the same date, a
-    shorter copy is taken for a field-limited download of the same version."""
-    posted, size = p.row[POSTED], len(p.row[RAW])
-    stored_posted, stored_size = stored
-    if stored_posted and (posted is None or posted < stored_posted):
-        return -1
-    if posted and (stored_posted is None or posted > stored_posted):
-        return 1
-    return -1 if size < (stored_size or 0) else 0
+    """Which copy of a study is newer: the later last update posted, then the later data
+    version (``versionHolder``: two downloads of the same update a day apart differ there);
+    a copy without a date is never taken for a newer one. A field-limited copy (no version)
+    of a date not older than the stored one is merged into it before this is asked."""
+    posted, holder = p.row[POSTED], p.row[HOLDER]
+    stored_posted, stored_holder = stored
+    if posted != stored_posted:
+        if posted is None:
+            return -1
+        if stored_posted is None:
+            return 1
+        return 1 if posted > stored_posted else -1
+    if holder and stored_holder and holder != stored_holder:
+        return 1 if holder > stored_holder else -1
+    if bool(holder) != bool(stored_holder):
+        return 1 if holder else -1  # a whole copy over a field-limited one of the same date
+    return 0
 
 
 class CtgovSource(Source):
@@ -54,8 +63,8 @@ class CtgovSource(Source):
     unit = "studies"
     family = FAMILY
     tables = TABLES
-    writer = Writer(FAMILY, rank_sql="last_update_posted, length(raw)", rank=rank,
-                    rank_values=lambda p: (p.row[POSTED], len(p.row[RAW])))
+    writer = Writer(FAMILY, rank_sql="last_update_posted, version_holder", rank=rank,
+                    rank_values=lambda p: (p.row[POSTED], p.row[HOLDER]))
     default_url = DEFAULT_URL
     url_key = "ctgov_url"
     url_env = "LITWATCH_CTGOV_URL"
@@ -157,8 +166,8 @@ FROM trials t"""
         """Store studies and record, in the same transaction, what changed in each: one
         ``trial_changes`` row per changed tracked field, and a ``new`` row for a study seen
         for the first time. Unchanged studies write nothing."""
-        keys = list({rec["trials"]["nct_id"] for rec in batch.records})
-        before = stored_rows(conn, "trials", "nct_id", ", ".join(TRACKED_FIELDS), keys)
+        records = _merge_limited(conn, prepare(self.writer, batch.records))
+        before = stored_rows(conn, "trials", "nct_id", ", ".join(TRACKED_FIELDS), list({p.key for p in records}))
 
         def history(conn: sqlite3.Connection, outcome: Outcome) -> None:
             changes = []
@@ -172,7 +181,7 @@ FROM trials t"""
             conn.executemany("INSERT INTO trial_changes (nct_id, run_id, field, old_value, new_value, "
                              "last_update_posted) VALUES (?, ?, ?, ?, ?, ?)", changes)
 
-        counts = save(conn, self.writer, batch.records, run_id=run_id, topic=topic, origin=origin, also=history)
+        counts = save(conn, self.writer, records, run_id=run_id, topic=topic, origin=origin, also=history)
         if counts.skipped:
             log.warning("kept %d stored studies newer than the copies received", counts.skipped)
         counts.deleted += delete(conn, self.family, batch.deletes)
@@ -180,6 +189,34 @@ FROM trials t"""
 
 
 FOLLOW_BATCH = 500  # NCT IDs per filter.ids request when following links
+# What a study holds, module by module: a field-limited copy has some of them only.
+SECTIONS = ("protocolSection", "resultsSection", "annotationSection", "documentSection", "derivedSection")
+
+
+def _merge_limited(conn: sqlite3.Connection, records: list[Prepared]) -> list[Prepared]:
+    """Field-limited copies (an API query with ``fields=``, a website download of chosen
+    columns: no data version) of stored studies, made whole: the modules the copy has replace
+    the stored ones, the stored study keeps the modules the copy lacks. A copy older than the
+    stored study is left as it is (its rank refuses it)."""
+    from .parse import parse_study
+
+    limited = [p for p in records if not p.row[HOLDER]]
+    if not limited:
+        return records
+    stored = stored_rows(conn, "trials", "nct_id", "raw, last_update_posted", [p.key for p in limited])
+    merged: dict[str, Prepared] = {}
+    for p in limited:
+        old = stored.get(p.key)
+        if old is None or (old[1] and (p.row[POSTED] is None or p.row[POSTED] < old[1])):
+            continue
+        study = json.loads(old[0])
+        for name, section in json.loads(p.row[RAW]).items():
+            if name in SECTIONS and isinstance(section, dict) and isinstance(study.get(name), dict):
+                study[name] = {**study[name], **section}
+            else:
+                study[name] = section
+        merged[p.key] = prepare(CtgovSource.writer, [parse_study(study)])[0]
+    return [merged.get(p.key, p) if not p.row[HOLDER] else p for p in records]
 
 
 def _page_batch(page: dict[str, Any]) -> Batch:
