@@ -285,6 +285,22 @@ def list_runs(db: Db, limit: int = 20) -> list[dict[str, Any]]:
                      [limit])
 
 
+def reparse(db: Db, config: Config | None = None, *, sources: Iterable[str] = (), wait: float = 0.0,
+            on_result: OnResult | None = None) -> dict[str, Any]:
+    """Rebuild the normalized tables from the raw copies stored with the records, without the
+    network (after an upgrade whose parser reads more, or fixes a reading); then refresh the
+    evidence. Returns the runs' summary."""
+    from .sync import reparse as rebuild
+
+    config = config or load_config()
+    with writing(db, wait) as conn:
+        first = last_run_id(conn)
+        for result in rebuild(conn, _sources(sources)):
+            if on_result:
+                on_result(result)
+        return summary(conn, first, {"evidence": evidence.refresh(conn, config.topics)})
+
+
 def migrate(db: str | Path, config: Config | None = None) -> int:
     """Upgrade a database's schema in place (and refresh the evidence derived from it);
     return the schema version."""
@@ -306,4 +322,4 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 __all__ = ["DEFAULT_DB", "build_report", "export", "export_citations", "exportable", "fetch", "import_paths",
-           "list_runs", "migrate", "reading", "render_report", "update", "write_report", "writing"]
+           "list_runs", "migrate", "reading", "render_report", "reparse", "update", "write_report", "writing"]

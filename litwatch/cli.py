@@ -155,7 +155,10 @@ class Output:
 
         c = result.counts
         unit = get(result.source).unit
-        if result.kind == "import":
+        if result.kind == "reparse":
+            self.line(f"{result.source}: {c.received} {unit} reparsed from their raw copies ({c.updated} changed); "
+                      f"{result.params['without_raw']} without a raw copy kept as stored [run {result.run_id}]")
+        elif result.kind == "import":
             self.line(f"{result.params['file']}: {c.received} {unit} ({c.new} new, {c.updated} updated, "
                       f"{c.unchanged} unchanged, {c.deleted} deleted, {c.skipped} skipped) [run {result.run_id}]")
         elif result.kind == "follow":
@@ -462,6 +465,27 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
         click.echo("No runs yet. Try: litwatch fetch")
     else:
         click.echo(tabulate(rows, headers="keys", tablefmt="simple", missingval=""))
+
+
+@cli.command()
+@click.option("--source", "sources", type=click.Choice(SOURCE_NAMES), multiple=True,
+              help="Only this source's records (repeatable; default: all).")
+@machine_options
+@click.pass_obj
+@reports_errors
+def reparse(obj: Context, sources: tuple[str, ...], quiet: bool, as_json: bool, wait: float) -> None:
+    """Rebuild every table from the records' raw copies kept in the database, without the
+    network: after an upgrade of litwatch, old records get what the new parser reads.
+
+    \b
+    Example:
+        litwatch reparse --source pubmed
+    """
+    from . import api
+
+    out = Output(quiet, as_json)
+    summary = api.reparse(obj.db_path, obj.config, sources=sources, wait=wait, on_result=out.result)
+    out.finish(summary)
 
 
 @cli.command()

@@ -122,6 +122,11 @@ class Source(ABC):
     def add_links(self, conn: sqlite3.Connection) -> None:
         """Insert the paper-trial links this source's records state into ``paper_trial_links``."""
 
+    def reparse(self, conn: sqlite3.Connection) -> Iterator[list[Prepared]]:
+        """The stored records parsed again from their raw copies, in batches (for
+        ``litwatch reparse``: a parser fix reaches old data without the network)."""
+        return iter(())
+
     # ------------------------------------------------------------------ files --
 
     def reads(self, fmt: str, head: bytes) -> bool:

@@ -120,10 +120,18 @@ def upgrade(conn: sqlite3.Connection, version: int) -> None:
 def _to_2(conn: sqlite3.Connection) -> None:
     """Version 1 -> 2: full-text triggers that ignore bookkeeping updates (sqlite-utils' ones
     fired on every update); paper-trial links keyed by paper (derived data: rebuilt by the
-    next evidence refresh)."""
-    from .schema import FTS, fts_sql
+    next evidence refresh); child tables stored by their key (WITHOUT ROWID), history dates
+    keyed by position so repeats are kept. Records keep their content; what version 1 did not
+    extract fills in when a record is next received, as its XML is kept from then on."""
+    from .schema import FTS, TABLES, VIEWS, create_views, fts_sql, rebuild_table
 
+    for name in VIEWS:  # views name the tables rebuilt below
+        conn.execute(f"DROP VIEW IF EXISTS [{name}]")
     conn.execute("DROP TABLE IF EXISTS article_trial_links")
+    for name, spec in TABLES.items():
+        if spec.without_rowid:
+            rebuild_table(conn, name, spec)
+    create_views(conn)
     for table, columns in FTS.items():
         for suffix in ("ai", "ad", "au"):
             conn.execute(f"DROP TRIGGER IF EXISTS [{table}_{suffix}]")

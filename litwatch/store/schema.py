@@ -200,6 +200,30 @@ def fts_sql(table: str, columns: list[str]) -> list[str]:
     ]
 
 
+def rebuild_table(conn: sqlite3.Connection, name: str, spec: TableSpec) -> None:
+    """Recreate a table with its declared keys and storage, keeping its rows (for a change
+    ALTER TABLE cannot make). A ``position`` column new to the key is numbered in row order."""
+    existing = columns_of(conn, name)
+    if not existing:
+        return
+    new = f"{name}__rebuilt"
+    conn.execute(create_table_sql(new, spec))
+    keep = [c for c in spec.names if c in existing]
+    cols = ", ".join(f"[{c}]" for c in keep)
+    select = cols
+    key = spec.pk_columns[0]
+    if "position" in spec.pk_columns and conn.execute(f"SELECT count(*) FROM [{name}] WHERE position IS NULL"
+                                                       if "position" in existing else "SELECT 1").fetchone()[0]:
+        keep_no_pos = [c for c in keep if c != "position"]
+        cols = ", ".join(f"[{c}]" for c in keep_no_pos) + ", [position]"
+        select = ", ".join(f"[{c}]" for c in keep_no_pos) + f", row_number() OVER (PARTITION BY [{key}] ORDER BY rowid)"
+    conn.execute(f"INSERT OR IGNORE INTO [{new}] ({cols}) SELECT {select} FROM [{name}]")
+    conn.execute(f"DROP TABLE [{name}]")
+    conn.execute(f"ALTER TABLE [{new}] RENAME TO [{name}]")
+    for sql in index_sql(name, spec):
+        conn.execute(sql)
+
+
 def columns_of(conn: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in conn.execute(f"PRAGMA table_info([{table}])")]
 
@@ -225,6 +249,11 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
             # Merge FTS segments less eagerly: bulk imports run about a quarter faster.
             conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('automerge', 16)")
             conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('rebuild')")
+    create_views(conn)
+
+
+def create_views(conn: sqlite3.Connection) -> None:
+    """(Re)create the views for common questions."""
     for name, sql in VIEWS.items():
         conn.execute(f"DROP VIEW IF EXISTS [{name}]")
         conn.execute(f"CREATE VIEW [{name}] AS {sql.strip()}")

@@ -292,3 +292,31 @@ def delete(conn: sqlite3.Connection, family: Family, keys: Sequence[Any], *, raw
         if raw:
             drop_unused_blocks(conn, family, {v[0] for v in found.values() if v[0] is not None})
     return len(present)
+
+
+def rewrite(conn: sqlite3.Connection, writer: Writer, records: Sequence[Prepared]) -> int:
+    """Replace the stored rows of records with freshly parsed ones (a reparse of their raw
+    copies): content, child rows and fingerprint change; run numbers, origin and the raw copy
+    stay; the derived columns are recomputed by the next evidence refresh. Returns how many
+    rows changed."""
+    family, content = writer.family, writer.content
+    stored = stored_rows(conn, family.table, family.key, "record_hash", [p.key for p in records])
+    sets = ", ".join(f"[{c}] = ?" for c in content[1:])
+    changed = 0
+    with transaction(conn):
+        todo = [p for p in records if p.key in stored]
+        keys = [(p.key,) for p in todo]
+        for name in family.children:
+            conn.executemany(f"DELETE FROM [{name}] WHERE {family.key} = ?", keys)
+        for p in todo:
+            before = conn.execute(f"SELECT {', '.join(f'[{c}]' for c in content)} FROM [{family.table}] "
+                                  f"WHERE {family.key} = ?", [p.key]).fetchone()
+            changed += tuple(before) != p.row
+        conn.executemany(f"UPDATE [{family.table}] SET {sets}, record_hash = ?, derived_hash = NULL "
+                         f"WHERE {family.key} = ?", [p.row[1:] + (p.digest, p.key) for p in todo])
+        for name in family.children:
+            rows = [row for p in todo for row in p.children[name]]
+            if rows:
+                marks = ", ".join("?" * len(TABLES[name].columns))
+                conn.executemany(f"INSERT OR REPLACE INTO [{name}] VALUES ({marks})", rows)
+    return changed

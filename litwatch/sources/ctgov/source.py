@@ -148,6 +148,13 @@ FROM trials t"""
             "SELECT 'PMID:' || pmid, nct_id, 'ctgov_reference', type, pmid FROM trial_references "
             "WHERE pmid IS NOT NULL")
 
+    def reparse(self, conn: sqlite3.Connection) -> Iterator[list[Prepared]]:
+        from .parse import parse_study
+
+        rows = conn.execute("SELECT raw FROM trials ORDER BY nct_id").fetchall()
+        for i in range(0, len(rows), IMPORT_BATCH):
+            yield prepare(self.writer, [parse_study(json.loads(r[0])) for r in rows[i:i + IMPORT_BATCH]])
+
     def reads(self, fmt: str, head: bytes) -> bool:
         return fmt == JSON and (b'"protocolSection"' in head or b'"studies"' in head)
 

@@ -135,6 +135,14 @@ FROM europepmc_records e"""
             "SELECT coalesce('PMID:' || e.pmid, e.epmc_id), l.target, 'europepmc_text', NULL, e.pmid "
             "FROM europepmc_links l JOIN europepmc_records e ON e.epmc_id = l.epmc_id WHERE l.kind = 'nct_text'")
 
+    def reparse(self, conn: sqlite3.Connection) -> Iterator[list[Prepared]]:
+        from ...store.writes import prepare
+        from .parse import parse_result
+
+        rows = conn.execute("SELECT raw FROM europepmc_records ORDER BY epmc_id").fetchall()
+        for i in range(0, len(rows), IMPORT_BATCH):
+            yield prepare(self.writer, [parse_result(json.loads(r[0])) for r in rows[i:i + IMPORT_BATCH]])
+
     def reads(self, fmt: str, head: bytes) -> bool:
         return fmt == JSON and bool(_MARKERS.search(head)) and b'"protocolSection"' not in head
 

@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 from ...errors import ParseError
 from ...files import MEDLINE, PUBMED_XML
 from ...store.db import now, transaction
-from ...store.writes import Counts, Prepared, Writer, delete, save, stored_rows
+from ...store.writes import Counts, Prepared, Writer, delete, raw_fingerprint, save, stored_rows
 from ..base import Batch, Search, Source
 from .schema import FAMILY, TABLES
 
@@ -141,6 +141,21 @@ FROM articles a"""
                                  "run_id = excluded.run_id", [(pmid, as_of, run_id) for pmid in batch.deletes])
                 counts.deleted += delete(conn, self.family, batch.deletes, raw=True)
         return counts
+
+    def reparse(self, conn: sqlite3.Connection) -> Iterator[list[Prepared]]:
+        from ...store.raw import raw_records
+        from .parse import parse_xml_bytes
+
+        batch: list[Prepared] = []
+        for _, raw in raw_records(conn, "articles", "pmid"):
+            root = b"MedlineCitationSet" if raw.startswith(b"<MedlineCitation ") else b"PubmedArticleSet"
+            (event,) = parse_xml_bytes(b"<%s>%s</%s>" % (root, raw, root))
+            batch.append(event.record._replace(raw=raw, digest=raw_fingerprint(raw)))
+            if len(batch) >= IMPORT_BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     def classify(self, conn: sqlite3.Connection) -> int:
         """Set design, design_source, retracted and corrected where the record changed."""
