@@ -409,7 +409,8 @@ def serve(obj: Context, host: str, port: int, open_browser: bool) -> None:
 @click.option("--design", "designs", multiple=True, help="Citations: this study design (repeatable).")
 @click.option("--year-from", type=int, help="Citations: published in or after this year.")
 @click.option("--year-to", type=int, help="Citations: published in or before this year.")
-@click.option("--relevance", type=click.Choice(["core", "peripheral"]), help="Citations: relevance to --topic.")
+@click.option("--relevance", type=click.Choice(["core", "intervention", "condition", "none"]),
+              help="Citations: relevance to --topic (core: both of its concepts).")
 @click.option("--include-retracted", is_flag=True, help="Citations: keep retracted papers.")
 @click.pass_obj
 @reports_errors

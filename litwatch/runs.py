@@ -11,13 +11,16 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from . import __version__
 from .errors import LitwatchError
-from .http import HttpStats, redact
+from .redact import redact
 from .store.db import now, transaction
 from .store.writes import Counts
+
+if TYPE_CHECKING:  # the HTTP stack loads only for runs that use the network
+    from .http import HttpStats
 
 # How far back an incremental run reaches before the last successful run's start:
 # records indexed late on that day, or dated by NCBI in US Eastern time, are not missed.
@@ -68,7 +71,7 @@ def _params(params: dict[str, Any]) -> str:
 @contextmanager
 def recorded_run(conn: sqlite3.Connection, *, topic: str | None, source: str, kind: str,
                  params: dict[str, Any], query: str | None = None,
-                 stats: HttpStats | None = None) -> Iterator[tuple[int, Counts]]:
+                 stats: "HttpStats | None" = None) -> Iterator[tuple[int, Counts]]:
     """Record a run around a block: ``running`` on entry, then ``success``, ``failed`` (with
     the error's one-line message) or ``interrupted`` (Ctrl-C, SIGTERM). ``params`` may be
     filled in by the block; the HTTP requests and retries made (from ``stats``) and the

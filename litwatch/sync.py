@@ -117,8 +117,10 @@ def reparse(conn: sqlite3.Connection, sources: Iterable[Source] | None = None) -
     network): after a parser fix, old records get what the fixed parser reads. One recorded
     run per source; ``received`` counts the records reparsed, ``updated`` those whose rows
     changed."""
+    from .evidence import mark_stale
     from .store.writes import rewrite
 
+    mark_stale(conn)  # designs, links and relevance follow the reparsed rows
     results = []
     for source in sources or all_sources():
         params: dict[str, Any] = {}

@@ -47,8 +47,10 @@ def test_the_first_releases_database_upgrades_without_loss(old_db):
     conn.close()
     after = snapshot(old_db)
     for table, rows in before.items():
-        old_columns = {name for name, _ in rows[0]} if rows else set()
+        # derived_hash is emptied on purpose: designs are derived again by the new rules.
+        old_columns = {name for name, _ in rows[0]} - {"derived_hash"} if rows else set()
         kept = sorted((tuple(pair for pair in row if pair[0] in old_columns) for row in after[table]), key=repr)
+        rows = sorted((tuple(pair for pair in row if pair[0] in old_columns) for row in rows), key=repr)
         assert kept == rows, table  # every row, every value of every column it had
     assert len(before["articles"]) == 3 and len(before["trial_changes"]) == 5
 

@@ -18,7 +18,7 @@ from datetime import date
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Iterator
 
 from ..store.spec import Family, TableSpec
-from ..store.writes import Counts, Prepared, Record, Writer, delete, save
+from ..store.writes import Counts, Prepared, Record, Writer, delete, load, save
 
 if TYPE_CHECKING:
     from ..config import Config, Topic
@@ -33,6 +33,17 @@ class Batch:
     deletes: list[Any] = field(default_factory=list)
     skipped: int = 0  # records read but not stored (e.g. PubMed books), each logged by the source
     as_of: str | None = None  # the date the deletions took effect at the source, when known
+
+
+def in_keys(column: str, keys: list[Any] | None, size: int = 900) -> Iterator[tuple[str, list[Any]]]:
+    """SQL conditions ``AND column IN (...)`` with their parameters, a chunk of keys at a time;
+    one empty condition for all rows when ``keys`` is None."""
+    if keys is None:
+        yield "", []
+        return
+    for i in range(0, len(keys), size):
+        chunk = list(keys[i:i + size])
+        yield f" AND {column} IN ({','.join('?' * len(chunk))})", chunk
 
 
 @dataclass
@@ -64,8 +75,10 @@ class Source(ABC):
     query_help: ClassVar[str] = ""
     # Datasette options (facets, sort, label column) of the tables it writes.
     table_options: ClassVar[dict[str, dict[str, Any]]] = {}
-    # Full text the topic concepts are looked for in: SQL yielding (key, text) per record.
+    # Full text the topic concepts are looked for in: SQL yielding (key, text) per record,
+    # ending in a WHERE clause that conditions on ``relevance_key`` may extend.
     relevance_text_sql: ClassVar[str] = ""
+    relevance_key: ClassVar[str] = ""
 
     # ---------------------------------------------------------------- queries --
 
@@ -116,11 +129,29 @@ class Source(ABC):
     # --------------------------------------------------------------- evidence --
 
     def classify(self, conn: sqlite3.Connection) -> int:
-        """Set the derived columns (design, retraction...) of records whose content changed."""
-        return 0
+        """Recompute the derived columns (design, retraction...) of every record whose stored
+        ones were not derived from its current content (after a reparse or an upgrade); the
+        writer derives them as it stores each record otherwise."""
+        writer = self.writer
+        if writer.derive is None:
+            return 0
+        table, key = self.family.table, self.family.key
+        stale = [r[0] for r in conn.execute(f"SELECT {key} FROM [{table}] WHERE derived_hash IS NOT record_hash")]
+        sets = ", ".join(f"[{c}] = ?" for c in writer.derived)
+        for i in range(0, len(stale), 500):
+            records = load(conn, writer, stale[i:i + 500])
+            conn.executemany(f"UPDATE [{table}] SET {sets}, derived_hash = record_hash WHERE {key} = ?",
+                             [writer.derive(p) + (p.key,) for p in records])
+        return len(stale)
 
-    def add_links(self, conn: sqlite3.Connection) -> None:
-        """Insert the paper-trial links this source's records state into ``paper_trial_links``."""
+    def deleted_since(self, conn: sqlite3.Connection, run_id: int) -> list[Any]:
+        """Keys of records the source deleted in runs after ``run_id`` (their links go)."""
+        return []
+
+    def links(self, conn: sqlite3.Connection, keys: list[Any] | None = None) -> None:
+        """Write the paper-trial links this source's records state into ``paper_trial_links``,
+        replacing the ones it wrote before: for the records ``keys`` (they changed), or for all
+        of them (``None``)."""
 
     def reparse(self, conn: sqlite3.Connection) -> Iterator[list[Prepared]]:
         """The stored records parsed again from their raw copies, in batches (for

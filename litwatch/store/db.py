@@ -110,6 +110,8 @@ def upgrade(conn: sqlite3.Connection, version: int) -> None:
                 ensure_schema(conn)
                 if version:  # an existing database: move its data along
                     step(conn)
+                else:  # a new one: its (empty) evidence layer is current
+                    conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('evidence', 'current')")
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {target}")
             if version:
@@ -132,6 +134,9 @@ def _to_2(conn: sqlite3.Connection) -> None:
         if spec.without_rowid:
             rebuild_table(conn, name, spec)
     create_views(conn)
+    for table in ("articles", "trials"):  # designs by the new rules, relevance in four levels
+        conn.execute(f"UPDATE [{table}] SET derived_hash = NULL")
+    conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('evidence', 'stale')")
     for table, columns in FTS.items():
         for suffix in ("ai", "ad", "au"):
             conn.execute(f"DROP TRIGGER IF EXISTS [{table}_{suffix}]")

@@ -60,6 +60,14 @@ LINK_TABLES: dict[str, TableSpec] = {
         description="Which papers report or cite which trials, one row per pair and evidence. No foreign keys "
                     "on purpose: a link stays valid while either side is not (yet) stored.",
         without_rowid=True),
+    "settings": TableSpec(
+        {
+            "key": (str, "what is remembered (primary key): evidence (whether the evidence layer is current), "
+                         "topic:<name> (the concepts the topic's relevance was computed with)"),
+            "value": (str, "its value"),
+        },
+        pk="key",
+        description="litwatch's own state, kept with the data it describes."),
     "reports": TableSpec(
         {
             "id": (int, "report number (primary key)"),
@@ -183,8 +191,10 @@ def index_sql(name: str, spec: TableSpec) -> list[str]:
 
 def fts_sql(table: str, columns: list[str]) -> list[str]:
     """An external-content FTS5 index over ``columns`` of ``table`` and the triggers that keep
-    it current. The update trigger fires only when an indexed column is written, so touching
-    a record (e.g. marking it seen by a run) costs the index nothing."""
+    it current when rows are rewritten or deleted. The update trigger fires only when an
+    indexed column is written, so touching a record (e.g. marking it seen by a run) costs the
+    index nothing. New rows are indexed by the writer, a batch at a time
+    (:func:`litwatch.store.writes.save`): a trigger per inserted row cost three times more."""
     cols = ", ".join(f"[{c}]" for c in columns)
     new = ", ".join(f"new.[{c}]" for c in columns)
     old = ", ".join(f"old.[{c}]" for c in columns)
@@ -193,7 +203,6 @@ def fts_sql(table: str, columns: list[str]) -> list[str]:
     insert = f"INSERT INTO [{fts}] (rowid, {cols}) VALUES (new.rowid, {new});"
     return [
         f"CREATE VIRTUAL TABLE IF NOT EXISTS [{fts}] USING FTS5 ({cols}, tokenize='porter', content=[{table}])",
-        f"CREATE TRIGGER IF NOT EXISTS [{table}_ai] AFTER INSERT ON [{table}] BEGIN {insert} END",
         f"CREATE TRIGGER IF NOT EXISTS [{table}_ad] AFTER DELETE ON [{table}] BEGIN {delete} END",
         f"CREATE TRIGGER IF NOT EXISTS [{table}_au] AFTER UPDATE OF {', '.join(columns)} ON [{table}] "
         f"BEGIN {delete} {insert} END",

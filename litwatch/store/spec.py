@@ -54,12 +54,12 @@ RECORD_META: dict[str, tuple[type, str]] = {
     "record_hash": (str, "fingerprint of every stored value of the record, to tell revisions apart"),
     "first_run_id": (int, "run that first stored the record (foreign key to runs)"),
     "changed_run_id": (int, "run that last stored a changed version (foreign key to runs)"),
-    "seen_run_id": (int, "last run that received the record, changed or not (foreign key to runs)"),
+    "seen_run_id": (int, "last run that received the record, changed or not (a run number; not indexed: it "
+                         "changes whenever a record is received)"),
     "origin": (str, "where the stored copy came from: live (a fetch), import (a file) or sample (the "
                     "bundled offline sample); a live sighting wins over the others"),
 }
-RUN_FOREIGN_KEYS = (("first_run_id", "runs", "id"), ("changed_run_id", "runs", "id"),
-                    ("seen_run_id", "runs", "id"))
+RUN_FOREIGN_KEYS = (("first_run_id", "runs", "id"), ("changed_run_id", "runs", "id"))
 
 
 @dataclass(frozen=True)

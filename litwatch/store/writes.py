@@ -91,6 +91,9 @@ class Writer:
     rank: Rank | None = None
     rank_values: Callable[[Prepared], tuple] | None = None
     raw: bool = False  # the source's records go to the raw archive (raw_blocks)
+    # The evidence columns computed from a record's own rows (design...), written with it.
+    derived: tuple[str, ...] = ()
+    derive: Callable[[Prepared], tuple] | None = None
 
     @property
     def content(self) -> list[str]:
@@ -215,38 +218,40 @@ def _newer_or_same(writer: Writer, p: Prepared, earlier: Prepared) -> bool:
 
 def _write(conn: sqlite3.Connection, writer: Writer, new: list[Prepared], updated: list[tuple[Prepared, tuple]],
            meta: dict[str, Any]) -> None:
-    """Insert new records, rewrite updated ones (their child rows replaced), archive raw copies."""
+    """Insert new records (and index them for full-text search), rewrite updated ones (their
+    child rows replaced), archive raw copies, with the evidence columns derived from each."""
     family, content = writer.family, writer.content
     run, origin = meta["run"], meta["origin"]
     written = new + [p for p, _ in updated]
     places = _archive(conn, written) if writer.raw else {}
+    nowhere = (None, None, None)
+    derive = writer.derive
+    derived = [f"[{c}]" for c in writer.derived] + (["derived_hash"] if derive else [])
     if new:
-        cols = ", ".join(f"[{c}]" for c in content)
-        marks = ", ".join("?" * len(content))
-        if writer.raw:
-            conn.executemany(
-                f"INSERT INTO [{family.table}] ({cols}, record_hash, first_run_id, changed_run_id, seen_run_id, "
-                f"origin, raw_block, raw_offset, raw_length) VALUES ({marks}, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [p.row + (p.digest, run, run, run, origin) + places.get(p.key, (None, None, None)) for p in new])
-        else:
-            conn.executemany(
-                f"INSERT INTO [{family.table}] ({cols}, record_hash, first_run_id, changed_run_id, seen_run_id, "
-                f"origin) VALUES ({marks}, ?, ?, ?, ?, ?)",
-                [p.row + (p.digest, run, run, run, origin) for p in new])
+        cols = ", ".join([f"[{c}]" for c in content] + derived + [
+            "record_hash", "first_run_id", "changed_run_id", "seen_run_id", "origin"]
+            + (["raw_block", "raw_offset", "raw_length"] if writer.raw else []))
+        width = len(content) + len(derived) + 5 + (3 if writer.raw else 0)
+        conn.executemany(
+            f"INSERT INTO [{family.table}] ({cols}) VALUES ({', '.join('?' * width)})",
+            [p.row + (derive(p) + (p.digest,) if derive else ()) + (p.digest, run, run, run, origin)
+             + (places.get(p.key, nowhere) if writer.raw else ()) for p in new])
+        _index_text(conn, family, [p.key for p in new])
     if updated:
         keys = [(p.key,) for p, _ in updated]
         for name in family.children:
             conn.executemany(f"DELETE FROM [{name}] WHERE {family.key} = ?", keys)
         sets = ", ".join(f"[{c}] = ?" for c in content[1:])
+        derived_sets = "".join(f", {c} = ?" for c in derived)
         origin_sql = _ORIGIN_SQL.replace(":origin", "?").replace(":rank", "?")
         raw_sets = ", raw_block = ?, raw_offset = ?, raw_length = ?" if writer.raw else ""
         conn.executemany(
-            f"UPDATE [{family.table}] SET {sets}, record_hash = ?, changed_run_id = ?, seen_run_id = ?, "
+            f"UPDATE [{family.table}] SET {sets}{derived_sets}, record_hash = ?, changed_run_id = ?, seen_run_id = ?, "
             f"origin = {origin_sql}{raw_sets} WHERE {family.key} = ?",
-            [p.row[1:] + (p.digest, run, run, origin, meta["rank"], origin)
-             + (places.get(p.key, (None, None, None)) if writer.raw else ()) + (p.key,) for p, _ in updated])
+            [p.row[1:] + (derive(p) + (p.digest,) if derive else ()) + (p.digest, run, run, origin, meta["rank"], origin)
+             + (places.get(p.key, nowhere) if writer.raw else ()) + (p.key,) for p, _ in updated])
         if writer.raw:
-            drop_unused_blocks(conn, family, {old[2] for _, old in updated if old[2] is not None})
+            release_blocks(conn, [old[2] for _, old in updated if old[2] is not None])
     for name in family.children:
         rows = [row for p in written for row in p.children[name]]
         if rows:
@@ -269,14 +274,34 @@ def _archive(conn: sqlite3.Connection, records: list[Prepared]) -> dict[Any, tup
     if not parts:
         return {}
     codec, data = compress(b"".join(parts))
-    block = conn.execute("INSERT INTO raw_blocks (codec, data) VALUES (?, ?)", (codec, data)).lastrowid
+    block = conn.execute("INSERT INTO raw_blocks (codec, refs, data) VALUES (?, ?, ?)",
+                         (codec, len(places), data)).lastrowid
     return {key: (block, start, length) for key, (_, start, length) in places.items()}
 
 
-def drop_unused_blocks(conn: sqlite3.Connection, family: Family, blocks: Iterable[int]) -> None:
-    """Delete raw blocks no record points into any more."""
-    conn.executemany(f"DELETE FROM raw_blocks WHERE id = ? AND NOT EXISTS "
-                     f"(SELECT 1 FROM [{family.table}] WHERE raw_block = ?)", [(b, b) for b in blocks])
+def release_blocks(conn: sqlite3.Connection, blocks: Iterable[int]) -> None:
+    """Records no longer point into these raw blocks (one call per record): a block nothing
+    points into is deleted."""
+    conn.executemany("UPDATE raw_blocks SET refs = refs - 1 WHERE id = ?", [(b,) for b in blocks])
+    conn.execute("DELETE FROM raw_blocks WHERE refs <= 0")
+
+
+def _index_text(conn: sqlite3.Connection, family: Family, keys: list[Any]) -> None:
+    """Add new rows to the family's full-text index, in one statement per chunk."""
+    if not family.fts or not keys:
+        return
+    cols = ", ".join(f"[{c}]" for c in family.fts)
+    for i in range(0, len(keys), CHUNK):
+        chunk = keys[i:i + CHUNK]
+        conn.execute(f"INSERT INTO [{family.table}_fts] (rowid, {cols}) SELECT rowid, {cols} FROM [{family.table}] "
+                     f"WHERE {family.key} IN ({','.join('?' * len(chunk))})", chunk)
+
+
+def changed_since(conn: sqlite3.Connection, family: Family, run_id: int) -> list[Any]:
+    """Keys of the family's records stored or changed by runs after ``run_id``, through the
+    changed_run_id index: work grows with the change, not with the store."""
+    return [r[0] for r in conn.execute(f"SELECT {family.key} FROM [{family.table}] WHERE changed_run_id > ?",
+                                       [run_id])]
 
 
 def delete(conn: sqlite3.Connection, family: Family, keys: Sequence[Any], *, raw: bool = False) -> int:
@@ -290,7 +315,7 @@ def delete(conn: sqlite3.Connection, family: Family, keys: Sequence[Any], *, raw
             conn.executemany(f"DELETE FROM [{name}] WHERE {family.key} = ?", present)
         conn.executemany(f"DELETE FROM [{family.table}] WHERE {family.key} = ?", present)
         if raw:
-            drop_unused_blocks(conn, family, {v[0] for v in found.values() if v[0] is not None})
+            release_blocks(conn, [v[0] for v in found.values() if v[0] is not None])
     return len(present)
 
 
@@ -320,3 +345,22 @@ def rewrite(conn: sqlite3.Connection, writer: Writer, records: Sequence[Prepared
                 marks = ", ".join("?" * len(TABLES[name].columns))
                 conn.executemany(f"INSERT OR REPLACE INTO [{name}] VALUES ({marks})", rows)
     return changed
+
+
+def load(conn: sqlite3.Connection, writer: Writer, keys: Sequence[Any]) -> list[Prepared]:
+    """Stored records as :class:`Prepared` rows (their fingerprint as stored), to derive
+    evidence from them again."""
+    family, content = writer.family, writer.content
+    rows = stored_rows(conn, family.table, family.key, ", ".join(f"[{c}]" for c in content[1:]) + ", record_hash",
+                       keys)
+    children: dict[str, dict[Any, list[tuple]]] = {}
+    for name in family.children:
+        grouped: dict[Any, list[tuple]] = {}
+        for i in range(0, len(keys), CHUNK):
+            chunk = list(keys[i:i + CHUNK])
+            for r in conn.execute(f"SELECT * FROM [{name}] WHERE {family.key} IN ({','.join('?' * len(chunk))})",
+                                  chunk):
+                grouped.setdefault(r[0], []).append(tuple(r))
+        children[name] = grouped
+    return [Prepared(key, (key, *values[:-1]), {name: children[name].get(key, []) for name in family.children},
+                     values[-1]) for key, values in rows.items()]

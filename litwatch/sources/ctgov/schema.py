@@ -123,9 +123,9 @@ TABLES: dict[str, TableSpec] = {
     }, ('nct_id', 'position'), 'Secondary IDs (other registries, grants, sponsor numbers).', indexes=(('id',),)),
     "trial_topics": child(TRIAL, {
         "topic": (str, 'topic name'),
-        "relevance": (str, 'core (both concepts appear in titles, summary, conditions, interventions or their MeSH) or peripheral'),
+        "relevance": (str, "core (both of the topic's concepts appear in the record), intervention or condition (only that one), none (neither: a query or an import brought it); see litwatch.evidence"),
         "first_run_id": (int, 'run whose fetch or tagged import brought the study in (empty when only concept matching placed it in the topic)'),
-    }, ('nct_id', 'topic'), 'The studies of each topic and how central they are to it.', indexes=(('topic',),)),
+    }, ('nct_id', 'topic'), 'The studies of each topic and how central they are to it.', indexes=(('topic', 'relevance'),)),
     "trial_changes": TableSpec(
         {
         "id": (int, 'row number (primary key)'),

@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 from ...errors import ParseError
 from ...files import JSON
 from ...store.writes import Counts, Outcome, Prepared, Writer, delete, prepare, save, stored_rows
-from ..base import Batch, Search, Source
+from ..base import Batch, Search, Source, in_keys
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
@@ -34,6 +34,14 @@ TRACKED_FIELDS = ("overall_status", "phases", "enrollment", "enrollment_type", "
 _CONTENT = FAMILY.content(TABLES)
 POSTED, HOLDER, RAW = (_CONTENT.index(c) for c in ("last_update_posted", "version_holder", "raw"))
 _TRACKED = [_CONTENT.index(f) for f in TRACKED_FIELDS]
+STUDY_TYPE, ALLOCATION = _CONTENT.index("study_type"), _CONTENT.index("allocation")
+
+
+def derive(p: Prepared) -> tuple:
+    """The study's design, in the papers' vocabulary, from its design module."""
+    from ...designs import classify_trial
+
+    return classify_trial(p.row[STUDY_TYPE], p.row[ALLOCATION]), "design_module"
 
 
 def rank(p: Prepared, stored: tuple) -> int:
@@ -64,7 +72,8 @@ class CtgovSource(Source):
     family = FAMILY
     tables = TABLES
     writer = Writer(FAMILY, rank_sql="last_update_posted, version_holder", rank=rank,
-                    rank_values=lambda p: (p.row[POSTED], p.row[HOLDER]))
+                    rank_values=lambda p: (p.row[POSTED], p.row[HOLDER]),
+                    derived=("design", "design_source"), derive=derive)
     default_url = DEFAULT_URL
     url_key = "ctgov_url"
     url_env = "LITWATCH_CTGOV_URL"
@@ -84,7 +93,8 @@ SELECT t.nct_id, coalesce(t.brief_title, '') || ' ' || coalesce(t.official_title
   coalesce((SELECT group_concat(term, ' | ') FROM trial_intervention_mesh i WHERE i.nct_id = t.nct_id), '') || ' ' ||
   coalesce((SELECT group_concat(name || ' ' || coalesce(other_names, ''), ' | ')
             FROM trial_interventions i WHERE i.nct_id = t.nct_id), '')
-FROM trials t"""
+FROM trials t WHERE 1"""
+    relevance_key = "t.nct_id"
 
     def query(self, topic: "Topic") -> dict[str, str] | None:
         query = topic.queries.get(self.name) or {}
@@ -129,24 +139,14 @@ FROM trials t"""
             "SELECT DISTINCT l.nct_id FROM paper_trial_links l JOIN paper_topics t ON t.paper_id = l.paper_id "
             "WHERE l.nct_id NOT IN (SELECT nct_id FROM trials) ORDER BY l.nct_id")]
 
-    def classify(self, conn: sqlite3.Connection) -> int:
-        """Set the design (the papers' vocabulary) of studies whose record changed."""
-        from ...designs import classify_trial
-
-        rows = [(classify_trial(study_type, allocation), record_hash, nct_id)
-                for nct_id, study_type, allocation, record_hash in conn.execute(
-                    "SELECT nct_id, study_type, allocation, record_hash FROM trials "
-                    "WHERE derived_hash IS NOT record_hash")]
-        conn.executemany("UPDATE trials SET design = ?, design_source = 'design_module', derived_hash = ? "
-                         "WHERE nct_id = ?", rows)
-        return len(rows)
-
-    def add_links(self, conn: sqlite3.Connection) -> None:
+    def links(self, conn: sqlite3.Connection, keys: list[Any] | None = None) -> None:
         """The publications a study's record cites, with their type (RESULT, BACKGROUND, DERIVED)."""
-        conn.execute(
-            "INSERT OR IGNORE INTO paper_trial_links (paper_id, nct_id, source, reference_type, pmid) "
-            "SELECT 'PMID:' || pmid, nct_id, 'ctgov_reference', type, pmid FROM trial_references "
-            "WHERE pmid IS NOT NULL")
+        for where, params in in_keys("nct_id", keys):
+            conn.execute(f"DELETE FROM paper_trial_links WHERE source = 'ctgov_reference'{where}", params)
+            conn.execute(
+                "INSERT OR IGNORE INTO paper_trial_links (paper_id, nct_id, source, reference_type, pmid) "
+                "SELECT 'PMID:' || pmid, nct_id, 'ctgov_reference', type, pmid FROM trial_references "
+                f"WHERE pmid IS NOT NULL{where}", params)
 
     def reparse(self, conn: sqlite3.Connection) -> Iterator[list[Prepared]]:
         from .parse import parse_study

@@ -81,12 +81,11 @@ TABLES: dict[str, TableSpec] = {
         indexes=(("target",), ("kind",))),
     "europepmc_topics": child(RECORD, {
         "topic": (str, "topic name"),
-        "relevance": (str, "core (both of the topic's concepts appear in title, abstract, MeSH or keywords) or "
-                           "peripheral (brought by the topic's query or import, not core)"),
+        "relevance": (str, "core (both of the topic's concepts appear in the record), intervention or condition (only that one), none (neither: a query or an import brought it); see litwatch.evidence"),
         "first_run_id": (int, "run whose fetch or tagged import brought the record in (empty when only "
                               "concept matching placed it in the topic)"),
     }, ("epmc_id", "topic"), "The records of each topic and how central they are to it.",
-        indexes=(("topic",),)),
+        indexes=(("topic", "relevance"),)),
 }
 FAMILY = Family("europepmc_records", "epmc_id", ("europepmc_authors", "europepmc_links"), "europepmc_topics",
                 fts=("title", "abstract"))

@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 from ...errors import ParseError, UnknownFormat
 from ...files import JSON
 from ...store.writes import Prepared, Writer
-from ..base import Batch, Search, Source
+from ..base import Batch, Search, Source, in_keys
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
@@ -31,6 +31,21 @@ _MARKERS = re.compile(rb'"(resultList|hitCount)"|"source"\s*:\s*"[A-Z]{3}"')
 
 _CONTENT = FAMILY.content(TABLES)
 REVISED, INDEXED = _CONTENT.index("date_of_revision"), _CONTENT.index("first_index_date")
+TITLE, ABSTRACT = _CONTENT.index("title"), _CONTENT.index("abstract")
+TYPES, MESH = _CONTENT.index("pub_types"), _CONTENT.index("mesh")
+_LINK_KIND = TABLES["europepmc_links"].names.index("kind")
+
+
+def derive(p: Prepared) -> tuple:
+    """Design (from its publication types and MeSH, else its wording) and retraction."""
+    from ...designs import ArticleFacts, classify_article
+
+    names = {NLM_TYPES.get(t.lower(), t) for t in json.loads(p.row[TYPES] or "[]")}
+    facts = ArticleFacts(p.row[TITLE] or "", p.row[ABSTRACT] or "", names, set(json.loads(p.row[MESH] or "[]")))
+    design, basis = classify_article(facts)
+    retracted = "Retracted Publication" in names or any(
+        r[_LINK_KIND].lower() == "comment:retraction in" for r in p.children["europepmc_links"])
+    return design, basis, int(retracted)
 
 
 def rank(p: Prepared, stored: tuple) -> int:
@@ -51,7 +66,8 @@ class EuropePmcSource(Source):
     family = FAMILY
     tables = TABLES
     writer = Writer(FAMILY, rank_sql="coalesce(date_of_revision, first_index_date)", rank=rank,
-                    rank_values=lambda p: (p.row[REVISED] or p.row[INDEXED],))
+                    rank_values=lambda p: (p.row[REVISED] or p.row[INDEXED],),
+                    derived=("design", "design_source", "retracted"), derive=derive)
     default_url = DEFAULT_URL
     url_key = "europepmc_url"
     url_env = "LITWATCH_EUROPEPMC_URL"
@@ -66,7 +82,8 @@ class EuropePmcSource(Source):
     relevance_text_sql = """
 SELECT e.epmc_id, coalesce(e.title, '') || ' ' || coalesce(e.abstract, '') || ' ' || coalesce(e.mesh, '') || ' ' ||
   coalesce(e.keywords, '') || ' ' || coalesce(e.chemicals, '')
-FROM europepmc_records e"""
+FROM europepmc_records e WHERE 1"""
+    relevance_key = "e.epmc_id"
 
     def client(self, config: "Config", http: "HttpClient | None" = None) -> "EuropePmcClient":
         from ...http import HttpClient
@@ -109,31 +126,17 @@ FROM europepmc_records e"""
             "AND NOT (l.target LIKE 'MED:%' AND CAST(substr(l.target, 5) AS INTEGER) IN (SELECT pmid FROM articles)) "
             "ORDER BY l.target")]
 
-    def classify(self, conn: sqlite3.Connection) -> int:
-        """Set design and retracted for records whose content changed."""
-        from ...designs import ArticleFacts, classify_article
-
-        rows = []
-        for epmc_id, title, abstract, types, mesh, record_hash in conn.execute(
-                "SELECT epmc_id, title, abstract, pub_types, mesh, record_hash FROM europepmc_records "
-                "WHERE derived_hash IS NOT record_hash").fetchall():
-            names = {NLM_TYPES.get(t.lower(), t) for t in json.loads(types or "[]")}
-            facts = ArticleFacts(title or "", abstract or "", names, set(json.loads(mesh or "[]")))
-            design, source = classify_article(facts)
-            retracted = "Retracted Publication" in names or bool(conn.execute(
-                "SELECT 1 FROM europepmc_links WHERE epmc_id = ? AND lower(kind) = 'comment:retraction in'",
-                [epmc_id]).fetchone())
-            rows.append((design, source, retracted, record_hash, epmc_id))
-        conn.executemany("UPDATE europepmc_records SET design = ?, design_source = ?, retracted = ?, "
-                         "derived_hash = ? WHERE epmc_id = ?", rows)
-        return len(rows)
-
-    def add_links(self, conn: sqlite3.Connection) -> None:
+    def links(self, conn: sqlite3.Connection, keys: list[Any] | None = None) -> None:
         """NCT IDs written in a record's title or abstract."""
-        conn.execute(
-            "INSERT OR IGNORE INTO paper_trial_links (paper_id, nct_id, source, reference_type, pmid) "
-            "SELECT coalesce('PMID:' || e.pmid, e.epmc_id), l.target, 'europepmc_text', NULL, e.pmid "
-            "FROM europepmc_links l JOIN europepmc_records e ON e.epmc_id = l.epmc_id WHERE l.kind = 'nct_text'")
+        for where, params in in_keys("e.epmc_id", keys):
+            conn.execute("DELETE FROM paper_trial_links WHERE source = 'europepmc_text' AND paper_id IN "
+                         f"(SELECT coalesce('PMID:' || e.pmid, e.epmc_id) FROM europepmc_records e WHERE 1{where})",
+                         params)
+            conn.execute(
+                "INSERT OR IGNORE INTO paper_trial_links (paper_id, nct_id, source, reference_type, pmid) "
+                "SELECT coalesce('PMID:' || e.pmid, e.epmc_id), l.target, 'europepmc_text', NULL, e.pmid "
+                "FROM europepmc_links l JOIN europepmc_records e ON e.epmc_id = l.epmc_id "
+                f"WHERE l.kind = 'nct_text'{where}", params)
 
     def reparse(self, conn: sqlite3.Connection) -> Iterator[list[Prepared]]:
         from ...store.writes import prepare

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from json.encoder import encode_basestring as _js  # type: ignore[attr-defined]  # a JSON string, in C
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterator
 
@@ -32,6 +33,11 @@ Record = dict[str, Any]
 
 MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+# The spellings of months and days PubMed uses, to their two-digit forms (dates are read
+# hundreds of thousands of times a file; anything else takes the careful path).
+_MONTH_CODES = {**{str(n): f"{n:02d}" for n in range(1, 13)}, **{f"{n:02d}": f"{n:02d}" for n in range(1, 13)},
+                **{m.capitalize(): f"{n:02d}" for m, n in MONTHS.items()}}
+_DAY_CODES = {**{str(n): f"{n:02d}" for n in range(1, 32)}, **{f"{n:02d}": f"{n:02d}" for n in range(1, 32)}}
 _YEAR_MONTH = re.compile(r"(\d{4})(?:[\s/-]+([A-Za-z]{3}|\d{1,2})\b)?(?:[\s/-]+(\d{1,2})\b)?")
 _ORCID = re.compile(r"(\d{4}-?\d{4}-?\d{4}-?\d{3}[\dXx])")
 _PMC = re.compile(r"^PMC\d+$")
@@ -257,7 +263,7 @@ def _prepared(pmid: int, a: dict[str, Any], kids: dict[str, list[tuple]], raw: b
     kids["article_publication_types"] = _unique_on(kids["article_publication_types"], 2, key=1)
     kids["article_databanks"] = _unique_on(kids["article_databanks"], 2)
     row = tuple(a.values())
-    children = {name: [(pmid, *r) for r in kids[name]] for name in CHILDREN}
+    children = {name: [(pmid, *r) for r in kids[name]] if kids[name] else [] for name in CHILDREN}
     return Prepared(pmid, row, children, raw_fingerprint(raw) if raw else fingerprint(row, children), raw)
 
 
@@ -411,7 +417,7 @@ def _people(people: etree._Element, investigators: bool = False) -> list[tuple]:
             elif tag == "Identifier" and (c.get("Source") or "").upper() == "ORCID":
                 orcid = normalize_orcid(c.text)
         first = affiliations[0] if affiliations else None
-        listed = json.dumps(affiliations, ensure_ascii=False) if affiliations else "[]"
+        listed = "[" + ", ".join(map(_js, affiliations)) + "]" if affiliations else "[]"
         if investigators:
             rows.append((len(rows) + 1, last, fore, initials, suffix, first, listed, orcid))
         else:
@@ -432,11 +438,17 @@ def _mesh(heading_list: etree._Element) -> list[tuple]:
             else:
                 q_major = c.get("MajorTopicYN") == "Y"
                 major = major or q_major
-                qualifiers.append({"ui": c.get("UI"), "name": c.text, "major_topic": q_major})
+                # json.dumps of {"ui", "name", "major_topic"}, written out: this runs 100,000
+                # times a file, and the generic encoder costs more than the rest of a heading.
+                ui = c.get("UI")
+                qualifiers.append(f'{{"ui": {_js(ui) if ui is not None else "null"}, "name": '
+                                  f'{_js(c.text) if c.text is not None else "null"}, '
+                                  f'"major_topic": {"true" if q_major else "false"}}}')
         if descriptor is None:
             continue
-        rows.append((i, descriptor.get("UI"), _clean(descriptor.text), int(major),
-                     json.dumps(qualifiers) if qualifiers else "[]"))
+        text = descriptor.text
+        rows.append((i, descriptor.get("UI"), text.strip() or None if text else None, int(major),
+                     "[" + ", ".join(qualifiers) + "]"))
     return rows
 
 
@@ -510,15 +522,25 @@ def _date(e: etree._Element) -> str | None:
 
 def iso_date(year: str | None, month: str | None = None, day: str | None = None) -> str | None:
     """``iso_date("2021", "Jun", "1") == "2021-06-01"``; seasons and junk are dropped."""
-    if not year or not year.strip()[:4].isdigit():
+    if not year:
         return None
-    out = year.strip()[:4]
-    m = _month(month)
-    if m:
-        out += f"-{m:02d}"
-        if day and day.strip().isdigit() and 1 <= int(day) <= 31:
-            out += f"-{int(day):02d}"
-    return out
+    y = year.strip()[:4]
+    if len(y) != 4 or not y.isdigit():
+        return None
+    if not month:
+        return y
+    m = _MONTH_CODES.get(month)
+    if m is None:
+        n = _month(month)
+        if not n:
+            return y
+        m = f"{n:02d}"
+    if not day:
+        return f"{y}-{m}"
+    d = _DAY_CODES.get(day)
+    if d is None:
+        d = f"{int(day):02d}" if day.strip().isdigit() and 1 <= int(day) <= 31 else None
+    return f"{y}-{m}-{d}" if d else f"{y}-{m}"
 
 
 def iso_from_text(text: str) -> str | None:

@@ -27,7 +27,7 @@ DERIVED: dict[str, tuple[type, str]] = {
 # Where the record's own XML is kept: a compressed block of raw_blocks, and the record's
 # place in it once decompressed.
 RAW: dict[str, tuple[type, str]] = {
-    "raw_block": (int, "raw_blocks row holding the record's XML as received (foreign key)"),
+    "raw_block": (int, "raw_blocks row holding the record's XML as received"),
     "raw_offset": (int, "where the record's XML starts in its block, decompressed"),
     "raw_length": (int, "length in bytes of the record's XML"),
 }
@@ -71,8 +71,8 @@ TABLES: dict[str, TableSpec] = {
             "entrez_date": (str, "date the record entered PubMed"),
             "pubmed_date": (str, "PubMed publication date (history status 'pubmed')"),
         } | DERIVED | RECORD_META | RAW,
-        pk="pmid", foreign_keys=RUN_FOREIGN_KEYS + (("raw_block", "raw_blocks", "id"),),
-        indexes=(("pub_year",), ("doi",), ("design",)),
+        pk="pmid", foreign_keys=RUN_FOREIGN_KEYS,
+        indexes=(("pub_year",), ("doi",)),
         description="One row per PubMed record: the newest copy litwatch has seen."),
     "article_authors": child(ARTICLE, {
         "position": (int, "1-based byline position"),
@@ -171,11 +171,10 @@ TABLES: dict[str, TableSpec] = {
     }, ("pmid", "position"), "The reference list: what the paper cites.", indexes=(("ref_pmid",),)),
     "article_topics": child(ARTICLE, {
         "topic": (str, "topic name"),
-        "relevance": (str, "core (both of the topic's concepts appear in title, abstract, MeSH or keywords) or "
-                           "peripheral (brought by the topic's query or import, not core)"),
+        "relevance": (str, "core (both of the topic's concepts appear in the record), intervention or condition (only that one), none (neither: a query or an import brought it); see litwatch.evidence"),
         "first_run_id": (int, "run whose fetch or tagged import brought the record in (empty when only concept "
                               "matching placed it in the topic)"),
-    }, ("pmid", "topic"), "The records of each topic and how central they are to it.", indexes=(("topic",),)),
+    }, ("pmid", "topic"), "The records of each topic and how central they are to it.", indexes=(("topic", "relevance"),)),
     "article_deletions": TableSpec(
         {
             "pmid": (int, "PubMed ID PubMed deleted (primary key)"),
@@ -190,6 +189,7 @@ TABLES: dict[str, TableSpec] = {
         {
             "id": (int, "block number (primary key)"),
             "codec": (str, "compression of data: zstd"),
+            "refs": (int, "how many stored records point into the block; it is deleted when none does"),
             "data": (bytes, "records' XML as received, one after the other, compressed together"),
         },
         pk="id",

@@ -14,7 +14,7 @@ from ...errors import ParseError
 from ...files import MEDLINE, PUBMED_XML
 from ...store.db import now, transaction
 from ...store.writes import Counts, Prepared, Writer, delete, raw_fingerprint, save, stored_rows
-from ..base import Batch, Search, Source
+from ..base import Batch, Search, Source, in_keys
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
@@ -29,6 +29,25 @@ DEFAULT_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
 IMPORT_BATCH = 500  # records per store transaction when reading files
 _CONTENT = FAMILY.content(TABLES)
 VERSION, REVISED = _CONTENT.index("pmid_version"), _CONTENT.index("date_revised")
+TITLE, ABSTRACT = _CONTENT.index("title"), _CONTENT.index("abstract")
+# Positions in the child rows (key first) of what the evidence reads.
+_TYPE_NAME = TABLES["article_publication_types"].names.index("name")
+_MESH_NAME = TABLES["article_mesh"].names.index("descriptor_name")
+_REF_TYPE = TABLES["article_comments"].names.index("ref_type")
+
+
+def derive(p: Prepared) -> tuple:
+    """Design (from indexing, else inferred from wording), and whether the paper is retracted
+    or corrected, from the record's own rows."""
+    from ...designs import ArticleFacts, classify_article
+
+    types = {r[_TYPE_NAME] for r in p.children["article_publication_types"]}
+    mesh = {r[_MESH_NAME] for r in p.children["article_mesh"]}
+    refs = {r[_REF_TYPE] for r in p.children["article_comments"]}
+    design, basis = classify_article(ArticleFacts(p.row[TITLE] or "", p.row[ABSTRACT] or "", types, mesh))
+    retracted = "Retracted Publication" in types or "RetractionIn" in refs
+    corrected = bool(refs & {"ErratumIn", "CorrectedandRepublishedIn"})
+    return design, basis, int(retracted), int(corrected)
 
 
 def rank(p: Prepared, stored: tuple) -> int:
@@ -55,7 +74,8 @@ class PubMedSource(Source):
     family = FAMILY
     tables = TABLES
     writer = Writer(FAMILY, rank_sql="pmid_version, date_revised, raw_block IS NOT NULL", rank=rank,
-                    rank_values=lambda p: (p.row[VERSION], p.row[REVISED], p.raw is not None), raw=True)
+                    rank_values=lambda p: (p.row[VERSION], p.row[REVISED], p.raw is not None), raw=True,
+                    derived=("design", "design_source", "retracted", "corrected"), derive=derive)
     default_url = DEFAULT_URL
     url_key = "eutils_url"
     url_env = "LITWATCH_EUTILS_URL"
@@ -71,7 +91,8 @@ SELECT a.pmid, coalesce(a.title, '') || ' ' || coalesce(a.abstract, '') || ' ' |
   coalesce((SELECT group_concat(descriptor_name, ' | ') FROM article_mesh m WHERE m.pmid = a.pmid), '') || ' ' ||
   coalesce((SELECT group_concat(keyword, ' | ') FROM article_keywords k WHERE k.pmid = a.pmid), '') || ' ' ||
   coalesce((SELECT group_concat(name, ' | ') FROM article_chemicals c WHERE c.pmid = a.pmid), '')
-FROM articles a"""
+FROM articles a WHERE 1"""
+    relevance_key = "a.pmid"
 
     def client(self, config: "Config", http: "HttpClient | None" = None) -> "PubMedClient":
         """A PubMed client paced at NCBI's limit for the key (or lack of one)."""
@@ -157,45 +178,29 @@ FROM articles a"""
         if batch:
             yield batch
 
-    def classify(self, conn: sqlite3.Connection) -> int:
-        """Set design, design_source, retracted and corrected where the record changed."""
-        from ...designs import ArticleFacts, classify_article
+    def deleted_since(self, conn: sqlite3.Connection, run_id: int) -> list[Any]:
+        return [r[0] for r in conn.execute("SELECT pmid FROM article_deletions WHERE run_id > ?", [run_id])]
 
-        todo = [row[0] for row in conn.execute("SELECT pmid FROM articles WHERE derived_hash IS NOT record_hash")]
-        for i in range(0, len(todo), 500):
-            chunk = todo[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            types = _grouped(conn, f"SELECT pmid, name FROM article_publication_types WHERE pmid IN ({marks})", chunk)
-            mesh = _grouped(conn, f"SELECT pmid, descriptor_name FROM article_mesh WHERE pmid IN ({marks})", chunk)
-            comments = _grouped(conn, f"SELECT pmid, ref_type FROM article_comments WHERE pmid IN ({marks})", chunk)
-            rows = []
-            for pmid, title, abstract, record_hash in conn.execute(
-                    f"SELECT pmid, title, abstract, record_hash FROM articles WHERE pmid IN ({marks})", chunk):
-                facts = ArticleFacts(title or "", abstract or "", types.get(pmid, set()), mesh.get(pmid, set()))
-                design, source = classify_article(facts)
-                refs = comments.get(pmid, set())
-                retracted = "Retracted Publication" in facts.publication_types or "RetractionIn" in refs
-                corrected = bool(refs & {"ErratumIn", "CorrectedandRepublishedIn"})
-                rows.append((design, source, retracted, corrected, record_hash, pmid))
-            conn.executemany("UPDATE articles SET design = ?, design_source = ?, retracted = ?, corrected = ?, "
-                             "derived_hash = ? WHERE pmid = ?", rows)
-        return len(todo)
-
-    def add_links(self, conn: sqlite3.Connection) -> None:
+    def links(self, conn: sqlite3.Connection, keys: list[Any] | None = None) -> None:
         """A record's DataBank list, and NCT IDs written in its title or abstract."""
         from ...evidence import NCT_ID
 
-        conn.execute(
-            "INSERT OR IGNORE INTO paper_trial_links (paper_id, nct_id, source, reference_type, pmid) "
-            "SELECT 'PMID:' || pmid, upper(replace(accession, ' ', '')), 'pubmed_databank', NULL, pmid "
-            "FROM article_databanks WHERE databank = 'ClinicalTrials.gov' AND upper(accession) LIKE 'NCT%'")
-        mentions = set()
-        for pmid, title, abstract in conn.execute(
-                "SELECT pmid, title, abstract FROM articles WHERE title LIKE '%NCT%' OR abstract LIKE '%NCT%'"):
-            for m in NCT_ID.finditer(f"{title or ''}\n{abstract or ''}"):
-                mentions.add((f"PMID:{pmid}", f"NCT{m.group(1)}", pmid))
-        conn.executemany("INSERT OR IGNORE INTO paper_trial_links (paper_id, nct_id, source, reference_type, pmid) "
-                         "VALUES (?, ?, 'pubmed_text', NULL, ?)", sorted(mentions))
+        for where, params in in_keys("pmid", keys):
+            conn.execute(f"DELETE FROM paper_trial_links WHERE source IN ('pubmed_databank', 'pubmed_text'){where}",
+                         params)
+            conn.execute(
+                "INSERT OR IGNORE INTO paper_trial_links (paper_id, nct_id, source, reference_type, pmid) "
+                "SELECT 'PMID:' || pmid, upper(replace(accession, ' ', '')), 'pubmed_databank', NULL, pmid "
+                f"FROM article_databanks WHERE databank = 'ClinicalTrials.gov' AND upper(accession) LIKE 'NCT%'{where}",
+                params)
+            mentions = set()
+            for pmid, title, abstract in conn.execute(
+                    "SELECT pmid, title, abstract FROM articles WHERE (title LIKE '%NCT%' OR abstract LIKE '%NCT%')"
+                    f"{where}", params):
+                for m in NCT_ID.finditer(f"{title or ''}\n{abstract or ''}"):
+                    mentions.add((f"PMID:{pmid}", f"NCT{m.group(1)}", pmid))
+            conn.executemany("INSERT OR IGNORE INTO paper_trial_links (paper_id, nct_id, source, reference_type, "
+                             "pmid) VALUES (?, ?, 'pubmed_text', NULL, ?)", sorted(mentions))
 
     def reads(self, fmt: str, head: bytes) -> bool:
         return fmt in (PUBMED_XML, MEDLINE)
@@ -274,13 +279,6 @@ def _batches(events: Iterator["Event"], size: int) -> Iterator[Batch]:
             log.warning("skipped book record PMID %s (books are not stored)", event.pmids[0] if event.pmids else "?")
     if batch.records or batch.skipped:
         yield batch
-
-
-def _grouped(conn: sqlite3.Connection, sql: str, params: list) -> dict:
-    out: dict = {}
-    for key, value in conn.execute(sql, params):
-        out.setdefault(key, set()).add(value)
-    return out
 
 
 SOURCE = PubMedSource()
