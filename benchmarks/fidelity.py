@@ -691,7 +691,7 @@ def report(all_stats: list[dict[str, Any]], tally: Tally, elapsed: float) -> Non
     print("litwatch fidelity: stored values vs an independent lxml reading of the same XML\n")
     for s in all_stats:
         sel, c = s["selection"], s["counts"]
-        print(f"{s['file']}: {sel.records:,} records in the file ({sel.repeats} repeated PMIDs, {sel.deleted} "
+        print(f"{s['file']}: {sel.records:,} records in the file ({sel.repeats} further copies of a PMID already read, {sel.deleted} "
               f"deleted by DeleteCitation, {sel.refused} refused after a deletion, {sel.books} books) -> "
               f"{len(sel.kept):,} expected stored")
         print(f"  litwatch import: {s['import_s']:.1f} s (run counts: received {c.received}, new {c.new}, "
@@ -750,9 +750,14 @@ def main(argv: list[str] | None = None) -> int:
     for f in files:
         if not f.is_file():
             parser.error(f"no file {f}")
+    from litwatch.errors import LitwatchError
+
     tally = Tally(args.examples)
     t = time.perf_counter()
-    all_stats = [check_file(f, tally, args.raw_sample) for f in files]
+    try:
+        all_stats = [check_file(f, tally, args.raw_sample) for f in files]
+    except LitwatchError as e:
+        parser.exit(1, f"fidelity: {e}\n")
     report(all_stats, tally, time.perf_counter() - t)
     return 0
 
