@@ -26,11 +26,11 @@ empty or whitespace-only text is NULL; abstracts as 'LABEL: text' lines, else th
 abstract; the vernacular title when there is no English one; DOI from the ArticleIdList, else
 the ELocationID; keywords (and the other tables keyed on a value) deduplicated on it, first
 occurrence kept; the highest PMID version stored, then the latest DateRevised, then the later
-copy; a record deleted by the file's DeleteCitation absent. Where the schema leaves a choice
-open, this script makes its own and a mismatch shows where litwatch chose differently: a JSON
-array column is NULL when the list is empty, like any absent value; pii falls back to the
-ELocationID like the DOI; a reference's PMC ID comes from IdType pmc or pmcid, written
-PMC1234567; a MedlineDate range gives the range's start as precise as it is given.
+copy; a record deleted by the file's DeleteCitation absent; a JSON array column NULL when
+the list is empty, like any absent value; pii from the ArticleIdList, else the ELocationID,
+like the DOI; a reference's PMC ID from IdType pmc or pmcid, written PMC1234567. Where the
+schema leaves a choice open, this script makes its own and a mismatch shows where litwatch
+chose differently: a MedlineDate range gives the range's start as precise as it is given.
 """
 
 from __future__ import annotations

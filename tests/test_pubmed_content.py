@@ -87,3 +87,36 @@ def test_each_record_keeps_its_xml_as_received():
     events = [e for e in parse_xml_bytes(body) if e.kind == "article"]
     assert all(e.record.raw.startswith(b"<PubmedArticle>") and e.record.raw in body for e in events)
     assert sum(len(e.record.raw) for e in events) > 0.9 * len(body)
+
+
+# Four cases benchmarks/fidelity.py found litwatch reading short, on real records.
+
+def test_an_embargoed_pmc_id_is_the_pmc_id_without_its_release_note():
+    rec = records("medline16n0902_fidelity_examples.xml")[25658195]
+    assert ("other:NLM", "PMC4691190 [Available on 03/03/16]") in {
+        (i["id_type"], i["value"]) for i in rec["article_ids"]}
+    assert rec["articles"]["pmc_id"] == "PMC4691190"
+
+
+def test_a_pii_given_only_as_an_elocation_id_is_kept():
+    rec = records("medline16n0902_fidelity_examples.xml")[25440500]
+    assert rec["articles"]["pii"] == "S0002-9149(14)01704-4"
+
+
+def test_a_cited_works_pmc_id_is_read_from_either_id_type():
+    refs = records("pubmed21n1298_fidelity_examples.xml")[30452057]["article_references"]
+    assert refs[18]["ref_pmc"] == "PMC4882309"  # sent as <ArticleId IdType="pmcid">4882309</ArticleId>
+    assert all(r["ref_pmc"] is None or r["ref_pmc"].startswith("PMC") for r in refs)
+
+
+def test_a_labelled_section_without_text_ends_at_its_label():
+    abstract = records("pubmed21n1298_fidelity_examples.xml")[31617889]["articles"]["abstract"]
+    assert abstract.endswith("\nLEVEL OF EVIDENCE: 4:")
+
+
+def test_an_empty_list_is_null_in_every_json_column(examples):
+    for rec in examples.values():
+        for table, column in [("article_authors", "affiliations"), ("article_authors", "affiliation_ids"),
+                              ("article_investigators", "affiliations"), ("article_mesh", "qualifiers")]:
+            assert all(row[column] is None or json.loads(row[column]) for row in rec[table])
+        assert rec["articles"]["languages"] is None or json.loads(rec["articles"]["languages"])

@@ -70,7 +70,7 @@ def test_rct_publication_type_mesh_and_databank_of_29768149():
     assert {d["databank"] for d in rec["article_databanks"]} == {"ClinicalTrials.gov"}
     mesh = rec["article_mesh"]
     assert mesh and all(m["descriptor_ui"].startswith("D") for m in mesh)
-    qualified = [m for m in mesh if json.loads(m["qualifiers"])]
+    qualified = [m for m in mesh if m["qualifiers"]]
     assert qualified and all(isinstance(q["major_topic"], bool) for q in json.loads(qualified[0]["qualifiers"]))
 
 

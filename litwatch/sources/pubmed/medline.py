@@ -98,7 +98,7 @@ def medline_record(rec: dict[str, Any]) -> Record:
         "pmc_id": first_id.get("pmc"),
         "pii": first_id.get("pii"),
         "language": languages[0] if languages else None,
-        "languages": json.dumps(languages),
+        "languages": json.dumps(languages) if languages else None,
         "publication_status": rec.get("PST"),
         "medline_status": rec.get("STAT"),
         "date_completed": _compact_date(rec.get("DCOM")),
@@ -149,12 +149,12 @@ def _medline_authors(rec: dict[str, Any], pmid: int) -> list[Row]:
         rows.append({"pmid": pmid, "position": i + 1, "last_name": last, "fore_name": fore or None,
                      "initials": initials, "suffix": None, "collective_name": None,
                      "affiliation": ads[i],
-                     "affiliations": json.dumps([ads[i]] if ads[i] else [], ensure_ascii=False),
+                     "affiliations": json.dumps([ads[i]], ensure_ascii=False) if ads[i] else None,
                      "orcid": auids[i], "equal_contrib": False})
     for cn in rec.get("CN", []):
         rows.append({"pmid": pmid, "position": len(rows) + 1, "last_name": None, "fore_name": None,
                      "initials": None, "suffix": None, "collective_name": cn, "affiliation": None,
-                     "affiliations": "[]", "orcid": None, "equal_contrib": False})
+                     "affiliations": None, "orcid": None, "equal_contrib": False})
     return rows
 
 
@@ -166,7 +166,7 @@ def _medline_mesh(pmid: int, position: int, term: str) -> Row:
     return {"pmid": pmid, "position": position, "descriptor_ui": None,
             "descriptor_name": descriptor.lstrip("*"),
             "major_topic": major or any(q["major_topic"] for q in qualifiers),
-            "qualifiers": json.dumps(qualifiers)}
+            "qualifiers": json.dumps(qualifiers) if qualifiers else None}
 
 
 def _medline_chemical(pmid: int, rn: str) -> Row:

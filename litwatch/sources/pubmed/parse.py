@@ -174,14 +174,14 @@ def parse_article(mc: etree._Element, pd: etree._Element | None, raw: bytes | No
     languages: list[str] = []
     subsets: list[str] = []
     other_ids: list[tuple[str, str]] = []
-    elocation_doi = None
+    elocations: dict[str, str] = {}
     for child in mc:
         tag = child.tag
         if tag == "PMID":
             pmid = _int(child.text) or 0
             a["pmid_version"] = _int(child.get("Version")) or 1
         elif tag == "Article":
-            elocation_doi = _read_article(child, a, kids, languages)
+            elocations = _read_article(child, a, kids, languages)
         elif tag == "MeshHeadingList":
             kids["article_mesh"] = _mesh(child)
         elif tag == "MedlineJournalInfo":
@@ -235,8 +235,11 @@ def parse_article(mc: etree._Element, pd: etree._Element | None, raw: bytes | No
         first_id.setdefault(id_type, value)
     for source, value in other_ids:
         ids.append((f"other:{source}", value))
-        if source == "NLM" and _PMC.match(value):  # older records give their PMC ID only here
-            first_id.setdefault("pmc", value)
+        # Older records give their PMC ID only here, while embargoed as
+        # "PMC4691190 [Available on 03/03/16]".
+        word = value.split(None, 1)[0]
+        if source == "NLM" and _PMC.match(word):
+            first_id.setdefault("pmc", word)
     a["pmid"] = pmid
     if a["title"] is None and a["vernacular_title"]:
         a["title"] = a["vernacular_title"]
@@ -244,11 +247,11 @@ def parse_article(mc: etree._Element, pd: etree._Element | None, raw: bytes | No
     if a["abstract"] is None and others:
         english = [o for o in others if (o[2] or "").lower() == "eng"]
         a["abstract"] = (english or others)[0][4]
-    a["doi"] = first_id.get("doi") or elocation_doi
+    a["doi"] = first_id.get("doi") or elocations.get("doi")
     a["pmc_id"] = first_id.get("pmc")
-    a["pii"] = first_id.get("pii")
+    a["pii"] = first_id.get("pii") or elocations.get("pii")
     a["language"] = languages[0] if languages else None
-    a["languages"] = json.dumps(languages)
+    a["languages"] = json.dumps(languages) if languages else None
     a["citation_subsets"] = json.dumps(subsets) if subsets else None
     a["pub_year"] = int(a["pub_date"][:4]) if a["pub_date"] else None
     return _prepared(pmid, a, kids, raw)
@@ -280,9 +283,10 @@ def _unique_on(rows: list[tuple], width: int, key: int | None = None) -> list[tu
 
 
 def _read_article(art: etree._Element, a: dict[str, Any], kids: dict[str, list[tuple]],
-                  languages: list[str]) -> str | None:
-    """Fill article fields and child rows from an <Article>; return its ELocationID DOI."""
-    doi = None
+                  languages: list[str]) -> dict[str, str]:
+    """Fill article fields and child rows from an <Article>; return its first ELocationID of
+    each type ({"doi": ..., "pii": ...}), the fallback when the ArticleIdList lacks one."""
+    elocations: dict[str, str] = {}
     for child in art:
         tag = child.tag
         if tag == "Journal":
@@ -298,8 +302,8 @@ def _read_article(art: etree._Element, a: dict[str, Any], kids: dict[str, list[t
         elif tag == "Pagination":
             a["pages"] = _pages(child)
         elif tag == "ELocationID":
-            if doi is None and child.get("EIdType") == "doi" and child.text and child.text.strip():
-                doi = child.text.strip()
+            if child.text and child.text.strip():
+                elocations.setdefault(child.get("EIdType") or "", child.text.strip())
         elif tag == "Language":
             if child.text and child.text.strip():
                 languages.append(child.text.strip())
@@ -316,7 +320,7 @@ def _read_article(art: etree._Element, a: dict[str, Any], kids: dict[str, list[t
             kids["article_grants"] = [
                 (i, _clean(g.findtext("GrantID")), _clean(g.findtext("Acronym")), _clean(g.findtext("Agency")),
                  _clean(g.findtext("Country"))) for i, g in enumerate(child, 1)]
-    return doi
+    return elocations
 
 
 def _read_journal(journal: etree._Element, a: dict[str, Any]) -> None:
@@ -381,8 +385,8 @@ def _references(reference_list: etree._Element, out: list[tuple]) -> None:
                         pmid = _int(value)
                     elif kind == "doi":
                         doi = value
-                    elif kind == "pmc":
-                        pmc = value
+                    elif kind in ("pmc", "pmcid") and value:  # 2021 files: "pmcid", bare digits
+                        pmc = value if value.startswith("PMC") else f"PMC{value}"
         out.append((len(out) + 1, citation, pmid, doi, pmc))
 
 
@@ -417,7 +421,7 @@ def _people(people: etree._Element, investigators: bool = False) -> list[tuple]:
             elif tag == "Identifier" and (c.get("Source") or "").upper() == "ORCID":
                 orcid = normalize_orcid(c.text)
         first = affiliations[0] if affiliations else None
-        listed = "[" + ", ".join(map(_js, affiliations)) + "]" if affiliations else "[]"
+        listed = "[" + ", ".join(map(_js, affiliations)) + "]" if affiliations else None
         if investigators:
             rows.append((len(rows) + 1, last, fore, initials, suffix, first, listed, orcid))
         else:
@@ -448,7 +452,7 @@ def _mesh(heading_list: etree._Element) -> list[tuple]:
             continue
         text = descriptor.text
         rows.append((i, descriptor.get("UI"), text.strip() or None if text else None, int(major),
-                     "[" + ", ".join(qualifiers) + "]"))
+                     "[" + ", ".join(qualifiers) + "]" if qualifiers else None))
     return rows
 
 
@@ -472,7 +476,7 @@ def _abstract(ab: etree._Element) -> tuple[str | None, str | None]:
             text = _text(t)
             label = t.get("Label")
             if text or label:
-                parts.append(f"{label}: {text or ''}" if label else text)
+                parts.append((f"{label}: {text}" if text else f"{label}:") if label else text)
         elif t.tag == "CopyrightInformation":
             copyright_ = _clean(t.text)
     return "\n".join(parts) or None, copyright_

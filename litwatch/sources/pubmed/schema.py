@@ -41,7 +41,7 @@ TABLES: dict[str, TableSpec] = {
                            "has no English one"),
             "vernacular_title": (str, "title in the article's original language, when given"),
             "abstract": (str, "abstract; structured sections as 'LABEL: text', one per line; when the record has "
-                              "none, its first other abstract (see article_other_abstracts)"),
+                              "none, its other abstract (the English one if several; see article_other_abstracts)"),
             "abstract_copyright": (str, "copyright statement of the abstract"),
             "journal": (str, "journal title"),
             "journal_iso": (str, "ISO (or MEDLINE) journal abbreviation"),
@@ -61,7 +61,7 @@ TABLES: dict[str, TableSpec] = {
             "pmc_id": (str, "PubMed Central ID, from the ArticleIdList or (older records) an OtherID of source NLM"),
             "pii": (str, "publisher item identifier"),
             "language": (str, "first language of the article (ISO 639-2, e.g. eng)"),
-            "languages": (str, "JSON array of all languages"),
+            "languages": (str, "JSON array of all languages; NULL when none (as every JSON array column)"),
             "publication_status": (str, "ppublish, epublish or aheadofprint"),
             "medline_status": (str, "MEDLINE, PubMed-not-MEDLINE, In-Process, Publisher..."),
             "citation_subsets": (str, "JSON array of NLM citation subsets (IM = Index Medicus...)"),
