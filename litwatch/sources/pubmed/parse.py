@@ -474,7 +474,7 @@ def _abstract(ab: etree._Element) -> tuple[str | None, str | None]:
     for t in ab:
         if t.tag == "AbstractText":
             text = _text(t)
-            label = t.get("Label")
+            label = (t.get("Label") or "").strip()  # labels carry stray spaces, even em spaces
             if text or label:
                 parts.append((f"{label}: {text}" if text else f"{label}:") if label else text)
         elif t.tag == "CopyrightInformation":
