@@ -9,6 +9,7 @@ import json
 import sqlite3
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Iterator
@@ -41,6 +42,24 @@ class RunResult:
     error: str | None = None
 
 
+# The runs of one command (or library call) form a session: its first run's id.
+_SESSION: ContextVar[list[int] | None] = ContextVar("litwatch_session", default=None)
+
+
+@contextmanager
+def session() -> Iterator[None]:
+    """Group the runs started inside the block (what one ``update`` brought, say); inside an
+    open session, the runs join it."""
+    if _SESSION.get() is not None:
+        yield
+        return
+    token = _SESSION.set([])
+    try:
+        yield
+    finally:
+        _SESSION.reset(token)
+
+
 def start_run(conn: sqlite3.Connection, *, topic: str | None, source: str, kind: str,
               query: str | None = None, params: dict[str, Any] | None = None) -> int:
     """Record a run as started and return its id."""
@@ -50,7 +69,12 @@ def start_run(conn: sqlite3.Connection, *, topic: str | None, source: str, kind:
             "expected, received, new, updated, unchanged, deleted, skipped, repeated) "
             "VALUES (?, ?, ?, ?, 'running', ?, ?, ?, NULL, 0, 0, 0, 0, 0, 0, 0)",
             (topic, source, kind, now(), redact(query) if query else None, _params(params or {}), __version__))
-    return int(cursor.lastrowid or 0)
+        run_id = int(cursor.lastrowid or 0)
+        group = _SESSION.get()
+        if group is not None and not group:
+            group.append(run_id)
+        conn.execute("UPDATE runs SET session = ? WHERE id = ?", [group[0] if group else run_id, run_id])
+    return run_id
 
 
 def finish_run(conn: sqlite3.Connection, run_id: int, status: str, counts: Counts,

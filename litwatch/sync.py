@@ -55,6 +55,16 @@ def fetch_topic(conn: sqlite3.Connection, config: Config, source: Source, topic:
     return RunResult(run_id, source.name, topic.name, "fetch", "success", counts, params)
 
 
+def unreachable(conn: sqlite3.Connection, source: Source, topic: Topic, url: str) -> None:
+    """Record a fetch of the topic that could not start: the service did not answer."""
+    from .runs import finish_run, start_run
+    from .store.writes import Counts
+
+    run_id = start_run(conn, topic=topic.name, source=source.name, kind="fetch", query=source.query_text(topic),
+                       params={"url": url})
+    finish_run(conn, run_id, "failed", Counts(), error=f"{source.label} could not be reached ({source.service})")
+
+
 def follow_links(conn: sqlite3.Connection, config: Config, sources: Iterable[Source],
                  clients: dict[str, Any] | None = None) -> list[RunResult]:
     """Fetch, by ID and in batched requests, the linked records the topic queries missed.

@@ -24,7 +24,7 @@ from ..errors import LitwatchError, UsageError
 log = logging.getLogger(__name__)
 
 # 1: the first release (no version recorded, user_version 0); 2: this one.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x4C697457  # "LitW": marks a file as a litwatch database
 
 
@@ -104,18 +104,21 @@ def upgrade(conn: sqlite3.Connection, version: int) -> None:
         with transaction(conn):
             ensure_schema(conn)  # cheap and idempotent: heals a half-created schema
         return
+    if not version:  # a new database is created as the current version, with nothing to migrate
+        with transaction(conn):
+            ensure_schema(conn)
+            conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('evidence', 'current')")
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return
     for target, step in MIGRATIONS:
         if version < target:
             with transaction(conn):
                 ensure_schema(conn)
-                if version:  # an existing database: move its data along
-                    step(conn)
-                else:  # a new one: its (empty) evidence layer is current
-                    conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('evidence', 'current')")
+                step(conn)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {target}")
-            if version:
-                log.warning("upgraded the database schema from version %d to %d", version, target)
+            log.warning("upgraded the database schema from version %d to %d", version, target)
             version = target
 
 
@@ -144,7 +147,15 @@ def _to_2(conn: sqlite3.Connection) -> None:
             conn.execute(sql)
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _to_2)]
+def _to_3(conn: sqlite3.Connection) -> None:
+    """Version 2 -> 3: runs grouped in sessions (the runs of one command), reports remember
+    the last run they rest on. Earlier runs each form their own session."""
+    conn.execute("UPDATE runs SET session = id WHERE session IS NULL")
+    conn.execute("UPDATE reports SET last_run_id = (SELECT max(id) FROM runs WHERE started_at <= reports.made_at) "
+                 "WHERE last_run_id IS NULL")
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _to_2), (3, _to_3)]
 
 
 _savepoints = itertools.count(1)

@@ -23,7 +23,7 @@ CORE_TABLES: dict[str, TableSpec] = {
             "id": (int, "run number (primary key)"),
             "topic": (str, "topic name (imports: the --topic given, if any)"),
             "source": (str, "pubmed or ctgov"),
-            "kind": (str, "fetch, follow (linked records fetched by ID) or import"),
+            "kind": (str, "fetch, follow (linked records fetched by ID), import or reparse"),
             "started_at": (str, "UTC start time, ISO 8601; incremental fetches start from the last successful one"),
             "finished_at": (str, "UTC end time"),
             "status": (str, "running, success, failed or interrupted"),
@@ -39,8 +39,11 @@ CORE_TABLES: dict[str, TableSpec] = {
             "params": (str, "JSON: mode, since, date windows and counts per search, file, format; never the API key"),
             "error": (str, "one-line error of a failed run"),
             "litwatch_version": (str, "version that ran"),
+            "session": (int, "the runs of one command or library call (litwatch update, fetch, import...) share "
+                             "it: the id of their first run. The report's 'what changed' shows what the last one "
+                             "brought"),
         },
-        pk="id",
+        pk="id", indexes=(("session",),),
         description="One row per fetch or import: what was asked, what came back, how it ended."),
 }
 LINK_TABLES: dict[str, TableSpec] = {
@@ -76,6 +79,7 @@ LINK_TABLES: dict[str, TableSpec] = {
             "format": (str, "md, html or json"),
             "output": (str, "file written, if any"),
             "made_at": (str, "when the report was made (UTC)"),
+            "last_run_id": (int, "the newest run the report rests on; the next report's changes start after it"),
         },
         pk="id",
         description="Reports made, so the next one can show what changed since (--since-last-report)."),
