@@ -25,11 +25,11 @@ from . import evidence
 from .config import Config, Topic, load_config
 from .errors import LitwatchError
 from .lock import RunLock, close_abandoned_runs
-from .runs import RunResult, last_run_id, summary
+from .runs import RunResult, last_run_id, session, summary
 from .sources import all_sources, get
 from .sources.base import Source
 from .store.db import open_db, scalar
-from .sync import fetch_topic, follow_links, import_file
+from .sync import fetch_topic, follow_links, import_file, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), s
     """
     config = config or load_config()
     chosen = _sources(sources)
-    with writing(db, wait) as conn:
+    with writing(db, wait) as conn, session():
         first = last_run_id(conn)
         for topic in _topics(config, topics):
             for source in chosen:
@@ -133,7 +133,7 @@ def import_paths(db: Db, paths: Iterable[str | Path], config: Config | None = No
     config = config or load_config()
     if topic is not None:
         config.topic(topic)  # an unknown topic is a usage error, before anything is written
-    with writing(db, wait) as conn:
+    with writing(db, wait) as conn, session():
         first = last_run_id(conn)
         failures = 0
         for path in paths:
@@ -148,6 +148,9 @@ def import_paths(db: Db, paths: Iterable[str | Path], config: Config | None = No
             if on_result:
                 on_result(result)
         out = summary(conn, first, {"evidence": evidence.refresh(conn, config.topics)})
+        if topic is not None:  # files join the topic only as far as their records match it
+            placed = evidence.joined(conn, topic, [r["run_id"] for r in out["runs"]])
+            out["topic"] = {"name": topic, **placed, "left_out": out["evidence"]["left_out"].get(topic, 0)}
     if failures and out["status"] == "success":  # a file refused before any run began
         out["status"] = "partial" if out["runs"] else "failed"
     return out
@@ -170,7 +173,7 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
 
     config = config or load_config()
     say = echo or (lambda line: None)
-    with writing(db, wait) as conn:
+    with writing(db, wait) as conn, session():
         first = last_run_id(conn)
         reachable = [s for s in all_sources() if probe(s.probe_url(config))]
         if reachable:
@@ -185,7 +188,11 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
             out = summary(conn, first, {"evidence": evidence.refresh(conn, config.topics), "offline": True})
         else:
             say(f"Offline: {_labels()} cannot be reached; reporting the data already stored.")
-            out = {"status": "failed", "runs": [], "offline": True}
+            for topic in config.topics:  # the attempt is recorded, so the report says it failed
+                for source in all_sources():
+                    if source.query(topic) is not None:
+                        unreachable(conn, source, topic, source.url(config))
+            out = summary(conn, first, {"offline": True})
         data = write_report(conn, config, fmt=fmt, output=output, record=True)
     out.update(report=str(output), notice=data["notice"])
     return out
@@ -207,15 +214,18 @@ def build_report(db: Db, config: Config | None = None, *, topic: str | None = No
 
 
 def render_report(data: dict[str, Any], fmt: str, *, output: str | Path | None = None,
-                  charts_dir: str | Path | None = None) -> str:
+                  charts_dir: str | Path | None = None, section: str = "all") -> str:
     """The report as text: ``md`` (charts written to ``charts_dir`` and linked, if given),
-    self-contained ``html``, or ``json``."""
+    self-contained ``html``, or ``json``. ``section="summary"`` gives the summary alone: a
+    Markdown paragraph with its references, an HTML fragment, or the JSON ``summary``."""
     import os
 
     from .report import build, charts, render
 
     if fmt == "json":
-        return build.to_json(data)
+        return build.to_json(data["summary"] if section == "summary" else data)
+    if section == "summary":
+        return render.html(data, {}, section) if fmt == "html" else render.markdown(data, None, section)
     if fmt == "html":
         return render.html(data, charts.svg_charts(data))
     paths = None
@@ -229,7 +239,7 @@ def render_report(data: dict[str, Any], fmt: str, *, output: str | Path | None =
 def write_report(db: Db, config: Config | None = None, *, topic: str | None = None, fmt: str = "md",
                  output: str | Path | None = None, charts_dir: str | Path | None = None,
                  as_of: date | None = None, since: date | None = None, since_last_report: bool = False,
-                 record: bool = False) -> dict[str, Any]:
+                 section: str = "all", record: bool = False) -> dict[str, Any]:
     """Build and render a report, write it to ``output`` (when given) and return its data
     with the rendered ``text``. ``record`` remembers the report in the database (for the next
     report's ``since_last_report``), which needs a writable database."""
@@ -240,7 +250,7 @@ def write_report(db: Db, config: Config | None = None, *, topic: str | None = No
     opener = writing if record else reading
     with opener(db) as conn:
         data = build(conn, config.topic(topic), as_of=as_of, since=since, since_last_report=since_last_report)
-        text = render_report(data, fmt, output=output, charts_dir=charts_dir)
+        text = render_report(data, fmt, output=output, charts_dir=charts_dir, section=section)
         if output:
             write_text(output, text)
         if record:
@@ -293,7 +303,7 @@ def reparse(db: Db, config: Config | None = None, *, sources: Iterable[str] = ()
     from .sync import reparse as rebuild
 
     config = config or load_config()
-    with writing(db, wait) as conn:
+    with writing(db, wait) as conn, session():
         first = last_run_id(conn)
         for result in rebuild(conn, _sources(sources)):
             if on_result:

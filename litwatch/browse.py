@@ -57,13 +57,17 @@ QUERIES = {
         "title": "Unreported trials",
         "description": VIEW_DESCRIPTIONS["unreported_trials"],
         "sql": "SELECT * FROM unreported_trials"},
-    "changes_in_last_run": {
-        "title": "What changed in the last run",
-        "description": "Trial changes and new papers of the newest successful run of each source.",
-        "sql": "SELECT 'trial' AS kind, c.nct_id AS id, c.field, c.old_value, c.new_value FROM trial_changes c "
-               "WHERE c.run_id = (SELECT max(id) FROM runs WHERE source = 'ctgov' AND status = 'success') "
-               "UNION ALL SELECT 'paper', p.paper_id, 'new', NULL, p.title FROM papers p "
-               "WHERE p.first_run_id = (SELECT max(id) FROM runs WHERE source = 'pubmed' AND status = 'success') "
+    "changes_in_last_update": {
+        "title": "What changed in the last update",
+        "description": "New papers, new trials and trial changes that the last command which fetched or imported "
+                       "(litwatch update, fetch or import: one session of runs) brought, for every source. "
+                       "Statuses and phases are ClinicalTrials.gov's codes.",
+        "sql": "WITH last AS (SELECT id FROM runs WHERE session = (SELECT max(session) FROM runs "
+               "WHERE kind IN ('fetch', 'import', 'follow'))) "
+               "SELECT 'trial' AS kind, c.nct_id AS id, c.field, c.old_value, c.new_value, c.run_id FROM trial_changes c "
+               "WHERE c.run_id IN last "
+               "UNION ALL SELECT CASE WHEN p.preprint THEN 'preprint' ELSE 'paper' END, p.paper_id, 'new', NULL, "
+               "p.title, p.first_run_id FROM papers p WHERE p.first_run_id IN last "
                "ORDER BY 1, 2"},
 }
 

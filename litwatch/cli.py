@@ -177,6 +177,12 @@ class Output:
             e = summary["evidence"]
             self.line(f"evidence: {e['links']} paper-trial links; core to a topic: "
                       f"{e['core_articles']} papers, {e['core_trials']} trials")
+            if "topic" in summary:
+                t = summary["topic"]
+                placed = t["core"] + t["related"]
+                self.line(f"topic {t['name']}: {placed} of {placed + t['left_out']} imported records match it "
+                          f"({t['core']} on both concepts, {t['related']} on one); {t['left_out']} match neither "
+                          f"and were left out")
         if summary["status"] == "partial":
             sys.exit(EXIT_PARTIAL)
         if summary["status"] == "failed":
@@ -291,26 +297,30 @@ def emit(text: str, output: str | None, what: str | None = None) -> None:
 @click.option("--as-of", type=str, callback=_parse_date, help="Report the state after the runs started by YYYY-MM-DD.")
 @click.option("--since", type=str, callback=_parse_date, help="'What changed' since YYYY-MM-DD (default: the last run).")
 @click.option("--since-last-report", is_flag=True, help="'What changed' since the last report `update` wrote.")
+@click.option("--section", type=click.Choice(["all", "summary"]), default="all", show_default=True,
+              help="summary: only the opening paragraph and its references (HTML: a fragment to include).")
 @click.pass_obj
 @reports_errors
 def report(obj: Context, topic: str | None, fmt: str, output: str | None, charts_dir: str | None,
-           as_of: date | None, since: date | None, since_last_report: bool) -> None:
-    """Write the "ongoing research" brief: trials in progress, completed trials and
-    their results, published evidence by design, the evidence behind the topic's claims,
-    what changed, and the sources. Markdown, self-contained HTML with charts, or JSON.
-    Reads the database only.
+           as_of: date | None, since: date | None, since_last_report: bool, section: str) -> None:
+    """Write the "ongoing research" brief of a topic: a summary to quote, trials in
+    progress, completed trials and their results, published evidence by design, the
+    evidence behind the topic's claims, what changed, related research, and the sources.
+    Only records that mention both of the topic's concepts are counted. Markdown,
+    self-contained HTML with charts, or JSON. Reads the database only.
 
     \b
     Example:
         litwatch report --format html -o report.html
         litwatch report --charts-dir charts -o report.md --since-last-report
+        litwatch report --section summary --format html -o summary.html
     """
     from . import api
 
     if since and since_last_report:
         raise click.UsageError("--since and --since-last-report cannot be combined")
     data = api.write_report(obj.db_path, obj.config, topic=topic, fmt=fmt, output=output, charts_dir=charts_dir,
-                            as_of=as_of, since=since, since_last_report=since_last_report)
+                            as_of=as_of, since=since, since_last_report=since_last_report, section=section)
     if output:
         click.echo(f"Report written to {output}" + (f" ({data['notice']})" if data["notice"] else ""), err=True)
     else:

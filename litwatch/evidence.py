@@ -55,22 +55,38 @@ def refresh(conn: sqlite3.Connection, topics: Iterable[Topic], *, full: bool = F
                 gone = source.deleted_since(conn, since)
                 if changed[source.name] or gone:
                     source.links(conn, changed[source.name] + gone)
+        left_out: dict[str, int] = {}
         for topic in topics:
             stale = full or _setting(conn, f"topic:{topic.name}") != _concepts(topic)
             for source in all_sources():
                 if stale:
-                    relate(conn, topic, source, None)
+                    left_out[topic.name] = left_out.get(topic.name, 0) + relate(conn, topic, source, None)
                     continue
                 table, key = source.family.topics, source.family.key
                 joined = [r[0] for r in conn.execute(
                     f"SELECT {key} FROM [{table}] WHERE topic = ? AND relevance IS NULL", [topic.name])]
                 keys = list(dict.fromkeys(changed[source.name] + joined))
                 if keys:
-                    relate(conn, topic, source, keys)
+                    left_out[topic.name] = left_out.get(topic.name, 0) + relate(conn, topic, source, keys)
             _remember(conn, f"topic:{topic.name}", _concepts(topic))
         _remember(conn, "evidence", "current")
         _remember(conn, "evidence_run", str(last))
-        return counts(conn, topics)
+        return {**counts(conn, topics), "left_out": {name: n for name, n in left_out.items() if n}}
+
+
+def joined(conn: sqlite3.Connection, topic: str, runs: list[int]) -> dict[str, int]:
+    """How many records the runs placed in ``topic`` are on it (core: both concepts) and
+    how many are related (one concept)."""
+    out = {"core": 0, "related": 0}
+    marks = ",".join(str(int(r)) for r in runs) or "NULL"
+    for source in all_sources():
+        for level, n in conn.execute(f"SELECT relevance, count(*) FROM [{source.family.topics}] WHERE topic = ? "
+                                     f"AND first_run_id IN ({marks}) GROUP BY relevance", [topic]):
+            if level == "core":
+                out["core"] += n
+            elif level in ("intervention", "condition"):
+                out["related"] += n
+    return out
 
 
 def mark_stale(conn: sqlite3.Connection) -> None:
@@ -130,12 +146,15 @@ def relevance(text: str, intervention: Concept, condition: Concept) -> str:
     return "intervention" if has_intervention else "condition" if has_condition else "none"
 
 
-def relate(conn: sqlite3.Connection, topic: Topic, source: Source, keys: list | None = None) -> None:
+def relate(conn: sqlite3.Connection, topic: Topic, source: Source, keys: list | None = None) -> int:
     """Set the relevance to ``topic`` of the source's records ``keys`` (all when None): the
     topic's members get theirs; core records join the topic; records that only concept
-    matching had placed in it leave when they are no longer core."""
+    matching had placed in it leave when they are no longer core; imported records that match
+    neither concept leave it too (a file joins a topic only as far as it matches). Returns
+    how many imported records were left out."""
+    left_out = 0
     if not source.relevance_text_sql:
-        return
+        return left_out
     intervention, condition = Concept(topic.intervention_terms), Concept(topic.condition_terms)
     table, key = source.family.topics, source.family.key
     for where, params in in_keys(source.relevance_key, keys):
@@ -149,6 +168,12 @@ def relate(conn: sqlite3.Connection, topic: Topic, source: Source, keys: list | 
                              [(k, topic.name) for k, level in found if level == "core"])
             conn.executemany(f"DELETE FROM [{table}] WHERE {key} = ? AND topic = ? AND first_run_id IS NULL",
                              [(k, topic.name) for k, level in found if level != "core"])
+            before = conn.total_changes
+            conn.executemany(f"DELETE FROM [{table}] WHERE {key} = ? AND topic = ? AND first_run_id IN "
+                             f"(SELECT id FROM runs WHERE kind = 'import')",
+                             [(k, topic.name) for k, level in found if level == "none"])
+            left_out += conn.total_changes - before
+    return left_out
 
 
 def _concepts(topic: Topic) -> str:

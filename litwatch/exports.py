@@ -11,6 +11,7 @@ import re
 import sqlite3
 from typing import Any, Iterable
 
+from .labels import readable_rows
 from .errors import LitwatchError
 from .store.db import db_path, query, table_names, view_names
 
@@ -41,10 +42,12 @@ def rows(db: sqlite3.Connection, table: str | None = None, sql: str | None = Non
 
 
 def to_csv(columns: list[str], data: Iterable[tuple]) -> str:
+    """CSV for people (spreadsheets): registry codes as their labels ("Active, not
+    recruiting", "Phase 2/3"); the JSON export keeps the codes."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows(data)
+    writer.writerows(readable_rows(columns, data))
     return buffer.getvalue()
 
 

@@ -14,7 +14,7 @@ from litwatch import api, evidence
 from litwatch.config import DEFAULT_TOPIC, Config, Topic
 from litwatch.errors import IncompleteFetch
 from litwatch.sources import all_sources, get
-from litwatch.store import query
+from litwatch.store import open_db, query
 from litwatch.sync import fetch_topic, follow_links, import_file
 
 from conftest import FIXTURES
@@ -84,17 +84,28 @@ def test_a_europe_pmc_record_of_a_pubmed_paper_is_that_paper(db):
     assert query(db, "SELECT paper_id, topic FROM paper_topics") == [{"paper_id": "PMID:22663011", "topic": "melanoma"}]
 
 
+# A topic the recorded Europe PMC page (query "cancer", titles only) can fill.
+CANCER = Topic(name="cancer-treatment", queries={"europepmc": "cancer"}, title="Cancer treatment",
+               intervention_terms=("therapy", "treatment", "surgery", "chemotherapy", "immunotherapy", "radiotherapy"),
+               condition_terms=("cancer", "tumor", "tumour", "carcinoma", "neoplasm"))
+
+
 def test_preprints_are_counted_apart_and_marked_not_peer_reviewed(tmp_path):
     db_path = tmp_path / "litwatch.db"
-    config = Config(topics=(DEFAULT_TOPIC,))
+    config = Config(topics=(CANCER,))
     saved = tmp_path / "page.json"
     with gzip.open(FIXTURES / "epmc_search_1000results_cancer.json.gz", "rb") as f:
         saved.write_bytes(f.read())
-    api.import_paths(db_path, [saved], config, topic=DEFAULT_TOPIC.name)
+    imported = api.import_paths(db_path, [saved], config, topic=CANCER.name)
+    assert imported["topic"] == {"name": CANCER.name, "core": 166, "related": 758, "left_out": 76}
     data = api.build_report(db_path, config)
-    assert data["counts"]["preprints"] == 24 and data["counts"]["publications"] == 976
+    with open_db(db_path, readonly=True) as db:
+        (preprints, journal), = db.execute(
+            "SELECT sum(p.preprint), sum(NOT p.preprint) FROM papers p JOIN paper_topics t USING (paper_id) "
+            "WHERE t.topic = ? AND t.relevance = 'core' AND NOT p.retracted", [CANCER.name])
+    assert (data["counts"]["preprints"], data["counts"]["publications"]) == (preprints, journal) == (2, 164)
     preprints = data["newest_preprints"]
-    assert preprints and all(p["preprint"] and "[Preprint]" in p["citation"] for p in preprints)
+    assert preprints and all(p["preprint"] and "[Preprint, not peer reviewed]" in p["citation"] for p in preprints)
     assert {p["server"] for p in preprints} <= {"medRxiv", "bioRxiv", "Research Square", "Preprints.org"}
     text = api.render_report(data, "md")
     assert "preprints (not peer reviewed" in text and "Newest preprints (not peer reviewed)" in text
@@ -170,13 +181,13 @@ def test_preprints_export_as_preprints_for_reference_managers(tmp_path):
     saved = tmp_path / "page.json"
     with gzip.open(FIXTURES / "epmc_search_1000results_cancer.json.gz", "rb") as f:
         saved.write_bytes(f.read())
-    api.import_paths(db_path, [saved], Config(topics=(DEFAULT_TOPIC,)), topic=DEFAULT_TOPIC.name)
-    text, n = api.export_citations(db_path, "bibtex", topic=DEFAULT_TOPIC.name)
+    api.import_paths(db_path, [saved], Config(topics=(CANCER,)), topic=CANCER.name)
+    text, n = api.export_citations(db_path, "bibtex", topic=CANCER.name)
     entries = pybtex.database.parse_string(text, "bibtex").entries
-    assert n == len(entries) == 1000
+    assert n == len(entries) == 924  # the records of the topic: 76 of the 1,000 mention neither concept
     medrxiv = [e for e in entries.values() if e.fields.get("journal") == "medRxiv"]
     assert len(medrxiv) == 2 and all("not peer reviewed" in e.fields["note"] for e in medrxiv)
     assert all(len(e.persons["author"]) > 1 for e in medrxiv)  # "Surname Initials" bylines read as persons
-    ris = rispy.loads(api.export_citations(db_path, "ris", topic=DEFAULT_TOPIC.name)[0])
+    ris = rispy.loads(api.export_citations(db_path, "ris", topic=CANCER.name)[0])
     servers = {r.get("secondary_title") for r in ris if any("Preprint" in n for n in r.get("notes", []))}
     assert servers == {"medRxiv", "bioRxiv", "Research Square", "Preprints.org"}
