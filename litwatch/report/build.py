@@ -1,34 +1,60 @@
 """The "ongoing research" brief: every figure and list, built from the database.
 
-:func:`build_report` returns plain data (the JSON format is exactly this); the
-Markdown and HTML renderers in :mod:`litwatch.render` only lay it out. Everything is
-ordered explicitly and dated by the runs, never by the clock, so the same database and
-options give the same bytes. ``as_of`` reports the state after the runs that started by
-that date: records first stored later are left out, and trial fields are rolled back
-through ``trial_changes``.
+:func:`build_report` returns plain data (the JSON format is exactly this); the Markdown and
+HTML renderers in :mod:`litwatch.report.render` only lay it out. Everything is ordered
+explicitly and dated by the runs, never by the clock, so the same database and options give
+the same bytes.
+
+What belongs to a topic (see :mod:`litwatch.evidence`): the headline sections list and count
+only records **core** to it, that is, records in which both of its concepts appear (for the
+built-in topic, ketamine and PTSD). Records in which only one appears (PTSD treated otherwise;
+ketamine for another condition) are listed apart, as *related research*, grouped by the concept
+they share; records in which neither appears never show. Once a live search of a source has
+succeeded for the topic, records that came only from the bundled offline sample no longer
+count. ``as_of`` reports the state after the runs that started by that day: later records are
+left out and trial fields are rolled back through ``trial_changes``.
 """
 
 from __future__ import annotations
 
+import calendar
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import sqlite3
-
 from .. import __version__
 from ..config import Topic
-from ..designs import DESIGNS, META_ANALYSIS, RCT, SYSTEMATIC_REVIEW
+from ..designs import (COMMENTARY, DESIGNS, META_ANALYSIS, NARRATIVE_REVIEW, OTHER, PRECLINICAL, PROTOCOL, RCT,
+                       SYSTEMATIC_REVIEW)
 from ..evidence import concept_pattern
+from ..labels import change_value, in_sentence, phase_label, status_label
 from ..sources import all_sources
 from ..sources.ctgov.source import TRACKED_FIELDS
 from ..store.db import now, query, transaction
 from ..store.schema import REPORTED_TRIALS_SQL
 
 IN_PROGRESS = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING")
+RECRUITING = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION")
 STOPPED = ("TERMINATED", "WITHDRAWN", "SUSPENDED")
 LATEST = 10  # items in "latest" lists
+RELATED_SHOWN = 5  # items of each related group listed (all are counted)
+INDEXED = {"publication_type", "mesh"}  # design_source values that mean NLM indexed the design
+# Designs that carry evidence, strongest first, with the words the report counts them in.
+EVIDENCE = {META_ANALYSIS: ("meta-analysis", "meta-analyses"),
+            SYSTEMATIC_REVIEW: ("systematic review", "systematic reviews"),
+            RCT: ("randomized controlled trial", "randomized controlled trials"),
+            "non-randomized controlled trial": ("non-randomized controlled trial", "non-randomized controlled trials"),
+            "single-arm / open-label trial": ("single-arm or open-label trial", "single-arm or open-label trials"),
+            "observational study": ("observational study", "observational studies"),
+            "case report / case series": ("case report or series", "case reports or series")}
+# How the summary counts the other designs.
+WORDS = {**EVIDENCE, NARRATIVE_REVIEW: ("narrative review", "narrative reviews"),
+         PROTOCOL: ("study protocol", "study protocols"),
+         PRECLINICAL: ("preclinical (animal or in vitro) study", "preclinical (animal or in vitro) studies"),
+         COMMENTARY: ("commentary, editorial or letter", "commentaries, editorials or letters"),
+         OTHER: ("paper of another kind", "papers of other kinds")}
 
 
 @dataclass
@@ -42,60 +68,86 @@ class Window:
     def day(self) -> date:
         return date.fromisoformat(self.as_of[:10])
 
+    @property
+    def sql(self) -> str:
+        return ",".join(str(i) for i in self.run_ids) or "NULL"
+
 
 def build_report(db: sqlite3.Connection, topic: Topic, *, as_of: date | None = None,
                  since: date | None = None, since_last_report: bool = False) -> dict[str, Any]:
     """Everything the brief shows, as JSON-ready data.
 
     :param as_of: report the state after the runs started on or before this day.
-    :param since: start of the "what changed" window (default: the last run before the
-        newest one; with ``since_last_report``, the last report recorded in ``reports``).
+    :param since: start of "what changed" (default: what the last update, or set of fetches
+        and imports, brought; with ``since_last_report``, everything after the last report
+        ``update`` wrote).
     """
     window = _window(db, as_of)
-    trials = _trials(db, topic, window)
-    articles = _articles(db, topic, window)
-    texts = {a["paper_id"]: a.pop("text") for a in articles}
-    evidence = [a for a in articles if not a["retracted"] and not a["preprint"]]
-    preprints = [a for a in articles if not a["retracted"] and a["preprint"]]
+    basis = _basis(db, topic, window)
+    papers = _papers(db, topic, window, basis)
+    trials = _trials(db, topic, window, basis)
     reported = {r[0] for r in db.execute(REPORTED_TRIALS_SQL)}
     for t in trials:
         t["reported_by_paper"] = t["nct_id"] in reported
-    since_day = _since(db, topic, window, since, since_last_report)
-    report = {
-        "title": f"Ongoing research: {topic.name}",
+    texts = {p["paper_id"]: p.pop("text") for p in papers}
+    trial_texts = {t["nct_id"]: t.pop("text") for t in trials}
+    core = [p for p in papers if p["relevance"] == "core"]
+    journal = [p for p in core if not p["retracted"] and not p["preprint"]]
+    preprints = [p for p in core if not p["retracted"] and p["preprint"]]
+    core_trials = [t for t in trials if t["relevance"] == "core"]
+    in_progress = sorted((t for t in core_trials if t["overall_status"] in IN_PROGRESS),
+                         key=lambda t: (t["primary_completion_date"] or "9999", t["nct_id"]))
+    changes = _changes(db, topic, window, since, since_last_report, papers, trials)
+    claims = _claims(topic, journal + preprints, texts, core_trials, trial_texts)
+    report: dict[str, Any] = {
+        "title": f"Ongoing research: {topic.display_title}",
         "topic": topic.name,
+        "topic_title": topic.display_title,
+        "topic_phrase": _lower_first(topic.display_title),
         "as_of": window.as_of,
-        "notice": _notice(db, topic, window),
         "litwatch_version": __version__,
+        "basis": basis,
         "queries": {source.name: source.query(topic) for source in all_sources() if source.query(topic)},
         "concepts": {"intervention": list(topic.intervention_terms), "condition": list(topic.condition_terms)},
-        "counts": {"trials": len(trials), "trials_core": sum(t["relevance"] == "core" for t in trials),
-                   "publications": len(evidence), "publications_core": sum(a["relevance"] == "core" for a in evidence),
-                   "preprints": len(preprints), "preprints_core": sum(a["relevance"] == "core" for a in preprints),
-                   "retracted": sum(a["retracted"] for a in articles)},
-        "trials_by_status": _tally(t["overall_status"] or "UNKNOWN" for t in trials),
-        "trials_by_phase": _tally(t["phase"] for t in trials),
-        "publications_by_year": _tally(str(a["year"]) if a["year"] else "unknown" for a in evidence),
-        "publications_by_design": {d: n for d in DESIGNS if (n := sum(a["design"] == d for a in evidence))},
-        "publications_by_year_and_design": _by_year_and_design(evidence),
-        "newest_publications": sorted(evidence, key=lambda a: (a["entrez_date"] or "", a["paper_id"]), reverse=True)[:5],
-        "newest_preprints": sorted(preprints, key=lambda a: (a["entrez_date"] or "", a["paper_id"]), reverse=True)[:5],
-        "newest_trials": sorted(trials, key=lambda t: (t["first_posted"] or "", t["nct_id"]), reverse=True)[:5],
-        "trials_in_progress": sorted((t for t in trials if t["overall_status"] in IN_PROGRESS),
-                                     key=lambda t: (t["primary_completion_date"] or "9999", t["nct_id"])),
-        "expected_completions": _tally(
-            (t["primary_completion_date"] or "")[:4] or "not given"
-            for t in trials if t["overall_status"] in IN_PROGRESS),
-        "completed_trials": _completed(trials, window),
-        "published_evidence": {
-            "latest_randomized_trials": _latest(evidence, {RCT}),
-            "latest_meta_analyses": _latest(evidence, {META_ANALYSIS, SYSTEMATIC_REVIEW}),
-            "retracted": [a for a in articles if a["retracted"]],
+        "counts": {
+            "trials": len(core_trials),
+            "trials_recruiting": sum(t["overall_status"] in RECRUITING for t in core_trials),
+            "trials_in_progress": len(in_progress),
+            "publications": len(journal),
+            "preprints": len(preprints),
+            "randomized_trials": sum(p["design"] == RCT for p in journal),
+            "meta_analyses": sum(p["design"] in (META_ANALYSIS, SYSTEMATIC_REVIEW) for p in journal),
+            "retracted": sum(p["retracted"] for p in core),
+            "related_papers": sum(p["relevance"] != "core" for p in papers),
+            "related_trials": sum(t["relevance"] != "core" for t in trials),
         },
-        "claims": _claims(topic, evidence, texts),
-        "changes": _changes(db, topic, window, since_day, articles, trials),
-        "sources": _sources(db, topic, window),
+        "trials_by_status": _tally(status_label(t["overall_status"]) for t in core_trials),
+        "trials_by_phase": _tally(t["phase"] for t in core_trials),
+        "publications_by_year": _tally(str(p["year"]) if p["year"] else "unknown" for p in journal),
+        "publications_by_design": {d: n for d in DESIGNS if (n := sum(p["design"] == d for p in journal))},
+        "design_basis": {d: {b: sum(p["design"] == d and p["design_basis"] == b for p in journal)
+                             for b in ("indexed", "inferred", "none")}
+                         for d in DESIGNS if any(p["design"] == d for p in journal)},
+        "publications_by_year_and_design": _by_year_and_design(journal),
+        "newest_publications": _newest(journal, 5),
+        "newest_preprints": _newest(preprints, 5),
+        "newest_trials": sorted(core_trials, key=lambda t: (t["first_posted"] or "", t["nct_id"]), reverse=True)[:5],
+        "trials_in_progress": in_progress,
+        "expected_completions": _tally((t["primary_completion_date"] or "")[:4] or "not given" for t in in_progress),
+        "completed_trials": _completed(core_trials, window),
+        "published_evidence": {
+            "latest_randomized_trials": _latest(journal, {RCT}),
+            "latest_meta_analyses": _latest(journal, {META_ANALYSIS, SYSTEMATIC_REVIEW}),
+            "retracted": [p for p in core if p["retracted"]],
+        },
+        "claims": claims,
+        "related": _related(topic, papers, trials),
+        "changes": changes,
+        "sources": _sources(db, topic, window, basis, papers + trials),
     }
+    report["notices"] = _notices(report, basis)
+    report["notice"] = " ".join(report["notices"]) or None
+    report["summary"] = _summary(report)
     return report
 
 
@@ -107,55 +159,63 @@ def to_json(report: dict[str, Any]) -> str:
 # ----------------------------------------------------------------- window -----
 
 def _window(db: sqlite3.Connection, as_of: date | None) -> Window:
+    """The runs that had ended by ``as_of`` (all of them by default), whatever their outcome:
+    what a failed run stored is kept, and counts."""
     if as_of is None:
-        rows = db.execute("SELECT id, finished_at FROM runs WHERE status = 'success' ORDER BY id").fetchall()
+        rows = db.execute("SELECT id, finished_at FROM runs WHERE status != 'running' ORDER BY id").fetchall()
         stamp = max((r[1] for r in rows if r[1]), default="1970-01-01T00:00:00Z")
         return Window(stamp, [r[0] for r in rows])
     end = f"{as_of.isoformat()}T23:59:59Z"
-    rows = db.execute("SELECT id FROM runs WHERE status = 'success' AND started_at <= ? ORDER BY id", [end]).fetchall()
+    rows = db.execute("SELECT id FROM runs WHERE status != 'running' AND started_at <= ? ORDER BY id",
+                      [end]).fetchall()
     return Window(end, [r[0] for r in rows])
 
 
-def _in(window: Window) -> str:
-    return ",".join(str(i) for i in window.run_ids) or "NULL"
-
-
-def _notice(db: sqlite3.Connection, topic: Topic, window: Window) -> str | None:
-    fetched = db.execute(
-        f"SELECT count(*) FROM runs WHERE kind = 'fetch' AND topic = ? AND id IN ({_in(window)})", [topic.name]).fetchone()[0]
-    if fetched:
-        return None
-    files = [json.loads(r[0]).get("file") for r in db.execute(
-        f"SELECT params FROM runs WHERE kind = 'import' AND id IN ({_in(window)}) ORDER BY id")]
-    if not files:
-        return "The database is empty: run `litwatch fetch` (or `litwatch import FILE`) first."
-    return ("Not a live search: no fetch of this topic has run, so this report rests on imported files only ("
-            + ", ".join(f for f in files if f) + "). Run `litwatch fetch` with network access for current data.")
-
-
-def _since(db: sqlite3.Connection, topic: Topic, window: Window, since: date | None,
-           since_last_report: bool) -> str:
-    if since:
-        return since.isoformat()
-    if since_last_report:
-        row = db.execute("SELECT max(as_of) FROM reports WHERE topic = ? AND as_of < ?",
-                         [topic.name, window.as_of]).fetchone()
-        if row and row[0]:
-            return row[0]
-    # Default: what the newest run brought (since the start of the run before it).
-    starts = [r[0] for r in db.execute(
-        f"SELECT started_at FROM runs WHERE id IN ({_in(window)}) AND kind != 'follow' ORDER BY started_at")]
-    return starts[-1] if starts else "1970-01-01"
+def _basis(db: sqlite3.Connection, topic: Topic, window: Window) -> dict[str, Any]:
+    """What the report rests on: each source's live searches of the topic (the last that
+    succeeded, the last attempt and how it ended), the files imported, the bundled sample."""
+    sources = {}
+    for source in all_sources():
+        if source.query(topic) is None:
+            continue
+        runs = query(db, f"SELECT id, status, started_at, finished_at, error FROM runs WHERE kind = 'fetch' "
+                         f"AND topic = ? AND source = ? AND id IN ({window.sql}) ORDER BY id", [topic.name, source.name])
+        good = [r for r in runs if r["status"] == "success"]
+        last = runs[-1] if runs else None
+        sources[source.name] = {
+            "label": source.label,
+            "live": bool(good),
+            "last_success": good[-1]["finished_at"] if good else None,
+            "last_attempt": last and {"status": last["status"], "at": last["started_at"], "error": last["error"]},
+        }
+    imports = query(db, f"SELECT params, finished_at, source FROM runs WHERE kind = 'import' AND id IN ({window.sql}) "
+                        f"ORDER BY id")
+    files = [{"file": json.loads(r["params"] or "{}").get("file"), "source": r["source"], "at": r["finished_at"]}
+             for r in imports]
+    sample = [source.name for source in all_sources() if db.execute(
+        f"SELECT 1 FROM [{source.family.table}] WHERE origin = 'sample' LIMIT 1").fetchone()]
+    return {"sources": sources, "files": files, "sample": sample, "empty": not window.run_ids}
 
 
 # ---------------------------------------------------------------- records -----
 
-def _articles(db: sqlite3.Connection, topic: Topic, window: Window) -> list[dict[str, Any]]:
-    """The topic's papers (journal articles and preprints), one per paper whatever the sources."""
+def _excluded_origin(basis: dict[str, Any], source: str) -> str:
+    """Records from the bundled sample leave the topic once a live search of it succeeded."""
+    live = basis["sources"].get(source, {}).get("live")
+    return "AND coalesce(x.origin, '') != 'sample'" if live else ""
+
+
+def _papers(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[str, Any]) -> list[dict[str, Any]]:
+    """The topic's papers (journal articles and preprints) that match at least one of its
+    concepts, one per paper whatever the sources."""
+    pubmed, europepmc = _excluded_origin(basis, "pubmed"), _excluded_origin(basis, "europepmc")
     rows = query(db, f"""
         SELECT p.*, t.relevance, coalesce(p.title, '') || ' ' || coalesce(p.abstract, '') AS text
         FROM papers p JOIN paper_topics t ON t.paper_id = p.paper_id AND t.topic = ?
-        WHERE p.first_run_id IN ({_in(window)})
+        WHERE p.first_run_id IN ({window.sql}) AND t.relevance IN ('core', 'intervention', 'condition')
+          AND (p.sources NOT LIKE 'pubmed%' OR EXISTS (SELECT 1 FROM articles x WHERE x.pmid = p.pmid {pubmed}))
+          AND (p.sources != 'europepmc' OR EXISTS (SELECT 1 FROM europepmc_records x WHERE x.epmc_id = p.epmc_id
+                                                 {europepmc}))
         ORDER BY p.paper_id""", [topic.name])
     names = _authors(db, rows)
     out = []
@@ -167,6 +227,7 @@ def _articles(db: sqlite3.Connection, topic: Topic, window: Window) -> list[dict
             "year": r["pub_year"], "journal": r["journal"], "volume": r["volume"], "issue": r["issue"],
             "pages": r["pages"], "doi": r["doi"], "entrez_date": r["added"],
             "design": r["design"] or "other", "design_source": r["design_source"],
+            "design_basis": _basis_of_design(r["design_source"]),
             "preprint": bool(r["preprint"]), "server": r["server"], "sources": r["sources"].split(","),
             "retracted": bool(r["retracted"]), "corrected": bool(r["corrected"]), "relevance": r["relevance"],
             "first_run_id": r["first_run_id"], "text": r["text"],
@@ -177,19 +238,23 @@ def _articles(db: sqlite3.Connection, topic: Topic, window: Window) -> list[dict
     return out
 
 
+def _basis_of_design(source: str | None) -> str:
+    """indexed (NLM's publication types or MeSH say so), inferred (from the wording), or none."""
+    return "indexed" if source in INDEXED else "inferred" if source == "text" else "none"
+
+
 def _authors(db: sqlite3.Connection, papers: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Byline names ("Smith JA", or a group's name) of each paper, from whichever source holds it."""
     out: dict[str, list[str]] = {}
-    pmids = {r["pmid"]: r["paper_id"] for r in papers if r["pmid"] and "pubmed" in r["sources"]}
-    for pmid, name in db.execute(
-            "SELECT pmid, coalesce(last_name || ' ' || coalesce(initials, ''), collective_name) FROM article_authors "
-            f"WHERE pmid IN ({','.join('?' * len(pmids))}) ORDER BY pmid, position", list(pmids)):
-        out.setdefault(pmids[pmid], []).append(name.strip())
+    pmids = {r["pmid"]: r["paper_id"] for r in papers if r["pmid"] and r["sources"].startswith("pubmed")}
     epmc = {r["epmc_id"]: r["paper_id"] for r in papers if r["sources"] == "europepmc"}
-    for epmc_id, name in db.execute(
-            "SELECT epmc_id, coalesce(full_name, collective_name) FROM europepmc_authors "
-            f"WHERE epmc_id IN ({','.join('?' * len(epmc))}) ORDER BY epmc_id, position", list(epmc)):
-        out.setdefault(epmc[epmc_id], []).append(name.strip())
+    for keys, sql in (
+            (pmids, "SELECT pmid, coalesce(last_name || ' ' || coalesce(initials, ''), collective_name) "
+                    "FROM article_authors WHERE pmid IN ({}) ORDER BY pmid, position"),
+            (epmc, "SELECT epmc_id, coalesce(full_name, collective_name) FROM europepmc_authors "
+                   "WHERE epmc_id IN ({}) ORDER BY epmc_id, position")):
+        for key, names in _grouped(db, sql, list(keys)).items():
+            out[keys[key]] = [n.strip() for n in names if n]
     return out
 
 
@@ -198,7 +263,7 @@ def citation(authors: list[str], r: Any) -> str:
     A preprint names its server and is marked as one."""
     names = ", ".join(authors[:3]) + (", et al" if len(authors) > 3 else "")
     if r["preprint"]:
-        where = f"{r['server'] or 'Preprint server'} [Preprint]. {r['pub_year'] or 'n.d.'}"
+        where = f"{r['server'] or 'Preprint server'} [Preprint, not peer reviewed]. {r['pub_year'] or 'n.d.'}"
     else:
         where = f"{r['journal'] or ''}. {r['pub_year'] or 'n.d.'}"
         if r["volume"]:
@@ -212,36 +277,94 @@ def citation(authors: list[str], r: Any) -> str:
     return text + (f" PMID: {r['pmid']}." if r["pmid"] else f" Europe PMC: {r['epmc_id']}.")
 
 
-def _trials(db: sqlite3.Connection, topic: Topic, window: Window) -> list[dict[str, Any]]:
+def _trials(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[str, Any]) -> list[dict[str, Any]]:
     later = {}
     for nct_id, field, old in db.execute(
-            f"SELECT nct_id, field, old_value FROM trial_changes WHERE run_id NOT IN ({_in(window)}) "
+            f"SELECT nct_id, field, old_value FROM trial_changes WHERE run_id NOT IN ({window.sql}) "
             f"AND field != 'new' ORDER BY id DESC"):
         later[(nct_id, field)] = old  # the earliest later change's old value wins
-    countries = {}
-    for nct_id, country in db.execute("SELECT DISTINCT nct_id, country FROM trial_locations "
-                                      "WHERE country IS NOT NULL ORDER BY nct_id, country"):
-        countries.setdefault(nct_id, []).append(country)
+    rows = query(db, f"""
+        SELECT x.*, tt.relevance,
+               coalesce(x.brief_title, '') || ' ' || coalesce(x.official_title, '') || ' ' ||
+               coalesce(x.brief_summary, '') AS text
+        FROM trials x JOIN trial_topics tt ON tt.nct_id = x.nct_id AND tt.topic = ?
+        WHERE x.first_run_id IN ({window.sql}) AND tt.relevance IN ('core', 'intervention', 'condition')
+              {_excluded_origin(basis, 'ctgov')}
+        ORDER BY x.nct_id""", [topic.name])
+    ids = [r["nct_id"] for r in rows]
+    countries = _grouped(db, "SELECT DISTINCT nct_id, country FROM trial_locations WHERE country IS NOT NULL "
+                             "AND nct_id IN ({}) ORDER BY nct_id, country", ids)
+    interventions = _grouped(db, "SELECT nct_id, coalesce(type, '') || '|' || coalesce(name, '') FROM trial_interventions "
+                                 "WHERE nct_id IN ({}) ORDER BY nct_id, position", ids)
+    arms = dict(db.execute(f"SELECT nct_id, count(*) FROM trial_arms WHERE nct_id IN ({_marks(ids)}) GROUP BY nct_id",
+                           ids).fetchall()) if ids else {}
     out = []
-    for r in query(db, 
-            f"""SELECT t.*, tt.relevance FROM trials t JOIN trial_topics tt ON tt.nct_id = t.nct_id AND tt.topic = ?
-                WHERE t.first_run_id IN ({_in(window)}) ORDER BY t.nct_id""", [topic.name]):
+    for r in rows:
         for field in TRACKED_FIELDS:
             if (r["nct_id"], field) in later:
                 r[field] = _typed(field, later[(r["nct_id"], field)])
-        phases = json.loads(r["phases"] or "[]")
-        out.append({
+        trial = {
             "nct_id": r["nct_id"], "title": r["brief_title"], "acronym": r["acronym"],
-            "overall_status": r["overall_status"], "why_stopped": r["why_stopped"], "phase": phase_label(phases),
-            "design": r["design"], "lead_sponsor": r["lead_sponsor"], "lead_sponsor_class": r["lead_sponsor_class"],
+            "overall_status": r["overall_status"], "status": status_label(r["overall_status"]),
+            "why_stopped": r["why_stopped"], "phases": json.loads(r["phases"] or "[]"),
+            "phase": phase_label(r["phases"]), "design": r["design"],
+            "lead_sponsor": r["lead_sponsor"], "lead_sponsor_class": r["lead_sponsor_class"],
             "enrollment": r["enrollment"], "enrollment_type": r["enrollment_type"],
             "countries": countries.get(r["nct_id"], []),
+            "interventions": [_intervention(x) for x in interventions.get(r["nct_id"], [])],
+            "arms": arms.get(r["nct_id"], 0),
             "start_date": r["start_date"], "primary_completion_date": r["primary_completion_date"],
             "primary_completion_date_type": r["primary_completion_date_type"],
             "completion_date": r["completion_date"], "first_posted": r["first_posted"],
+            "last_update_posted": r["last_update_posted"],
             "has_results": bool(r["has_results"]), "results_first_posted": r["results_first_posted"],
-            "relevance": r["relevance"], "url": r["url"],
-        })
+            "relevance": r["relevance"], "url": r["url"], "text": r["text"],
+        }
+        trial["overdue_months"] = _overdue(trial, window.day)
+        out.append(trial)
+    return out
+
+
+def _intervention(value: str) -> str:
+    kind, _, name = value.partition("|")
+    return f"{name} ({kind.replace('_', ' ').lower()})" if kind else name
+
+
+def _overdue(trial: dict[str, Any], today: date) -> int | None:
+    """Months since an *estimated* primary completion date passed with no update posted after
+    it (the registry entry is probably stale), or None."""
+    when = trial["primary_completion_date"]
+    if not when or trial["primary_completion_date_type"] != "ESTIMATED" or trial["overall_status"] not in IN_PROGRESS:
+        return None
+    end = _last_day(when)
+    if end is None or end >= today or (trial["last_update_posted"] or "") > end.isoformat():
+        return None
+    return (today.year - end.year) * 12 + today.month - end.month
+
+
+def _last_day(iso: str) -> date | None:
+    """The last day a partial ISO date can mean ("2024-10" -> 2024-10-31)."""
+    try:
+        parts = [int(p) for p in iso.split("-")]
+    except ValueError:
+        return None
+    if len(parts) == 1:
+        return date(parts[0], 12, 31)
+    if len(parts) == 2:
+        return date(parts[0], parts[1], calendar.monthrange(parts[0], parts[1])[1])
+    return date(parts[0], parts[1], parts[2])
+
+
+def _marks(ids: list[Any]) -> str:
+    return ",".join("?" * len(ids))
+
+
+def _grouped(db: sqlite3.Connection, sql: str, ids: list[Any]) -> dict[Any, list[Any]]:
+    out: dict[Any, list[Any]] = {}
+    for i in range(0, len(ids), 900):
+        chunk = ids[i:i + 900]
+        for key, value in db.execute(sql.format(_marks(chunk)), chunk):
+            out.setdefault(key, []).append(value)
     return out
 
 
@@ -255,31 +378,25 @@ def _typed(field: str, value: str | None) -> Any:
     return value
 
 
-def phase_label(phases: list[str]) -> str:
-    """["PHASE2", "PHASE3"] -> "Phase 2/3"; ["NA"] -> "Not applicable"."""
-    if not phases:
-        return "Not given"
-    if phases == ["NA"]:
-        return "Not applicable"
-    numbers = [p.replace("EARLY_PHASE1", "Early 1").replace("PHASE", "") for p in phases]
-    return "Phase " + "/".join(numbers)
-
-
 # ---------------------------------------------------------------- sections ----
 
-def _tally(values) -> dict[str, int]:
+def _tally(values: Any) -> dict[str, int]:
     counts: dict[str, int] = {}
     for v in values:
         counts[v] = counts.get(v, 0) + 1
     return dict(sorted(counts.items()))
 
 
-def _by_year_and_design(articles: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+def _by_year_and_design(papers: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     table: dict[str, dict[str, int]] = {}
-    for a in articles:
-        row = table.setdefault(str(a["year"] or "unknown"), {})
-        row[a["design"]] = row.get(a["design"], 0) + 1
+    for p in papers:
+        row = table.setdefault(str(p["year"] or "unknown"), {})
+        row[p["design"]] = row.get(p["design"], 0) + 1
     return {year: dict(sorted(row.items())) for year, row in sorted(table.items())}
+
+
+def _newest(papers: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    return sorted(papers, key=lambda p: (p["entrez_date"] or "", p["paper_id"]), reverse=True)[:n]
 
 
 def _completed(trials: list[dict[str, Any]], window: Window) -> dict[str, Any]:
@@ -294,62 +411,330 @@ def _completed(trials: list[dict[str, Any]], window: Window) -> dict[str, Any]:
     }
 
 
-def _latest(articles: list[dict[str, Any]], designs: set[str]) -> list[dict[str, Any]]:
-    chosen = [a for a in articles if a["design"] in designs]
-    return sorted(chosen, key=lambda a: (a["year"] or 0, a["entrez_date"] or "", a["paper_id"]), reverse=True)[:LATEST]
+def _latest(papers: list[dict[str, Any]], designs: set[str]) -> list[dict[str, Any]]:
+    chosen = [p for p in papers if p["design"] in designs]
+    return sorted(chosen, key=lambda p: (p["year"] or 0, p["entrez_date"] or "", p["paper_id"]), reverse=True)[:LATEST]
 
 
-def _claims(topic: Topic, articles: list[dict[str, Any]], texts: dict[int, str]) -> list[dict[str, Any]]:
+def _claims(topic: Topic, papers: list[dict[str, Any]], texts: dict[str, str], trials: list[dict[str, Any]],
+            trial_texts: dict[str, str]) -> list[dict[str, Any]]:
+    """For each claim, the core papers that mention it (by its terms), sorted into evidence
+    (designs that test it, strongest first), work under study (protocols, preprints, registered
+    trials in progress) and other papers that only mention it (reviews, commentaries...)."""
     out = []
-    core = [a for a in articles if a["relevance"] == "core"]
     for claim in topic.claims:
         pattern = concept_pattern(claim.terms)
-        papers = [a for a in core if pattern and pattern.search(texts[a["paper_id"]])]
-        papers.sort(key=lambda a: (DESIGNS.index(a["design"]), -(a["year"] or 0), a["paper_id"]))
-        out.append({"claim": claim.name, "terms": list(claim.terms),
-                    "papers_by_design": {d: n for d in DESIGNS if (n := sum(a["design"] == d for a in papers))},
-                    "papers": papers})
+        mentioning = [p for p in papers if pattern and pattern.search(texts[p["paper_id"]])]
+        mentioning.sort(key=lambda p: (DESIGNS.index(p["design"]), -(p["year"] or 0), p["paper_id"]))
+        evidence = [p for p in mentioning if p["design"] in EVIDENCE and not p["preprint"]]
+        under_study = [p for p in mentioning if p["design"] == PROTOCOL or p["preprint"]]
+        registered = [t for t in trials if t["overall_status"] in IN_PROGRESS and pattern
+                      and pattern.search(trial_texts[t["nct_id"]])]
+        others = [p for p in mentioning if p not in evidence and p not in under_study]
+        out.append({
+            "claim": claim.name, "terms": list(claim.terms),
+            "evidence_by_design": {d: n for d in EVIDENCE if (n := sum(p["design"] == d for p in evidence))},
+            "evidence": evidence, "under_study": under_study, "registered_trials": registered,
+            "other_mentions": len(others),
+            "strength": _strength(evidence, under_study, registered, others),
+        })
     return out
 
 
-def _changes(db: sqlite3.Connection, topic: Topic, window: Window, since: str,
-             articles: list[dict[str, Any]], trials: list[dict[str, Any]]) -> dict[str, Any]:
-    after = [r[0] for r in db.execute(
-        f"SELECT id FROM runs WHERE id IN ({_in(window)}) AND started_at >= ? ORDER BY id", [since])]
-    runs = set(after)
-    in_topic = {t["nct_id"] for t in trials}
-    rows = query(db, 
-        f"""SELECT c.nct_id, c.field, c.old_value, c.new_value, c.last_update_posted, c.run_id, r.started_at
-            FROM trial_changes c JOIN runs r ON r.id = c.run_id
-            WHERE c.run_id IN ({",".join(map(str, after)) or "NULL"}) ORDER BY c.nct_id, c.id""")
+def _strength(evidence: list[dict[str, Any]], under_study: list[dict[str, Any]],
+              registered: list[dict[str, Any]], others: list[dict[str, Any]]) -> str:
+    """How strong the published support for a claim is, in words a reader trusts."""
+    if evidence:
+        parts = []
+        for design, (one, many) in EVIDENCE.items():
+            n = sum(p["design"] == design for p in evidence)
+            if n:
+                parts.append(f"{n} {one if n == 1 else many}")
+        newest = max((p["year"] for p in evidence if p["year"]), default=None)
+        inferred = sum(p["design_basis"] == "inferred" for p in evidence)
+        text = f"{_and(parts)} {'address' if len(evidence) > 1 else 'addresses'} it"
+        text += f" (newest {newest})" if newest else ""
+        if inferred:
+            text += (f"; the design of {inferred} of them is inferred from wording, not yet indexed"
+                     if len(evidence) > 1 else "; its design is inferred from wording, not yet indexed")
+        return text + "."
+    text = "No published study of evidence weight addresses it yet"
+    pending = []
+    if under_study:
+        pending.append(f"{len(under_study)} protocol{'s' if len(under_study) > 1 else ''} or preprint"
+                       f"{'s' if len(under_study) > 1 else ''}")
+    if registered:
+        pending.append(f"{len(registered)} registered trial{'s' if len(registered) > 1 else ''} in progress")
+    if pending:
+        text += f"; it is under study ({_and(pending)})"
+    if others:
+        text += f"; {len(others)} other paper{'s' if len(others) > 1 else ''} (reviews, commentaries...) mention it"
+    return text + "."
+
+
+def _and(parts: list[str]) -> str:
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else (parts[0] if parts else "")
+
+
+def _related(topic: Topic, papers: list[dict[str, Any]], trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """Records that share one of the topic's concepts only, by that concept: counted in full,
+    the newest few listed."""
+    intervention = topic.intervention_terms[0] if topic.intervention_terms else "The intervention"
+    condition = topic.condition_terms[0] if topic.condition_terms else "the condition"
+    labels = {"intervention": f"{intervention[0].upper() + intervention[1:]} for other conditions",
+              "condition": f"{condition[0].upper() + condition[1:]} treated otherwise"}
+    out = {}
+    for concept, label in labels.items():
+        group_papers = [p for p in papers if p["relevance"] == concept and not p["retracted"]]
+        group_trials = [t for t in trials if t["relevance"] == concept]
+        out[concept] = {
+            "label": label, "papers": len(group_papers), "trials": len(group_trials),
+            "preprints": sum(p["preprint"] for p in group_papers),
+            "newest_papers": _newest(group_papers, RELATED_SHOWN),
+            "newest_trials": sorted(group_trials, key=lambda t: (t["first_posted"] or "", t["nct_id"]),
+                                    reverse=True)[:RELATED_SHOWN],
+        }
+    return out
+
+
+def _changes(db: sqlite3.Connection, topic: Topic, window: Window, since: date | None, since_last_report: bool,
+             papers: list[dict[str, Any]], trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the last update brought (or what runs brought since ``since`` / the last report):
+    new papers, new trials, changes of the topic's trials."""
+    if since:
+        runs = [r[0] for r in db.execute(f"SELECT id FROM runs WHERE id IN ({window.sql}) AND started_at >= ?",
+                                         [since.isoformat()])]
+        described = f"since {since.isoformat()}"
+    elif since_last_report and (last := db.execute(
+            "SELECT max(last_run_id) FROM reports WHERE topic = ?", [topic.name]).fetchone()[0]) is not None:
+        runs = [r for r in window.run_ids if r > last]
+        made = db.execute("SELECT max(made_at) FROM reports WHERE topic = ?", [topic.name]).fetchone()[0]
+        described = f"since the last report ({_day(made)})"
+    else:
+        session = db.execute(f"SELECT max(session) FROM runs WHERE id IN ({window.sql}) "
+                             f"AND kind IN ('fetch', 'import', 'follow')").fetchone()[0]
+        runs = [r[0] for r in db.execute(f"SELECT id FROM runs WHERE id IN ({window.sql}) AND session = ?",
+                                         [session])]
+        first = db.execute(f"SELECT count(DISTINCT session) FROM runs WHERE id IN ({window.sql}) "
+                           f"AND kind IN ('fetch', 'import', 'follow')").fetchone()[0] <= 1
+        described = None if first else "in the last update"
+    run_set = set(runs)
+    started = db.execute(f"SELECT min(started_at) FROM runs WHERE id IN ({','.join(map(str, runs)) or 'NULL'})"
+                         ).fetchone()[0]
+    if described is None:
+        described = "in the first update, everything stored" + (f" ({_day(started)})" if started else "")
+    elif described == "in the last update":
+        described += f" ({_day(started)})" if started else " (none yet)"
+    in_topic = {t["nct_id"]: t for t in trials}
+    rows = query(db, f"""SELECT c.nct_id, c.field, c.old_value, c.new_value, c.last_update_posted, c.run_id
+                          FROM trial_changes c WHERE c.run_id IN ({",".join(map(str, runs)) or "NULL"})
+                          ORDER BY c.nct_id, c.id""")
     changed = [r for r in rows if r["nct_id"] in in_topic]
+    for c in changed:
+        c["relevance"] = in_topic[c["nct_id"]]["relevance"]
+        c["label"] = _field_label(c["field"])
+        c["old"], c["new"] = change_value(c["field"], c["old_value"]), change_value(c["field"], c["new_value"])
+    new_papers = [p for p in papers if p["first_run_id"] in run_set and not p["retracted"]]
+    new_trial_ids = {c["nct_id"] for c in changed if c["field"] == "new"}
     return {
-        "since": since,
-        "new_publications": [a for a in articles if a["first_run_id"] in runs and not a["retracted"]],
-        "new_trials": [t for t in trials if any(c["nct_id"] == t["nct_id"] and c["field"] == "new" for c in changed)],
-        "trial_changes": [c for c in changed if c["field"] != "new"],
+        "described": described, "since": started, "runs": runs,
+        "new_publications": [p for p in new_papers if p["relevance"] == "core"],
+        "new_related_publications": sum(p["relevance"] != "core" for p in new_papers),
+        "new_trials": [t for t in trials if t["nct_id"] in new_trial_ids and t["relevance"] == "core"],
+        "new_related_trials": sum(in_topic[n]["relevance"] != "core" for n in new_trial_ids),
+        "trial_changes": [c for c in changed if c["field"] != "new" and c["relevance"] == "core"],
+        "related_trial_changes": sum(c["field"] != "new" and c["relevance"] != "core" for c in changed),
     }
 
 
-def _sources(db: sqlite3.Connection, topic: Topic, window: Window) -> list[dict[str, Any]]:
+_FIELD_LABELS = {"overall_status": "status", "phases": "phase", "enrollment": "enrollment",
+                 "enrollment_type": "enrollment (actual or estimated)", "start_date": "start date",
+                 "start_date_type": "start date type", "primary_completion_date": "primary completion",
+                 "primary_completion_date_type": "primary completion type", "completion_date": "completion",
+                 "completion_date_type": "completion type", "has_results": "results posted"}
+
+
+def _field_label(field: str) -> str:
+    return _FIELD_LABELS.get(field, field)
+
+
+def _sources(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[str, Any],
+             records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per source of the topic: its query, freshness (from ``basis``), and how many of the
+    report's records (on the topic, related) it holds."""
     out = []
     for source in all_sources():
-        last = db.execute(
-            f"SELECT max(finished_at) FROM runs WHERE source = ? AND kind = 'fetch' AND topic = ? "
-            f"AND id IN ({_in(window)})", [source.name, topic.name]).fetchone()[0]
+        if source.query(topic) is None:
+            continue
+        fresh = basis["sources"][source.name]
+        attempt = fresh["last_attempt"] or {}
         imported = db.execute(
-            f"SELECT max(finished_at) FROM runs WHERE source = ? AND kind = 'import' AND id IN ({_in(window)})",
+            f"SELECT max(finished_at) FROM runs WHERE source = ? AND kind = 'import' AND id IN ({window.sql})",
             [source.name]).fetchone()[0]
-        records = db.execute(f"SELECT count(*) FROM [{source.family.topics}] WHERE topic = ?",
-                             [topic.name]).fetchone()[0]
-        out.append({"source": source.name, "query": source.query_text(topic), "last_fetch": last,
-                    "last_import": imported, "records_in_topic": records,
+        held = [r["relevance"] for r in records if source.name in r.get("sources", ["ctgov"])]
+        out.append({"source": source.name, "query": source.query_text(topic), "last_fetch": fresh["last_success"],
+                    "last_attempt": attempt.get("status"), "last_attempt_at": attempt.get("at"),
+                    "last_import": imported, "records_core": held.count("core"),
+                    "records_related": len(held) - held.count("core"),
                     "service": f"{source.label} ({source.service})"})
     return out
+
+
+# ------------------------------------------------------------- the notices ----
+
+def _day(stamp: str | None) -> str:
+    return stamp[:10] if stamp else "never"
+
+
+def _notices(report: dict[str, Any], basis: dict[str, Any]) -> list[str]:
+    """What the report rests on, every time; and what a reader must know before trusting it."""
+    if basis["empty"]:
+        return ['The database is empty: run "litwatch update" (or "litwatch fetch", or "litwatch import FILE") '
+                "first."]
+    notes = []
+    live = [f"{s['label']} (last {_day(s['last_success'])})" for s in basis["sources"].values() if s["live"]]
+    parts = []
+    if live:
+        parts.append(f"live searches of {_and(live)}")
+    files = [f["file"] for f in basis["files"] if f["file"]]
+    own_files = [f for f in files if "/sample/" not in "/" + f.replace("\\", "/")]
+    if own_files:
+        parts.append(f"imported files ({', '.join(dict.fromkeys(own_files))})")
+    if [name for name in basis["sample"] if not basis["sources"].get(name, {}).get("live")]:
+        parts.append("the bundled offline sample of real records (see data/PROVENANCE.md)")
+    notes.append(f"Data: {_and(parts)}." if parts else "Data: none yet.")
+    if not live:
+        c = report["counts"]
+        papers = c["publications"] + c["preprints"]
+        labels = [s["label"] for s in basis["sources"].values()]
+        services = ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else "".join(labels)
+        notes.append(
+            f"Not a live search: no search for {report['topic_phrase']} has reached {services} yet. "
+            f"These data hold {_count(papers, 'paper', 'papers') if papers else 'no paper'} and "
+            f"{_count(c['trials'], 'registered trial', 'registered trials') if c['trials'] else 'no registered trial'} "
+            f"on {report['topic_phrase']}; records on only one of its two concepts are under Related research. "
+            f'Run "litwatch update" with network access for current data.')
+    for name, s in basis["sources"].items():
+        attempt = s["last_attempt"]
+        if attempt and attempt["status"] != "success":
+            what = "was interrupted" if attempt["status"] == "interrupted" else "failed"
+            notes.append(f"The latest refresh of {s['label']} ({_day(attempt['at'])}) {what}"
+                         f"{': ' + attempt['error'] if attempt['error'] else ''}. Its data here are as of "
+                         f"{_day(s['last_success']) if s['last_success'] else 'the files imported (no successful search yet)'}.")
+    return notes
+
+
+# ------------------------------------------------------------- the summary ----
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    """A short paragraph the article can quote as it stands, written from the figures, with
+    numbered references to the records it rests on."""
+    refs: list[dict[str, str]] = []
+
+    def cite(items: list[dict[str, Any]]) -> str:
+        numbers = []
+        for item in items:
+            if "nct_id" in item:
+                entry = {"text": f"{item['title']}. ClinicalTrials.gov {item['nct_id']} ({item['status']}).",
+                         "url": item["url"]}
+            else:
+                entry = {"text": item["citation"], "url": item["url"]}
+            if entry not in refs:
+                refs.append(entry)
+            numbers.append(refs.index(entry) + 1)
+        return " [" + ", ".join(map(str, numbers)) + "]" if numbers else ""
+
+    c = report["counts"]
+    topic = _lower_first(report["topic_title"])
+    when = _long_date(report["as_of"][:10])
+    sentences = []
+    in_progress = report["trials_in_progress"]
+    recruiting = [t for t in in_progress if t["overall_status"] in RECRUITING]
+    if c["trials"]:
+        text = (f"As of {when}, {c['trials']} registered trial{'s' if c['trials'] != 1 else ''} of {topic} "
+                f"{'are' if c['trials'] != 1 else 'is'} listed on ClinicalTrials.gov")
+        if recruiting:
+            text += (f"; {len(recruiting)} {'are' if len(recruiting) != 1 else 'is'} recruiting or about to"
+                     + _where(recruiting))
+        sentences.append(text + cite((recruiting or in_progress)[:5]) + ".")
+    else:
+        sentences.append(f"As of {when}, no registered trial of {topic} is in this database.")
+    evidence = report["published_evidence"]
+    strongest = evidence["latest_meta_analyses"] + evidence["latest_randomized_trials"]
+    if strongest:
+        parts = []
+        if c["meta_analyses"]:
+            parts.append(f"{c['meta_analyses']} meta-analys{'es' if c['meta_analyses'] != 1 else 'is'} or systematic "
+                         f"review{'s' if c['meta_analyses'] != 1 else ''}")
+        if c["randomized_trials"]:
+            parts.append(f"{c['randomized_trials']} randomized controlled trial{'s' if c['randomized_trials'] != 1 else ''}")
+        newest = max((p["year"] for p in strongest if p["year"]), default=None)
+        basis = report["design_basis"]
+        inferred = sum(basis[d]["inferred"] for d in (META_ANALYSIS, SYSTEMATIC_REVIEW, RCT) if d in basis)
+        text = f"The strongest published evidence is {_and(parts)}" + (f" (newest {newest})" if newest else "")
+        if inferred:
+            text += f"; {inferred} of them {'is' if inferred == 1 else 'are'} identified from wording, not yet indexed"
+        sentences.append(text + cite(strongest[:5]) + ".")
+    elif c["publications"]:
+        designs = report["publications_by_design"]
+        kinds = _and([_count(n, *WORDS.get(d, (d, d))) for d, n in designs.items()])
+        sentences.append(f"No randomized trial or meta-analysis of {topic} has been published yet; the published "
+                         f"work is {kinds}" + cite(report["newest_publications"][:3]) + ".")
+    else:
+        sentences.append(f"No paper on {topic} is in this database yet.")
+    if c["preprints"]:
+        sentences.append(f"{c['preprints']} preprint{'s' if c['preprints'] != 1 else ''}, not peer reviewed, "
+                         f"{'add' if c['preprints'] != 1 else 'adds'} to this" + cite(report["newest_preprints"][:3]) + ".")
+    changes = report["changes"]
+    if changes["described"].startswith("in the first"):
+        sentences.append("This is the first report of this watch.")
+    else:
+        n_papers, n_trials, n_changes = (len(changes["new_publications"]), len(changes["new_trials"]),
+                                         len(changes["trial_changes"]))
+        if n_papers or n_trials or n_changes:
+            bits = [_count(n, one, many) for n, one, many in
+                    ((n_papers, "paper", "papers"), (n_trials, "trial", "trials"),
+                     (n_changes, "change to a registered trial", "changes to registered trials")) if n]
+            sentences.append(f"New {changes['described']}: {_and(bits)}"
+                             + cite(changes["new_publications"][:3] + changes["new_trials"][:3]) + ".")
+        else:
+            sentences.append(f"Nothing new on {topic} {changes['described']}.")
+    if not any(s["live"] for s in report["basis"]["sources"].values()):
+        sentences.append("These figures come from files, not from a live search of the registries.")
+    return {"text": " ".join(sentences), "references": refs}
+
+
+def _where(trials: list[dict[str, Any]], shown: int = 5) -> str:
+    """", in the United States and Canada" (the countries with the most trials first)."""
+    tally: dict[str, int] = {}
+    for t in trials:
+        for country in t["countries"]:
+            tally[country] = tally.get(country, 0) + 1
+    if not tally:
+        return ""
+    countries = [in_sentence(c) for c in sorted(tally, key=lambda c: (-tally[c], c))]
+    if len(countries) <= shown:
+        return f", in {_and(countries)}"
+    return f", in {len(countries)} countries (most in {_and(countries[:3])})"
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _lower_first(title: str) -> str:
+    """"Ketamine for PTSD" -> "ketamine for PTSD" (an acronym keeps its capitals)."""
+    return title[0].lower() + title[1:] if len(title) > 1 and title[1].islower() else title
+
+
+def _long_date(iso: str) -> str:
+    d = date.fromisoformat(iso)
+    return f"{d.day} {calendar.month_name[d.month]} {d.year}"
 
 
 def record_report(db: sqlite3.Connection, report: dict[str, Any], fmt: str, output: str | None) -> None:
     """Remember that a report was made (for ``--since-last-report``)."""
     with transaction(db):
-        db.execute("INSERT INTO reports (topic, as_of, format, output, made_at) VALUES (?, ?, ?, ?, ?)",
-                   [report["topic"], report["as_of"], fmt, output, now()])
+        last = db.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0]
+        db.execute("INSERT INTO reports (topic, as_of, format, output, made_at, last_run_id) VALUES (?, ?, ?, ?, ?, ?)",
+                   [report["topic"], report["as_of"], fmt, output, now(), last])

@@ -33,44 +33,52 @@ def _pyplot():
     return plt
 
 
+def _integers(ax: Any, axis: str = "y") -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_locator(MaxNLocator(integer=True))
+
+
 def _publications(report: dict[str, Any], plt) -> Any:
     table = report["publications_by_year_and_design"]
     years = list(table)
+    if len(years) < 2:  # one bar says no more than the table beside it
+        return None
     fig, ax = plt.subplots(figsize=(7, 3.4))
+    _integers(ax)
     bottom = [0] * len(years)
     for design in (d for d in DESIGNS if any(row.get(d) for row in table.values())):
         values = [table[y].get(design, 0) for y in years]
         ax.bar(years, values, bottom=bottom, label=design, color=PALETTE[DESIGNS.index(design) % len(PALETTE)])
         bottom = [b + v for b, v in zip(bottom, values)]
-    ax.set_ylabel("publications")
-    if years:
-        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
-    else:
-        ax.text(0.5, 0.5, "no publications", ha="center", va="center", transform=ax.transAxes)
+    ax.set_ylabel("published papers")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
     return fig
 
 
 def _trials(report: dict[str, Any], plt) -> Any:
+    if not report["trials_by_status"]:
+        return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.2))
     for ax, key, title in ((left, "trials_by_status", "status"), (right, "trials_by_phase", "phase")):
         data = report[key]
-        labels = [k.replace("_", " ").lower() if key == "trials_by_status" else k for k in data]
+        labels = list(data)
         ax.barh(labels, list(data.values()), color=PALETTE[0 if key == "trials_by_status" else 1])
         ax.invert_yaxis()
         ax.set_title(f"by {title}")
-        if not data:
-            ax.text(0.5, 0.5, "no trials", ha="center", va="center", transform=ax.transAxes)
+        _integers(ax, "x")
     fig.tight_layout()
     return fig
 
 
 def _completions(report: dict[str, Any], plt) -> Any:
     data = report["expected_completions"]
+    if not data:
+        return None
     fig, ax = plt.subplots(figsize=(7, 2.8))
     ax.bar(list(data), list(data.values()), color=PALETTE[2])
     ax.set_ylabel("trials")
-    if not data:
-        ax.text(0.5, 0.5, "no trials in progress", ha="center", va="center", transform=ax.transAxes)
+    _integers(ax)
     return fig
 
 
@@ -79,11 +87,13 @@ DRAW: dict[str, Callable] = {"publications_by_year": _publications, "trials_by_s
 
 
 def svg_charts(report: dict[str, Any]) -> dict[str, str]:
-    """Every chart as inline SVG text."""
+    """Every chart that has something to show, as inline SVG text."""
     plt = _pyplot()
     out = {}
     for name, draw in DRAW.items():
         fig = draw(report, plt)
+        if fig is None:
+            continue
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
         plt.close(fig)
@@ -93,13 +103,16 @@ def svg_charts(report: dict[str, Any]) -> dict[str, str]:
 
 
 def write_charts(report: dict[str, Any], directory: str | Path, fmt: str = "png") -> dict[str, str]:
-    """Write every chart as ``<name>.<fmt>`` (png or svg) into ``directory``; return the paths."""
+    """Write every chart that has something to show as ``<name>.<fmt>`` (png or svg) into
+    ``directory``; return the paths."""
     plt = _pyplot()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     out = {}
     for name, draw in DRAW.items():
         fig = draw(report, plt)
+        if fig is None:
+            continue
         path = directory / f"{name}.{fmt}"
         metadata = {"Date": None} if fmt == "svg" else {"Software": None}
         fig.savefig(path, format=fmt, bbox_inches="tight", dpi=120, metadata=metadata)
