@@ -390,3 +390,26 @@ def test_text_from_records_is_text_in_html_and_markdown(dbpath, tmp_path):
     assert "](javascript:" not in md.replace("\\](javascript:", "")  # never a link
     row = next(line for line in md.splitlines() if line.startswith("| [NCT04040387]"))
     assert row.count(" | ") == 8  # the pipe in the title does not add a column
+
+
+def test_claim_strength_counts_studies_by_design_and_says_which_are_inferred(tmp_path):
+    """Real indexed and not-yet-indexed records (trials, a meta-analysis, protocols), under a
+    broad topic that makes them core."""
+    topic = Topic(name="care", queries={"pubmed": "x"}, title="Interventions for patients",
+                  intervention_terms=("intervention", "training", "therapy", "supplementation", "treatment", "support"),
+                  condition_terms=("patients", "children", "infants", "caregivers", "women", "adults", "people"),
+                  claims=(Claim("Improves quality of life", ("quality of life",)),
+                          Claim("Effective", ("effective", "effectiveness", "efficacy", "effect"))))
+    config = Config(topics=(topic,))
+    api.import_paths(tmp_path / "x.db", [FIXTURES / "pubmed_design_wording_examples.xml",
+                                         FIXTURES / "pubmed20n0014_design_examples.xml"], config, topic="care")
+    claims = {c["claim"]: c for c in api.build_report(tmp_path / "x.db", config)["claims"]}
+    assert claims["Improves quality of life"]["strength"] == "1 meta-analysis addresses it (newest 2021)."
+    effective = claims["Effective"]
+    assert effective["strength"] == (
+        "1 meta-analysis, 2 randomized controlled trials and 1 single-arm or open-label trial address it "
+        "(newest 2021); the design of 2 of them is inferred from wording, not yet indexed.")
+    assert [(p["pmid"], p["design_basis"]) for p in effective["evidence"]] == [
+        (33417236, "indexed"), (34097368, "inferred"), (32047925, "indexed"), (34092158, "inferred")]
+    # protocols ("Design of CLARO", "Rationale and design of DRINK-T1D") are under study, never evidence
+    assert [p["pmid"] for p in effective["under_study"]] == [33713840, 33974993]
