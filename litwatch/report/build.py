@@ -614,13 +614,23 @@ def _notices(report: dict[str, Any], basis: dict[str, Any]) -> list[str]:
             f"{_count(c['trials'], 'registered trial', 'registered trials') if c['trials'] else 'no registered trial'} "
             f"on {report['topic_phrase']}; records on only one of its two concepts are under Related research. "
             f'Run "litwatch update" with network access for current data.')
+    unreached: dict[tuple[str, str], list[str]] = {}  # (day, data as of) -> sources not reached
     for name, s in basis["sources"].items():
         attempt = s["last_attempt"]
-        if attempt and attempt["status"] != "success":
-            what = "was interrupted" if attempt["status"] == "interrupted" else "failed"
-            notes.append(f"The latest refresh of {s['label']} ({_day(attempt['at'])}) {what}"
-                         f"{': ' + attempt['error'] if attempt['error'] else ''}. Its data here are as of "
-                         f"{_day(s['last_success']) if s['last_success'] else 'the files imported (no successful search yet)'}.")
+        if not attempt or attempt["status"] == "success":
+            continue
+        as_of = _day(s["last_success"]) if s["last_success"] else "the files imported (no successful search yet)"
+        if attempt["error"] and attempt["error"].startswith(f"{s['label']} could not be reached"):
+            unreached.setdefault((_day(attempt["at"]), as_of), []).append(s["label"])
+            continue
+        what = "was interrupted" if attempt["status"] == "interrupted" else "failed"
+        notes.append(f"The latest refresh of {s['label']} ({_day(attempt['at'])}) {what}"
+                     f"{': ' + attempt['error'] if attempt['error'] else ''}. Its data here are as of {as_of}.")
+    for (day, as_of), labels in unreached.items():
+        many = len(labels) > 1
+        notes.append(f"The latest refresh of {_and(labels)} ({day}) failed: "
+                     f"{'none of them' if many else 'it'} could be reached. {'Their' if many else 'Its'} data here "
+                     f"are as of {as_of}.")
     return notes
 
 
