@@ -335,7 +335,7 @@ def test_html_is_self_contained_with_charts_and_every_section(rendered):
     assert page.headings == ["Summary", "At a glance", "Trials in progress", "Completed and stopped trials",
                              "Published evidence", "Evidence behind the article's claims", "What changed",
                              "Related research", "Sources and freshness"]
-    assert rendered["html"].count("<svg") == 2  # trials by status and phase; expected completions
+    assert rendered["html"].count("<svg") == 1  # trials by status and phase (two completion years: no chart)
 
 
 def test_markdown_links_chart_files_that_exist(dbpath, tmp_path):

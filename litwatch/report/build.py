@@ -599,7 +599,8 @@ def _notices(report: dict[str, Any], basis: dict[str, Any]) -> list[str]:
     files = [f["file"] for f in basis["files"] if f["file"]]
     own_files = [f for f in files if "/sample/" not in "/" + f.replace("\\", "/")]
     if own_files:
-        parts.append(f"imported files ({', '.join(dict.fromkeys(own_files))})")
+        names = dict.fromkeys(f.replace("\\", "/").rsplit("/", 1)[-1] for f in own_files)
+        parts.append(f"imported file{'s' if len(names) > 1 else ''} ({', '.join(names)})")
     if [name for name in basis["sample"] if not basis["sources"].get(name, {}).get("live")]:
         parts.append("the bundled offline sample of real records (see data/PROVENANCE.md)")
     notes.append(f"Data: {_and(parts)}." if parts else "Data: none yet.")

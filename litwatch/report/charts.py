@@ -73,7 +73,7 @@ def _trials(report: dict[str, Any], plt) -> Any:
 
 def _completions(report: dict[str, Any], plt) -> Any:
     data = report["expected_completions"]
-    if not data:
+    if len(data) < 3:  # a year or two: the sentence above the table says it
         return None
     fig, ax = plt.subplots(figsize=(7, 2.8))
     ax.bar(list(data), list(data.values()), color=PALETTE[2])
