@@ -325,10 +325,12 @@ def migrate(db: str | Path, config: Config | None = None) -> int:
 
 
 def write_text(path: str | Path, text: str) -> None:
-    """Write a file (creating its folder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    """Write a file atomically (creating its folder): the text goes to a temporary file
+    beside it, which then replaces the file, so a reader never sees half a report and a
+    failure (a full disk) leaves the previous file as it was."""
+    from .files import atomic_write
+
+    atomic_write(path, text.encode("utf-8"))
 
 
 __all__ = ["DEFAULT_DB", "build_report", "export", "export_citations", "exportable", "fetch", "import_paths",

@@ -391,14 +391,14 @@ def serve(obj: Context, host: str, port: int, open_browser: bool) -> None:
     import subprocess
 
     from . import browse
-    from .api import reading
+    from .api import reading, write_text
 
     if importlib.util.find_spec("datasette") is None:
         raise click.ClickException("Datasette is not installed: pip install 'litwatch[datasette]'")
     with reading(obj.db_path):
         pass  # a missing, foreign or outdated database is refused here, with one line
     metadata = Path(obj.db_path).with_suffix(".metadata.json")
-    metadata.write_text(json.dumps(browse.datasette_metadata(obj.db_path), indent=2), encoding="utf-8")
+    write_text(metadata, json.dumps(browse.datasette_metadata(obj.db_path), indent=2))
     command = [sys.executable, "-m", "datasette", "serve", obj.db_path, "-m", str(metadata),
                "--host", host, "--port", str(port)] + (["--open"] if open_browser else [])
     click.echo(f"Datasette on http://{host}:{port}/ (metadata: {metadata})", err=True)

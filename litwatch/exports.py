@@ -9,6 +9,7 @@ import io
 import json
 import re
 import sqlite3
+import time
 from typing import Any, Iterable
 
 from .labels import readable_rows
@@ -18,26 +19,60 @@ from .store.db import db_path, query, table_names, view_names
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+# What a query may do: read. VACUUM INTO, ATTACH, pragmas that write and every write are refused
+# even though the connection is read-only (VACUUM INTO writes a copy of the database anywhere).
+_ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+_REFUSED_FUNCTIONS = {"load_extension", "readfile", "writefile", "fts3_tokenizer", "edit"}
+MAX_SECONDS = 60.0
+MAX_ROWS = 1_000_000
+
+
+def _authorize(action: int, arg1: str | None, arg2: str | None, db_name: str | None, source: str | None) -> int:
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _REFUSED_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in (
+            "table_info", "table_xinfo", "index_list", "index_info", "foreign_key_list"):
+        return sqlite3.SQLITE_OK  # reading the schema, as `pragma table_info(x)` asks
+    return sqlite3.SQLITE_OK if action in _ALLOWED else sqlite3.SQLITE_DENY
+
+
 def rows(db: sqlite3.Connection, table: str | None = None, sql: str | None = None,
-         params: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
+         params: dict[str, Any] | None = None, *, max_seconds: float = MAX_SECONDS,
+         max_rows: int = MAX_ROWS) -> tuple[list[str], list[tuple]]:
     """Column names and rows of a table or view, or of a read-only SQL query.
 
-    Table names are checked against the database; queries run on a read-only connection,
-    so an export can never change the data.
+    Table names are checked against the database. Queries run on a read-only connection
+    that allows reading only (no ATTACH, VACUUM INTO, writing pragma or extension), stopped
+    after ``max_seconds`` and refused beyond ``max_rows``, so an export can never change or
+    copy the data elsewhere, nor run forever.
     """
     if table:
         if not _NAME.match(table) or table not in table_names(db) + view_names(db):
             raise LitwatchError(f"no table or view named {table!r} (see: litwatch export --list)")
         sql = f"SELECT * FROM [{table}]"
     path = db_path(db)
+    deadline = time.monotonic() + max_seconds
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
+            conn.set_authorizer(_authorize)
+            conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
             cursor = conn.execute(sql, params or {})
-            return [d[0] for d in cursor.description], cursor.fetchall()
+            if cursor.description is None:
+                raise LitwatchError("the query returns no rows (only SELECT queries can be exported)")
+            data = cursor.fetchmany(max_rows + 1)
+            if len(data) > max_rows:
+                raise LitwatchError(f"the query returns more than {max_rows:,} rows; narrow it (LIMIT, WHERE) or "
+                                    f"export a table")
+            return [d[0] for d in cursor.description], data
         finally:
             conn.close()
     except sqlite3.Error as e:
+        if str(e) == "interrupted":
+            raise LitwatchError(f"the query ran longer than {max_seconds:g} s and was stopped") from None
+        if "not authorized" in str(e) or "authorization denied" in str(e):
+            raise LitwatchError("the query does more than read (ATTACH, VACUUM, PRAGMA, writes and extensions "
+                                "are refused)") from None
         raise LitwatchError(f"query failed: {e}") from None
 
 

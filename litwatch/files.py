@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import gzip
 import io
-from contextlib import contextmanager
+import os
+import tempfile
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Iterator
 
-from .errors import ParseError, UnknownFormat
+from .errors import LitwatchError, ParseError, UnknownFormat
+from .redact import printable
 
 PUBMED_XML, MEDLINE, JSON = "pubmed-xml", "medline", "json"
 _SNIFF = 4096
@@ -27,6 +30,39 @@ def sniff(head: bytes) -> str:
     if text.startswith((b"{", b"[")):
         return JSON
     raise UnknownFormat("not PubMed XML, MEDLINE text or JSON")
+
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    :raises LitwatchError: one line, the previous file left intact.
+    """
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp:
+            with suppress(OSError):
+                os.unlink(tmp)
+        raise LitwatchError(f"cannot write {printable(str(path))}: {e.strerror or e}"
+                            f"{'; the previous file is unchanged' if path.exists() else ''}") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -32,7 +33,17 @@ class RunLock:
 
     def __enter__(self) -> "RunLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")
+        try:  # never through a symlink: truncating the lock file must not truncate another file
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            if os.path.islink(self.path):
+                raise LitwatchError(f"{self.path} is a symbolic link; remove it (litwatch makes its own lock "
+                                    f"file)") from None
+            raise LitwatchError(f"cannot open the lock file {self.path}: {e.strerror or e}") from None
+        if not _regular(fd):
+            os.close(fd)
+            raise LitwatchError(f"{self.path} is not a regular file; remove it")
+        handle = os.fdopen(fd, "r+")
         deadline = time.monotonic() + self.wait
         while True:
             try:
@@ -64,6 +75,10 @@ class RunLock:
     def _holder(handle) -> str:
         handle.seek(0)
         return handle.read().strip() or "unknown process"
+
+
+def _regular(fd: int) -> bool:
+    return stat.S_ISREG(os.fstat(fd).st_mode)
 
 
 def close_abandoned_runs(conn: sqlite3.Connection) -> int:

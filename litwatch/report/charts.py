@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..designs import DESIGNS
+from ..files import atomic_write
 
 CHARTS = {
     "publications_by_year": "Publications per year, by study design",
@@ -115,7 +116,9 @@ def write_charts(report: dict[str, Any], directory: str | Path, fmt: str = "png"
             continue
         path = directory / f"{name}.{fmt}"
         metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-        fig.savefig(path, format=fmt, bbox_inches="tight", dpi=120, metadata=metadata)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, bbox_inches="tight", dpi=120, metadata=metadata)
         plt.close(fig)
+        atomic_write(path, buffer.getvalue())
         out[name] = str(path)
     return out
