@@ -413,3 +413,19 @@ def test_claim_strength_counts_studies_by_design_and_says_which_are_inferred(tmp
         (33417236, "indexed"), (34097368, "inferred"), (32047925, "indexed"), (34092158, "inferred")]
     # protocols ("Design of CLARO", "Rationale and design of DRINK-T1D") are under study, never evidence
     assert [p["pmid"] for p in effective["under_study"]] == [33713840, 33974993]
+
+
+def test_topic_titles_queries_and_claims_from_the_configuration_are_text_too(dbpath, tmp_path):
+    script = "<script>alert(1)</script>"
+    topic = Topic(name="dtx-ptsd", title=f"Digital {script}",
+                  queries={"pubmed": f"PTSD {script}", "ctgov": {"condition": script, "intervention": "x", "term": ""}},
+                  intervention_terms=DTX.intervention_terms, condition_terms=DTX.condition_terms,
+                  claims=(Claim(f"Claim {script}", ("nightmare",)),))
+    data = api.build_report(dbpath, Config(topics=(topic,)))
+    html, md = api.render_report(data, "html"), api.render_report(data, "md")
+    assert script not in html and "&lt;script&gt;" in html
+    # Markdown shows queries as code (where renderers keep every character as text; a backtick
+    # in a query cannot end the span), everything else escaped
+    assert script not in re.sub(r"`[^`\n]*`", "", md) and "&lt;script&gt;" in md
+    fragment = api.render_report(data, "html", section="summary")
+    assert script not in fragment and "&lt;script&gt;" in fragment
