@@ -28,6 +28,7 @@ from litwatch.store.schema import TABLES
 from ctgov_standin import CtgovStandin, load_studies
 from eutils_standin import EutilsStandin
 from standin_server import serve
+from conftest import SUBSET as SUBSET_PATH
 from conftest import count, fetch_ctgov, fetch_pubmed
 
 # Run numbers differ between histories, and so does where a record's raw copy sits in the
@@ -98,6 +99,58 @@ def test_killed_run_then_normal_run_equals_one_uninterrupted_run(tmp_path, real_
     assert content(path) == content(ref), f"seed {seed}"
     statuses = [r[0] for r in sqlite3.connect(path).execute("SELECT status FROM runs ORDER BY id")]
     assert statuses[-2:] == ["success", "success"] and set(statuses[:-2]) <= {"interrupted", "success"}
+
+
+def big_pubmed_file(path: Path, copies: int) -> Path:
+    """The 304 real records of the subset, ``copies`` times over (later copies are repeats:
+    the work of parsing and comparing stays, the content does not grow)."""
+    import gzip as gz
+
+    from conftest import SUBSET
+    body = gz.decompress(SUBSET.read_bytes())
+    start, end = body.index(b"<PubmedArticle>"), body.rindex(b"</PubmedArticle>") + len(b"</PubmedArticle>")
+    path.write_bytes(body[:start] + body[start:end] * copies + body[end:])
+    return path
+
+
+def test_sigterm_stops_an_import_within_a_second_and_a_rerun_completes_it(tmp_path):
+    source = big_pubmed_file(tmp_path / "repeats.xml", 30)  # 9,120 records: a few seconds
+    db_path = tmp_path / "litwatch.db"
+    command = [sys.executable, "-m", "litwatch", "--db", str(db_path), "import", str(source)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # wait until the run is under way
+        time.sleep(0.1)
+        if db_path.exists() and sqlite3.connect(db_path).execute(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'runs'").fetchone()[0] and sqlite3.connect(
+                db_path).execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0]:
+            break
+    time.sleep(0.5)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=10)
+    assert time.monotonic() - sent < 1.0
+    assert proc.returncode != 0 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert sqlite3.connect(db_path).execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    fresh = tmp_path / "fresh.db"
+    from litwatch import api
+    api.import_paths(fresh, [SUBSET_PATH])
+    assert content(db_path) == content(fresh)
+
+
+def test_importing_the_same_file_many_times_ends_cleanly_with_identical_content(tmp_path):
+    db_path = tmp_path / "litwatch.db"
+    first = CliRunner().invoke(cli, ["--db", str(db_path), "import", str(SUBSET_PATH)])
+    assert first.exit_code == 0
+    reference = content(db_path)
+    for _ in range(8):
+        again = CliRunner().invoke(cli, ["--db", str(db_path), "import", str(SUBSET_PATH)])
+        assert again.exit_code == 0 and "(0 new, 0 updated, 304 unchanged, 0 deleted, 0 skipped)" in again.output
+        assert content(db_path) == reference
+    statuses = sqlite3.connect(db_path).execute("SELECT status, count(*) FROM runs GROUP BY 1").fetchall()
+    assert statuses == [("success", 9)]
 
 
 BOMB = b"""<?xml version="1.0"?>
