@@ -28,7 +28,7 @@ from .lock import RunLock, close_abandoned_runs
 from .runs import RunResult, last_run_id, session, summary
 from .sources import all_sources, get
 from .sources.base import Source
-from .store.db import open_db, scalar
+from .store.db import open_db, scalar, transaction
 from .sync import fetch_topic, follow_links, import_file, unreachable
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ Echo = Callable[[str], None]
 
 
 @contextmanager
-def writing(db: Db, wait: float = 0.0) -> Iterator[sqlite3.Connection]:
+def writing(db: Db, wait: float = 0.0, *, check_parsers: bool = True) -> Iterator[sqlite3.Connection]:
     """A connection to write through: a path is locked, opened and closed; runs left
     'running' by a process that died are marked interrupted first."""
     if isinstance(db, sqlite3.Connection):
@@ -53,9 +53,30 @@ def writing(db: Db, wait: float = 0.0) -> Iterator[sqlite3.Connection]:
             abandoned = close_abandoned_runs(conn)
             if abandoned:
                 log.warning("marked %d run(s) of a process that died as interrupted", abandoned)
+            if check_parsers:
+                _check_parsers(conn)
             yield conn
         finally:
             conn.close()
+
+
+def _check_parsers(conn: sqlite3.Connection) -> None:
+    """Say when a source's records were read by an older parser than this litwatch's (the
+    fix reaches them through `litwatch reparse`); a source with no records yet is current."""
+    for source in all_sources():
+        key = f"parser:{source.name}"
+        row = conn.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        stored = int(row[0]) if row else None
+        if stored == source.parser_version:
+            continue
+        if not conn.execute(f"SELECT 1 FROM [{source.family.table}] LIMIT 1").fetchone():
+            with transaction(conn):
+                conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                             [key, str(source.parser_version)])
+        elif (stored or 1) < source.parser_version:
+            log.warning("%s records in this database were read by an older litwatch (parser version %d, now %d): "
+                        "run `litwatch reparse` to read them again from their stored copies", source.label,
+                        stored or 1, source.parser_version)
 
 
 @contextmanager
@@ -303,9 +324,12 @@ def reparse(db: Db, config: Config | None = None, *, sources: Iterable[str] = ()
     from .sync import reparse as rebuild
 
     config = config or load_config()
-    with writing(db, wait) as conn, session():
+    with writing(db, wait, check_parsers=False) as conn, session():
         first = last_run_id(conn)
         for result in rebuild(conn, _sources(sources)):
+            with transaction(conn):  # its records are now as this litwatch's parser reads them
+                conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                             [f"parser:{result.source}", str(get(result.source).parser_version)])
             if on_result:
                 on_result(result)
         return summary(conn, first, {"evidence": evidence.refresh(conn, config.topics)})

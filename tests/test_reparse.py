@@ -53,3 +53,21 @@ def test_reparse_after_a_parser_fix_equals_a_fresh_import(tmp_path, monkeypatch)
     litwatch.import_paths(fresh, files, Config(topics=(DEFAULT_TOPIC,)))
     assert sqlite3.connect(old).execute("SELECT count(*) FROM article_references").fetchone()[0] > 1000
     assert content(old) == content(fresh)
+
+
+def test_records_read_by_an_older_parser_are_pointed_to_reparse(tmp_path, caplog):
+    from litwatch import api
+    from litwatch.store import open_db
+
+    db = tmp_path / "litwatch.db"
+    api.import_paths(db, [SUBSET])
+    with open_db(db) as conn:  # as a database written by the previous parser leaves it
+        conn.execute("DELETE FROM settings WHERE key = 'parser:pubmed'")
+        conn.commit()
+    api.import_paths(db, [SUBSET])
+    assert "PubMed records in this database were read by an older litwatch (parser version 1, now 2): run " \
+           "`litwatch reparse`" in caplog.text
+    caplog.clear()
+    api.reparse(db)
+    api.import_paths(db, [SUBSET])
+    assert "older litwatch" not in caplog.text

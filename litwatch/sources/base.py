@@ -69,6 +69,9 @@ class Source(ABC):
     default_url: ClassVar[str]
     url_key: ClassVar[str]  # [services] key of the base URL in litwatch.toml
     url_env: ClassVar[str]  # environment variable overriding the base URL
+    # Raised when the parser reads more (or reads better) from the same payloads: records
+    # stored by an older parser are then re-read by `litwatch reparse`.
+    parser_version: ClassVar[int] = 1
     # A topic's [topics.<name>] table: its keys ({"query"}: one query string) and a comment
     # for the configuration template.
     query_keys: ClassVar[frozenset[str]] = frozenset({"query"})

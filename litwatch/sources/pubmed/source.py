@@ -71,6 +71,7 @@ class PubMedSource(Source):
     label = "PubMed"
     service = "NCBI E-utilities"
     unit = "records"
+    parser_version = 2  # 2: embargoed PMC IDs, ELocationID pii, references' pmcid, NULL for empty lists
     family = FAMILY
     tables = TABLES
     writer = Writer(FAMILY, rank_sql="pmid_version, date_revised, raw_block IS NOT NULL", rank=rank,
