@@ -177,7 +177,7 @@ def import_paths(db: Db, paths: Iterable[str | Path], config: Config | None = No
     return out
 
 
-SAMPLE_DIRS = [Path("data/sample"), Path(__file__).resolve().parents[1] / "data" / "sample"]
+SAMPLE_DIR = Path(__file__).parent / "sample"  # package data: installed with litwatch
 
 
 def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | Path = "data/report.html",
@@ -200,12 +200,12 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
         if reachable:
             out = fetch(conn, config, on_result=on_result, on_error=on_error)
         elif not scalar(conn, "SELECT count(*) FROM runs WHERE status = 'success'"):
-            sample = next((d for d in SAMPLE_DIRS if d.is_dir()), None)
-            if sample is None:
-                raise LitwatchError("no service can be reached and no bundled sample was found (data/sample)")
-            say(f"Offline: {_labels()} cannot be reached; importing the bundled real sample in {sample} "
-                f"instead of a live fetch.")
-            import_paths(conn, sorted(sample.iterdir()), config, topic=config.topics[0].name, origin="sample")
+            files = sorted(SAMPLE_DIR.glob("*.json")) + sorted(SAMPLE_DIR.glob("*.xml.gz"))
+            if not files:
+                raise LitwatchError(f"no service can be reached and the bundled sample is missing ({SAMPLE_DIR})")
+            say(f"Offline: {_labels()} cannot be reached; importing the bundled real sample instead of a live "
+                f"fetch.")
+            import_paths(conn, files, config, topic=config.topics[0].name, origin="sample")
             out = summary(conn, first, {"evidence": evidence.refresh(conn, config.topics), "offline": True})
         else:
             say(f"Offline: {_labels()} cannot be reached; reporting the data already stored.")

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from .errors import LitwatchError
 from .sources import all_sources
 from .store.schema import FTS, TABLES, VIEWS
 
@@ -113,8 +114,10 @@ def frames(db: Any) -> dict[str, Any]:
 
     :param db: a database path, an ``sqlite_utils.Database`` or an ``sqlite3.Connection``.
     """
-    import pandas as pd
-
+    try:
+        import pandas as pd
+    except ImportError:
+        raise LitwatchError("litwatch.frames() needs pandas: pip install 'litwatch[notebook]'") from None
     if isinstance(db, (str, Path)):
         conn = sqlite3.connect(db)
     else:

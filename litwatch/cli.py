@@ -106,10 +106,12 @@ def init(path: str, force: bool) -> None:
     Example:
         litwatch init && $EDITOR litwatch.toml
     """
+    from .api import write_text
+
     target = Path(path)
     if target.exists() and not force:
-        raise click.ClickException(f"{target} exists; use --force to overwrite it")
-    target.write_text(config_template(), encoding="utf-8")
+        raise click.UsageError(f"{target} exists; use --force to overwrite it")
+    write_text(target, config_template())
     click.echo(f"Wrote {target}")
 
 
@@ -337,7 +339,7 @@ def update(obj: Context, output: str, fmt: str, quiet: bool, as_json: bool, wait
     """Fetch every topic from every source, then write the report of the first topic.
 
     When neither service can be reached and the database is empty, the bundled real
-    sample in data/sample is imported instead, and the report says so. Exit status as
+    sample (litwatch/sample) is imported instead, and the report says so. Exit status as
     for fetch; the report is written whenever anything is stored.
 
     \b

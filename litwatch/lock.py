@@ -82,9 +82,21 @@ def _regular(fd: int) -> bool:
 
 
 def close_abandoned_runs(conn: sqlite3.Connection) -> int:
-    """Mark runs left 'running' by a process that died (only call while holding the lock)."""
+    """Mark runs left 'running' by a process that died (only call while holding the lock),
+    with the counts of what they stored before they died (the records they saw)."""
+    from .sources import all_sources
+
+    abandoned = [r[0] for r in conn.execute("SELECT id FROM runs WHERE status = 'running'")]
     with transaction(conn):
-        cursor = conn.execute(
-            "UPDATE runs SET status = 'interrupted', finished_at = ?, "
-            "error = coalesce(error, 'the process ended before the run finished') WHERE status = 'running'", [now()])
-    return cursor.rowcount
+        for run_id in abandoned:
+            received = new = 0
+            for source in all_sources():
+                table = source.family.table
+                seen, first = conn.execute(f"SELECT count(*), sum(first_run_id = ?) FROM [{table}] "
+                                           f"WHERE seen_run_id = ?", [run_id, run_id]).fetchone()
+                received, new = received + seen, new + (first or 0)
+            conn.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?, received = ?, new = ?, "
+                "error = coalesce(error, 'the process ended before the run finished') WHERE id = ?",
+                [now(), received, new, run_id])
+    return len(abandoned)

@@ -77,7 +77,8 @@ def test_bad_config_names_the_key(run, tmp_path, text, message):
 
 def test_init_writes_a_config_the_loader_accepts(run):
     assert run("init").exit_code == 0
-    assert run("init").exit_code == 1  # no silent overwrite
+    again = run("init")
+    assert again.exit_code == 2 and "litwatch.toml exists; use --force" in again.output  # no silent overwrite
     from litwatch.config import DEFAULT_TOPIC, load_config
     config = load_config("litwatch.toml", env={})
     assert config.topics == (DEFAULT_TOPIC,)

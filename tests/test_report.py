@@ -429,3 +429,10 @@ def test_topic_titles_queries_and_claims_from_the_configuration_are_text_too(dbp
     assert script not in re.sub(r"`[^`\n]*`", "", md) and "&lt;script&gt;" in md
     fragment = api.render_report(data, "html", section="summary")
     assert script not in fragment and "&lt;script&gt;" in fragment
+
+
+def test_a_date_before_the_first_run_says_so(dbpath):
+    with open_db(dbpath, readonly=True) as db:
+        data = build_report(db, DTX, as_of=date(2025, 12, 31))
+    assert data["notices"] == [f"No run had ended by 2025-12-31: the first run of this database started on {FIRST}."]
+    assert data["counts"]["trials"] == 0

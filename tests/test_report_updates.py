@@ -109,7 +109,7 @@ def test_live_data_replaces_the_offline_sample(run, monkeypatch):
     assert offline.exit_code == 0 and "importing the bundled real sample" in offline.output
     data = report(run)
     assert data["counts"]["publications"] == 1 and data["counts"]["related_trials"] == 8
-    assert data["notices"][0] == "Data: the bundled offline sample of real records (see data/PROVENANCE.md)."
+    assert data["notices"][0] == "Data: the bundled offline sample of real records (litwatch/sample/PROVENANCE.md)."
     assert data["notices"][1].startswith("Not a live search: no search for ketamine for PTSD has reached")
 
     with Services(load_records(), []) as env:  # ClinicalTrials.gov finds no trial of the topic

@@ -29,7 +29,7 @@ from ctgov_standin import CtgovStandin, load_studies
 from eutils_standin import EutilsStandin
 from standin_server import serve
 from conftest import SUBSET as SUBSET_PATH
-from conftest import count, fetch_ctgov, fetch_pubmed
+from conftest import FIXTURES, count, fetch_ctgov, fetch_pubmed
 
 # Run numbers differ between histories, and so does where a record's raw copy sits in the
 # archive (raw_block, raw_offset): its bytes are compared instead.
@@ -195,3 +195,15 @@ def test_binary_and_oversized_input_is_refused(db, tmp_path, monkeypatch):
     monkeypatch.setattr("litwatch.sources.ctgov.parse.MAX_JSON_BYTES", 1000)
     with pytest.raises(ParseError, match="JSON larger than"):
         import_file(db, Path(__file__).parent / "fixtures" / "ctg-studies_dtx_psychiatric.json")
+
+
+def test_a_run_that_died_is_closed_with_the_counts_of_what_it_stored(tmp_path):
+    db_path = tmp_path / "litwatch.db"
+    from litwatch import api
+    api.import_paths(db_path, [SUBSET_PATH])
+    with open_db(db_path) as db:  # as a kill -9 mid-run leaves it: the rows stored, the run row not finished
+        db.execute("UPDATE runs SET status = 'running', received = 0, new = 0, finished_at = NULL WHERE id = 1")
+        db.commit()
+    api.import_paths(db_path, [FIXTURES / "pubmed-29768149.xml"])
+    with open_db(db_path) as db:
+        assert db.execute("SELECT status, received, new FROM runs WHERE id = 1").fetchone() == ("interrupted", 304, 304)

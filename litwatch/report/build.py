@@ -194,7 +194,8 @@ def _basis(db: sqlite3.Connection, topic: Topic, window: Window) -> dict[str, An
              for r in imports]
     sample = [source.name for source in all_sources() if db.execute(
         f"SELECT 1 FROM [{source.family.table}] WHERE origin = 'sample' LIMIT 1").fetchone()]
-    return {"sources": sources, "files": files, "sample": sample, "empty": not window.run_ids}
+    first = db.execute("SELECT min(started_at) FROM runs WHERE status != 'running'").fetchone()[0]
+    return {"sources": sources, "files": files, "sample": sample, "empty": not window.run_ids, "first_run": first}
 
 
 # ---------------------------------------------------------------- records -----
@@ -588,6 +589,9 @@ def _day(stamp: str | None) -> str:
 
 def _notices(report: dict[str, Any], basis: dict[str, Any]) -> list[str]:
     """What the report rests on, every time; and what a reader must know before trusting it."""
+    if basis["empty"] and basis["first_run"]:
+        return [f"No run had ended by {report['as_of'][:10]}: the first run of this database started on "
+                f"{basis['first_run'][:10]}."]
     if basis["empty"]:
         return ['The database is empty: run "litwatch update" (or "litwatch fetch", or "litwatch import FILE") '
                 "first."]
@@ -602,7 +606,7 @@ def _notices(report: dict[str, Any], basis: dict[str, Any]) -> list[str]:
         names = dict.fromkeys(f.replace("\\", "/").rsplit("/", 1)[-1] for f in own_files)
         parts.append(f"imported file{'s' if len(names) > 1 else ''} ({', '.join(names)})")
     if [name for name in basis["sample"] if not basis["sources"].get(name, {}).get("live")]:
-        parts.append("the bundled offline sample of real records (see data/PROVENANCE.md)")
+        parts.append("the bundled offline sample of real records (litwatch/sample/PROVENANCE.md)")
     notes.append(f"Data: {_and(parts)}." if parts else "Data: none yet.")
     if not live:
         c = report["counts"]

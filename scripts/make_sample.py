@@ -1,6 +1,6 @@
 """Rebuild the bundled offline sample from real recorded data (run from the repository root):
 
-    python data/make_sample.py ../shared/data [PUBMED21N1298]
+    python scripts/make_sample.py ../shared/data [PUBMED21N1298]
 
 Every candidate file is imported by litwatch itself into a throwaway database, the built-in
 topic's relevance is computed by the same code the report uses, and every record that
@@ -53,7 +53,7 @@ def main(shared: Path, update_file: Path | None) -> None:
     pubmed_files = [update_file or shared / "pubmed_baseline/pubmed21n1298_subset_ketamine_ptsd_ctgov.xml.gz",
                     shared / "pubmed_baseline/pubmed20n0014.xml.gz"]
     ctgov_files = [shared / "ctgov/website_download_json/UserZetsu__dtx-analysis__data__ctg-studies.json"]
-    here = Path(__file__).parent / "sample"
+    here = Path(__file__).resolve().parents[1] / "litwatch" / "sample"
     here.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         conn = open_db(Path(tmp) / "sample.db")
