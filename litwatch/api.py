@@ -182,13 +182,14 @@ SAMPLE_DIR = Path(__file__).parent / "sample"  # package data: installed with li
 
 def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | Path = "data/report.html",
            fmt: str = "html", wait: float = 0.0, echo: Echo | None = None, on_result: OnResult | None = None,
-           on_error: OnError | None = None) -> dict[str, Any]:
+           on_error: OnError | None = None, feed_output: str | Path | None = None) -> dict[str, Any]:
     """The scheduled job: fetch every topic from every source, then write the report of the
     first topic to ``output``.
 
     When no service can be reached and nothing was ever fetched, the bundled real sample is
-    imported instead (and the report says so). Returns the runs' summary plus ``report``
-    and ``notice``.
+    imported instead (and the report says so). With ``feed_output``, the first topic's Atom
+    feed of events is written there too. Returns the runs' summary plus ``report`` and
+    ``notice`` (and ``feed_entries``).
     """
     from .http import probe
 
@@ -215,6 +216,9 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
                         unreachable(conn, source, topic, source.url(config))
             out = summary(conn, first, {"offline": True})
         data = write_report(conn, config, fmt=fmt, output=output, record=True)
+        if feed_output:
+            text, out["feed_entries"] = feed(conn, config)
+            write_text(feed_output, text)
     out.update(report=str(output), notice=data["notice"])
     return out
 
@@ -277,6 +281,57 @@ def write_report(db: Db, config: Config | None = None, *, topic: str | None = No
         if record:
             record_report(conn, data, fmt, str(output) if output else None)
     return dict(data, text=text)
+
+
+def feed(db: Db, config: Config | None = None, *, topic: str | None = None, kinds: Iterable[str] = (),
+         limit: int | None = None, link: str | None = None) -> tuple[str, int]:
+    """A topic's events (default: the first topic's) as an Atom feed; returns (XML text,
+    entries). Entry IDs are stable: a feed reader shows each event once."""
+    from .events import KINDS, events
+    from .feed import FEED_ENTRIES, atom
+    from .errors import UsageError
+
+    config = config or load_config()
+    chosen = config.topic(topic)
+    kinds = list(kinds)
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise UsageError(f"unknown event kind(s): {', '.join(unknown)} (known: {', '.join(KINDS)})")
+    with reading(db) as conn:
+        items = events(conn, chosen.name, kinds=kinds, limit=limit or FEED_ENTRIES)
+    return atom(chosen, items, link=link), len(items)
+
+
+def notify(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), dry_run: bool = False,
+           wait: float = 0.0) -> dict[str, Any]:
+    """Send the e-mail digest of the events not sent yet (every topic, or those named), over
+    the SMTP server of ``[notify]``; with ``dry_run``, return it as text and send nothing.
+    Returns ``{"events", "sent", "to", "text"}``.
+
+    :raises NotifyError: the send failed; the events stay unsent for next time.
+    """
+    from .config import Notify
+    from .errors import UsageError
+    from .notify import mark_backlog, message, pending, send
+
+    config = config or load_config()
+    settings = config.notify
+    if settings is None:
+        if not dry_run:
+            raise UsageError("no SMTP server configured: add a [notify] table to litwatch.toml (smtp_host, from, to) "
+                             "or set LITWATCH_SMTP_HOST, LITWATCH_NOTIFY_FROM and LITWATCH_NOTIFY_TO")
+        settings = Notify(smtp_host="(not configured)", sender="litwatch@example.org", to=("you@example.org",))
+    chosen = _topics(config, topics)
+    with (reading(db) if dry_run else writing(db, wait)) as conn:
+        digest = pending(conn, config, chosen, settings)
+        text = message(config, digest, settings).get_body(("plain",)).get_content() if digest.count else ""
+        if dry_run:
+            return {"events": digest.count, "sent": 0, "to": list(settings.to), "text": text}
+        if digest.count:
+            send(conn, config, digest, settings)
+        else:
+            mark_backlog(conn, digest)
+    return {"events": digest.count, "sent": digest.count, "to": list(settings.to), "text": text}
 
 
 def export(db: Db, *, table: str | None = None, sql: str | None = None, fmt: str = "csv") -> tuple[str, int]:
@@ -357,5 +412,6 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, text.encode("utf-8"))
 
 
-__all__ = ["DEFAULT_DB", "build_report", "export", "export_citations", "exportable", "fetch", "import_paths",
-           "list_runs", "migrate", "reading", "render_report", "reparse", "update", "write_report", "writing"]
+__all__ = ["DEFAULT_DB", "build_report", "export", "export_citations", "exportable", "feed", "fetch", "import_paths",
+           "list_runs", "migrate", "notify", "reading", "render_report", "reparse", "update", "write_report",
+           "writing"]

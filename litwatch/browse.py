@@ -14,6 +14,7 @@ from .store.schema import FTS, TABLES, VIEWS
 CORE_OPTIONS: dict[str, dict[str, Any]] = {
     "paper_trial_links": {"facets": ["source", "reference_type"]},
     "runs": {"facets": ["source", "kind", "status"], "sort_desc": "id"},
+    "events": {"facets": ["topic", "kind"], "sort_desc": "run_id"},
 }
 VIEW_DESCRIPTIONS = {
     "papers": "One row per paper, whichever sources returned it: PubMed records, and Europe PMC records without "
@@ -23,6 +24,10 @@ VIEW_DESCRIPTIONS = {
     "publications_by_year": "Journal publications and preprints per year and study design, retracted papers left out.",
     "trial_publications": "Every paper-trial link with both titles.",
     "unreported_trials": "Completed over 12 months ago, no results posted, no paper reporting them.",
+    "events": "What happened to each topic's core records, one row per event with a stable ID: new papers and "
+              "trials, trial status, phase, enrollment and date changes, results posted, papers retracted, "
+              "corrected, versioned, indexed or deleted, papers linked to a trial (what litwatch feed and notify "
+              "send).",
 }
 QUERIES = {
     "recruiting_trials": {

@@ -332,10 +332,13 @@ def report(obj: Context, topic: str | None, fmt: str, output: str | None, charts
 @cli.command()
 @click.option("--output", "-o", default="data/report.html", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="html", show_default=True)
+@click.option("--feed", "feed_output", type=click.Path(dir_okay=False),
+              help="Also write the first topic's Atom feed of events here (e.g. data/feed.atom).")
 @machine_options
 @click.pass_obj
 @reports_errors
-def update(obj: Context, output: str, fmt: str, quiet: bool, as_json: bool, wait: float) -> None:
+def update(obj: Context, output: str, fmt: str, feed_output: str | None, quiet: bool, as_json: bool,
+           wait: float) -> None:
     """Fetch every topic from every source, then write the report of the first topic.
 
     When neither service can be reached and the database is empty, the bundled real
@@ -350,11 +353,67 @@ def update(obj: Context, output: str, fmt: str, quiet: bool, as_json: bool, wait
 
     out = Output(quiet, as_json)
     summary = api.update(obj.db_path, obj.config, output=output, fmt=fmt, wait=wait, echo=out.note,
-                         on_result=out.result, on_error=out.error)
+                         on_result=out.result, on_error=out.error, feed_output=feed_output)
     out.line(f"Report written to {output}")
+    if feed_output:
+        out.line(f"Feed written to {feed_output} ({summary['feed_entries']} entries)")
     if summary["notice"]:
         out.line(f"Notice: {summary['notice']}")
     out.finish(summary, evidence=False)
+
+
+@cli.command()
+@click.option("--topic", help="Topic name (default: the first configured topic).")
+@click.option("--kind", "kinds", multiple=True, metavar="KIND",
+              help="Only these kinds of event (repeatable): new_paper, new_trial, trial_status, trial_results, "
+                   "paper_retracted... (see the events view).")
+@click.option("--limit", type=click.IntRange(1), default=200, show_default=True, help="Newest events kept.")
+@click.option("--link", help="The page the feed stands for (e.g. the published report's URL).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (default: stdout).")
+@click.pass_obj
+@reports_errors
+def feed(obj: Context, topic: str | None, kinds: tuple[str, ...], limit: int, link: str | None,
+         output: str | None) -> None:
+    """Write an Atom feed of a topic's events: new papers and trials, trial status changes,
+    results posted, retractions... Entry IDs are stable, so a feed reader shows each event
+    once. Reads the database only.
+
+    \b
+    Example:
+        litwatch feed -o public/ketamine-ptsd.atom --link https://example.org/ketamine-ptsd.html
+        litwatch feed --kind trial_status --kind trial_results
+    """
+    from . import api
+
+    text, entries = api.feed(obj.db_path, obj.config, topic=topic, kinds=kinds, limit=limit, link=link)
+    emit(text, output, f"a feed of {entries} entries")
+
+
+@cli.command()
+@click.option("--topic", "topics", multiple=True, help="Topic name (repeatable; default: every topic).")
+@click.option("--dry-run", is_flag=True, help="Print the digest; send nothing, remember nothing.")
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for another run's lock.")
+@click.pass_obj
+@reports_errors
+def notify(obj: Context, topics: tuple[str, ...], dry_run: bool, wait: float) -> None:
+    """E-mail a digest of the events not sent yet, grouped by importance, over the SMTP
+    server of [notify] in litwatch.toml (password from LITWATCH_SMTP_PASSWORD). Each event
+    is sent once; nothing new, no mail; a failed send is retried next time. The first digest
+    covers what the last update brought.
+
+    \b
+    Example:
+        litwatch update --quiet && litwatch notify
+    """
+    from . import api
+
+    result = api.notify(obj.db_path, obj.config, topics=topics, dry_run=dry_run, wait=wait)
+    if dry_run:
+        click.echo(result["text"] or "Nothing new to send.", nl=bool(not result["text"]))
+    elif result["sent"]:
+        click.echo(f"Sent a digest of {result['sent']} event(s) to {', '.join(result['to'])}")
+    else:
+        click.echo("Nothing new to send.")
 
 
 @cli.command(name="datasette-metadata")

@@ -97,6 +97,24 @@ DEFAULT_TOPIC = Topic(
 
 
 @dataclass(frozen=True)
+class Notify:
+    """Where `litwatch notify` sends its digest: an SMTP server and the addresses. The
+    password comes from the environment only (LITWATCH_SMTP_PASSWORD), never the file."""
+
+    smtp_host: str
+    sender: str
+    to: tuple[str, ...]
+    smtp_port: int | None = None  # default by security: 587 starttls, 465 ssl, 25 none
+    security: str = "starttls"
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def port(self) -> int:
+        return self.smtp_port or {"starttls": 587, "ssl": 465}.get(self.security, 25)
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything litwatch needs to know besides the database path."""
 
@@ -106,6 +124,7 @@ class Config:
     ncbi_tool: str = "litwatch"
     # Base URL of each source's service, by source name; a source not named uses its default.
     urls: Mapping[str, str] = field(default_factory=dict)
+    notify: Notify | None = None
     source_path: str | None = field(default=None, compare=False)
 
     def topic(self, name: str | None) -> Topic:
@@ -119,7 +138,7 @@ class Config:
         raise ConfigError(f"unknown topic {name!r} (configured: {known})")
 
 
-_TOP_KEYS = {"ncbi", "services", "topics"}
+_TOP_KEYS = {"ncbi", "services", "topics", "notify"}
 _NCBI_KEYS = {"api_key": "ncbi_api_key", "email": "ncbi_email", "tool": "ncbi_tool"}
 _TOPIC_KEYS = {"name", "title", "intervention_terms", "condition_terms", "claims"}
 # Keys of the first release, still read: key -> (source, query key).
@@ -151,9 +170,11 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
     for service in all_sources():
         if env.get(service.url_env):
             urls[service.name] = _check_url(env[service.url_env], service.url_env)
+    values["notify"] = _notify(values.pop("notify", {}), env)
     config = Config(source_path=source, urls=urls, **values)
     # Scrubbed from every message, log line and stored error from now on, wherever they echo.
     redact.register(config.ncbi_api_key)
+    redact.register(config.notify.password if config.notify else None)
     for url in urls.values():
         redact.register_url(url)
     return config
@@ -180,6 +201,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
                       for key, value in services.items()}
     if "topics" in data:
         values["topics"] = _topics(data["topics"])
+    values["notify"] = _table(data, "notify")
     if values.get("ncbi_tool") is None:
         values.pop("ncbi_tool", None)
     return values
@@ -257,6 +279,65 @@ def _claims(raw: Any, where: str) -> tuple[Claim, ...]:
             raise ConfigError(f"config key '{where}[{i}].terms' must be a non-empty array of strings")
         claims.append(Claim(_string(item["name"], f"{where}[{i}].name"), tuple(terms)))
     return tuple(claims)
+
+
+_NOTIFY_KEYS = {"smtp_host", "smtp_port", "security", "user", "from", "to"}
+_NOTIFY_ENV = {"LITWATCH_SMTP_HOST": "smtp_host", "LITWATCH_SMTP_PORT": "smtp_port",
+               "LITWATCH_SMTP_SECURITY": "security", "LITWATCH_SMTP_USER": "user", "LITWATCH_NOTIFY_FROM": "from",
+               "LITWATCH_NOTIFY_TO": "to"}
+
+
+def _notify(table: dict[str, Any], env: Mapping[str, str]) -> Notify | None:
+    """The [notify] table with its environment overrides, checked; None when no SMTP host is
+    configured."""
+    if "password" in table:
+        raise ConfigError("config key 'notify.password' is not read: keep the password out of the file and set "
+                          "LITWATCH_SMTP_PASSWORD")
+    _reject_unknown(table, _NOTIFY_KEYS, "notify.")
+    values = dict(table)
+    for var, key in _NOTIFY_ENV.items():
+        if env.get(var):
+            values[key] = env[var]
+    if not values.get("smtp_host"):
+        if values:
+            raise ConfigError("config key 'notify.smtp_host' is missing (or set LITWATCH_SMTP_HOST)")
+        return None
+    security = _string(values.get("security", "starttls"), "notify.security").lower()
+    if security not in ("starttls", "ssl", "none"):
+        raise ConfigError(f"config key 'notify.security' must be starttls, ssl or none, got {security!r}")
+    port = values.get("smtp_port")
+    if port is not None:
+        try:
+            port = int(port)
+        except (TypeError, ValueError):
+            raise ConfigError(f"config key 'notify.smtp_port' must be a port number, got {port!r}") from None
+        if not 0 < port < 65536:
+            raise ConfigError(f"config key 'notify.smtp_port' must be a port number, got {port}")
+    to = values.get("to", [])
+    to = [t.strip() for t in to.split(",")] if isinstance(to, str) else to
+    if not isinstance(to, list) or not to or not all(isinstance(t, str) for t in to):
+        raise ConfigError("config key 'notify.to' must be a non-empty array of e-mail addresses")
+    sender = _string(values.get("from", ""), "notify.from")
+    for key, address in [("notify.from", sender)] + [("notify.to", t) for t in to]:
+        _check_address(address, key)
+    return Notify(smtp_host=_string(values["smtp_host"], "notify.smtp_host"), sender=sender, to=tuple(to),
+                  smtp_port=port, security=security, user=values.get("user") or None,
+                  password=env.get("LITWATCH_SMTP_PASSWORD") or None)
+
+
+def _check_address(address: str, key: str) -> None:
+    """An address as mail headers take it: "you@example.org" or "Name <you@example.org>"."""
+    from email.errors import HeaderParseError
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    _, spec = parseaddr(address)
+    try:
+        parsed = Address(addr_spec=spec) if spec and spec.count("@") == 1 else None
+    except (ValueError, IndexError, TypeError, HeaderParseError):
+        parsed = None
+    if parsed is None or not parsed.username or "." not in parsed.domain:
+        raise ConfigError(f"config key '{key}' is not an e-mail address: {address!r}")
 
 
 def _reject_unknown(table: dict, allowed: set[str], prefix: str) -> None:

@@ -55,6 +55,9 @@ def refresh(conn: sqlite3.Connection, topics: Iterable[Topic], *, full: bool = F
                 gone = source.deleted_since(conn, since)
                 if changed[source.name] or gone:
                     source.links(conn, changed[source.name] + gone)
+        # A link seen for the first time is dated by the last run before this refresh.
+        conn.execute("INSERT OR IGNORE INTO link_history (paper_id, nct_id, first_run_id) "
+                     "SELECT DISTINCT paper_id, nct_id, ? FROM paper_trial_links", [last or None])
         left_out: dict[str, int] = {}
         for topic in topics:
             stale = full or _setting(conn, f"topic:{topic.name}") != _concepts(topic)

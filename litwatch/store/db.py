@@ -24,7 +24,7 @@ from ..errors import LitwatchError, UsageError
 log = logging.getLogger(__name__)
 
 # 1: the first release (no version recorded, user_version 0); 2: this one.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x4C697457  # "LitW": marks a file as a litwatch database
 
 
@@ -155,7 +155,15 @@ def _to_3(conn: sqlite3.Connection) -> None:
                  "WHERE last_run_id IS NULL")
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _to_2), (3, _to_3)]
+def _to_4(conn: sqlite3.Connection) -> None:
+    """Version 3 -> 4: change tables for papers (article_changes, europepmc_changes), the
+    events view, link_history and notifications (created by ensure_schema). The links that
+    exist now are history: they raise no 'new link' event."""
+    conn.execute("INSERT OR IGNORE INTO link_history (paper_id, nct_id, first_run_id) "
+                 "SELECT DISTINCT paper_id, nct_id, NULL FROM paper_trial_links")
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _to_2), (3, _to_3), (4, _to_4)]
 
 
 _savepoints = itertools.count(1)

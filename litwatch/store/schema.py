@@ -71,6 +71,27 @@ LINK_TABLES: dict[str, TableSpec] = {
         },
         pk="key",
         description="litwatch's own state, kept with the data it describes."),
+    "link_history": TableSpec(
+        {
+            "paper_id": (str, "the paper (as in paper_trial_links)"),
+            "nct_id": (str, "the trial"),
+            "first_run_id": (int, "the last run before the evidence refresh that first saw the link (empty for links "
+                                  "that existed when this table was made)"),
+        },
+        pk=("paper_id", "nct_id"),
+        description="When each paper-trial link first appeared (paper_trial_links is rewritten as records change; "
+                    "this table only grows): the 'a paper about this trial appeared' events.",
+        without_rowid=True),
+    "notifications": TableSpec(
+        {
+            "event_id": (str, "the event sent (see the events view)"),
+            "channel": (str, "where it went: email:<recipient list>"),
+            "sent_at": (str, "when it was sent (UTC); empty for events marked seen without sending (the first "
+                             "digest's backlog)"),
+        },
+        pk=("event_id", "channel"),
+        description="Events already sent by `litwatch notify`, so none is sent twice.",
+        without_rowid=True),
     "reports": TableSpec(
         {
             "id": (int, "report number (primary key)"),
@@ -130,9 +151,68 @@ FROM (SELECT 'PMID:' || pmid AS paper_id, topic, relevance, first_run_id FROM ar
       SELECT coalesce('PMID:' || e.pmid, t.epmc_id), t.topic, t.relevance, t.first_run_id
       FROM europepmc_topics t JOIN europepmc_records e ON e.epmc_id = t.epmc_id)
 GROUP BY paper_id, topic"""
+# What happened to each topic's core records, one row per event, with a stable ID: new
+# papers and trials, trial changes, paper changes (retracted, corrected, new version, indexed),
+# deletions, a paper linked to a trial. Dated by the run that saw it.
+EVENTS_SQL = """
+SELECT 'paper:' || t.topic || ':' || p.paper_id AS event_id, t.topic,
+       CASE WHEN p.preprint THEN 'new_preprint' ELSE 'new_paper' END AS kind, p.first_run_id AS run_id,
+       p.paper_id AS record_id, p.title, NULL AS old_value, p.design AS new_value,
+       CASE WHEN p.design_source IN ('publication_type', 'mesh') THEN 'indexed'
+            WHEN p.design_source = 'text' THEN 'inferred' END AS detail, p.url
+FROM paper_topics t JOIN papers p ON p.paper_id = t.paper_id
+WHERE t.relevance = 'core'
+UNION ALL
+SELECT t.topic || ':trial_changes:' || c.id, t.topic,
+       CASE c.field WHEN 'new' THEN 'new_trial' WHEN 'overall_status' THEN 'trial_status' WHEN 'phases' THEN 'trial_phase'
+            WHEN 'enrollment' THEN 'trial_enrollment' WHEN 'has_results' THEN 'trial_results'
+            WHEN 'primary_completion_date' THEN 'trial_completion_date' WHEN 'completion_date' THEN 'trial_completion_date'
+            WHEN 'start_date' THEN 'trial_start_date' ELSE 'trial_' || c.field END,
+       c.run_id, c.nct_id, x.brief_title, c.old_value, c.new_value, c.field, x.url
+FROM trial_changes c JOIN trial_topics t ON t.nct_id = c.nct_id AND t.relevance = 'core'
+JOIN trials x ON x.nct_id = c.nct_id
+WHERE c.field IN ('new', 'overall_status', 'phases', 'enrollment', 'has_results', 'primary_completion_date',
+                  'completion_date', 'start_date')
+  AND NOT (c.field = 'has_results' AND c.new_value != '1')
+UNION ALL
+SELECT t.topic || ':article_changes:' || c.id, t.topic,
+       CASE c.field WHEN 'retracted' THEN 'paper_retracted' WHEN 'corrected' THEN 'paper_corrected'
+            WHEN 'pmid_version' THEN 'paper_new_version' ELSE 'paper_indexed' END,
+       c.run_id, 'PMID:' || c.pmid, coalesce(a.title, (SELECT d.title FROM article_deletions d WHERE d.pmid = c.pmid)),
+       c.old_value, c.new_value, c.field, 'https://pubmed.ncbi.nlm.nih.gov/' || c.pmid || '/'
+FROM article_changes c
+JOIN (SELECT pmid, topic FROM article_topics WHERE relevance = 'core'
+      UNION SELECT d.pmid, j.value FROM article_deletions d JOIN json_each(coalesce(d.topics, '[]')) j) t
+  ON t.pmid = c.pmid
+LEFT JOIN articles a ON a.pmid = c.pmid
+WHERE (c.field IN ('retracted', 'corrected') AND c.new_value = '1') OR c.field = 'pmid_version'
+   OR (c.field = 'design_source' AND c.new_value IN ('publication_type', 'mesh') AND coalesce(c.old_value, '') = 'text')
+UNION ALL
+SELECT t.topic || ':europepmc_changes:' || c.id, t.topic, 'paper_retracted', c.run_id, c.epmc_id, e.title,
+       c.old_value, c.new_value, c.field, e.url
+FROM europepmc_changes c JOIN europepmc_topics t ON t.epmc_id = c.epmc_id AND t.relevance = 'core'
+LEFT JOIN europepmc_records e ON e.epmc_id = c.epmc_id
+WHERE c.field = 'retracted' AND c.new_value = '1'
+UNION ALL
+SELECT 'deleted:' || j.value || ':PMID:' || d.pmid, j.value, 'paper_deleted', d.run_id, 'PMID:' || d.pmid, d.title,
+       NULL, NULL, d.as_of, 'https://pubmed.ncbi.nlm.nih.gov/' || d.pmid || '/'
+FROM article_deletions d JOIN json_each(coalesce(d.topics, '[]')) j
+UNION ALL
+SELECT 'link:' || t.topic || ':' || h.paper_id || ':' || h.nct_id, t.topic, 'trial_paper', h.first_run_id, h.nct_id,
+       coalesce(p.title, h.paper_id), NULL, h.paper_id,
+       (SELECT group_concat(coalesce(l.reference_type, l.source)) FROM paper_trial_links l
+        WHERE l.paper_id = h.paper_id AND l.nct_id = h.nct_id),
+       coalesce(p.url, CASE WHEN h.paper_id LIKE 'PMID:%'
+                            THEN 'https://pubmed.ncbi.nlm.nih.gov/' || substr(h.paper_id, 6) || '/' END)
+FROM link_history h JOIN trial_topics t ON t.nct_id = h.nct_id AND t.relevance = 'core'
+LEFT JOIN papers p ON p.paper_id = h.paper_id
+WHERE h.first_run_id IS NOT NULL
+  AND EXISTS (SELECT 1 FROM paper_trial_links l WHERE l.paper_id = h.paper_id AND l.nct_id = h.nct_id
+              AND coalesce(l.reference_type, '') != 'BACKGROUND')"""
 # Trials whose results are overdue: completed over a year ago, nothing posted, no paper
 # reporting them (a RESULT reference, or a linked empirical study that is not retracted).
 VIEWS = {
+    "events": EVENTS_SQL,
     "papers": PAPERS_SQL,
     "paper_topics": PAPER_TOPICS_SQL,
     "recruiting_trials": """

@@ -81,6 +81,20 @@ Rank = Callable[[Prepared, tuple], int]
 
 
 @dataclass(frozen=True)
+class History:
+    """A family's change table: when a newer copy replaces a stored record, one row per
+    tracked column whose value changed (content or derived columns: a retraction, a design
+    now indexed...); and, when ``first_sighting`` names a column, a 'new' row holding it the
+    first time a record is stored. ``dated_by`` is the record's own date of the change (a
+    content column), copied into the row under the same name."""
+
+    table: str
+    fields: tuple[str, ...]
+    dated_by: str
+    first_sighting: str | None = None
+
+
+@dataclass(frozen=True)
 class Writer:
     """How a family's records are written: its tables and the source's recency rule
     (``rank_sql`` selects the stored values ``rank`` compares with; ``rank_values`` gives the
@@ -94,6 +108,7 @@ class Writer:
     # The evidence columns computed from a record's own rows (design...), written with it.
     derived: tuple[str, ...] = ()
     derive: Callable[[Prepared], tuple] | None = None
+    history: History | None = None
 
     @property
     def content(self) -> list[str]:
@@ -171,7 +186,10 @@ def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record | Pr
             batch[p.key] = p
     raw_col = ", raw_block" if writer.raw else ", NULL"
     rank_cols = f", {writer.rank_sql}" if writer.rank_sql else ""
-    stored = stored_rows(conn, family.table, family.key, f"record_hash, seen_run_id{raw_col}{rank_cols}", list(batch))
+    tracked = "".join(f", [{c}]" for c in writer.history.fields) if writer.history else ""
+    stored = stored_rows(conn, family.table, family.key, f"record_hash, seen_run_id{raw_col}{rank_cols}{tracked}",
+                         list(batch))
+    ranked = 3 + (len(writer.rank_values(next(iter(batch.values())))) if writer.rank_values else 0)
     new: list[Prepared] = []
     updated: list[tuple[Prepared, tuple]] = []
     touched: list[Any] = []
@@ -190,7 +208,7 @@ def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record | Pr
         if old[0] == p.digest:
             counts.unchanged += not again
             touched.append(key)
-        elif writer.rank is not None and writer.rank(p, old[3:]) < 0:
+        elif writer.rank is not None and writer.rank(p, old[3:ranked]) < 0:
             counts.skipped += not again
             touched.append(key)
         else:
@@ -205,9 +223,38 @@ def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record | Pr
         if topic:
             conn.executemany(f"INSERT OR IGNORE INTO [{family.topics}] ({family.key}, topic, first_run_id) "
                              f"VALUES (?, ?, ?)", [(k, topic, run_id) for k in batch])
+        if writer.history:
+            _record_history(conn, writer, new, [(p, old[ranked:]) for p, old in updated], run_id)
         if also:
             also(conn, Outcome(new, updated, counts))
     return counts
+
+
+def _record_history(conn: sqlite3.Connection, writer: Writer, new: list[Prepared],
+                    updated: list[tuple[Prepared, tuple]], run_id: int | None) -> None:
+    """The change rows of a saved batch (see :class:`History`)."""
+    history = writer.history
+    assert history is not None
+    dated = writer.column(history.dated_by)
+    rows = []
+    if history.first_sighting:
+        first = writer.column(history.first_sighting)
+        rows += [(p.key, run_id, "new", None, history_text(p.row[first]), p.row[dated]) for p in new]
+    for p, before in updated:
+        derived = writer.derive(p) if writer.derive else ()
+        for field, old in zip(history.fields, before, strict=True):
+            value = derived[writer.derived.index(field)] if field in writer.derived else p.row[writer.column(field)]
+            if history_text(old) != history_text(value):
+                rows.append((p.key, run_id, field, history_text(old), history_text(value), p.row[dated]))
+    conn.executemany(f"INSERT INTO [{history.table}] ({writer.family.key}, run_id, field, old_value, new_value, "
+                     f"[{history.dated_by}]) VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+
+def history_text(value: Any) -> str | None:
+    """A value as change-history text: booleans as 0/1, like SQLite stores them."""
+    if value is None:
+        return None
+    return str(int(value)) if isinstance(value, bool) else str(value)
 
 
 def _newer_or_same(writer: Writer, p: Prepared, earlier: Prepared) -> bool:

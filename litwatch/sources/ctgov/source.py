@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from ...errors import ParseError
 from ...files import JSON
-from ...store.writes import Counts, Outcome, Prepared, Writer, delete, prepare, save, stored_rows
+from ...store.writes import Counts, History, Prepared, Writer, delete, prepare, save, stored_rows
 from ..base import Batch, Search, Source, in_keys
 from .schema import FAMILY, TABLES
 
@@ -33,7 +33,6 @@ TRACKED_FIELDS = ("overall_status", "phases", "enrollment", "enrollment_type", "
 
 _CONTENT = FAMILY.content(TABLES)
 POSTED, HOLDER, RAW = (_CONTENT.index(c) for c in ("last_update_posted", "version_holder", "raw"))
-_TRACKED = [_CONTENT.index(f) for f in TRACKED_FIELDS]
 STUDY_TYPE, ALLOCATION = _CONTENT.index("study_type"), _CONTENT.index("allocation")
 
 
@@ -73,7 +72,8 @@ class CtgovSource(Source):
     tables = TABLES
     writer = Writer(FAMILY, rank_sql="last_update_posted, version_holder", rank=rank,
                     rank_values=lambda p: (p.row[POSTED], p.row[HOLDER]),
-                    derived=("design", "design_source"), derive=derive)
+                    derived=("design", "design_source"), derive=derive,
+                    history=History("trial_changes", TRACKED_FIELDS, "last_update_posted", "overall_status"))
     default_url = DEFAULT_URL
     url_key = "ctgov_url"
     url_env = "LITWATCH_CTGOV_URL"
@@ -170,25 +170,11 @@ FROM trials t WHERE 1"""
 
     def save(self, conn: sqlite3.Connection, batch: Batch, *, run_id: int | None, topic: str | None,
              origin: str) -> Counts:
-        """Store studies and record, in the same transaction, what changed in each: one
-        ``trial_changes`` row per changed tracked field, and a ``new`` row for a study seen
-        for the first time. Unchanged studies write nothing."""
+        """Store studies (a field-limited copy merged into the stored one first); the writer
+        records, in the same transaction, what changed in each (``trial_changes``: one row per
+        changed tracked field, a ``new`` row for a study seen for the first time)."""
         records = _merge_limited(conn, prepare(self.writer, batch.records))
-        before = stored_rows(conn, "trials", "nct_id", ", ".join(TRACKED_FIELDS), list({p.key for p in records}))
-
-        def history(conn: sqlite3.Connection, outcome: Outcome) -> None:
-            changes = []
-            status = _CONTENT.index("overall_status")
-            for p in outcome.new:
-                changes.append((p.key, run_id, "new", None, p.row[status], p.row[POSTED]))
-            for p, _ in outcome.updated:
-                for field, i, old in zip(TRACKED_FIELDS, _TRACKED, before[p.key], strict=True):
-                    if _text(old) != _text(p.row[i]):
-                        changes.append((p.key, run_id, field, _text(old), _text(p.row[i]), p.row[POSTED]))
-            conn.executemany("INSERT INTO trial_changes (nct_id, run_id, field, old_value, new_value, "
-                             "last_update_posted) VALUES (?, ?, ?, ?, ?, ?)", changes)
-
-        counts = save(conn, self.writer, records, run_id=run_id, topic=topic, origin=origin, also=history)
+        counts = save(conn, self.writer, records, run_id=run_id, topic=topic, origin=origin)
         if counts.skipped:
             log.warning("kept %d stored studies newer than the copies received", counts.skipped)
         counts.deleted += delete(conn, self.family, batch.deletes)
@@ -230,13 +216,6 @@ def _page_batch(page: dict[str, Any]) -> Batch:
     from .parse import parse_study
 
     return Batch([parse_study(study) for study in page["studies"]])
-
-
-def _text(value: Any) -> str | None:
-    """A value as history text: booleans as 0/1, like SQLite stores them."""
-    if value is None:
-        return None
-    return str(int(value)) if isinstance(value, bool) else str(value)
 
 
 SOURCE = CtgovSource()

@@ -86,6 +86,16 @@ TABLES: dict[str, TableSpec] = {
                               "concept matching placed it in the topic)"),
     }, ("epmc_id", "topic"), "The records of each topic and how central they are to it.",
         indexes=(("topic", "relevance"),)),
+    "europepmc_changes": TableSpec({
+        "id": (int, "row number (primary key)"),
+        "epmc_id": (str, "Europe PMC record (kept after a deletion: no foreign key)"),
+        "run_id": (int, "run that saw the change (foreign key to runs)"),
+        "field": (str, "the europepmc_records column that changed: retracted, design, design_source"),
+        "old_value": (str, "value before"),
+        "new_value": (str, "value after"),
+        "date_of_revision": (str, "the record's revision date in the copy that brought the change"),
+    }, pk="id", foreign_keys=(("run_id", "runs", "id"),), indexes=(("epmc_id",), ("run_id",)),
+        description="What changed in each Europe PMC record from one copy to the next (retractions, design)."),
 }
 FAMILY = Family("europepmc_records", "epmc_id", ("europepmc_authors", "europepmc_links"), "europepmc_topics",
                 fts=("title", "abstract"))

@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from ...errors import ParseError, UnknownFormat
 from ...files import JSON
-from ...store.writes import Prepared, Writer
+from ...store.writes import History, Prepared, Writer
 from ..base import Batch, Search, Source, in_keys
 from .schema import FAMILY, TABLES
 
@@ -67,7 +67,8 @@ class EuropePmcSource(Source):
     tables = TABLES
     writer = Writer(FAMILY, rank_sql="coalesce(date_of_revision, first_index_date)", rank=rank,
                     rank_values=lambda p: (p.row[REVISED] or p.row[INDEXED],),
-                    derived=("design", "design_source", "retracted"), derive=derive)
+                    derived=("design", "design_source", "retracted"), derive=derive,
+                    history=History("europepmc_changes", ("retracted", "design", "design_source"), "date_of_revision"))
     default_url = DEFAULT_URL
     url_key = "europepmc_url"
     url_env = "LITWATCH_EUROPEPMC_URL"

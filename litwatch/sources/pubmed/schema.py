@@ -181,10 +181,27 @@ TABLES: dict[str, TableSpec] = {
             "as_of": (str, "date of the deletion: the newest DateRevised of the file that announced it (else "
                            "the day it was applied); only a copy revised after it brings the record back"),
             "run_id": (int, "run that applied the deletion (foreign key to runs)"),
+            "title": (str, "the record's title when it was deleted, if it was stored"),
+            "topics": (str, "JSON array of the topics the record was core to when it was deleted"),
         },
         pk="pmid", foreign_keys=(("run_id", "runs", "id"),),
         description="Deletions PubMed announced (DeleteCitation): a record stays deleted when an older file "
                     "that still holds it is imported later."),
+    "article_changes": TableSpec(
+        {
+            "id": (int, "row number (primary key)"),
+            "pmid": (int, "PubMed ID (kept after a deletion: no foreign key)"),
+            "run_id": (int, "run that saw the change (foreign key to runs)"),
+            "field": (str, "the articles column that changed: pmid_version (a new version), medline_status "
+                           "(In-Process -> MEDLINE: indexed), publication_status, design, design_source (text -> "
+                           "publication_type or mesh: the design is now indexed), retracted, corrected"),
+            "old_value": (str, "value before"),
+            "new_value": (str, "value after"),
+            "date_revised": (str, "the record's DateRevised in the copy that brought the change"),
+        },
+        pk="id", foreign_keys=(("run_id", "runs", "id"),), indexes=(("pmid",), ("run_id",)),
+        description="What changed in each PubMed record from one copy to the next: retractions, corrections, "
+                    "new versions, indexing."),
     "raw_blocks": TableSpec(
         {
             "id": (int, "block number (primary key)"),
@@ -197,5 +214,6 @@ TABLES: dict[str, TableSpec] = {
                     "without the network; records point into blocks (articles.raw_block)."),
 }
 FAMILY = Family("articles", "pmid",
-                tuple(n for n in TABLES if n.startswith("article_") and n not in ("article_topics", "article_deletions")),
+                tuple(n for n in TABLES if n.startswith("article_")
+                      and n not in ("article_topics", "article_deletions", "article_changes")),
                 "article_topics", fts=("title", "abstract"))

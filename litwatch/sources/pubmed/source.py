@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 from ...errors import ParseError
 from ...files import MEDLINE, PUBMED_XML
 from ...store.db import now, transaction
-from ...store.writes import Counts, Prepared, Writer, delete, raw_fingerprint, save, stored_rows
+from ...store.writes import Counts, History, Prepared, Writer, delete, raw_fingerprint, save, stored_rows
 from ..base import Batch, Search, Source, in_keys
 from .schema import FAMILY, TABLES
 
@@ -50,6 +50,18 @@ def derive(p: Prepared) -> tuple:
     return design, basis, int(retracted), int(corrected)
 
 
+def _deleted_records(conn: sqlite3.Connection, pmids: list[int]) -> dict[int, tuple[str | None, str | None]]:
+    """Title and core topics (JSON) of the stored records among ``pmids``, as the deletion
+    event needs them once the records are gone."""
+    out = {}
+    for where, params in in_keys("a.pmid", pmids):
+        for pmid, title, topics in conn.execute(
+                "SELECT a.pmid, a.title, (SELECT json_group_array(t.topic) FROM article_topics t WHERE t.pmid = a.pmid "
+                f"AND t.relevance = 'core') FROM articles a WHERE 1{where}", params):
+            out[pmid] = (title, topics if topics != "[]" else None)
+    return out
+
+
 def rank(p: Prepared, stored: tuple) -> int:
     """Which copy of a record is newer: the higher version (``<PMID Version>``), then the later
     revision (``DateRevised``), then the fuller copy of the same revision (XML, kept whole in
@@ -76,7 +88,10 @@ class PubMedSource(Source):
     tables = TABLES
     writer = Writer(FAMILY, rank_sql="pmid_version, date_revised, raw_block IS NOT NULL", rank=rank,
                     rank_values=lambda p: (p.row[VERSION], p.row[REVISED], p.raw is not None), raw=True,
-                    derived=("design", "design_source", "retracted", "corrected"), derive=derive)
+                    derived=("design", "design_source", "retracted", "corrected"), derive=derive,
+                    history=History("article_changes", ("pmid_version", "medline_status", "publication_status",
+                                                        "design", "design_source", "retracted", "corrected"),
+                                    "date_revised"))
     default_url = DEFAULT_URL
     url_key = "eutils_url"
     url_env = "LITWATCH_EUTILS_URL"
@@ -158,9 +173,12 @@ FROM articles a WHERE 1"""
         if batch.deletes:
             as_of = batch.as_of or now()[:10]
             with transaction(conn):
-                conn.executemany("INSERT INTO article_deletions (pmid, as_of, run_id) VALUES (?, ?, ?) "
-                                 "ON CONFLICT (pmid) DO UPDATE SET as_of = max(as_of, excluded.as_of), "
-                                 "run_id = excluded.run_id", [(pmid, as_of, run_id) for pmid in batch.deletes])
+                gone = _deleted_records(conn, batch.deletes)
+                conn.executemany(
+                    "INSERT INTO article_deletions (pmid, as_of, run_id, title, topics) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (pmid) DO UPDATE SET as_of = max(as_of, excluded.as_of), run_id = excluded.run_id, "
+                    "title = coalesce(excluded.title, title), topics = coalesce(excluded.topics, topics)",
+                    [(pmid, as_of, run_id) + gone.get(pmid, (None, None)) for pmid in batch.deletes])
                 counts.deleted += delete(conn, self.family, batch.deletes, raw=True)
         return counts
 

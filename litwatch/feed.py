@@ -1,0 +1,66 @@
+"""An Atom feed of a topic's events, written by feedgenerator (the feed library Pelican
+maintains), for any feed reader: one entry per event, its ID stable across runs, so a reader
+shows each event once."""
+
+from __future__ import annotations
+
+import html
+import urllib.parse
+from datetime import datetime, timezone
+
+from .config import Topic
+from .events import Event
+
+FEED_ENTRIES = 200
+
+
+def feed_id(topic: Topic) -> str:
+    return f"urn:litwatch:{urllib.parse.quote(topic.name)}"
+
+
+def entry_id(event: Event) -> str:
+    """Stable for an event whatever run writes the feed: a feed reader shows it once."""
+    return f"urn:litwatch:event:{urllib.parse.quote(event.id, safe=':')}"
+
+
+def atom(topic: Topic, events: list[Event], *, link: str | None = None) -> str:
+    """The feed as Atom XML text. ``link`` is the page the feed stands for (the published
+    report, say); by default the topic's PubMed search."""
+    import feedgenerator
+
+    class Feed(feedgenerator.Atom1Feed):
+        def latest_post_date(self) -> datetime:  # the newest event, not the clock: same data, same bytes
+            return newest
+
+    home = link or _search_url(topic)
+    newest = max((_when(e.at) for e in events if e.at), default=datetime(1970, 1, 1, tzinfo=timezone.utc))
+    feed = Feed(
+        title=f"litwatch: {topic.display_title}", link=home, feed_guid=feed_id(topic), language="en",
+        description=f"What changed in the research on {topic.display_title}: new papers and trials, trial status "
+                    f"and results, retractions.")
+    for e in events:
+        when = _when(e.at) if e.at else newest
+        # the summary is typed html: escaped here, so a title's "<script>" stays text in a reader
+        feed.add_item(title=e.headline, link=e.url or home, unique_id=entry_id(e), description=html.escape(_summary(e)),
+                      pubdate=when, updateddate=when, categories=[e.kind, e.importance])
+    return feed.writeString("utf-8")
+
+
+def _summary(e: Event) -> str:
+    parts = [e.headline]
+    if e.old_value is not None or e.new_value is not None:
+        if e.kind not in ("new_paper", "new_preprint", "new_trial", "trial_paper"):
+            parts.append(f"Before: {e.old_value or 'none'}. After: {e.new_value or 'none'}.")
+    parts.append(f"Seen by litwatch run {e.run_id}" + (f" ({e.at[:10]})." if e.at else "."))
+    return " ".join(parts)
+
+
+def _when(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def _search_url(topic: Topic) -> str:
+    query = topic.queries.get("pubmed")
+    if isinstance(query, str) and query:
+        return "https://pubmed.ncbi.nlm.nih.gov/?" + urllib.parse.urlencode({"term": query})
+    return "https://clinicaltrials.gov/"

@@ -1,0 +1,240 @@
+"""Being told: every kind of event from real records (changed in named, derived copies), an
+Atom feed whose entries keep their IDs, and an e-mail digest delivered once to a real SMTP
+server on 127.0.0.1."""
+
+import shutil
+import smtplib
+
+import feedparser
+import pytest
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner
+
+from litwatch import api
+from litwatch.cli import cli
+from litwatch.config import DEFAULT_TOPIC, Config
+from litwatch.events import KINDS, events
+from litwatch.store import open_db
+
+from conftest import FIXTURES, SUBSET
+from test_europepmc_source import CANCER
+from test_report import DTX, TOML
+
+CONFIG = Config(topics=(DEFAULT_TOPIC, DTX, CANCER))
+STEPS = [
+    [SUBSET, FIXTURES / "ctg-studies_dtx_psychiatric.json", FIXTURES / "epmc_search_1000results_cancer.json.gz"],
+    [FIXTURES / "ctgov_NCT04040387_completed_with_results_derived.json"],
+    [FIXTURES / "pubmed_34092549_v2_retracted_corrected_indexed_derived.xml"],
+    [FIXTURES / "delete_citation_34092549_synthetic.xml"],
+]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The database after each import step (one command each, as `litwatch import` runs)."""
+    folder = tmp_path_factory.mktemp("events")
+    path, stages = folder / "litwatch.db", []
+    for i, files in enumerate(STEPS):
+        api.import_paths(path, files, CONFIG)
+        stages.append(folder / f"after_step_{i}.db")
+        shutil.copy(path, stages[-1])
+    return stages
+
+
+def all_events(path, topic):
+    with open_db(path, readonly=True) as db:
+        return events(db, topic)
+
+
+def test_every_kind_of_event_from_real_records(built):
+    seen = {e.kind for topic in ("ketamine-ptsd", "dtx-ptsd", "cancer-treatment") for e in all_events(built[-1], topic)}
+    assert seen == set(KINDS)
+
+
+def test_trial_events_read_as_news(built):
+    news = {(e.kind, e.detail): e for e in all_events(built[1], "dtx-ptsd") if e.record_id == "NCT04040387"}
+    news = {kind if kind != "trial_completion_date" else detail: e for (kind, detail), e in news.items()}
+    assert news["trial_status"].headline == (
+        "NCT04040387 completed: Traumatic Nightmares Treated by NightWare (To Arouse Not Awaken)")
+    assert news["trial_results"].headline.startswith("NCT04040387 posted results")
+    assert news["trial_results"].importance == news["trial_status"].importance == "high"
+    assert news["primary_completion_date"].headline.startswith("NCT04040387: primary completion date moved from "
+                                                               "2024-08-24 to 2025-03-31")
+    assert news["completion_date"].headline.startswith("NCT04040387: completion date moved from")
+    assert news["trial_phase"].headline.startswith("NCT04040387: Not applicable -> Phase 2")
+    assert news["trial_enrollment"].headline.startswith("NCT04040387: enrollment 270 -> 212")
+
+
+def test_paper_side_changes_have_their_own_change_rows_and_events(built):
+    with open_db(built[2], readonly=True) as db:
+        changes = dict(db.execute("SELECT field, new_value FROM article_changes WHERE pmid = 34092549"))
+    assert changes == {"pmid_version": "2", "design_source": "publication_type", "retracted": "1", "corrected": "1"}
+    news = {e.kind: e for e in all_events(built[2], "ketamine-ptsd") if e.record_id == "PMID:34092549"}
+    assert news["paper_retracted"].headline.startswith("Retracted: Combining Ketamine and Internet-Based")
+    assert news["paper_new_version"].headline.startswith("New version (v2): ")
+    assert {"paper_corrected", "paper_indexed"} <= set(news)
+    assert news["new_paper"].id == "paper:ketamine-ptsd:PMID:34092549"  # what happened stays in the history
+    deleted = [e for e in all_events(built[3], "ketamine-ptsd") if e.kind == "paper_deleted"]
+    assert [e.headline for e in deleted] == ["Deleted from PubMed: Combining Ketamine and Internet-Based Cognitive "
+                                             "Behavioural Therapy for the Treatment of Post-Traumatic Stress "
+                                             "Disorder: Protocol for a Randomized Control Trial."]
+
+
+def test_event_ids_are_stable_from_run_to_run(built):
+    before = {e.id: e.headline for e in all_events(built[1], "dtx-ptsd")}
+    after = {e.id: e.headline for e in all_events(built[2], "dtx-ptsd")}
+    assert before and all(after[i] == h for i, h in before.items())
+
+
+# ------------------------------------------------------------------ feed ----
+
+def test_the_feed_is_valid_atom_whose_entries_keep_their_ids(built):
+    first, _ = api.feed(built[0], CONFIG, topic="dtx-ptsd")
+    later, n = api.feed(built[2], CONFIG, topic="dtx-ptsd")
+    parsed_first, parsed_later = feedparser.parse(first), feedparser.parse(later)
+    assert not parsed_first.bozo and not parsed_later.bozo
+    assert parsed_later.feed.id == "urn:litwatch:dtx-ptsd" and len(parsed_later.entries) == n
+    ids_first = {e.id: e.title for e in parsed_first.entries}
+    ids_later = {e.id: e.title for e in parsed_later.entries}
+    assert ids_first.items() <= ids_later.items()  # old entries unchanged: a reader shows them once
+    titles = [e.title for e in parsed_later.entries]
+    assert "NCT04040387 completed: Traumatic Nightmares Treated by NightWare (To Arouse Not Awaken)" in titles
+    assert all(e.link.startswith("https://") for e in parsed_later.entries)
+
+
+def test_the_feed_of_the_same_database_is_the_same_bytes_and_filters_kinds(built):
+    assert api.feed(built[3], CONFIG, topic="dtx-ptsd") == api.feed(built[3], CONFIG, topic="dtx-ptsd")
+    text, n = api.feed(built[3], CONFIG, topic="dtx-ptsd", kinds=["trial_results"])
+    assert n == 1 and "posted results" in feedparser.parse(text).entries[0].title
+    result = CliRunner().invoke(cli, ["--db", str(built[3]), "feed", "--kind", "no_such_kind"])
+    assert result.exit_code == 2 and "unknown event kind(s): no_such_kind" in result.output
+
+
+# ---------------------------------------------------------------- digest ----
+
+class Inbox:
+    """aiosmtpd handler: keeps every message it accepts."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+def smtp_env(controller, **extra):
+    return {"LITWATCH_SMTP_HOST": "127.0.0.1", "LITWATCH_SMTP_PORT": str(controller.port),
+            "LITWATCH_SMTP_SECURITY": "none", "LITWATCH_NOTIFY_FROM": "litwatch <watch@example.org>",
+            "LITWATCH_NOTIFY_TO": "writer@example.org", **extra}
+
+
+def notify(db, env, *args):
+    """`litwatch notify` with the digital-therapeutics topic configured (its trials change)."""
+    config = db.parent / "dtx.toml"
+    config.write_text(TOML)
+    return CliRunner().invoke(cli, ["--db", str(db), "--config", str(config), "notify", *args], env=env)
+
+
+def test_the_digest_arrives_once_and_then_only_what_is_new(built, smtp, tmp_path):
+    controller, inbox = smtp
+    db = tmp_path / "litwatch.db"
+    shutil.copy(built[1], db)
+    env = smtp_env(controller)
+    first = notify(db, env)
+    assert first.exit_code == 0 and first.output.startswith("Sent a digest of ")
+    (message,) = inbox.messages
+    body = message.content.decode()
+    assert message.rcpt_tos == ["writer@example.org"] and "Subject: litwatch: " in body
+    assert "NCT04040387 completed" in body and "Important" in body and "text/html" in body
+    # the first digest covers what the last command brought, not the whole history
+    assert "New study protocol: Combining Ketamine" not in body
+    again = notify(db, env)
+    assert again.exit_code == 0 and again.output == "Nothing new to send.\n" and len(inbox.messages) == 1
+    api.import_paths(db, STEPS[2], CONFIG)  # the paper is retracted
+    third = notify(db, env)
+    assert third.exit_code == 0 and len(inbox.messages) == 2
+    assert "Retracted: Combining Ketamine" in inbox.messages[1].content.decode()
+    assert "NCT04040387 completed" not in inbox.messages[1].content.decode()
+
+
+def test_a_failed_send_keeps_the_events_for_next_time(built, smtp, tmp_path):
+    controller, inbox = smtp
+    db = tmp_path / "litwatch.db"
+    shutil.copy(built[1], db)
+    refused = dict(smtp_env(controller), LITWATCH_SMTP_PORT="9")  # nothing listens there
+    failed = notify(db, refused)
+    assert failed.exit_code == 1 and len(failed.output.splitlines()) == 1
+    assert failed.output.startswith("Error: cannot send the digest through 127.0.0.1:9: connection refused; its ")
+    assert "stay unsent for the next `litwatch notify`" in failed.output
+    ok = notify(db, smtp_env(controller))
+    assert ok.exit_code == 0 and len(inbox.messages) == 1 and "NCT04040387 completed" in inbox.messages[0].content.decode()
+
+
+def test_a_refused_login_is_one_line_and_keeps_the_events(built, tmp_path):
+    def refuse(server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+        return AuthResult(success=False, handled=False)  # the server answers 535
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=free_port(), authenticator=refuse,
+                            auth_require_tls=False)
+    controller.start()
+    try:
+        db = tmp_path / "litwatch.db"
+        shutil.copy(built[1], db)
+        env = smtp_env(controller, LITWATCH_SMTP_USER="watch", LITWATCH_SMTP_PASSWORD="wrong-password-123")
+        result = notify(db, env)
+    finally:
+        controller.stop()
+    assert result.exit_code == 1 and len(result.output.splitlines()) == 1
+    assert "login refused" in result.output and "wrong-password-123" not in result.output
+    with open_db(db, readonly=True) as conn:
+        assert conn.execute("SELECT count(*) FROM notifications").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"LITWATCH_SMTP_HOST": "mail.example.org", "LITWATCH_NOTIFY_FROM": "not an address",
+      "LITWATCH_NOTIFY_TO": "writer@example.org"}, "config key 'notify.from' is not an e-mail address"),
+    ({"LITWATCH_SMTP_HOST": "mail.example.org", "LITWATCH_NOTIFY_FROM": "w@example.org", "LITWATCH_NOTIFY_TO": "x@"},
+     "config key 'notify.to' is not an e-mail address"),
+    ({}, "no SMTP server configured"),
+])
+def test_bad_notify_configuration_is_one_line_and_exit_2(built, env, message):
+    result = notify(built[1], env)
+    assert result.exit_code == 2 and message in result.output and len(result.output.splitlines()) == 1
+
+
+def test_an_unknown_smtp_host_is_one_line(built, tmp_path, monkeypatch):
+    import socket
+
+    def no_such_host(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+    monkeypatch.setattr(smtplib.socket, "create_connection", no_such_host)
+    db = tmp_path / "litwatch.db"
+    shutil.copy(built[1], db)
+    env = {"LITWATCH_SMTP_HOST": "smtp.nowhere.invalid", "LITWATCH_NOTIFY_FROM": "w@example.org",
+           "LITWATCH_NOTIFY_TO": "writer@example.org"}
+    result = notify(db, env)
+    assert result.exit_code == 1 and "smtp.nowhere.invalid:587: unknown host" in result.output
+
+
+def test_dry_run_prints_the_digest_and_sends_nothing(built):
+    result = notify(built[1], {}, "--dry-run")
+    assert result.exit_code == 0 and "NCT04040387 completed" in result.output
+    with open_db(built[1], readonly=True) as db:
+        assert db.execute("SELECT count(*) FROM notifications").fetchone() == (0,)
