@@ -52,7 +52,6 @@ def fetch_topic(conn: sqlite3.Connection, config: Config, source: Source, topic:
         counts.expected = search.expected
         for batch in search.batches:
             counts.add(source.save(conn, batch, run_id=run_id, topic=topic.name, origin="live"))
-            budget.check()
         params.update(search.params)
         counts.expected = search.expected  # the source may have listed the search again
         repeats = f" (and {counts.repeated} repeats)" if counts.repeated else ""
@@ -83,7 +82,7 @@ def _within(budget: "Deadline", client: Any, source: Source, counts: Counts) -> 
         http.budget = budget
     try:
         yield
-    except DeadlineExceeded as e:
+    except DeadlineExceeded:
         spent = next((d for d in (http.budget, budget) if d is not None and d.expired), None)
         if spent is None:
             raise  # one request's own deadline, not the run's
@@ -134,7 +133,6 @@ def follow_links(conn: sqlite3.Connection, config: Config, sources: Iterable[Sou
             counts.expected = len(ids)
             for batch in source.fetch_ids(client, ids):
                 counts.add(source.save(conn, batch, run_id=run_id, topic=None, origin="live"))
-                budget.check()
         if counts.received < len(ids):
             log.warning("%s: %d of %d linked %s exist at the source", source.label, counts.received,
                         len(ids), source.unit)

@@ -177,7 +177,9 @@ FROM articles a WHERE 1"""
         was revised after the deletion), then its deletions, remembered as tombstones."""
         records, dead = _without_tombstoned(conn, batch.records)
         counts = save(conn, self.writer, records, run_id=run_id, topic=topic, origin=origin)
-        counts.received += dead
+        # Books and records kept deleted were received, not stored: a search that holds a
+        # book is complete without it.
+        counts.received += dead + batch.skipped
         counts.skipped += dead + batch.skipped
         if batch.deletes:
             as_of = batch.as_of or now()[:10]
