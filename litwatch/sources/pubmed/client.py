@@ -134,8 +134,8 @@ class PubMedClient:
             params.update(datetype=result.datetype, mindate=_fmt(result.mindate), maxdate=_fmt(result.maxdate))
         count, ids = self.http.post(f"{self.base_url}/esearch.fcgi", data=params, parse=parse_id_list)
         if count > len(ids):
-            raise EutilsError(f"PubMed lists only {len(ids)} of the {count} records of {result.describe()}; "
-                              f"the records missed cannot be told")
+            raise EutilsError(f"PubMed listed only {len(ids)} of the {count} PMIDs of a search; the records "
+                              f"its batches missed cannot be told")
         return ids
 
     def efetch_ids(self, pmids: list[int]) -> list[Event]:
