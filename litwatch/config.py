@@ -1,4 +1,4 @@
-"""Configuration: topics to watch, NCBI identity, service base URLs.
+"""Configuration: topics to watch, NCBI identity, service base URLs, the run time budget.
 
 Read from a TOML file (``litwatch.toml``) and the environment; the environment wins.
 Without a file the built-in ``ketamine-ptsd`` topic is used.
@@ -20,6 +20,10 @@ from .errors import ConfigError
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_NAME = "litwatch.toml"
+# Each run (one topic from one source, or one source's linked records) stops after this
+# long: generous for any topic a person watches, and still a bound on a service that
+# answers slowly forever or pages without end.
+DEFAULT_RUN_BUDGET_MINUTES = 60.0
 
 # The query a medical librarian would write: MeSH headings (exploded) plus free-text
 # title/abstract words, so records not yet MeSH-indexed (most new ones) are found too.
@@ -125,7 +129,13 @@ class Config:
     # Base URL of each source's service, by source name; a source not named uses its default.
     urls: Mapping[str, str] = field(default_factory=dict)
     notify: Notify | None = None
+    # How long one run may take before it stops and is recorded as failed.
+    run_budget_minutes: float = DEFAULT_RUN_BUDGET_MINUTES
     source_path: str | None = field(default=None, compare=False)
+
+    @property
+    def run_budget_seconds(self) -> float:
+        return self.run_budget_minutes * 60
 
     def topic(self, name: str | None) -> Topic:
         """Return the topic called ``name`` (the first topic when ``name`` is None)."""
@@ -138,7 +148,7 @@ class Config:
         raise ConfigError(f"unknown topic {name!r} (configured: {known})")
 
 
-_TOP_KEYS = {"ncbi", "services", "topics", "notify"}
+_TOP_KEYS = {"ncbi", "services", "run", "topics", "notify"}
 _NCBI_KEYS = {"api_key": "ncbi_api_key", "email": "ncbi_email", "tool": "ncbi_tool"}
 _TOPIC_KEYS = {"name", "title", "intervention_terms", "condition_terms", "claims"}
 # Keys of the first release, still read: key -> (source, query key).
@@ -146,6 +156,7 @@ _OLD_TOPIC_KEYS = {"pubmed_query": ("pubmed", "query"), "ctgov_condition": ("ctg
                    "ctgov_intervention": ("ctgov", "intervention"), "ctgov_term": ("ctgov", "term")}
 _LIST_KEYS = {"intervention_terms", "condition_terms"}
 _ENV = {"NCBI_API_KEY": "ncbi_api_key", "NCBI_EMAIL": "ncbi_email"}
+BUDGET_ENV = "LITWATCH_RUN_BUDGET"
 
 
 def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -166,6 +177,8 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
     for var, attr in _ENV.items():
         if env.get(var):
             values[attr] = env[var]
+    if env.get(BUDGET_ENV):
+        values["run_budget_minutes"] = _minutes(env[BUDGET_ENV], BUDGET_ENV)
     urls = dict(values.pop("urls", {}))
     for service in all_sources():
         if env.get(service.url_env):
@@ -199,6 +212,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
     _reject_unknown(services, set(by_key), "services.")
     values["urls"] = {by_key[key]: _check_url(_string(value, f"services.{key}"), f"services.{key}")
                       for key, value in services.items()}
+    run = _table(data, "run")
+    _reject_unknown(run, {"budget_minutes"}, "run.")
+    if "budget_minutes" in run:
+        values["run_budget_minutes"] = _minutes(run["budget_minutes"], "run.budget_minutes")
     if "topics" in data:
         values["topics"] = _topics(data["topics"])
     values["notify"] = _table(data, "notify")
@@ -352,6 +369,18 @@ def _string(value: Any, key: str) -> str:
     return value
 
 
+def _minutes(value: Any, key: str) -> float:
+    """A time budget in minutes: a positive number (a string from the environment)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"config key '{key}' must be a number of minutes, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ConfigError(f"config key '{key}' must be a positive number of minutes, got {value!r}")
+    return float(value)
+
+
 def _check_url(value: str, key: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ConfigError(f"config key '{key}' must be an http(s) URL, got {value!r}")
@@ -367,7 +396,7 @@ def all_sources() -> list[Any]:
 def config_template() -> str:
     """A commented litwatch.toml holding the built-in topic (what ``litwatch init`` writes)."""
     sources = all_sources()
-    envs = ", ".join(["NCBI_API_KEY", "NCBI_EMAIL"] + [s.url_env for s in sources])
+    envs = ", ".join(["NCBI_API_KEY", "NCBI_EMAIL"] + [s.url_env for s in sources] + [BUDGET_ENV])
     lines = [
         "# litwatch configuration. Every key is optional; environment variables win over",
         f"# this file: {envs}.",
@@ -383,6 +412,11 @@ def config_template() -> str:
         "[services]",
         "# Base URLs, e.g. to go through a proxy or a local stand-in.",
         *[f"{s.url_key} = {_toml(s.default_url)}" for s in sources],
+        "",
+        "[run]",
+        "# Minutes one run (a topic from one source) may take; when they are spent the run stops,",
+        "# keeps what arrived, is recorded as failed, and the next source still runs.",
+        f"budget_minutes = {DEFAULT_RUN_BUDGET_MINUTES:g}",
         "",
         "# One [[topics]] table per subject. The first one is the default topic.",
         "[[topics]]",

@@ -6,6 +6,7 @@ the next run asks again."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ from .store.writes import Counts
 
 if TYPE_CHECKING:  # the HTTP stack loads only for runs that use the network
     from .http import HttpStats
+
+log = logging.getLogger(__name__)
 
 # How far back an incremental run reaches before the last successful run's start:
 # records indexed late on that day, or dated by NCBI in US Eastern time, are not missed.
@@ -123,17 +126,36 @@ def recorded_run(conn: sqlite3.Connection, *, topic: str | None, source: str, ki
     finish("success")
 
 
-def last_success(conn: sqlite3.Connection, topic: str, source: str) -> str | None:
-    """``started_at`` of the topic's last successful fetch from ``source``, if any."""
+def last_success(conn: sqlite3.Connection, topic: str, source: str, before: str | None = None) -> str | None:
+    """``started_at`` of the topic's last successful fetch from ``source``, if any (started no
+    later than ``before``, when given)."""
     row = conn.execute(
         "SELECT max(started_at) FROM runs WHERE topic = ? AND source = ? AND kind = 'fetch' "
-        "AND status = 'success'", [topic, source]).fetchone()
+        "AND status = 'success' AND started_at <= coalesce(?, started_at)", [topic, source, before]).fetchone()
     return row[0] if row else None
 
 
+# (topic, source) pairs already warned about, so a wrong clock is reported once, not every run.
+_FUTURE_WARNED: set[tuple[str, str]] = set()
+
+
 def incremental_start(conn: sqlite3.Connection, topic: str, source: str) -> date | None:
-    """Where an incremental fetch starts: the last successful fetch's day, minus the overlap."""
-    started = last_success(conn, topic, source)
+    """Where an incremental fetch starts: the last successful fetch's day, minus the overlap;
+    None (everything) if there is none.
+
+    A run dated in the future (recorded while a clock was ahead) would start every later
+    window after today, and find nothing: such runs are passed over, with a warning, and the
+    window starts from the last successful run dated no later than now. Clamping to today
+    instead could skip what was published between that run and today.
+    """
+    current = now()
+    started = last_success(conn, topic, source, before=current)
+    latest = last_success(conn, topic, source)
+    if latest and latest > current and (topic, source) not in _FUTURE_WARNED:
+        _FUTURE_WARNED.add((topic, source))
+        log.warning("%s %s: the last successful fetch is dated %s, in the future (a clock was wrong?); the "
+                    "incremental window starts from %s instead", source, topic, latest,
+                    f"the last one dated before now ({started})" if started else "scratch (a full fetch)")
     if not started:
         return None
     return datetime.fromisoformat(started.replace("Z", "+00:00")).date() - timedelta(days=OVERLAP_DAYS)
@@ -153,7 +175,8 @@ def summary(conn: sqlite3.Connection, after: int, extra: dict[str, Any] | None =
         runs.append({"run_id": r[0], "topic": r[1], "source": r[2], "kind": r[3], "status": r[4],
                      "expected": r[5], "received": r[6], "new": r[7], "updated": r[8], "unchanged": r[9],
                      "deleted": r[10], "skipped": r[11], "repeated": r[12], "requests": params.get("requests"),
-                     "retries": params.get("retries"), "seconds": params.get("seconds"), "error": r[14]})
+                     "retries": params.get("retries"), "seconds": params.get("seconds"),
+                     "fetched_by_id": params.get("fetched_by_id"), "error": r[14]})
     failed = sum(r["status"] != "success" for r in runs)
     status = "success" if not failed else ("failed" if failed == len(runs) else "partial")
     return {"status": status, "runs": runs, **(extra or {})}

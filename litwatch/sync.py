@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .config import Config, Topic
-from .errors import IncompleteFetch, LitwatchError, UnknownFormat
+from .errors import DeadlineExceeded, IncompleteFetch, LitwatchError, UnknownFormat
 from .files import open_input
 from .runs import RunResult, incremental_start, recorded_run
 from .sources import all_sources
 from .sources.base import Source
+from .store.writes import Counts
+
+if TYPE_CHECKING:  # the HTTP stack loads only for runs that use the network
+    from .http import Deadline
 
 log = logging.getLogger(__name__)
 
@@ -29,30 +34,73 @@ def fetch_topic(conn: sqlite3.Connection, config: Config, source: Source, topic:
     """Fetch a topic's records from a source: all of them, or those added or revised since the
     last successful fetch (``since`` overrides; ``full`` forces everything).
 
+    The run succeeds only if the distinct records received are all the search holds, and it
+    stops when the run's time budget (``config.run_budget_minutes``) is spent.
+
     :raises LitwatchError: after recording the run as failed (what arrived is kept).
     """
-    client = client or source.client(config)
+    budget = _budget(config)
+    client = client or source.client(config, budget=budget)
     window = None if full else (since or incremental_start(conn, topic.name, source.name))
     params: dict[str, Any] = {"mode": "full" if window is None else "incremental",
                               "since": window.isoformat() if window else None, "url": source.url(config)}
     with recorded_run(conn, topic=topic.name, source=source.name, kind="fetch", query=source.query_text(topic),
-                      params=params, stats=client.http.stats) as (run_id, counts):
+                      params=params, stats=client.http.stats) as (run_id, counts), \
+            _within(budget, client, source, counts):
         search = source.search(client, topic, window)
         params.update(search.params)
         counts.expected = search.expected
         for batch in search.batches:
             counts.add(source.save(conn, batch, run_id=run_id, topic=topic.name, origin="live"))
         params.update(search.params)
+        counts.expected = search.expected  # the source may have listed the search again
+        repeats = f" (and {counts.repeated} repeats)" if counts.repeated else ""
         if counts.expected is not None and counts.received < counts.expected:
-            repeats = f" (and {counts.repeated} repeats)" if counts.repeated else ""
             raise IncompleteFetch(
                 f"{source.label} reported {counts.expected} {source.unit} but served {counts.received} "
                 f"distinct ones{repeats}; those are stored, the run is marked failed and the next run will "
                 f"ask again")
         if counts.expected is not None and counts.received > counts.expected:
-            log.warning("%s reported %d %s but served %d (added while paging)", source.label, counts.expected,
+            log.warning("%s reported %d %s but served %d (changed while paging)", source.label, counts.expected,
                         source.unit, counts.received)
     return RunResult(run_id, source.name, topic.name, "fetch", "success", counts, params)
+
+
+def _budget(config: Config) -> "Deadline":
+    from .http import Deadline
+
+    return Deadline(config.run_budget_seconds)
+
+
+@contextmanager
+def _within(budget: "Deadline", client: Any, source: Source, counts: Counts) -> Iterator[None]:
+    """Run a block with the run's time budget on the client's requests (a client passed in
+    without one gets it for the run); when the budget is spent, say so in one line."""
+    http = client.http
+    lent = http.budget is None
+    if lent:
+        http.budget = budget
+    try:
+        yield
+    except DeadlineExceeded:
+        spent = next((d for d in (http.budget, budget) if d is not None and d.expired), None)
+        if spent is None:
+            raise  # one request's own deadline, not the run's
+        expected = "" if counts.expected is None else f" of {counts.expected}"
+        raise DeadlineExceeded(
+            f"{source.label}: the run's time budget of {_duration(spent.seconds)} is spent "
+            f"({counts.received}{expected} {source.unit} arrived and are kept); the run is marked failed and the "
+            f"next run will ask again ([run] budget_minutes or LITWATCH_RUN_BUDGET sets the budget)") from None
+    finally:
+        if lent:
+            http.budget = None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:g} s"
+    minutes = seconds / 60
+    return f"{minutes:g} minutes" if minutes < 120 else f"{minutes / 60:g} hours"
 
 
 def unreachable(conn: sqlite3.Connection, source: Source, topic: Topic, url: str) -> None:
@@ -77,10 +125,11 @@ def follow_links(conn: sqlite3.Connection, config: Config, sources: Iterable[Sou
         ids = source.missing_links(conn)
         if not ids:
             continue
-        client = (clients or {}).get(source.name) or source.client(config)
+        budget = _budget(config)
+        client = (clients or {}).get(source.name) or source.client(config, budget=budget)
         params: dict[str, Any] = {"ids": ids}
         with recorded_run(conn, topic=None, source=source.name, kind="follow", params=params,
-                          stats=client.http.stats) as (run_id, counts):
+                          stats=client.http.stats) as (run_id, counts), _within(budget, client, source, counts):
             counts.expected = len(ids)
             for batch in source.fetch_ids(client, ids):
                 counts.add(source.save(conn, batch, run_id=run_id, topic=None, origin="live"))

@@ -4,9 +4,13 @@ It pages like the service: the page size is the server's choice (``page_size``, 
 the client asks), ``nextPageToken`` is an opaque token absent on the last page,
 ``totalCount`` comes on the first page when ``countTotal=true``, and
 ``filter.advanced=AREA[LastUpdatePostDate]RANGE[date,MAX]`` keeps studies updated since
-``date``. An unknown parameter gets HTTP 400 with a plain-text reason, as the real
-service answers. The query itself is not interpreted: every study served matches it.
+``date``, and ``fields=NCTId`` serves each study as its NCT ID alone (the cheap ID-only
+listing of a search). An unknown parameter gets HTTP 400 with a plain-text reason, as the
+real service answers. The query itself is not interpreted: every study served matches it.
 Reachable through ``responses`` or a real HTTP server on 127.0.0.1.
+
+A hostile variant overrides :meth:`CtgovStandin.page` (a page as served) and may change
+``studies`` between pages, as a service whose data move under a walk does.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ def load_studies(name: str = "ctg-studies_dtx_psychiatric.json") -> list[dict]:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
+def nct_id(study: dict) -> str:
+    return study["protocolSection"]["identificationModule"]["nctId"]
+
+
 def posted(study: dict) -> str:
     return study["protocolSection"].get("statusModule", {}).get("lastUpdatePostDateStruct", {}).get("date", "")
 
@@ -41,6 +49,9 @@ class CtgovStandin:
 
     def study(self, nct_id: str) -> dict:
         return next(s for s in self.studies if s["protocolSection"]["identificationModule"]["nctId"] == nct_id)
+
+    def ids(self) -> list[str]:
+        return [nct_id(s) for s in self.studies]
 
     def handle(self, params: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         self.requests.append(params)
@@ -56,13 +67,24 @@ class CtgovStandin:
         if "filter.ids" in params:
             wanted = set(params["filter.ids"].split(","))
             hits = [s for s in hits if s["protocolSection"]["identificationModule"]["nctId"] in wanted]
+        if params.get("fields", "NCTId") != "NCTId":
+            return 400, {"Content-Type": "text/plain"}, b"this stand-in serves fields=NCTId only"
+        page = self.page(hits, params)
+        if params.get("fields") == "NCTId":
+            page["studies"] = [{"protocolSection": {"identificationModule": {"nctId": nct_id(s)}}}
+                               for s in page["studies"]]
+        return 200, {"Content-Type": "application/json"}, json.dumps(page).encode()
+
+    def page(self, hits: list[dict], params: dict[str, str]) -> dict:
+        """The page a request gets: the studies at its token's offset, ``totalCount`` when
+        asked, and the next token unless this is the last page."""
         start = int(params.get("pageToken", "tok0")[3:])
         page = {"studies": hits[start:start + self.page_size]}
         if params.get("countTotal") == "true":
             page["totalCount"] = len(hits)
         if start + self.page_size < len(hits):
             page["nextPageToken"] = f"tok{start + self.page_size}"
-        return 200, {"Content-Type": "application/json"}, json.dumps(page).encode()
+        return page
 
     def add_to(self, rsps, base_url: str) -> None:
         def callback(request):

@@ -10,7 +10,8 @@ or ``dateOfRevision`` (the nearest date the results carry to an update date) is 
 ``d``; any other query matches every record, except those in ``no_hits`` (by default the
 recorded no-results query). An unbalanced query is refused with ``error_body``, by default
 the only errorBean recorded (from another endpoint; its HTTP status was not recorded, so
-``error_status`` chooses it). :class:`RecordedWalk` replays recorded pages by their cursor.
+``error_status`` chooses it). A hostile variant overrides :meth:`EuropePmcStandin.page`.
+:class:`RecordedWalk` replays recorded pages by their cursor.
 Both are reachable through ``responses`` or a real HTTP server on 127.0.0.1.
 """
 
@@ -71,11 +72,17 @@ class EuropePmcStandin:
         if not query.strip() or not _balanced(query):
             return self.error_status, XML, self.error_body
         hits = self.hits(query)
-        cursor = params.get("cursorMark", "*")
         try:
-            start = 0 if cursor == "*" else int(base64.b64decode(cursor).decode().split(":")[1])
-        except (ValueError, IndexError):
+            page = self.page(hits, params)
+        except (ValueError, IndexError):  # a cursor this stand-in never handed out
             return self.error_status, XML, self.error_body
+        return 200, JSON, json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def page(self, hits: list[dict], params: dict[str, str]) -> dict[str, Any]:
+        """The page a request gets: the hits from its cursor's offset, and the next cursor
+        unless this is the last page."""
+        query, cursor = params.get("query", ""), params.get("cursorMark", "*")
+        start = 0 if cursor == "*" else int(base64.b64decode(cursor).decode().split(":")[1])
         size = min(int(params.get("pageSize", "25")), self.page_size)
         page: dict[str, Any] = {"version": "6.9", "hitCount": len(hits)}
         if start + size < len(hits):
@@ -83,7 +90,7 @@ class EuropePmcStandin:
         page["request"] = {"queryString": query, "resultType": params.get("resultType", "lite"),
                            "cursorMark": cursor, "pageSize": size, "sort": "", "synonym": False}
         page["resultList"] = {"result": hits[start:start + size]}
-        return 200, JSON, json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
+        return page
 
     def hits(self, query: str) -> list[dict]:
         since = _SINCE.fullmatch(query)

@@ -6,9 +6,13 @@ It answers like PubMed: ``usehistory=y`` searches return Count, QueryKey and Web
 modification (mdat) or publication (pdat) date; efetch pages with ``retstart``/``retmax``
 and refuses positions past the retrieval window with the same ``<ERROR>`` NCBI sends; and,
 when ``max_per_second`` is set, it answers a client that goes faster with HTTP 429 and
-NCBI's real rate-limit JSON body. The query term itself is not interpreted: every record
-served is taken to match it. The same object is reachable through ``responses`` or a real
-HTTP server on 127.0.0.1.
+NCBI's real rate-limit JSON body. An esearch with ``retmax`` lists the PMIDs of the search
+(``IdList``, from ``retstart``), as PubMed does. The query term itself is not interpreted:
+every record served is taken to match it. The same object is reachable through
+``responses`` or a real HTTP server on 127.0.0.1.
+
+A hostile variant overrides :meth:`EutilsStandin.batch` (the records an efetch from the
+history server gets).
 """
 
 from __future__ import annotations
@@ -116,8 +120,11 @@ class EutilsStandin:
         hits = sorted(hits, key=lambda r: -r.pmid)
         key = str(len(self.searches) + 1)
         self.searches[key] = hits
-        return XML_HEAD + (f"<eSearchResult><Count>{len(hits)}</Count><RetMax>0</RetMax><RetStart>0</RetStart>"
-                           f"<QueryKey>{key}</QueryKey><WebEnv>MCID_standin</WebEnv><IdList></IdList>"
+        start, size = int(params.get("retstart", 0)), min(int(params.get("retmax", 20)), self.window)
+        listed = "".join(f"<Id>{r.pmid}</Id>" for r in hits[start:start + size])
+        return XML_HEAD + (f"<eSearchResult><Count>{len(hits)}</Count><RetMax>{len(hits[start:start + size])}</RetMax>"
+                           f"<RetStart>{start}</RetStart><QueryKey>{key}</QueryKey><WebEnv>MCID_standin</WebEnv>"
+                           f"<IdList>{listed}</IdList>"
                            f"<QueryTranslation>{_escape(params.get('term', ''))}</QueryTranslation>"
                            f"</eSearchResult>\n").encode()
 
@@ -132,8 +139,12 @@ class EutilsStandin:
                 return (XML_HEAD + b"<eFetchResult><ERROR>Search Backend failed: Exception:\n"
                         b"'retstart' cannot be larger than 9998. For PubMed, ESearch can only retrieve "
                         b"the first 9,999 records matching the query.</ERROR></eFetchResult>\n")
-            hits = hits[start:start + size]
+            hits = self.batch(hits, start, size)
         return XML_HEAD + SET_DOCTYPE + b"<PubmedArticleSet>\n" + b"".join(r.xml for r in hits) + b"</PubmedArticleSet>\n"
+
+    def batch(self, hits: list[StoredRecord], start: int, size: int) -> list[StoredRecord]:
+        """The records of a search an efetch from ``start`` gets."""
+        return hits[start:start + size]
 
     def count(self, utility: str) -> int:
         return sum(1 for name, _ in self.requests if name == utility)

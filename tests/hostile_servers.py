@@ -1,7 +1,8 @@
 """Hostile HTTP servers on 127.0.0.1, each a few lines on a raw socket in a thread, so
 that every byte and every pause is the test's: servers that trickle their headers or
 body, never end, announce a huge body, redirect to another origin, echo the API key in
-an error, or refuse the connection outright.
+an error, or refuse the connection outright; and stand-ins (tests/*_standin.py) that turn
+hostile after a few good answers.
 
 A responder gets the connection, the parsed request and the server; it writes what it
 likes and returns. Pauses wait on ``server.stopping`` (not ``time.sleep``, which some
@@ -10,6 +11,7 @@ tests patch), so every thread ends when the test does.
 
 from __future__ import annotations
 
+import http
 import socket
 import threading
 import urllib.parse
@@ -201,4 +203,26 @@ def echo_request() -> Responder:
     def respond(conn, request, server):
         body = f"{request.method} {request.body.decode('latin-1')}".encode()
         conn.sendall(_head("200 OK", {"Content-Length": str(len(body))}) + body)
+    return respond
+
+
+def standin(handle: Callable[[str, dict[str, str]], tuple]) -> Responder:
+    """Answer as a stand-in's ``handle(path, params)`` does (see tests/standin_server.py)."""
+    def respond(conn, request, server):
+        status, headers, body = handle(request.path, request.params)
+        head = _head(f"{status} {http.HTTPStatus(status).phrase}", {**headers, "Content-Length": str(len(body))})
+        conn.sendall(head + body)
+    return respond
+
+
+def after(count: int, first: Responder, then: Responder) -> Responder:
+    """The first ``count`` requests answered by ``first``, every later one by ``then``."""
+    answered = []
+    lock = threading.Lock()
+
+    def respond(conn, request, server):
+        with lock:
+            answered.append(request)
+            turn = len(answered)
+        (first if turn <= count else then)(conn, request, server)
     return respond

@@ -118,9 +118,11 @@ def test_fetch_every_source_against_local_servers(run, real_records, tmp_path):
         status["overallStatus"], status["lastUpdatePostDateStruct"]["date"] = "TERMINATED", date.today().isoformat()
         second = run("fetch", "--source", "ctgov", env=env)
     assert "ctgov ketamine-ptsd: 1 of 1 studies fetched (0 new, 1 updated" in second.output
-    searches = [r for r in ctgov.requests if "filter.ids" not in r]
+    searches = [r for r in ctgov.requests if "filter.ids" not in r and "fields" not in r]
     assert [len(searches), searches[-1]["filter.advanced"]] == [
         4, f"AREA[LastUpdatePostDate]RANGE[{(date.today() - timedelta(days=3)).isoformat()},MAX]"]
+    # The first walk took three pages, so the search's IDs were listed to prove it complete.
+    assert len([r for r in ctgov.requests if r.get("fields") == "NCTId"]) == 3
     follows = [r for r in ctgov.requests if "filter.ids" in r]
     assert len(follows) == 2 and "NCT04771767" in follows[0]["filter.ids"]  # one batched request per fetch
     import sqlite3

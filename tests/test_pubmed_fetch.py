@@ -139,7 +139,10 @@ def test_server_serving_fewer_records_than_counted_fails_the_run(db, standin):
     with responses.RequestsMock() as rsps:
         standin.add_to(rsps, BASE)
         rsps.replace("POST", f"{BASE}/efetch.fcgi", body=(FIXTURES / "efetch_empty_set.xml").read_bytes())
-        with pytest.raises(IncompleteFetch, match="reported 304 records"):
+        # Every efetch, by batch or by PMID, answers an empty set: the search's ID list is read
+        # to fetch what is missing, and nothing comes.
+        with pytest.raises(IncompleteFetch, match="PubMed lists 304 records for the search, but 304 of them were "
+                                                  "served neither in its batches nor by PMID"):
             fetch_pubmed(db, CONFIG, TOPIC, client=client())
     assert db.execute("SELECT status FROM runs").fetchone()[0] == "failed"
 

@@ -22,7 +22,7 @@ from ..store.writes import Counts, Prepared, Record, Writer, delete, load, save
 
 if TYPE_CHECKING:
     from ..config import Config, Topic
-    from ..http import HttpClient
+    from ..http import Deadline, HttpClient
 
 
 @dataclass
@@ -49,7 +49,9 @@ def in_keys(column: str, keys: list[Any] | None, size: int = 900) -> Iterator[tu
 @dataclass
 class Search:
     """A search of one topic's query over a window: what the service says it holds, what was
-    asked (for the run log), and the batches of records as they are fetched."""
+    asked (for the run log), and the batches of records as they are fetched. A source may
+    revise ``expected`` and ``params`` while the batches run (a later listing of the search,
+    records fetched by ID to complete it)."""
 
     expected: int | None
     params: dict[str, Any]
@@ -100,8 +102,9 @@ class Source(ABC):
         return config.urls.get(self.name, self.default_url)
 
     @abstractmethod
-    def client(self, config: "Config", http: "HttpClient | None" = None) -> Any:
-        """A client for this source's service, paced as the service asks."""
+    def client(self, config: "Config", http: "HttpClient | None" = None, budget: "Deadline | None" = None) -> Any:
+        """A client for this source's service, paced as the service asks; its requests stop at
+        ``budget`` (a run's time budget), when given."""
 
     @abstractmethod
     def probe_url(self, config: "Config") -> str:

@@ -4,7 +4,9 @@ The service pages with ``nextPageToken`` (absent on the last page) whatever page
 it chooses, gives ``totalCount`` on the first page only when ``countTotal=true``, and
 answers bad requests with HTTP 400 and a plain-text reason (shown as is by the HTTP
 layer). It publishes no rate limit; its robots.txt asks for a one-second crawl delay,
-which litwatch keeps.
+which litwatch keeps. Its results are unsorted by default and a page may be empty, so a
+walk is guarded (:mod:`litwatch.paging`) and, when it spans pages, checked against the
+search's ID-only listing (``fields=NCTId``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import requests
 from .parse import studies_from_json
 from ...errors import ParseError, TransientResponse, UnknownFormat
 from ...http import HttpClient
+from ...paging import PageWalk
 
 PAGE_SIZE = 1000  # the API's maximum; larger values are coerced down to it
 REQUESTS_PER_SECOND = 1.0
@@ -42,20 +45,34 @@ class CtgovClient:
         self.http = http
         self.base_url = base_url.rstrip("/")
 
-    def pages(self, params: dict[str, str]) -> Iterator[dict[str, Any]]:
+    def pages(self, params: dict[str, str], walk: PageWalk | None = None) -> Iterator[dict[str, Any]]:
         """Yield every page of a search, following ``nextPageToken`` until it is absent.
 
         The first request asks for ``countTotal``; later ones repeat the same parameters
-        with the page token, as the API requires.
+        with the page token, as the API requires. ``walk`` (a new one by default) records
+        the NCT IDs received and ends a walk that loops or pages on without end.
         """
+        walk = walk or PageWalk("ClinicalTrials.gov", "studies")
         token = None
         while True:
             query = dict(params, countTotal="true") if token is None else dict(params, pageToken=token)
             page = self.http.get(f"{self.base_url}/studies", params=query, parse=parse_page)
+            if token is None and isinstance(page.get("totalCount"), int):
+                walk.expected = page["totalCount"]
+            walk.page(key for key in map(study_id, page["studies"]) if key)
             yield page
             token = page.get("nextPageToken")
             if not token:
                 return
+            walk.follow(token)
+
+    def ids(self, params: dict[str, str]) -> PageWalk:
+        """The NCT IDs a search holds, listed alone (``fields=NCTId``: a thousand to a small
+        page), as a walk: its ``keys`` and, as the service reported it, its ``expected``."""
+        walk = PageWalk("ClinicalTrials.gov", "study IDs")
+        for _ in self.pages(dict(params, fields="NCTId"), walk):
+            pass
+        return walk
 
     def studies_by_id(self, nct_ids: list[str]) -> list[dict[str, Any]]:
         """Fetch known studies by NCT ID (one request per 1,000 IDs)."""
@@ -65,6 +82,14 @@ class CtgovClient:
             for page in self.pages(params):
                 studies += page["studies"]
         return studies
+
+
+def study_id(study: Any) -> str | None:
+    """A study's NCT ID, if it has one where the API puts it."""
+    try:
+        return study["protocolSection"]["identificationModule"]["nctId"] or None
+    except (KeyError, TypeError):
+        return None
 
 
 def parse_page(response: requests.Response) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
     from ...config import Config, Topic
-    from ...http import HttpClient
+    from ...http import Deadline, HttpClient
+    from ...paging import PageWalk
     from .client import CtgovClient
 
 log = logging.getLogger(__name__)
@@ -100,32 +101,86 @@ FROM trials t WHERE 1"""
         query = topic.queries.get(self.name) or {}
         return query if any(query.values()) else None
 
-    def client(self, config: "Config", http: "HttpClient | None" = None) -> "CtgovClient":
+    def client(self, config: "Config", http: "HttpClient | None" = None,
+               budget: "Deadline | None" = None) -> "CtgovClient":
         """A ClinicalTrials.gov client, paced at one request per second."""
         from ...http import HttpClient
         from .client import REQUESTS_PER_SECOND, CtgovClient
 
-        return CtgovClient(http or HttpClient(per_second=REQUESTS_PER_SECOND), self.url(config))
+        return CtgovClient(http or HttpClient(per_second=REQUESTS_PER_SECOND, budget=budget), self.url(config))
 
     def probe_url(self, config: "Config") -> str:
         return f"{self.url(config)}/version"
 
     def search(self, client: "CtgovClient", topic: "Topic", since: date | None) -> Search:
+        from ...paging import PageWalk
         from .client import search_params
 
         params = search_params(self.query(topic) or {}, since)
         run_params: dict[str, Any] = {"query": params, "pages": 0}
-        pages = client.pages(params)
+        walk = PageWalk(self.label, self.unit)
+        pages = client.pages(params, walk)
         first = next(pages)
         run_params["pages"] = 1
+        search = Search(first.get("totalCount"), run_params, iter(()))
 
         def batches() -> Iterator[Batch]:
             yield _page_batch(first)
             for page in pages:
                 run_params["pages"] += 1
                 yield _page_batch(page)
+            yield from self._complete(client, params, walk, search)
 
-        return Search(first.get("totalCount"), run_params, batches())
+        search.batches = batches()
+        return search
+
+    def _complete(self, client: "CtgovClient", params: dict[str, str], walk: "PageWalk",
+                  search: Search) -> Iterator[Batch]:
+        """Prove that a walk brought every study the search holds, or fetch those it missed.
+
+        One page is one answer of the service: when it holds ``totalCount`` distinct studies,
+        they are the set. A walk over several pages is no snapshot: the API's results are
+        unsorted and the registry changes under it, so a study can be skipped while the count
+        still matches (one withdrawn, another added) and nothing repeats. Then the search's
+        NCT IDs are listed alone (``fields=NCTId``: a thousand to a small page), the listing
+        becomes what the search holds, and the studies the walk missed are fetched by ID.
+        A listing that contradicts itself proves nothing: the count check decides.
+        """
+        from ...errors import IncompleteFetch
+        from .client import study_id
+        from .parse import parse_study
+
+        if walk.pages == 1 and not walk.repeats and len(walk.keys) == search.expected:
+            return
+        listing = client.ids(params)
+        ids = listing.keys
+        search.params["listed"] = len(ids)
+        if listing.repeats or len(ids) != listing.expected:
+            log.warning("ClinicalTrials.gov's ID listing of the search is no more consistent than its pages "
+                        "(%s, %d repeats); the studies missed cannot be told", listing.progress(), listing.repeats)
+            return
+        search.expected = len(ids)
+        gone = sorted(walk.keys - ids)
+        if gone:
+            log.info("ClinicalTrials.gov: %d studies served while paging have left the search since (%s); "
+                     "they stay stored", len(gone), ", ".join(gone[:5]))
+        missing = sorted(ids - walk.keys)
+        if not missing:
+            return
+        log.warning("ClinicalTrials.gov: %d of the %d studies the search holds were not served while paging "
+                    "(%d repeats); fetching them by NCT ID", len(missing), len(ids), walk.repeats)
+        search.params["fetched_by_id"] = len(missing)
+        got: set[str] = set()
+        for i in range(0, len(missing), FOLLOW_BATCH):
+            studies = client.studies_by_id(missing[i:i + FOLLOW_BATCH])
+            got.update(key for key in map(study_id, studies) if key)
+            yield Batch([parse_study(s) for s in studies])
+        lost = [nct_id for nct_id in missing if nct_id not in got]
+        if lost:
+            raise IncompleteFetch(
+                f"{self.label} lists {len(ids)} studies for the search, but {len(lost)} of them were served neither "
+                f"while paging nor by NCT ID ({', '.join(lost[:3])}{', ...' if len(lost) > 3 else ''}); what "
+                f"arrived is stored, the run is marked failed and the next run will ask again")
 
     def fetch_ids(self, client: "CtgovClient", ids: list[Any]) -> Iterator[Batch]:
         from .parse import parse_study

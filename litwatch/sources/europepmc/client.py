@@ -18,8 +18,9 @@ from typing import Any, Iterator
 
 import requests
 
-from ...errors import HttpError, HttpStatusError, IncompleteFetch, LitwatchError, TransientResponse, UnknownFormat
+from ...errors import HttpError, HttpStatusError, LitwatchError, TransientResponse, UnknownFormat
 from ...http import HttpClient
+from ...paging import PageWalk
 from .parse import parse_error_bean, results_from_json
 
 BASE_URL = "https://www.ebi.ac.uk/europepmc/webservices/rest"
@@ -63,26 +64,28 @@ class EuropePmcClient:
         self.http = http
         self.base_url = base_url.rstrip("/")
 
-    def search_pages(self, query: str, *, since: date | None = None) -> Iterator[dict[str, Any]]:
+    def search_pages(self, query: str, *, since: date | None = None,
+                     walk: PageWalk | None = None) -> Iterator[dict[str, Any]]:
         """Yield every page of a search: ``{"results": [...], "hitCount": int, "nextCursorMark": ...}``.
 
-        Stops when the next cursor is absent, unchanged, ``*`` or the page is empty. A cursor
-        that comes back to an earlier page raises :class:`IncompleteFetch` rather than looping.
+        Stops when the next cursor is absent, unchanged, ``*`` or the page is empty. ``walk``
+        (a new one by default) records the records received and raises
+        :class:`IncompleteFetch` on a cursor that comes back to a page already read, and on
+        a walk that pages on without bringing new records (:mod:`litwatch.paging`).
         """
         params = {"query": query_for(query, since), "format": "json", "resultType": "core",
                   "pageSize": str(PAGE_SIZE)}
-        cursor, seen, pages = "*", {"*"}, 0
+        walk = walk or PageWalk("Europe PMC", "records", token_name="cursor")
+        cursor = "*"
         while True:
             page = self._search(dict(params, cursorMark=cursor))
-            pages += 1
+            walk.expected = page["hitCount"]
+            walk.page(f"{r.get('source')}:{r.get('id')}" for r in page["results"])
             yield page
             following = page.get("nextCursorMark")
             if not following or following == cursor or following == "*" or not page["results"]:
                 return
-            if following in seen:
-                raise IncompleteFetch(f"Europe PMC's cursor led back to a page already read (after {pages} "
-                                      f"pages of {page['hitCount']} hits); stopped instead of looping")
-            seen.add(following)
+            walk.follow(following)
             cursor = following
 
     def search_ids(self, ids: list[str]) -> list[dict[str, Any]]:

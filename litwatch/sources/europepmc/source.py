@@ -19,7 +19,7 @@ from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
     from ...config import Config, Topic
-    from ...http import HttpClient
+    from ...http import Deadline, HttpClient
     from .client import EuropePmcClient
 
 DEFAULT_URL = "https://www.ebi.ac.uk/europepmc/webservices/rest"
@@ -86,11 +86,12 @@ SELECT e.epmc_id, coalesce(e.title, '') || ' ' || coalesce(e.abstract, '') || ' 
 FROM europepmc_records e WHERE 1"""
     relevance_key = "e.epmc_id"
 
-    def client(self, config: "Config", http: "HttpClient | None" = None) -> "EuropePmcClient":
+    def client(self, config: "Config", http: "HttpClient | None" = None,
+               budget: "Deadline | None" = None) -> "EuropePmcClient":
         from ...http import HttpClient
         from .client import REQUESTS_PER_SECOND, EuropePmcClient
 
-        return EuropePmcClient(http or HttpClient(per_second=REQUESTS_PER_SECOND), self.url(config))
+        return EuropePmcClient(http or HttpClient(per_second=REQUESTS_PER_SECOND, budget=budget), self.url(config))
 
     def probe_url(self, config: "Config") -> str:
         return f"{self.url(config)}/search?query=SRC:MED&format=json&pageSize=1&resultType=idlist"

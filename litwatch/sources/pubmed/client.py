@@ -5,7 +5,9 @@ fails with "Search Backend failed ... out of acceptable range"), so a search tha
 matches more is split into date ranges that each fit, as NCBI's EDirect does, and the
 slices' counts must add up to the whole. Errors that E-utilities delivers inside an
 HTTP 200 body are recognised here: passing ones are retried by the HTTP layer,
-real ones raise :class:`EutilsError`.
+real ones raise :class:`EutilsError`. A search's PMIDs can be listed (esearch with a
+``retmax``) and fetched by PMID, so records an efetch batch failed to bring can be fetched
+again in the same run.
 """
 
 from __future__ import annotations
@@ -124,6 +126,18 @@ class PubMedClient:
                       **self.identity}
             yield self.http.post(f"{self.base_url}/efetch.fcgi", data=params, parse=parse_efetch)
 
+    def listed_ids(self, result: SearchResult) -> list[int]:
+        """The PMIDs a search (one date slice, within the retrieval window) holds now: the same
+        esearch, asked for its ID list instead of history keys."""
+        params = {"db": "pubmed", "term": result.term, "retmax": str(WINDOW), **self.identity}
+        if result.datetype:
+            params.update(datetype=result.datetype, mindate=_fmt(result.mindate), maxdate=_fmt(result.maxdate))
+        count, ids = self.http.post(f"{self.base_url}/esearch.fcgi", data=params, parse=parse_id_list)
+        if count > len(ids):
+            raise EutilsError(f"PubMed listed only {len(ids)} of the {count} PMIDs of a search; the records "
+                              f"its batches missed cannot be told")
+        return ids
+
     def efetch_ids(self, pmids: list[int]) -> list[Event]:
         """Fetch records by PMID in one POST request (no history server needed)."""
         params = {"db": "pubmed", "id": ",".join(map(str, pmids)), "retmode": "xml", **self.identity}
@@ -153,6 +167,15 @@ def parse_esearch(response: requests.Response) -> SearchResult:
     return SearchResult(term="", count=int(count), webenv=root.findtext("WebEnv"),
                         query_key=root.findtext("QueryKey"),
                         translation=root.findtext("QueryTranslation"), warnings=warnings)
+
+
+def parse_id_list(response: requests.Response) -> tuple[int, list[int]]:
+    """An esearch body's Count and its IdList, as PMIDs."""
+    count = parse_esearch(response).count
+    ids = [text.strip() for text in _xml_root(response, "esearch").xpath("IdList/Id/text()")]
+    if not all(text.isdigit() for text in ids):
+        raise TransientResponse("esearch listed an ID that is not a PMID")
+    return count, [int(text) for text in ids]
 
 
 def parse_efetch(response: requests.Response) -> list[Event]:

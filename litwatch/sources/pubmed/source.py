@@ -19,7 +19,7 @@ from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
     from ...config import Config, Topic
-    from ...http import HttpClient
+    from ...http import Deadline, HttpClient
     from .client import PubMedClient
     from .parse import Event
 
@@ -110,7 +110,8 @@ SELECT a.pmid, coalesce(a.title, '') || ' ' || coalesce(a.abstract, '') || ' ' |
 FROM articles a WHERE 1"""
     relevance_key = "a.pmid"
 
-    def client(self, config: "Config", http: "HttpClient | None" = None) -> "PubMedClient":
+    def client(self, config: "Config", http: "HttpClient | None" = None,
+               budget: "Deadline | None" = None) -> "PubMedClient":
         """A PubMed client paced at NCBI's limit for the key (or lack of one)."""
         from ...http import HttpClient
         from .client import PubMedClient
@@ -118,8 +119,8 @@ FROM articles a WHERE 1"""
         # NCBI allows 3 requests/s without a key and 10 with one; stay a little under
         # (Bio.Entrez found 1/3 s spacing still drew 429s).
         rate = 9.0 if config.ncbi_api_key else 2.8
-        return PubMedClient(http or HttpClient(per_second=rate), self.url(config), api_key=config.ncbi_api_key,
-                            email=config.ncbi_email, tool=config.ncbi_tool)
+        return PubMedClient(http or HttpClient(per_second=rate, budget=budget), self.url(config),
+                            api_key=config.ncbi_api_key, email=config.ncbi_email, tool=config.ncbi_tool)
 
     def probe_url(self, config: "Config") -> str:
         return f"{self.url(config)}/einfo.fcgi"
@@ -136,20 +137,44 @@ FROM articles a WHERE 1"""
         # Two windowed searches overlap (a record added and revised since), so their counts
         # do not add up to the distinct records expected; each search is checked on its own.
         expected = searches[0].count if len(searches) == 1 else None
-        return Search(expected, params, self._batches(client, searches))
+        found = Search(expected, params, iter(()))
+        found.batches = self._batches(client, searches, found)
+        return found
 
-    def _batches(self, client: "PubMedClient", searches: list) -> Iterator[Batch]:
+    def _batches(self, client: "PubMedClient", searches: list, found: Search) -> Iterator[Batch]:
+        for search in searches:
+            got: set[int] = set()
+            for events in client.efetch(search):
+                got.update(_keys(events))
+                yield from _batches(iter(events), IMPORT_BATCH)
+            if len(got) < search.count:
+                yield from self._repair(client, search, got, found)
+
+    def _repair(self, client: "PubMedClient", search: Any, got: set[int], found: Search) -> Iterator[Batch]:
+        """Fetch by PMID the records of a search its efetch batches did not bring (a batch
+        repeated, records repeated within one, a short batch): the search's PMIDs are listed
+        (the listing becomes what it holds), the missing ones fetched, and the run goes on
+        only if every listed record has then arrived."""
         from ...errors import IncompleteFetch
 
-        for search in searches:
-            served = 0
-            for events in client.efetch(search):
-                served += sum(1 for e in events if e.kind in ("article", "book"))
-                yield from _batches(iter(events), IMPORT_BATCH)
-            if served < search.count:
-                raise IncompleteFetch(
-                    f"PubMed reported {search.count} records for {search.describe()} but served "
-                    f"{served}; the run is marked failed and the next run will ask again")
+        listed = client.listed_ids(search)
+        params = found.params
+        if found.expected is not None:  # one search: the listing is its latest count
+            found.expected = len(listed)
+        missing = [pmid for pmid in listed if pmid not in got]
+        log.warning("PubMed's efetch batches brought %d distinct records of the %d %s holds; fetching the %d "
+                    "missing by PMID", len(got), search.count, _what(search), len(missing))
+        params["fetched_by_id"] = params.get("fetched_by_id", 0) + len(missing)
+        for i in range(0, len(missing), FOLLOW_BATCH):
+            events = client.efetch_ids(missing[i:i + FOLLOW_BATCH])
+            got.update(_keys(events))
+            yield from _batches(iter(events), IMPORT_BATCH)
+        lost = [pmid for pmid in listed if pmid not in got]
+        if lost:
+            raise IncompleteFetch(
+                f"PubMed lists {len(listed)} records for {_what(search)}, but {len(lost)} of them were served "
+                f"neither in its batches nor by PMID ({', '.join(map(str, lost[:3]))}{', ...' if len(lost) > 3 else ''}); "
+                f"what arrived is stored, the run is marked failed and the next run will ask again")
 
     def fetch_ids(self, client: "PubMedClient", ids: list[Any]) -> Iterator[Batch]:
         for i in range(0, len(ids), FOLLOW_BATCH):
@@ -168,7 +193,9 @@ FROM articles a WHERE 1"""
         was revised after the deletion), then its deletions, remembered as tombstones."""
         records, dead = _without_tombstoned(conn, batch.records)
         counts = save(conn, self.writer, records, run_id=run_id, topic=topic, origin=origin)
-        counts.received += dead
+        # Books and records kept deleted were received, not stored: a search that holds a
+        # book is complete without it.
+        counts.received += dead + batch.skipped
         counts.skipped += dead + batch.skipped
         if batch.deletes:
             as_of = batch.as_of or now()[:10]
@@ -248,6 +275,22 @@ def _events(fmt: str, stream: IO[bytes], name: str) -> Iterator["Event"]:
         raise ParseError(f"{name}: {e}") from None
     except (OSError, EOFError) as e:  # truncated or corrupt gzip
         raise ParseError(f"{name}: cannot read ({e})") from None
+
+
+def _what(search: Any) -> str:
+    """A search, or one date slice of it, as a message names it."""
+    if not search.datetype:
+        return "the search"
+    return f"the search's {search.datetype} range {search.describe()['mindate']} to {search.describe()['maxdate']}"
+
+
+def _keys(events: list["Event"]) -> Iterator[int]:
+    """The PMIDs of the records (articles and books) among events."""
+    for event in events:
+        if event.kind == "article" and event.record is not None:
+            yield event.record.key
+        elif event.kind == "book":
+            yield from event.pmids
 
 
 def _without_tombstoned(conn: sqlite3.Connection, records: list) -> tuple[list, int]:
