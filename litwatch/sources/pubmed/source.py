@@ -14,7 +14,7 @@ from ...errors import ParseError
 from ...files import MEDLINE, PUBMED_XML
 from ...store.db import now, transaction
 from ...store.writes import Counts, Prepared, Writer, delete, raw_fingerprint, save, stored_rows
-from ..base import Batch, Search, Source, in_keys
+from ..base import Batch, Search, Skipped, Source, in_keys
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
@@ -129,8 +129,8 @@ FROM articles a WHERE 1"""
         for search in searches:
             served = 0
             for events in client.efetch(search):
-                served += sum(1 for e in events if e.kind in ("article", "book"))
-                yield from _batches(iter(events), IMPORT_BATCH)
+                served += sum(1 for e in events if e.kind in ("article", "book", "skipped"))
+                yield from _batches(iter(events), IMPORT_BATCH, "PubMed efetch")
             if served < search.count:
                 raise IncompleteFetch(
                     f"PubMed reported {search.count} records for {search.describe()} but served "
@@ -138,7 +138,7 @@ FROM articles a WHERE 1"""
 
     def fetch_ids(self, client: "PubMedClient", ids: list[Any]) -> Iterator[Batch]:
         for i in range(0, len(ids), FOLLOW_BATCH):
-            yield from _batches(iter(client.efetch_ids(ids[i:i + FOLLOW_BATCH])), IMPORT_BATCH)
+            yield from _batches(iter(client.efetch_ids(ids[i:i + FOLLOW_BATCH])), IMPORT_BATCH, "PubMed efetch")
 
     def missing_links(self, conn: sqlite3.Connection) -> list[Any]:
         """Papers the topics' trials list as RESULT (or DERIVED) references, not stored yet."""
@@ -153,7 +153,7 @@ FROM articles a WHERE 1"""
         was revised after the deletion), then its deletions, remembered as tombstones."""
         records, dead = _without_tombstoned(conn, batch.records)
         counts = save(conn, self.writer, records, run_id=run_id, topic=topic, origin=origin)
-        counts.received += dead
+        counts.received += dead + batch.skipped
         counts.skipped += dead + batch.skipped
         if batch.deletes:
             as_of = batch.as_of or now()[:10]
@@ -172,6 +172,9 @@ FROM articles a WHERE 1"""
         for _, raw in raw_records(conn, "articles", "pmid"):
             root = b"MedlineCitationSet" if raw.startswith(b"<MedlineCitation ") else b"PubmedArticleSet"
             (event,) = parse_xml_bytes(b"<%s>%s</%s>" % (root, raw, root))
+            if event.record is None:  # stored by a version that let a malformed record in
+                log.warning("reparse: kept as stored %s", event.skipped)
+                continue
             batch.append(event.record._replace(raw=raw, digest=raw_fingerprint(raw)))
             if len(batch) >= IMPORT_BATCH:
                 yield batch
@@ -207,7 +210,7 @@ FROM articles a WHERE 1"""
         return fmt in (PUBMED_XML, MEDLINE)
 
     def read(self, fmt: str, stream: IO[bytes], name: str) -> Iterator[Batch]:
-        return _batches(_events(fmt, stream, name), IMPORT_BATCH)
+        return _batches(_events(fmt, stream, name), IMPORT_BATCH, name)
 
 
 FOLLOW_BATCH = 500  # PMIDs per efetch POST when following links
@@ -255,10 +258,12 @@ def _without_tombstoned(conn: sqlite3.Connection, records: list) -> tuple[list, 
     return keep, len(records) - len(keep)
 
 
-def _batches(events: Iterator["Event"], size: int) -> Iterator[Batch]:
+def _batches(events: Iterator["Event"], size: int, origin: str) -> Iterator[Batch]:
     """Group events into batches of records, each ending at a deletion block (so deletions
     apply after the records before them and before those after). A deletion is dated by the
-    newest revision of the records read before it: the file's date, for an update file."""
+    newest revision of the records read before it: the file's date, for an update file.
+    Skipped records (books, malformed ones) are counted and named, with ``origin`` (the
+    file, or the request) in front."""
     batch = Batch()
     newest = None
     for event in events:
@@ -275,9 +280,11 @@ def _batches(events: Iterator["Event"], size: int) -> Iterator[Batch]:
             batch.as_of = newest
             yield batch
             batch = Batch()
+        elif event.kind == "skipped" and event.skipped is not None:
+            batch.skip(Skipped(f"{origin}: {event.skipped.where}", event.skipped.reason))
         else:
-            batch.skipped += 1
-            log.warning("skipped book record PMID %s (books are not stored)", event.pmids[0] if event.pmids else "?")
+            batch.skip(Skipped(f"{origin}: book record PMID {event.pmids[0] if event.pmids else '?'}",
+                               "books are not stored"))
     if batch.records or batch.skipped:
         yield batch
 
