@@ -109,8 +109,12 @@ def iter_xml(source: IO[bytes], *, keep_raw: bool = True) -> Iterator[Event]:
     :raises ParseError: on malformed XML or a document of another kind.
     """
     tee = _Tee(source) if keep_raw else None
+    # huge_tree: libxml2 otherwise refuses the whole document at a text node over 10 MB, so
+    # one oversized record would fail every efetch batch and file holding it. Such a record
+    # is skipped by the field bound instead (checks.MAX_TEXT); entity expansion stays off
+    # and libxml2's amplification limit holds either way.
     context = etree.iterparse(tee or source, events=("end",), tag=_TOP_TAGS, resolve_entities=False,
-                              no_network=True, load_dtd=False, huge_tree=False)
+                              no_network=True, load_dtd=False, huge_tree=True)
     checked = False
     position = 0  # of the record in the document, to name a malformed one
     try:
