@@ -42,10 +42,12 @@ class Skipped:
         return printable(f"{self.where}: {self.reason}")
 
 
-def parse_each(parse: Callable[[Any], Record], items: Iterable[Any], what: str) -> Iterator[Record | Skipped]:
+def parse_each(parse: Callable[[Any], Record], items: Iterable[Any], what: str,
+               start: int = 1) -> Iterator[Record | Skipped]:
     """``parse`` each item in turn; a malformed one (:class:`BadRecord`) becomes a
-    :class:`Skipped` named ``"{what} {position}"``, and the items after it are still parsed."""
-    for position, item in enumerate(items, 1):
+    :class:`Skipped` named ``"{what} {position}"`` (counted from ``start``), and the items
+    after it are still parsed."""
+    for position, item in enumerate(items, start):
         try:
             yield parse(item)
         except BadRecord as e:
