@@ -23,8 +23,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import evidence
 from .config import Config, Topic, load_config
-from .errors import LitwatchError
+from .errors import LitwatchError, Unexpected, debugging
 from .lock import RunLock, close_abandoned_runs
+from .redact import printable
 from .runs import RunResult, last_run_id, session, summary
 from .sources import all_sources, get
 from .sources.base import Source
@@ -102,6 +103,48 @@ def _sources(names: Iterable[str]) -> list[Source]:
     return [get(n) for n in names] if names else all_sources()
 
 
+Errors = list[dict[str, str]]
+
+
+@contextmanager
+def contained(what: str, errors: Errors, on_error: OnError | None = None) -> Iterator[None]:
+    """Run one step of a command (a source's fetch, a file, the report): when it fails, the
+    error is kept in ``errors`` and passed to ``on_error`` (one line each), and the command
+    goes on with its next step.
+
+    An exception litwatch did not foresee (a bug, a fault no rule covers) is contained the
+    same way, as :class:`~litwatch.errors.Unexpected`, its traceback logged at debug level;
+    a run it broke is already recorded as failed. With ``LITWATCH_DEBUG`` set it propagates
+    instead, so that a test meets the bug itself.
+    """
+    try:
+        yield
+    except LitwatchError as e:
+        _failed(what, e, errors, on_error)
+    except Exception as e:
+        if debugging():
+            raise
+        log.debug("%s failed", printable(what), exc_info=True)
+        _failed(what, Unexpected(e), errors, on_error)
+
+
+def _failed(what: str, error: LitwatchError, errors: Errors, on_error: OnError | None) -> None:
+    errors.append({"what": printable(what), "error": printable(str(error))})
+    if on_error:
+        on_error(what, error)
+
+
+def _summary(conn: sqlite3.Connection, first: int, extra: dict[str, Any], errors: Errors) -> dict[str, Any]:
+    """The runs' summary with the errors of the steps that failed; a step that failed outside
+    any run (a file refused before it began, the report) makes a success partial, or a
+    command that made no run failed."""
+    out = summary(conn, first, extra)
+    out["errors"] = errors
+    if errors and out["status"] == "success":
+        out["status"] = "partial" if out["runs"] else "failed"
+    return out
+
+
 def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), sources: Iterable[str] = (),
           full: bool = False, since: date | None = None, follow: bool = True, wait: float = 0.0,
           on_result: OnResult | None = None, on_error: OnError | None = None,
@@ -109,11 +152,13 @@ def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), s
     """Fetch every topic (or those named) from every source (or those named), follow the
     links to records the queries missed, and bring the evidence layer up to date.
 
-    One source failing does not stop the others. Returns the summary of the runs made
-    (``status``: success, partial or failed; ``runs``; ``evidence``).
+    One source failing, for whatever reason, does not stop the others (see :func:`contained`).
+    Returns the summary of the runs made (``status``: success, partial or failed; ``runs``;
+    ``evidence``; ``errors``: one ``{"what", "error"}`` per step that failed).
     """
     config = config or load_config()
     chosen = _sources(sources)
+    errors: Errors = []
     with writing(db, wait) as conn, session():
         first = last_run_id(conn)
         for topic in _topics(config, topics):
@@ -122,24 +167,20 @@ def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), s
                     if on_skip:
                         on_skip(f"{source.name} {topic.name}: skipped (the topic has no {source.label} query)")
                     continue
-                try:
+                with contained(f"{source.name} {topic.name}", errors, on_error):
                     result = fetch_topic(conn, config, source, topic, full=full, since=since)
-                except LitwatchError as e:
-                    if on_error:
-                        on_error(f"{source.name} {topic.name}", e)
-                    continue
-                if on_result:
-                    on_result(result)
+                    if on_result:
+                        on_result(result)
         if follow:
-            evidence.refresh(conn, config.topics)  # the links tell what to follow
-            try:
+            with contained("following links", errors, on_error):
+                evidence.refresh(conn, config.topics)  # the links tell what to follow
                 for result in follow_links(conn, config, chosen):
                     if on_result:
                         on_result(result)
-            except LitwatchError as e:
-                if on_error:
-                    on_error("following links", e)
-        return summary(conn, first, {"evidence": evidence.refresh(conn, config.topics)})
+        extra: dict[str, Any] = {}
+        with contained("evidence", errors, on_error):
+            extra["evidence"] = evidence.refresh(conn, config.topics)
+        return _summary(conn, first, extra, errors)
 
 
 def import_paths(db: Db, paths: Iterable[str | Path], config: Config | None = None, *, topic: str | None = None,
@@ -154,27 +195,23 @@ def import_paths(db: Db, paths: Iterable[str | Path], config: Config | None = No
     config = config or load_config()
     if topic is not None:
         config.topic(topic)  # an unknown topic is a usage error, before anything is written
+    errors: Errors = []
     with writing(db, wait) as conn, session():
         first = last_run_id(conn)
-        failures = 0
         for path in paths:
-            try:
+            with contained(str(path), errors, on_error):
                 result = import_file(conn, path, topic=topic, origin=origin,
                                      progress=progress(str(path)) if progress else None)
-            except LitwatchError as e:
-                failures += 1
-                if on_error:
-                    on_error(str(path), e)
-                continue
-            if on_result:
-                on_result(result)
-        out = summary(conn, first, {"evidence": evidence.refresh(conn, config.topics)})
-        if topic is not None:  # files join the topic only as far as their records match it
-            placed = evidence.joined(conn, topic, [r["run_id"] for r in out["runs"]])
-            out["topic"] = {"name": topic, **placed, "left_out": out["evidence"]["left_out"].get(topic, 0)}
-    if failures and out["status"] == "success":  # a file refused before any run began
-        out["status"] = "partial" if out["runs"] else "failed"
-    return out
+                if on_result:
+                    on_result(result)
+        extra: dict[str, Any] = {}
+        with contained("evidence", errors, on_error):
+            extra["evidence"] = evidence.refresh(conn, config.topics)
+            if topic is not None:  # files join the topic only as far as their records match it
+                runs = [r[0] for r in conn.execute("SELECT id FROM runs WHERE id > ?", [first])]
+                placed = evidence.joined(conn, topic, runs)
+                extra["topic"] = {"name": topic, **placed, "left_out": extra["evidence"]["left_out"].get(topic, 0)}
+        return _summary(conn, first, extra, errors)
 
 
 SAMPLE_DIR = Path(__file__).parent / "sample"  # package data: installed with litwatch
@@ -188,8 +225,9 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
 
     When no service can be reached and nothing was ever fetched, the bundled real sample is
     imported instead (and the report says so). With ``feed_output``, the first topic's Atom
-    feed of events is written there too. Returns the runs' summary plus ``report`` and
-    ``notice`` (and ``feed_entries``).
+    feed of events is written there too. Returns the runs' summary plus ``report`` (None when
+    it could not be written), ``notice`` (and ``feed_entries``); a step that fails is in
+    ``errors`` and the steps after it still run, as in :func:`fetch`.
     """
     from .http import probe
 
@@ -199,28 +237,33 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
         first = last_run_id(conn)
         reachable = [s for s in all_sources() if probe(s.probe_url(config))]
         if reachable:
-            out = fetch(conn, config, on_result=on_result, on_error=on_error)
+            done = fetch(conn, config, on_result=on_result, on_error=on_error)
         elif not scalar(conn, "SELECT count(*) FROM runs WHERE status = 'success'"):
             files = sorted(SAMPLE_DIR.glob("*.json")) + sorted(SAMPLE_DIR.glob("*.xml.gz"))
             if not files:
                 raise LitwatchError(f"no service can be reached and the bundled sample is missing ({SAMPLE_DIR})")
             say(f"Offline: {_labels()} cannot be reached; importing the bundled real sample instead of a live "
                 f"fetch.")
-            import_paths(conn, files, config, topic=config.topics[0].name, origin="sample")
-            out = summary(conn, first, {"evidence": evidence.refresh(conn, config.topics), "offline": True})
+            done = dict(import_paths(conn, files, config, topic=config.topics[0].name, origin="sample",
+                                     on_error=on_error), offline=True)
         else:
             say(f"Offline: {_labels()} cannot be reached; reporting the data already stored.")
             for topic in config.topics:  # the attempt is recorded, so the report says it failed
                 for source in all_sources():
                     if source.query(topic) is not None:
                         unreachable(conn, source, topic, source.url(config))
-            out = summary(conn, first, {"offline": True})
-        data = write_report(conn, config, fmt=fmt, output=output, record=True)
+            done = {"offline": True, "errors": []}
+        errors: Errors = done["errors"]
+        extra = {key: done[key] for key in ("evidence", "offline") if key in done}
+        extra.update(report=None, notice=None)
+        with contained("report", errors, on_error):
+            data = write_report(conn, config, fmt=fmt, output=output, record=True)
+            extra.update(report=str(output), notice=data["notice"])
         if feed_output:
-            text, out["feed_entries"] = feed(conn, config)
-            write_text(feed_output, text)
-    out.update(report=str(output), notice=data["notice"])
-    return out
+            with contained("feed", errors, on_error):
+                text, extra["feed_entries"] = feed(conn, config)
+                write_text(feed_output, text)
+        return _summary(conn, first, extra, errors)
 
 
 def _labels() -> str:

@@ -18,7 +18,8 @@ import click
 
 from . import __version__
 from .config import DEFAULT_CONFIG_NAME, Config, config_template, load_config
-from .errors import LitwatchError, UsageError
+from .errors import LitwatchError, Unexpected, UsageError, debugging
+from .redact import printable
 from .sources import NAMES as SOURCE_NAMES
 
 DEFAULT_DB = "data/litwatch.db"
@@ -41,12 +42,24 @@ class Context:
         return self._config
 
 
+log = logging.getLogger("litwatch")
+
+
 class Failure(click.ClickException):
-    """A one-line error with a chosen exit code."""
+    """A one-line error with a chosen exit code (control characters in it escaped, so a
+    file name or an ID read from outside cannot forge another line)."""
 
     def __init__(self, message: str, exit_code: int = EXIT_FAILED):
-        super().__init__(message)
+        super().__init__(printable(message))
         self.exit_code = exit_code
+
+
+class OneLine(logging.Formatter):
+    """Log lines that stay one line each: control characters in a message are escaped; only
+    a traceback (logged at debug level, shown with -v) spans lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
 
 
 class Terminated(KeyboardInterrupt):
@@ -58,24 +71,38 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def reports_errors(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn litwatch's exceptions into one-line errors and distinct exit codes."""
+    """Turn every exception into one ``Error:`` line and a distinct exit code: litwatch's own,
+    database errors, and unexpected ones (a bug: the traceback is logged at debug level, shown
+    with -v; with LITWATCH_DEBUG set it propagates). A command given --json still prints a
+    JSON summary, with the error in it."""
     from .lock import LockBusy
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return f(*args, **kwargs)
-        except UsageError as e:
-            raise Failure(str(e), EXIT_USAGE) from None
-        except LockBusy as e:
-            raise Failure(str(e), EXIT_BUSY) from None
-        except LitwatchError as e:
-            raise Failure(str(e)) from None
-        except sqlite3.DatabaseError as e:
-            raise Failure(f"database error: {e}") from None
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
         except KeyboardInterrupt as e:
             click.echo("Interrupted; the run is recorded as interrupted.", err=True)
             sys.exit(143 if isinstance(e, Terminated) else 130)
+        except UsageError as e:
+            failure = Failure(str(e), EXIT_USAGE)
+        except LockBusy as e:
+            failure = Failure(str(e), EXIT_BUSY)
+        except LitwatchError as e:
+            failure = Failure(str(e))
+        except sqlite3.DatabaseError as e:
+            failure = Failure(f"database error: {e}")
+        except Exception as e:
+            if debugging():
+                raise
+            log.debug("unexpected error", exc_info=True)
+            failure = Failure(str(Unexpected(e)))
+        if kwargs.get("as_json"):
+            click.echo(json.dumps({"status": "failed", "runs": [], "errors": [{"what": "", "error": failure.message}]},
+                                  indent=2, sort_keys=True))
+        raise failure
     return wrapper
 
 
@@ -85,13 +112,17 @@ def reports_errors(f: Callable[..., Any]) -> Callable[..., Any]:
               type=click.Path(dir_okay=False), help="SQLite database (env LITWATCH_DB).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help=f"TOML configuration (default: ./{DEFAULT_CONFIG_NAME} if present, else built-in).")
-@click.option("-v", "--verbose", is_flag=True, help="Log progress at INFO level.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Log progress at INFO level, and the traceback of an unexpected error.")
 @click.pass_context
 def cli(ctx: click.Context, db_path: str, config_path: str | None, verbose: bool) -> None:
     """Watch the research on a topic (default: ketamine for PTSD) in PubMed and
     ClinicalTrials.gov, and keep it in one SQLite database."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLine("%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    if verbose:
+        log.setLevel(logging.DEBUG)  # litwatch's own debug lines: the tracebacks of unexpected errors
     ctx.obj = Context(db_path, config_path)
     signal.signal(signal.SIGTERM, _terminate)
 
@@ -141,16 +172,18 @@ class Output:
 
     def line(self, text: str) -> None:
         if not (self.quiet or self.as_json):
-            click.echo(text)
+            click.echo(printable(text))
 
     def note(self, text: str) -> None:
         """A line for a person watching (stderr), silent with --quiet or --json."""
         if not (self.quiet or self.as_json):
-            click.echo(text, err=True)
+            click.echo(printable(text), err=True)
 
     def error(self, what: str, error: Exception) -> None:
+        """One line per failure, whatever the file name or message holds (the JSON summary
+        has the same errors)."""
         if not self.as_json:
-            click.echo(f"Error: {what}: {error}" if what else f"Error: {error}", err=True)
+            click.echo(printable(f"Error: {what}: {error}" if what else f"Error: {error}"), err=True)
 
     def result(self, result: Any) -> None:
         from .sources import get
@@ -167,8 +200,9 @@ class Output:
             self.line(f"{result.source} linked {unit}: {c.received} of {c.expected} fetched by ID [run {result.run_id}]")
         else:
             expected = "" if c.expected is None else f" of {c.expected}"
+            skipped = f", {c.skipped} skipped" if c.skipped else ""
             self.line(f"{result.source} {result.topic}: {c.received}{expected} {unit} fetched "
-                      f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted) "
+                      f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted{skipped}) "
                       f"[{result.params['mode']}, run {result.run_id}]")
 
     def finish(self, summary: dict[str, Any], evidence: bool = True) -> None:
@@ -354,8 +388,9 @@ def update(obj: Context, output: str, fmt: str, feed_output: str | None, quiet: 
     out = Output(quiet, as_json)
     summary = api.update(obj.db_path, obj.config, output=output, fmt=fmt, wait=wait, echo=out.note,
                          on_result=out.result, on_error=out.error, feed_output=feed_output)
-    out.line(f"Report written to {output}")
-    if feed_output:
+    if summary["report"]:
+        out.line(f"Report written to {output}")
+    if feed_output and "feed_entries" in summary:
         out.line(f"Feed written to {feed_output} ({summary['feed_entries']} entries)")
     if summary["notice"]:
         out.line(f"Notice: {summary['notice']}")
@@ -536,7 +571,8 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
     elif not rows:
         click.echo("No runs yet. Try: litwatch fetch")
     else:
-        click.echo(tabulate(rows, headers="keys", tablefmt="simple", missingval=""))
+        shown = [{k: printable(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows]
+        click.echo(tabulate(shown, headers="keys", tablefmt="simple", missingval=""))
 
 
 @cli.command()

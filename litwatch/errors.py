@@ -61,3 +61,28 @@ class ResponseTooLarge(HttpError):
 
 class DeadlineExceeded(ServiceUnavailable):
     """A request, or the whole run, ran out of the time it was given."""
+
+
+class BadRecord(ParseError):
+    """One record is malformed (a key of the wrong shape, a module that is not an object, a
+    field too large to be real): it is skipped and counted, and the records around it load."""
+
+
+class Unexpected(LitwatchError):
+    """An exception litwatch did not foresee (a bug, or a fault no rule covers), wrapped so that
+    it is reported as one line and the next source, file or step still runs."""
+
+    def __init__(self, error: BaseException):
+        from .redact import excerpt
+
+        super().__init__(f"unexpected {type(error).__name__}: {excerpt(str(error), 300)} "
+                         f"(run with -v for the traceback)")
+        self.error = error
+
+
+def debugging() -> bool:
+    """Whether ``LITWATCH_DEBUG`` is set: unexpected exceptions then propagate with their
+    traceback instead of becoming one line (the test suite sets it, so a bug fails a test)."""
+    import os
+
+    return os.environ.get("LITWATCH_DEBUG", "") not in ("", "0")

@@ -85,3 +85,10 @@ def redact(text: str) -> str:
 def printable(text: str) -> str:
     r"""``text`` with control characters escaped: a newline becomes the two characters \n."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def excerpt(text: str, limit: int = 80) -> str:
+    """``text`` made safe to quote in a one-line message: control characters escaped, and
+    cut at ``limit`` characters (an ID or a value read from outside can be any length)."""
+    shown = printable(text[:limit + 1])
+    return shown if len(text) <= limit else shown[:limit] + "..."

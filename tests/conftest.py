@@ -10,6 +10,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SUBSET = FIXTURES / "pubmed21n1298_subset_ketamine_ptsd_ctgov.xml.gz"
 
 
+@pytest.fixture(autouse=True)
+def bugs_fail_tests(monkeypatch):
+    """An unexpected exception propagates with its traceback instead of becoming one line of
+    output, so a bug fails the test that meets it (tests of that containment unset this)."""
+    monkeypatch.setenv("LITWATCH_DEBUG", "1")
+
+
 @pytest.fixture
 def db(tmp_path):
     database = open_db(tmp_path / "litwatch.db")

@@ -11,7 +11,7 @@ import requests
 import responses
 from responses import matchers
 
-from litwatch.errors import HttpError, IncompleteFetch, LitwatchError, UnknownFormat
+from litwatch.errors import BadRecord, HttpError, IncompleteFetch, UnknownFormat
 from litwatch.http import HttpClient
 from litwatch.sources.europepmc import client as epmc
 from litwatch.sources.europepmc.client import EuropePmcClient, query_for
@@ -176,9 +176,9 @@ def test_rows_load_into_the_store_under_their_keys(db):
         ("NCT04267848",), ("NCT06341426",)]
 
 
-@pytest.mark.parametrize("value", [None, "", "   ", {"id": "1"}, {"id": "1", "source": "med"}, {"source": "MED"}])
+@pytest.mark.parametrize("value", [None, "", "   ", {"id": "1"}, {"id": "1", "source": "medline"}, {"source": "MED"}])
 def test_not_a_result(value):
-    with pytest.raises(UnknownFormat):
+    with pytest.raises(BadRecord):
         parse_result(value)
 
 
@@ -356,9 +356,14 @@ def test_batches_stay_under_the_url_budget():
 
 
 @pytest.mark.parametrize("bad", ["MED:PPR1", "MED:1 OR 1", "PMC12175493) OR (x", "medline:1", ""])
-def test_bad_record_ids_are_refused(bad):
-    with pytest.raises(LitwatchError, match="not a Europe PMC record ID"):
-        client().search_ids([bad])
+@responses.activate
+def test_bad_record_ids_are_not_asked_for(bad, caplog):
+    standin = EuropePmcStandin(load_results("epmc_search_1000results_cancer.json.gz"))
+    standin.add_to(responses, BASE)
+    got = client().search_ids([bad, "MED:39709209"])  # a link target read from a record
+    assert [r["id"] for r in got] == ["39709209"]
+    assert [r["query"] for r in standin.requests] == ["(EXT_ID:39709209 AND SRC:MED)"]
+    assert "not a Europe PMC record ID" in caplog.text
 
 
 def test_query_for_a_date_window():

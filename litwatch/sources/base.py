@@ -11,18 +11,47 @@ probe whether its service is reachable.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date
-from typing import IO, TYPE_CHECKING, Any, ClassVar, Iterator
+from typing import IO, TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator
 
+from ..errors import BadRecord
+from ..redact import printable
 from ..store.spec import Family, TableSpec
 from ..store.writes import Counts, Prepared, Record, Writer, delete, load, save
 
 if TYPE_CHECKING:
     from ..config import Config, Topic
     from ..http import Deadline, HttpClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A record read but not stored: ``where`` names it as read (its position, the ID it
+    gave), ``reason`` says why (malformed: see :mod:`litwatch.sources.checks`)."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return printable(f"{self.where}: {self.reason}")
+
+
+def parse_each(parse: Callable[[Any], Record], items: Iterable[Any], what: str,
+               start: int = 1) -> Iterator[Record | Skipped]:
+    """``parse`` each item in turn; a malformed one (:class:`BadRecord`) becomes a
+    :class:`Skipped` named ``"{what} {position}"`` (counted from ``start``), and the items
+    after it are still parsed."""
+    for position, item in enumerate(items, start):
+        try:
+            yield parse(item)
+        except BadRecord as e:
+            yield Skipped(f"{what} {position}", str(e))
 
 
 @dataclass
@@ -31,8 +60,26 @@ class Batch:
 
     records: list[Record | Prepared] = field(default_factory=list)
     deletes: list[Any] = field(default_factory=list)
-    skipped: int = 0  # records read but not stored (e.g. PubMed books), each logged by the source
+    # Records read but not stored (malformed ones, PubMed books), each named in a warning:
+    # counted as received and skipped, so a run that skips one still adds up.
+    skipped: int = 0
     as_of: str | None = None  # the date the deletions took effect at the source, when known
+
+    @classmethod
+    def of(cls, items: Iterable[Record | Prepared | Skipped]) -> "Batch":
+        """A batch of parsed records; the :class:`Skipped` among them are counted and named."""
+        batch = cls()
+        for item in items:
+            if isinstance(item, Skipped):
+                batch.skip(item)
+            else:
+                batch.records.append(item)
+        return batch
+
+    def skip(self, record: Skipped) -> None:
+        """Count a record that is not stored, and say which in one warning line."""
+        self.skipped += 1
+        log.warning("skipped %s", record)
 
 
 def in_keys(column: str, keys: list[Any] | None, size: int = 900) -> Iterator[tuple[str, list[Any]]]:
@@ -125,6 +172,7 @@ class Source(ABC):
         """Store a batch: its records, then its deletions."""
         counts = save(conn, self.writer, batch.records, run_id=run_id, topic=topic, origin=origin)
         counts.deleted += delete(conn, self.family, batch.deletes)
+        counts.received += batch.skipped
         counts.skipped += batch.skipped
         return counts
 

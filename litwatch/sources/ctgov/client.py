@@ -12,6 +12,7 @@ search's ID-only listing (``fields=NCTId``).
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date
 from typing import Any, Iterator
 
@@ -21,6 +22,9 @@ from .parse import studies_from_json
 from ...errors import ParseError, TransientResponse, UnknownFormat
 from ...http import HttpClient
 from ...paging import PageWalk
+from ..checks import count, nct_id, shown
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000  # the API's maximum; larger values are coerced down to it
 REQUESTS_PER_SECOND = 1.0
@@ -75,7 +79,17 @@ class CtgovClient:
         return walk
 
     def studies_by_id(self, nct_ids: list[str]) -> list[dict[str, Any]]:
-        """Fetch known studies by NCT ID (one request per 1,000 IDs)."""
+        """Fetch known studies by NCT ID (one request per 1,000 IDs). An ID of another shape
+        (read from a paper's text or databank list) is left out with a warning: sent, it would
+        make the service refuse the whole request, on every run."""
+        wanted = []
+        for value in nct_ids:
+            found = nct_id(value)
+            if found:
+                wanted.append(found)
+            else:
+                log.warning("ClinicalTrials.gov: not asked for %s: not an NCT ID", shown(value))
+        nct_ids = list(dict.fromkeys(wanted))
         studies = []
         for i in range(0, len(nct_ids), PAGE_SIZE):
             params = {"format": "json", "pageSize": str(PAGE_SIZE), "filter.ids": ",".join(nct_ids[i:i + PAGE_SIZE])}
@@ -102,4 +116,10 @@ def parse_page(response: requests.Response) -> dict[str, Any]:
         studies, envelope = studies_from_json(data)
     except (UnknownFormat, ParseError) as e:
         raise TransientResponse(f"ClinicalTrials.gov returned an unexpected body ({e})") from None
+    if "totalCount" in envelope:
+        total = count(envelope["totalCount"])
+        if total is None:
+            log.warning("ClinicalTrials.gov sent totalCount %s, not a count; the number of studies "
+                        "to expect is unknown", shown(envelope["totalCount"]))
+        envelope["totalCount"] = total
     return {"studies": studies, **envelope}

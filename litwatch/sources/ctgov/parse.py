@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from ...errors import ParseError, UnknownFormat
+from ...errors import BadRecord, ParseError, UnknownFormat
+from ..checks import check_record, kind, pmid, require_nct_id
 
 Row = dict[str, Any]
 Record = dict[str, Any]
@@ -22,28 +23,42 @@ STUDY_URL = "https://clinicaltrials.gov/study/{}"
 
 
 def parse_study(study: dict[str, Any]) -> Record:
-    """Turn one API v2 study object into table rows (``{"trials": row, "trial_x": [rows]}``)."""
-    if not isinstance(study, dict) or "protocolSection" not in study:
-        raise ParseError("not a ClinicalTrials.gov study (no protocolSection)")
-    p = study["protocolSection"]
-    ident = p.get("identificationModule", {})
-    nct_id = ident.get("nctId")
-    if not nct_id:
-        raise ParseError("study without identificationModule.nctId")
-    status = p.get("statusModule", {})
-    design = p.get("designModule", {})
-    info = design.get("designInfo", {})
-    enrollment = design.get("enrollmentInfo", {})
-    sponsors = p.get("sponsorCollaboratorsModule", {})
-    lead = sponsors.get("leadSponsor", {})
-    eligibility = p.get("eligibilityModule", {})
-    arms = p.get("armsInterventionsModule", {})
-    conditions = p.get("conditionsModule", {}).get("conditions", [])
-    interventions = arms.get("interventions", [])
-    derived = study.get("derivedSection", {})
+    """Turn one API v2 study object into table rows (``{"trials": row, "trial_x": [rows]}``).
+
+    :raises BadRecord: the study is malformed: not an object, no NCT ID or one of another
+        shape (``NCT`` + 8 digits; surrounding spaces and lower case are repaired), a module
+        or list of another JSON type than the API's, a value no column can take.
+    """
+    if not isinstance(study, dict):
+        raise BadRecord(f"{kind(study)}, not a study object")
+    p = _obj(study, "protocolSection")
+    if not p:
+        raise BadRecord("no protocolSection object")
+    nct_id = require_nct_id(_obj(p, "identificationModule").get("nctId"))
+    try:
+        rec = _rows(study, p, nct_id)
+        check_record(rec)
+    except BadRecord as e:
+        raise BadRecord(f"{nct_id}: {e}") from None
+    return rec
+
+
+def _rows(study: dict[str, Any], p: dict[str, Any], nct_id: str) -> Record:
+    ident = _obj(p, "identificationModule")
+    status = _obj(p, "statusModule")
+    design = _obj(p, "designModule")
+    info = _obj(design, "designInfo")
+    enrollment = _obj(design, "enrollmentInfo")
+    sponsors = _obj(p, "sponsorCollaboratorsModule")
+    lead = _obj(sponsors, "leadSponsor")
+    eligibility = _obj(p, "eligibilityModule")
+    arms = _obj(p, "armsInterventionsModule")
+    conditions = _list(_obj(p, "conditionsModule"), "conditions")
+    interventions = _objs(arms, "interventions")
+    derived = _obj(study, "derivedSection")
 
     def date(name: str) -> tuple[str | None, str | None]:
-        struct = status.get(name, {})
+        struct = _obj(status, name)
         return struct.get("date"), struct.get("type")
 
     start, start_type = date("startDateStruct")
@@ -54,13 +69,13 @@ def parse_study(study: dict[str, Any]) -> Record:
         "brief_title": ident.get("briefTitle"),
         "official_title": ident.get("officialTitle"),
         "acronym": ident.get("acronym"),
-        "org_study_id": ident.get("orgStudyIdInfo", {}).get("id"),
+        "org_study_id": _obj(ident, "orgStudyIdInfo").get("id"),
         "overall_status": status.get("overallStatus"),
         "why_stopped": status.get("whyStopped"),
         "study_type": design.get("studyType"),
-        "phases": _json(design.get("phases", [])),
+        "phases": _json(_list(design, "phases")),
         "allocation": info.get("allocation"),
-        "masking": info.get("maskingInfo", {}).get("masking"),
+        "masking": _obj(info, "maskingInfo").get("masking"),
         "primary_purpose": info.get("primaryPurpose"),
         "enrollment": enrollment.get("count"),
         "enrollment_type": enrollment.get("type"),
@@ -69,12 +84,12 @@ def parse_study(study: dict[str, Any]) -> Record:
         "completion_date": completion, "completion_date_type": completion_type,
         "first_posted": date("studyFirstPostDateStruct")[0],
         "last_update_posted": date("lastUpdatePostDateStruct")[0],
-        "version_holder": derived.get("miscInfoModule", {}).get("versionHolder"),
+        "version_holder": _obj(derived, "miscInfoModule").get("versionHolder"),
         "results_first_posted": date("resultsFirstPostDateStruct")[0],
         "has_results": bool(study.get("hasResults") or "resultsSection" in study),
         "lead_sponsor": lead.get("name"),
         "lead_sponsor_class": lead.get("class"),
-        "brief_summary": p.get("descriptionModule", {}).get("briefSummary"),
+        "brief_summary": _obj(p, "descriptionModule").get("briefSummary"),
         "conditions": _json(conditions),
         "interventions": _json([i.get("name") for i in interventions]),
         "sex": eligibility.get("sex"),
@@ -84,44 +99,43 @@ def parse_study(study: dict[str, Any]) -> Record:
         "url": STUDY_URL.format(nct_id),
         "raw": json.dumps(study, ensure_ascii=False, separators=(",", ":")),
     }
-    outcomes = p.get("outcomesModule", {})
+    outcomes = _obj(p, "outcomesModule")
     sponsor_rows = ([{"role": "lead", **_named(lead)}] if lead else []) + \
-        [{"role": "collaborator", **_named(c)} for c in sponsors.get("collaborators", [])]
+        [{"role": "collaborator", **_named(c)} for c in _objs(sponsors, "collaborators")]
     rec = {
         "trials": trial,
         "trial_conditions": [{"source": "reported", "position": i, "condition": c, "mesh_id": None}
                              for i, c in enumerate(conditions, 1)]
-        + _mesh(derived.get("conditionBrowseModule", {}), "condition"),
+        + _mesh(_obj(derived, "conditionBrowseModule"), "condition"),
         "trial_interventions": [
             {"position": i, "type": x.get("type"), "name": x.get("name"),
-             "other_names": _json(x.get("otherNames", [])), "description": x.get("description"),
-             "arm_group_labels": _json(x.get("armGroupLabels", []))}
+             "other_names": _json(_list(x, "otherNames")), "description": x.get("description"),
+             "arm_group_labels": _json(_list(x, "armGroupLabels"))}
             for i, x in enumerate(interventions, 1)],
-        "trial_intervention_mesh": _mesh(derived.get("interventionBrowseModule", {}), "term"),
+        "trial_intervention_mesh": _mesh(_obj(derived, "interventionBrowseModule"), "term"),
         "trial_arms": [
             {"position": i, "label": a.get("label"), "type": a.get("type"),
-             "description": a.get("description"), "intervention_names": _json(a.get("interventionNames", []))}
-            for i, a in enumerate(arms.get("armGroups", []), 1)],
+             "description": a.get("description"), "intervention_names": _json(_list(a, "interventionNames"))}
+            for i, a in enumerate(_objs(arms, "armGroups"), 1)],
         "trial_outcomes": [
-            {"kind": kind, "position": i, "measure": o.get("measure"), "description": o.get("description"),
+            {"kind": group, "position": i, "measure": o.get("measure"), "description": o.get("description"),
              "time_frame": o.get("timeFrame")}
-            for kind in ("primary", "secondary", "other")
-            for i, o in enumerate(outcomes.get(f"{kind}Outcomes", []), 1)],
+            for group in ("primary", "secondary", "other")
+            for i, o in enumerate(_objs(outcomes, f"{group}Outcomes"), 1)],
         "trial_sponsors": [{"position": i, **row} for i, row in enumerate(sponsor_rows, 1)],
         "trial_locations": [
             {"position": i, "facility": loc.get("facility"), "city": loc.get("city"),
              "state": loc.get("state"), "zip": loc.get("zip"), "country": loc.get("country"),
-             "status": loc.get("status"), "lat": loc.get("geoPoint", {}).get("lat"),
-             "lon": loc.get("geoPoint", {}).get("lon")}
-            for i, loc in enumerate(p.get("contactsLocationsModule", {}).get("locations", []), 1)],
+             "status": loc.get("status"), "lat": _obj(loc, "geoPoint").get("lat"),
+             "lon": _obj(loc, "geoPoint").get("lon")}
+            for i, loc in enumerate(_objs(_obj(p, "contactsLocationsModule"), "locations"), 1)],
         "trial_references": [
-            {"position": i, "pmid": int(r["pmid"]) if str(r.get("pmid", "")).isdigit() else None,
-             "type": r.get("type"), "citation": r.get("citation")}
-            for i, r in enumerate(p.get("referencesModule", {}).get("references", []), 1)],
+            {"position": i, "pmid": pmid(r.get("pmid")), "type": r.get("type"), "citation": r.get("citation")}
+            for i, r in enumerate(_objs(_obj(p, "referencesModule"), "references"), 1)],
         "trial_ids": [
             {"position": i, "id": x.get("id"), "type": x.get("type"), "domain": x.get("domain"),
              "link": x.get("link")}
-            for i, x in enumerate(ident.get("secondaryIdInfos", []), 1)],
+            for i, x in enumerate(_objs(ident, "secondaryIdInfos"), 1)],
     }
     for name, rows in rec.items():
         if name != "trials":
@@ -130,11 +144,40 @@ def parse_study(study: dict[str, Any]) -> Record:
     return rec
 
 
+def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """The object under ``key`` ({} when absent); a value of another type is malformed."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRecord(f"{key} is {kind(value)}, not an object")
+    return value
+
+
+def _list(parent: dict[str, Any], key: str) -> list[Any]:
+    """The list under ``key`` ([] when absent); a value of another type is malformed."""
+    value = parent.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadRecord(f"{key} is {kind(value)}, not a list")
+    return value
+
+
+def _objs(parent: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The list of objects under ``key``; a list holding anything else is malformed."""
+    items = _list(parent, key)
+    for item in items:
+        if not isinstance(item, dict):
+            raise BadRecord(f"{key} holds {kind(item)}, not an object")
+    return items
+
+
 def _mesh(browse: dict[str, Any], field: str) -> list[Row]:
     rows = [{"source": "mesh", "position": i, field: m.get("term"), "mesh_id": m.get("id")}
-            for i, m in enumerate(browse.get("meshes", []), 1)]
+            for i, m in enumerate(_objs(browse, "meshes"), 1)]
     rows += [{"source": "mesh_ancestor", "position": i, field: m.get("term"), "mesh_id": m.get("id")}
-             for i, m in enumerate(browse.get("ancestors", []), 1)]
+             for i, m in enumerate(_objs(browse, "ancestors"), 1)]
     return rows
 
 

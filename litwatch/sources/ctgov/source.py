@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 from ...errors import ParseError
 from ...files import JSON
 from ...store.writes import Counts, History, Prepared, Writer, delete, prepare, save, stored_rows
-from ..base import Batch, Search, Source, in_keys
+from ..base import Batch, Search, Source, in_keys, parse_each
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
@@ -125,10 +125,10 @@ FROM trials t WHERE 1"""
         search = Search(first.get("totalCount"), run_params, iter(()))
 
         def batches() -> Iterator[Batch]:
-            yield _page_batch(first)
+            yield _page_batch(first, 1)
             for page in pages:
                 run_params["pages"] += 1
-                yield _page_batch(page)
+                yield _page_batch(page, run_params["pages"])
             yield from self._complete(client, params, walk, search)
 
         search.batches = batches()
@@ -174,7 +174,7 @@ FROM trials t WHERE 1"""
         for i in range(0, len(missing), FOLLOW_BATCH):
             studies = client.studies_by_id(missing[i:i + FOLLOW_BATCH])
             got.update(key for key in map(study_id, studies) if key)
-            yield Batch([parse_study(s) for s in studies])
+            yield Batch.of(parse_each(parse_study, studies, "ClinicalTrials.gov study fetched by ID"))
         lost = [nct_id for nct_id in missing if nct_id not in got]
         if lost:
             raise IncompleteFetch(
@@ -186,7 +186,8 @@ FROM trials t WHERE 1"""
         from .parse import parse_study
 
         for i in range(0, len(ids), FOLLOW_BATCH):
-            yield Batch([parse_study(s) for s in client.studies_by_id(ids[i:i + FOLLOW_BATCH])])
+            yield Batch.of(parse_each(parse_study, client.studies_by_id(ids[i:i + FOLLOW_BATCH]),
+                                      "ClinicalTrials.gov studies by ID, study"))
 
     def missing_links(self, conn: sqlite3.Connection) -> list[Any]:
         """Trials behind the NCT IDs of the topics' papers, not stored yet."""
@@ -208,7 +209,10 @@ FROM trials t WHERE 1"""
 
         rows = conn.execute("SELECT raw FROM trials ORDER BY nct_id").fetchall()
         for i in range(0, len(rows), IMPORT_BATCH):
-            yield prepare(self.writer, [parse_study(json.loads(r[0])) for r in rows[i:i + IMPORT_BATCH]])
+            # A malformed study (stored by a version that let one in) is kept as stored.
+            batch = Batch.of(parse_each(parse_study, (json.loads(r[0]) for r in rows[i:i + IMPORT_BATCH]),
+                                        "reparse of stored study", i + 1))
+            yield prepare(self.writer, batch.records)
 
     def reads(self, fmt: str, head: bytes) -> bool:
         return fmt == JSON and (b'"protocolSection"' in head or b'"studies"' in head)
@@ -217,11 +221,11 @@ FROM trials t WHERE 1"""
         from .parse import parse_study, read_json
 
         try:
-            records = [parse_study(study) for study in read_json(stream)]
+            studies = read_json(stream)
         except ParseError as e:
             raise ParseError(f"{name}: {e}") from None
-        for i in range(0, len(records), IMPORT_BATCH):
-            yield Batch(records[i:i + IMPORT_BATCH])
+        for i in range(0, len(studies), IMPORT_BATCH):
+            yield Batch.of(parse_each(parse_study, studies[i:i + IMPORT_BATCH], f"{name}: study", i + 1))
 
     def save(self, conn: sqlite3.Connection, batch: Batch, *, run_id: int | None, topic: str | None,
              origin: str) -> Counts:
@@ -233,6 +237,8 @@ FROM trials t WHERE 1"""
         if counts.skipped:
             log.warning("kept %d stored studies newer than the copies received", counts.skipped)
         counts.deleted += delete(conn, self.family, batch.deletes)
+        counts.received += batch.skipped
+        counts.skipped += batch.skipped
         return counts
 
 
@@ -267,10 +273,10 @@ def _merge_limited(conn: sqlite3.Connection, records: list[Prepared]) -> list[Pr
     return [merged.get(p.key, p) if not p.row[HOLDER] else p for p in records]
 
 
-def _page_batch(page: dict[str, Any]) -> Batch:
+def _page_batch(page: dict[str, Any], number: int) -> Batch:
     from .parse import parse_study
 
-    return Batch([parse_study(study) for study in page["studies"]])
+    return Batch.of(parse_each(parse_study, page["studies"], f"ClinicalTrials.gov page {number}, study"))
 
 
 SOURCE = CtgovSource()

@@ -11,6 +11,7 @@ not recorded, so both a 200 and a 4xx carrying one are handled).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import urllib.parse
 from datetime import date
@@ -21,7 +22,10 @@ import requests
 from ...errors import HttpError, HttpStatusError, LitwatchError, TransientResponse, UnknownFormat
 from ...http import HttpClient
 from ...paging import PageWalk
+from ..checks import count, shown
 from .parse import parse_error_bean, results_from_json
+
+log = logging.getLogger(__name__)
 
 BASE_URL = "https://www.ebi.ac.uk/europepmc/webservices/rest"
 PAGE_SIZE = 1000  # the service's maximum
@@ -90,8 +94,16 @@ class EuropePmcClient:
 
     def search_ids(self, ids: list[str]) -> list[dict[str, Any]]:
         """Fetch records by ``SOURCE:ID`` (``MED:39709209``, ``PPR:PPR1036674``; a bare number is a
-        PMID), several to a query. Records Europe PMC does not have are simply absent."""
-        clauses = [f"(EXT_ID:{ext_id} AND SRC:{source})" for source, ext_id in dict.fromkeys(map(_split_id, ids))]
+        PMID), several to a query. Records Europe PMC does not have are simply absent. An ID of
+        another shape (a link target read from a record) is not asked for, with a warning: it
+        could rewrite the query, and one such ID would fail every run that follows links."""
+        keys = []
+        for value in ids:
+            try:
+                keys.append(_split_id(value))
+            except LitwatchError as e:
+                log.warning("Europe PMC: not asked for: %s", e)
+        clauses = [f"(EXT_ID:{ext_id} AND SRC:{source})" for source, ext_id in dict.fromkeys(keys)]
         results = []
         for query in _batches(clauses):
             for page in self.search_pages(query):
@@ -119,13 +131,17 @@ def parse_search(response: requests.Response) -> dict[str, Any]:
         if message is not None:
             raise HttpError(f"Europe PMC refused the search: {message}", status=response.status_code) from None
         raise TransientResponse(f"Europe PMC returned a body that is not JSON ({len(body)} bytes)") from None
-    if not isinstance(data, dict) or not isinstance(data.get("hitCount"), int) or "resultList" not in data:
+    if not isinstance(data, dict) or "hitCount" not in data or "resultList" not in data:
         raise TransientResponse("Europe PMC returned JSON that is not a search page (no hitCount or resultList)")
     try:
         results, envelope = results_from_json(data)
     except UnknownFormat as e:
         raise TransientResponse(f"Europe PMC returned an unexpected page ({e})") from None
-    return {**envelope, "results": results}
+    hits = count(data["hitCount"])
+    if hits is None:
+        log.warning("Europe PMC sent hitCount %s, not a count; the number of records to expect is unknown",
+                    shown(data["hitCount"]))
+    return {**envelope, "hitCount": hits, "results": results}
 
 
 def _split_id(value: str) -> tuple[str, str]:
@@ -133,7 +149,7 @@ def _split_id(value: str) -> tuple[str, str]:
     source, _, ext_id = text.rpartition(":")
     source = source.upper() or "MED"
     if not (_SOURCE.fullmatch(source) and _EXT_ID.fullmatch(ext_id) and (source != "MED" or ext_id.isdigit())):
-        raise LitwatchError(f"not a Europe PMC record ID: {text!r} (expected SOURCE:ID, e.g. MED:39709209 "
+        raise LitwatchError(f"not a Europe PMC record ID: {shown(text)} (expected SOURCE:ID, e.g. MED:39709209 "
                             f"or PPR:PPR1036674, or a PMID)")
     return source, ext_id
 

@@ -21,7 +21,8 @@ from typing import Any
 
 from lxml import etree
 
-from ...errors import UnknownFormat
+from ...errors import BadRecord, UnknownFormat
+from ..checks import check_record, kind, pmid, require_pmid, shown
 
 Row = dict[str, Any]
 Record = dict[str, Any]
@@ -29,6 +30,7 @@ Record = dict[str, Any]
 RECORD_URL = "https://europepmc.org/article/{}/{}"
 NCT_ID = re.compile(r"\bNCT\s?(\d{8})\b", re.IGNORECASE)
 _SOURCE = re.compile(r"[A-Z]{3}")
+_EXT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # what the client can ask for again by ID
 # Markup Europe PMC leaves in titles and abstracts (sometimes entity-escaped). Only these
 # tags are dropped: abstracts also hold bare "<" and ">" ("p <0.05") that must stay.
 _INLINE_TAG = re.compile(r"</?(?:i|b|u|em|strong|sub|sup|sc|span|p|br|a)\b[^<>]*/?>", re.IGNORECASE)
@@ -42,13 +44,40 @@ VOLATILE = {"citedByCount"}
 
 def parse_result(result: dict[str, Any]) -> Record:
     """Turn one search result into table rows: ``{"europepmc_records": row, "europepmc_authors":
-    [rows], "europepmc_links": [rows]}``."""
-    if not _is_result(result):
-        raise UnknownFormat("not a Europe PMC search result (no 'id' and 'source')")
-    source, ext_id = result["source"], result["id"].strip()
+    [rows], "europepmc_links": [rows]}``.
+
+    :raises BadRecord: the result is malformed: not an object, an ``id`` or ``source`` missing
+        or of another shape (surrounding spaces and a lower-case source are repaired; a MED
+        id must be a PMID), an object of another JSON type, a value no column can take.
+    """
+    if not isinstance(result, dict):
+        raise BadRecord(f"{kind(result)}, not a result object")
+    source, ext_id = _key(result)
     epmc_id = f"{source}:{ext_id}"
-    journal_info = result.get("journalInfo") or {}
-    journal = journal_info.get("journal") or {}
+    try:
+        rec = _rows(result, source, ext_id, epmc_id)
+        check_record(rec)
+    except BadRecord as e:
+        raise BadRecord(f"{epmc_id}: {e}") from None
+    return rec
+
+
+def _key(result: dict[str, Any]) -> tuple[str, str]:
+    """The result's source and id, checked: they make its key and its URL."""
+    source, ext_id = result.get("source"), result.get("id")
+    if not isinstance(source, str) or not _SOURCE.fullmatch(source.strip().upper()):
+        raise BadRecord(f"source {shown(source)} is not a three-letter source code (MED, PMC, PPR...)")
+    if not isinstance(ext_id, str) or not _EXT_ID.fullmatch(ext_id.strip()):
+        raise BadRecord(f"id {shown(ext_id)} is not a Europe PMC record ID")
+    source, ext_id = source.strip().upper(), ext_id.strip()
+    if source == "MED":
+        ext_id = str(require_pmid(ext_id))
+    return source, ext_id
+
+
+def _rows(result: dict[str, Any], source: str, ext_id: str, epmc_id: str) -> Record:
+    journal_info = _obj(result, "journalInfo")
+    journal = _obj(journal_info, "journal")
     pub_types = _pub_types(result)
     is_preprint = source == "PPR" or any(t.lower() == "preprint" for t in pub_types)
     title = _markup_text(result.get("title"))
@@ -57,7 +86,7 @@ def parse_result(result: dict[str, Any]) -> Record:
         "epmc_id": epmc_id,
         "source": source,
         "ext_id": ext_id,
-        "pmid": _int(result.get("pmid")),
+        "pmid": pmid(result.get("pmid")),
         "pmcid": _clean(result.get("pmcid")),
         "doi": _clean(result.get("doi")),
         "title": title,
@@ -79,7 +108,7 @@ def parse_result(result: dict[str, Any]) -> Record:
         "publication_status": _clean(result.get("publicationStatus")),
         "pub_types": _json(pub_types) if pub_types else None,
         "is_preprint": int(is_preprint),
-        "preprint_server": _clean((result.get("bookOrReportDetails") or {}).get("publisher")) if is_preprint else None,
+        "preprint_server": _clean(_obj(result, "bookOrReportDetails").get("publisher")) if is_preprint else None,
         "preprint_version": _int(result.get("versionNumber")),
         "keywords": _json_list(_listed(result, "keywordList", "keyword")),
         "mesh": _json_list([m["descriptorName"] for m in _listed(result, "meshHeadingList", "meshHeading")
@@ -100,8 +129,8 @@ def parse_result(result: dict[str, Any]) -> Record:
 
 
 def _author(epmc_id: str, position: int, a: dict[str, Any]) -> Row:
-    author_id = a.get("authorId") or {}
-    affiliations = ((a.get("authorAffiliationDetailsList") or {}).get("authorAffiliation") or [])
+    author_id = _obj(a, "authorId")
+    affiliations = _obj(a, "authorAffiliationDetailsList").get("authorAffiliation") or []
     return {
         "epmc_id": epmc_id,
         "position": position,
@@ -124,16 +153,16 @@ def _links(epmc_id: str, result: dict[str, Any], title: str | None, abstract: st
         if isinstance(name, str) and name.strip():
             links.setdefault((f"xref:{name.strip().upper()}", name.strip().upper()), None)
     for c in _listed(result, "commentCorrectionList", "commentCorrection"):
-        if not isinstance(c, dict) or not _clean(c.get("type")):
+        if not isinstance(c, dict) or not _text(c.get("type")):
             continue
         kind_of = c["type"].strip()
-        kind = _PREPRINT_LINKS.get(kind_of.lower(), f"comment:{kind_of}")
-        source, ext_id = _clean(c.get("source")), _clean(c.get("id"))
-        target = f"{source}:{ext_id}" if source and ext_id else _clean(c.get("reference"))
+        link = _PREPRINT_LINKS.get(kind_of.lower(), f"comment:{kind_of}")
+        source, ext_id = _text(c.get("source")), _text(c.get("id"))
+        target = f"{source}:{ext_id}" if source and ext_id else _text(c.get("reference"))
         if target:
-            links.setdefault((kind, target), _clean(c.get("note")))
-    return [{"epmc_id": epmc_id, "kind": kind, "target": target, "note": note}
-            for (kind, target), note in links.items()]
+            links.setdefault((link, target), _text(c.get("note")))
+    return [{"epmc_id": epmc_id, "kind": link, "target": target, "note": note}
+            for (link, target), note in links.items()]
 
 
 def _pub_types(result: dict[str, Any]) -> list[str]:
@@ -164,12 +193,29 @@ def _markup_text(value: Any) -> str | None:
     text = _clean(value)
     if text is None:
         return None
+    if not isinstance(text, str):
+        raise BadRecord(f"a title or abstract is {kind(text)}, not text")
     text = html.unescape(text)
     text = _HEADING.sub(lambda m: f"\n{m.group(1).strip()}: ", text)
     text = _BREAK.sub("\n", text)
     text = _INLINE_TAG.sub("", text)
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line) or None
+
+
+def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """The object under ``key`` ({} when absent or empty); a value of another type is malformed."""
+    value = parent.get(key)
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRecord(f"{key} is {kind(value)}, not an object")
+    return value
+
+
+def _text(value: Any) -> str | None:
+    """A string stripped; an empty one, or a value of another type, is no text."""
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def _clean(value: Any) -> Any:
@@ -185,8 +231,8 @@ def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    return int(value) if isinstance(value, str) and value.isdigit() else None
+        return value if abs(value) < 10 ** 18 else None
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
 def _yes(value: Any) -> int | None:
@@ -217,8 +263,15 @@ def looks_like_europepmc(data: Any) -> bool:
     """True for JSON that :func:`results_from_json` reads: a search page, a JSON array of pages
     or of results, or one result. ClinicalTrials.gov JSON (``studies``, ``protocolSection``) is not."""
     if isinstance(data, list):
-        return bool(data) and (all(_is_page(p) for p in data) or all(_is_result(r) for r in data))
+        return bool(data) and (all(_is_page(p) for p in data) or _is_result_list(data))
     return _is_page(data) or _is_result(data)
+
+
+def _is_result_list(data: list[Any]) -> bool:
+    """A JSON array of results: some entries are results, and none is a page or a
+    ClinicalTrials.gov study (the others are malformed results, skipped one by one)."""
+    return any(_is_result(r) for r in data) and not any(
+        isinstance(r, dict) and ("protocolSection" in r or "resultList" in r) for r in data)
 
 
 def results_from_json(data: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -241,7 +294,7 @@ def results_from_json(data: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             if key in data[-1]:
                 envelope[key] = data[-1][key]
         return results, {**envelope, "pages": len(data)}
-    if isinstance(data, list) and all(_is_result(r) for r in data):
+    if isinstance(data, list) and _is_result_list(data):
         return list(data), {}
     raise UnknownFormat("JSON, but not Europe PMC search results (no 'resultList', or results "
                         "without 'id' and 'source')")

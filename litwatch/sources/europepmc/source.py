@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 from ...errors import ParseError, UnknownFormat
 from ...files import JSON
 from ...store.writes import History, Prepared, Writer
-from ..base import Batch, Search, Source, in_keys
+from ..base import Batch, Search, Source, in_keys, parse_each
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
@@ -106,10 +106,10 @@ FROM europepmc_records e WHERE 1"""
         params: dict[str, Any] = {"query": query_for(query, since), "pages": 1}
 
         def batches() -> Iterator[Batch]:
-            yield Batch([parse_result(r) for r in first["results"]])
+            yield Batch.of(parse_each(parse_result, first["results"], "Europe PMC page 1, result"))
             for page in pages:
                 params["pages"] += 1
-                yield Batch([parse_result(r) for r in page["results"]])
+                yield Batch.of(parse_each(parse_result, page["results"], f"Europe PMC page {params['pages']}, result"))
 
         return Search(first["hitCount"], params, batches())
 
@@ -117,7 +117,8 @@ FROM europepmc_records e WHERE 1"""
         from .parse import parse_result
 
         for i in range(0, len(ids), IMPORT_BATCH):
-            yield Batch([parse_result(r) for r in client.search_ids(ids[i:i + IMPORT_BATCH])])
+            yield Batch.of(parse_each(parse_result, client.search_ids(ids[i:i + IMPORT_BATCH]),
+                                      "Europe PMC records by ID, result"))
 
     def missing_links(self, conn: sqlite3.Connection) -> list[Any]:
         """The journal versions and preprints the topics' records name, not stored yet (by any
@@ -146,7 +147,10 @@ FROM europepmc_records e WHERE 1"""
 
         rows = conn.execute("SELECT raw FROM europepmc_records ORDER BY epmc_id").fetchall()
         for i in range(0, len(rows), IMPORT_BATCH):
-            yield prepare(self.writer, [parse_result(json.loads(r[0])) for r in rows[i:i + IMPORT_BATCH]])
+            # A malformed record (stored by a version that let one in) is kept as stored.
+            batch = Batch.of(parse_each(parse_result, (json.loads(r[0]) for r in rows[i:i + IMPORT_BATCH]),
+                                        "reparse of stored record", i + 1))
+            yield prepare(self.writer, batch.records)
 
     def reads(self, fmt: str, head: bytes) -> bool:
         return fmt == JSON and bool(_MARKERS.search(head)) and b'"protocolSection"' not in head
@@ -160,13 +164,12 @@ FROM europepmc_records e WHERE 1"""
             raise ParseError(f"{name}: JSON larger than {MAX_JSON_BYTES >> 20} MB; save the pages apart")
         try:
             results, _ = results_from_json(json.loads(body))
-            records = [parse_result(r) for r in results]
         except (ValueError, UnicodeDecodeError) as e:
             raise ParseError(f"{name}: malformed JSON: {e}") from None
         except UnknownFormat as e:
             raise UnknownFormat(f"{name}: {e}") from None
-        for i in range(0, len(records), IMPORT_BATCH):
-            yield Batch(records[i:i + IMPORT_BATCH])
+        for i in range(0, len(results), IMPORT_BATCH):
+            yield Batch.of(parse_each(parse_result, results[i:i + IMPORT_BATCH], f"{name}: result", i + 1))
 
 
 def _nlm_types() -> dict[str, str]:

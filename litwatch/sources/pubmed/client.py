@@ -23,6 +23,7 @@ from lxml import etree
 
 from ...errors import EutilsError, ParseError, TransientResponse
 from ...http import HttpClient
+from ..checks import count as checked_count, pmid as checked_pmid, shown
 from .parse import Event, parse_xml_bytes, reject_entities
 
 log = logging.getLogger(__name__)
@@ -139,8 +140,18 @@ class PubMedClient:
         return ids
 
     def efetch_ids(self, pmids: list[int]) -> list[Event]:
-        """Fetch records by PMID in one POST request (no history server needed)."""
-        params = {"db": "pubmed", "id": ",".join(map(str, pmids)), "retmode": "xml", **self.identity}
+        """Fetch records by PMID in one POST request (no history server needed). A value that is
+        not a PMID is left out with a warning (NCBI would refuse the whole request)."""
+        wanted = []
+        for value in pmids:
+            pmid = checked_pmid(value)
+            if pmid:
+                wanted.append(pmid)
+            else:
+                log.warning("PubMed: not asked for %s: not a PMID", shown(value))
+        if not wanted:
+            return []
+        params = {"db": "pubmed", "id": ",".join(map(str, wanted)), "retmode": "xml", **self.identity}
         return self.http.post(f"{self.base_url}/efetch.fcgi", data=params, parse=parse_efetch)
 
 
@@ -161,10 +172,10 @@ def parse_esearch(response: requests.Response) -> SearchResult:
     for item in root.iterfind("WarningList/*"):
         if item.text and item.tag != "OutputMessage":
             warnings.append(f"{item.tag} {item.text!r}")
-    count = root.findtext("Count")
-    if count is None or not count.strip().isdigit():
+    count = checked_count(root.findtext("Count") or "")
+    if count is None:
         raise TransientResponse("esearch body has no Count")
-    return SearchResult(term="", count=int(count), webenv=root.findtext("WebEnv"),
+    return SearchResult(term="", count=count, webenv=root.findtext("WebEnv"),
                         query_key=root.findtext("QueryKey"),
                         translation=root.findtext("QueryTranslation"), warnings=warnings)
 

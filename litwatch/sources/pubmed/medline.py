@@ -7,7 +7,9 @@ import json
 import re
 from typing import IO, Any, Iterator
 
-from ...errors import ParseError
+from ...errors import BadRecord
+from ..base import Skipped
+from ..checks import pmid as checked_pmid, require_pmid
 from .parse import Event, iso_from_text, normalize_orcid, parsed_from_dict
 
 Row = dict[str, Any]
@@ -36,22 +38,30 @@ MEDLINE_COMMENT_TAGS = {
 }
 _BRACKETED = re.compile(r"^(.*?)\s*\[([^\]]+)\]\s*$")
 _ISSN = re.compile(r"(\d{4}-\d{3}[\dXx])\s*\((\w+)\)")
-_REF_PMID = re.compile(r"^(.*?)\.?\s*PMID:\s*(\d+)\s*$")
+_REF_PMID = re.compile(r"^(.*?)\.?\s*PMID:\s*([0-9]+)\s*$")
 
 
 def iter_medline(handle: IO[str]) -> Iterator[Event]:
-    """Stream events from a MEDLINE ("PubMed format", .nbib/.txt) export via Bio.Medline."""
+    """Stream events from a MEDLINE ("PubMed format", .nbib/.txt) export via Bio.Medline; a
+    malformed record (no PMID line, a PMID that is not one, a field too large) is a skipped
+    event and the records after it are still read."""
     from Bio import Medline
 
-    for rec in Medline.parse(handle):
-        if "PMID" not in rec:
-            raise ParseError("MEDLINE record without a PMID line")
-        yield Event("article", parsed_from_dict(medline_record(rec)))
+    for position, rec in enumerate(Medline.parse(handle), 1):
+        try:
+            yield Event("article", parsed_from_dict(medline_record(rec)))
+        except BadRecord as e:
+            yield Event("skipped", skipped=Skipped(f"record {position}", str(e)))
 
 
 def medline_record(rec: dict[str, Any]) -> Record:
-    """Map one Bio.Medline record onto the same rows the XML parser produces."""
-    pmid = int(rec["PMID"])
+    """Map one Bio.Medline record onto the same rows the XML parser produces.
+
+    :raises BadRecord: the record has no PMID line, or one that is not a PMID.
+    """
+    if "PMID" not in rec:
+        raise BadRecord("no PMID line")
+    pmid = require_pmid(rec["PMID"])
     ids = [{"pmid": pmid, "id_type": "pubmed", "value": str(pmid)}]
     for aid in rec.get("AID", []):
         m = _BRACKETED.match(aid)
@@ -111,7 +121,7 @@ def medline_record(rec: dict[str, Any]) -> Record:
         for value in rec.get(tag, []):
             m = _REF_PMID.match(value)
             comments.append({"pmid": pmid, "position": len(comments) + 1, "ref_type": ref_type,
-                             "ref_pmid": int(m.group(2)) if m else None,
+                             "ref_pmid": checked_pmid(m.group(2)) if m else None,
                              "ref_source": m.group(1) if m else value, "note": None})
     return {
         "articles": article,

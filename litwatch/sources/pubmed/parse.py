@@ -3,7 +3,9 @@
 :func:`iter_xml` yields :class:`Event` objects in file order: an article (a
 :class:`~litwatch.store.writes.Prepared` record: its ``articles`` row and child rows as tuples
 in the column order of :mod:`litwatch.sources.pubmed.schema`, its fingerprint, and its own
-XML as received), a deletion (PMIDs of a ``DeleteCitation`` block), or a skipped book record.
+XML as received), a deletion (PMIDs of a ``DeleteCitation`` block), a skipped book record, or
+a skipped malformed record (a PMID that is not one, a field too large to be real: see
+:mod:`litwatch.sources.checks`), which the source counts while the records around it load.
 
 Speed and memory: the document is streamed with lxml's ``iterparse`` and each record is freed
 once read, so memory stays flat whatever the file size; each element of a record is visited
@@ -24,9 +26,15 @@ from typing import IO, Any, Iterator
 
 from lxml import etree
 
-from ...errors import ParseError
+import logging
+
+from ...errors import BadRecord, ParseError
 from ...store.writes import Prepared, fingerprint, raw_fingerprint
+from ..base import Skipped
+from ..checks import MAX_TEXT, check_rows, pmid as checked_pmid, require_pmid, shown
 from .schema import FAMILY, TABLES
+
+log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 Record = dict[str, Any]
@@ -49,11 +57,13 @@ _NO_CHILDREN: dict[str, list[tuple]] = {name: [] for name in CHILDREN}
 
 @dataclass
 class Event:
-    """One item read from a PubMed file: ``kind`` is article, delete or book."""
+    """One item read from a PubMed file: ``kind`` is article, delete, book or skipped (a
+    malformed record, ``skipped`` saying which and why)."""
 
     kind: str
     record: Prepared | None = None
     pmids: list[int] = field(default_factory=list)
+    skipped: Skipped | None = None
 
 
 # ---------------------------------------------------------------- XML ----------
@@ -99,9 +109,14 @@ def iter_xml(source: IO[bytes], *, keep_raw: bool = True) -> Iterator[Event]:
     :raises ParseError: on malformed XML or a document of another kind.
     """
     tee = _Tee(source) if keep_raw else None
+    # huge_tree: libxml2 otherwise refuses the whole document at a text node over 10 MB, so
+    # one oversized record would fail every efetch batch and file holding it. Such a record
+    # is skipped by the field bound instead (checks.MAX_TEXT); entity expansion stays off
+    # and libxml2's amplification limit holds either way.
     context = etree.iterparse(tee or source, events=("end",), tag=_TOP_TAGS, resolve_entities=False,
-                              no_network=True, load_dtd=False, huge_tree=False)
+                              no_network=True, load_dtd=False, huge_tree=True)
     checked = False
+    position = 0  # of the record in the document, to name a malformed one
     try:
         for _, elem in context:
             if not checked:
@@ -109,23 +124,26 @@ def iter_xml(source: IO[bytes], *, keep_raw: bool = True) -> Iterator[Event]:
                 checked = True
             tag = elem.tag
             if tag == "PubmedArticle":
+                position += 1
                 raw = tee.take(b"<PubmedArticle>", b"</PubmedArticle>") if tee else None
-                yield Event("article", parse_article(elem.find("MedlineCitation"), elem.find("PubmedData"), raw))
+                yield _article(elem.find("MedlineCitation"), elem.find("PubmedData"), raw, position)
             elif tag == "MedlineCitation":
                 parent = elem.getparent()
                 if parent is not None and parent.tag == "PubmedArticle":
                     continue  # read with its PubmedArticle
+                position += 1
                 raw = tee.take(b"<MedlineCitation ", b"</MedlineCitation>") if tee else None
-                yield Event("article", parse_article(elem, None, raw))
+                yield _article(elem, None, raw, position)
             elif tag == "DeleteCitation":
                 if tee:
                     tee.take(b"<DeleteCitation>", b"</DeleteCitation>")
-                yield Event("delete", pmids=[pmid for p in elem.iterfind("PMID") if (pmid := _int(p.text))])
+                yield Event("delete", pmids=_deleted(elem))
             else:
+                position += 1
                 if tee:
                     tee.take(b"<PubmedBookArticle>", b"</PubmedBookArticle>")
-                pmid = elem.findtext("BookDocument/PMID")
-                yield Event("book", pmids=[int(pmid)] if pmid and pmid.strip().isdigit() else [])
+                pmid = checked_pmid(elem.findtext("BookDocument/PMID"))
+                yield Event("book", pmids=[pmid] if pmid else [])
             _free(elem)
         root = context.root
     except etree.XMLSyntaxError as e:
@@ -135,6 +153,28 @@ def iter_xml(source: IO[bytes], *, keep_raw: bool = True) -> Iterator[Event]:
     if root is None or root.tag not in ("PubmedArticleSet", "MedlineCitationSet"):
         found = "nothing" if root is None else f"<{root.tag}>"
         raise ParseError(f"expected a PubmedArticleSet document, found {found}")
+
+
+def _article(mc: etree._Element | None, pd: etree._Element | None, raw: bytes | None, position: int) -> Event:
+    """The event of one citation: its record, or a skipped one when it is malformed."""
+    try:
+        if mc is None:
+            raise BadRecord("no MedlineCitation")
+        return Event("article", parse_article(mc, pd, raw))
+    except BadRecord as e:
+        return Event("skipped", skipped=Skipped(f"record {position}", str(e)))
+
+
+def _deleted(block: etree._Element) -> list[int]:
+    """The PMIDs a DeleteCitation block names; one that is not a PMID is left out, and said."""
+    pmids = []
+    for element in block.iterfind("PMID"):
+        pmid = checked_pmid(element.text)
+        if pmid:
+            pmids.append(pmid)
+        else:
+            log.warning("%s", Skipped("a deletion", f"PMID {shown(element.text)} is not a PubMed ID; ignored"))
+    return pmids
 
 
 def reject_entities(tree: etree._ElementTree) -> None:
@@ -166,11 +206,13 @@ def parse_article(mc: etree._Element, pd: etree._Element | None, raw: bytes | No
 
     Each element is visited once, dispatching on child tags: ElementPath look-ups per
     field cost several times more on 30,000-record files.
+
+    :raises BadRecord: the record has no PMID, one that is not a PMID, or a field too large.
     """
     a: dict[str, Any] = dict.fromkeys(CONTENT)
     kids: dict[str, list[tuple]] = {name: [] for name in CHILDREN}
     a["medline_status"] = _clean(mc.get("Status"))
-    pmid = 0
+    pmid = None
     languages: list[str] = []
     subsets: list[str] = []
     other_ids: list[tuple[str, str]] = []
@@ -178,7 +220,7 @@ def parse_article(mc: etree._Element, pd: etree._Element | None, raw: bytes | No
     for child in mc:
         tag = child.tag
         if tag == "PMID":
-            pmid = _int(child.text) or 0
+            pmid = require_pmid(child.text)
             a["pmid_version"] = _int(child.get("Version")) or 1
         elif tag == "Article":
             elocations = _read_article(child, a, kids, languages)
@@ -210,7 +252,7 @@ def parse_article(mc: etree._Element, pd: etree._Element | None, raw: bytes | No
                                          for k in child if (text := _text(k))]
         elif tag == "CommentsCorrectionsList":
             kids["article_comments"] = [
-                (i, c.get("RefType"), _int(c.findtext("PMID")), _clean(c.findtext("RefSource")),
+                (i, c.get("RefType"), checked_pmid(c.findtext("PMID")), _clean(c.findtext("RefSource")),
                  _clean(c.findtext("Note"))) for i, c in enumerate(child, 1)]
         elif tag == "CitationSubset":
             if child.text and child.text.strip():
@@ -226,6 +268,8 @@ def parse_article(mc: etree._Element, pd: etree._Element | None, raw: bytes | No
             a["coi_statement"] = _text(child)
         elif tag == "InvestigatorList":
             kids["article_investigators"] = _people(child, investigators=True)
+    if pmid is None:
+        raise BadRecord("no PMID")
     ids = kids["article_ids"]
     if pd is not None:
         _read_pubmed_data(pd, a, kids)
@@ -259,7 +303,19 @@ def parse_article(mc: etree._Element, pd: etree._Element | None, raw: bytes | No
 
 def _prepared(pmid: int, a: dict[str, Any], kids: dict[str, list[tuple]], raw: bytes | None) -> Prepared:
     """Rows with the record's key in front of each child row, deduplicated on each table's
-    key (PubMed occasionally repeats an entry), fingerprinted."""
+    key (PubMed occasionally repeats an entry), fingerprinted.
+
+    :raises BadRecord: a field is larger than :data:`~litwatch.sources.checks.MAX_TEXT`.
+    """
+    # Text is never longer in characters than the bytes of the XML that holds it, so a
+    # record whose XML is within the bound needs no look at its fields.
+    if raw is None or len(raw) > MAX_TEXT:
+        try:
+            check_rows("articles", CONTENT, [tuple(a.values())])
+            for name in CHILDREN:
+                check_rows(name, TABLES[name].names[1:], kids[name])
+        except BadRecord as e:
+            raise BadRecord(f"PMID {pmid}: {e}") from None
     kids["article_ids"] = _unique_on(kids["article_ids"], 2)
     kids["article_keywords"] = _unique_on(kids["article_keywords"], 1)
     kids["article_chemicals"] = _unique_on(kids["article_chemicals"], 3, key=2)
@@ -382,7 +438,7 @@ def _references(reference_list: etree._Element, out: list[tuple]) -> None:
                     value = i.text.strip() if i.text else None
                     kind = i.get("IdType")
                     if kind == "pubmed":
-                        pmid = _int(value)
+                        pmid = checked_pmid(value)
                     elif kind == "doi":
                         doi = value
                     elif kind in ("pmc", "pmcid") and value:  # 2021 files: "pmcid", bare digits
@@ -529,7 +585,7 @@ def iso_date(year: str | None, month: str | None = None, day: str | None = None)
     if not year:
         return None
     y = year.strip()[:4]
-    if len(y) != 4 or not y.isdigit():
+    if len(y) != 4 or not _digits(y):
         return None
     if not month:
         return y
@@ -543,7 +599,7 @@ def iso_date(year: str | None, month: str | None = None, day: str | None = None)
         return f"{y}-{m}"
     d = _DAY_CODES.get(day)
     if d is None:
-        d = f"{int(day):02d}" if day.strip().isdigit() and 1 <= int(day) <= 31 else None
+        d = f"{int(day):02d}" if _digits(day.strip()) and 1 <= int(day) <= 31 else None
     return f"{y}-{m}-{d}" if d else f"{y}-{m}"
 
 
@@ -559,7 +615,7 @@ def _month(value: str | None) -> int | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _digits(value):
         n = int(value)
         return n if 1 <= n <= 12 else None
     return MONTHS.get(value[:3].lower())
@@ -597,14 +653,22 @@ def _int(value: str | None) -> int | None:
     if not value:
         return None
     value = value.strip()
-    return int(value) if value.isdigit() and len(value) < 19 else None
+    return int(value) if _digits(value) and len(value) < 19 else None
+
+
+def _digits(value: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts "²", which ``int`` refuses."""
+    return value.isascii() and value.isdigit()
 
 
 # ------------------------------------------------------- rows from dicts -------
 
 def parsed_from_dict(record: Record, raw: bytes | None = None) -> Prepared:
     """A record given as dicts of named values (the MEDLINE text parser's output) as store
-    rows; columns it does not give are empty."""
+    rows; columns it does not give are empty.
+
+    :raises BadRecord: a field is larger than :data:`~litwatch.sources.checks.MAX_TEXT`.
+    """
     a = {c: record["articles"].get(c) for c in CONTENT}
     pmid = a["pmid"]
     children = {}
@@ -613,6 +677,12 @@ def parsed_from_dict(record: Record, raw: bytes | None = None) -> Prepared:
         children[name] = [tuple(pmid if c == "pmid" else _value(row.get(c)) for c in columns)
                           for row in record.get(name, [])]
     row = tuple(_value(v) for v in a.values())
+    try:
+        check_rows("articles", CONTENT, [row])
+        for name in CHILDREN:
+            check_rows(name, TABLES[name].names, children[name])
+    except BadRecord as e:
+        raise BadRecord(f"PMID {pmid}: {e}") from None
     return Prepared(pmid, row, children, fingerprint(row, children), raw)
 
 

@@ -14,7 +14,7 @@ from ...errors import ParseError
 from ...files import MEDLINE, PUBMED_XML
 from ...store.db import now, transaction
 from ...store.writes import Counts, History, Prepared, Writer, delete, raw_fingerprint, save, stored_rows
-from ..base import Batch, Search, Source, in_keys
+from ..base import Batch, Search, Skipped, Source, in_keys
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ FROM articles a WHERE 1"""
             got: set[int] = set()
             for events in client.efetch(search):
                 got.update(_keys(events))
-                yield from _batches(iter(events), IMPORT_BATCH)
+                yield from _batches(iter(events), IMPORT_BATCH, "PubMed efetch")
             if len(got) < search.count:
                 yield from self._repair(client, search, got, found)
 
@@ -168,7 +168,7 @@ FROM articles a WHERE 1"""
         for i in range(0, len(missing), FOLLOW_BATCH):
             events = client.efetch_ids(missing[i:i + FOLLOW_BATCH])
             got.update(_keys(events))
-            yield from _batches(iter(events), IMPORT_BATCH)
+            yield from _batches(iter(events), IMPORT_BATCH, "PubMed efetch")
         lost = [pmid for pmid in listed if pmid not in got]
         if lost:
             raise IncompleteFetch(
@@ -178,7 +178,7 @@ FROM articles a WHERE 1"""
 
     def fetch_ids(self, client: "PubMedClient", ids: list[Any]) -> Iterator[Batch]:
         for i in range(0, len(ids), FOLLOW_BATCH):
-            yield from _batches(iter(client.efetch_ids(ids[i:i + FOLLOW_BATCH])), IMPORT_BATCH)
+            yield from _batches(iter(client.efetch_ids(ids[i:i + FOLLOW_BATCH])), IMPORT_BATCH, "PubMed efetch")
 
     def missing_links(self, conn: sqlite3.Connection) -> list[Any]:
         """Papers the topics' trials list as RESULT (or DERIVED) references, not stored yet."""
@@ -217,6 +217,9 @@ FROM articles a WHERE 1"""
         for _, raw in raw_records(conn, "articles", "pmid"):
             root = b"MedlineCitationSet" if raw.startswith(b"<MedlineCitation ") else b"PubmedArticleSet"
             (event,) = parse_xml_bytes(b"<%s>%s</%s>" % (root, raw, root))
+            if event.record is None:  # stored by a version that let a malformed record in
+                log.warning("reparse: kept as stored %s", event.skipped)
+                continue
             batch.append(event.record._replace(raw=raw, digest=raw_fingerprint(raw)))
             if len(batch) >= IMPORT_BATCH:
                 yield batch
@@ -252,7 +255,7 @@ FROM articles a WHERE 1"""
         return fmt in (PUBMED_XML, MEDLINE)
 
     def read(self, fmt: str, stream: IO[bytes], name: str) -> Iterator[Batch]:
-        return _batches(_events(fmt, stream, name), IMPORT_BATCH)
+        return _batches(_events(fmt, stream, name), IMPORT_BATCH, name)
 
 
 FOLLOW_BATCH = 500  # PMIDs per efetch POST when following links
@@ -316,10 +319,12 @@ def _without_tombstoned(conn: sqlite3.Connection, records: list) -> tuple[list, 
     return keep, len(records) - len(keep)
 
 
-def _batches(events: Iterator["Event"], size: int) -> Iterator[Batch]:
+def _batches(events: Iterator["Event"], size: int, origin: str) -> Iterator[Batch]:
     """Group events into batches of records, each ending at a deletion block (so deletions
     apply after the records before them and before those after). A deletion is dated by the
-    newest revision of the records read before it: the file's date, for an update file."""
+    newest revision of the records read before it: the file's date, for an update file.
+    Skipped records (books, malformed ones) are counted and named, with ``origin`` (the
+    file, or the request) in front."""
     batch = Batch()
     newest = None
     for event in events:
@@ -336,9 +341,11 @@ def _batches(events: Iterator["Event"], size: int) -> Iterator[Batch]:
             batch.as_of = newest
             yield batch
             batch = Batch()
+        elif event.kind == "skipped" and event.skipped is not None:
+            batch.skip(Skipped(f"{origin}: {event.skipped.where}", event.skipped.reason))
         else:
-            batch.skipped += 1
-            log.warning("skipped book record PMID %s (books are not stored)", event.pmids[0] if event.pmids else "?")
+            batch.skip(Skipped(f"{origin}: book record PMID {event.pmids[0] if event.pmids else '?'}",
+                               "books are not stored"))
     if batch.records or batch.skipped:
         yield batch
 
