@@ -1,14 +1,24 @@
-"""Opening input files: transparent gzip, and format detection from content, not names."""
+"""Opening input files: regular files only, transparent gzip with a guard against gzip bombs,
+format detection from content (not names), and the size limit every reader applies to one
+record.
+
+Hostile input is refused within seconds and in bounded memory: a named pipe or a device is
+never read (it could block or never end), a gzip stream that inflates far beyond what real
+data does is stopped early, and the readers refuse a record larger than
+:data:`MAX_RECORD_BYTES` instead of holding it.
+"""
 
 from __future__ import annotations
 
 import gzip
 import io
 import os
+import stat
 import tempfile
+import zlib
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 from .errors import LitwatchError, ParseError, UnknownFormat
 from .redact import printable
@@ -16,9 +26,22 @@ from .redact import printable
 PUBMED_XML, MEDLINE, JSON = "pubmed-xml", "medline", "json"
 _SNIFF = 4096
 
+# No real record comes near this: PubMed's largest (consortium papers listing thousands of
+# authors with affiliations, or thousands of references) are a few MB of XML, a
+# ClinicalTrials.gov study with results a few MB of JSON, a Europe PMC result some KB. A
+# record past it is a damaged or hostile file, and holding it would cost memory without limit.
+MAX_RECORD_BYTES = 64 << 20
+# Real files inflate about tenfold (PubMed XML 10x, ClinicalTrials.gov JSON 6x, indented
+# JSON 11x); a gzip bomb (one repeated byte) inflates about a thousandfold. Measured over
+# each window of decompressed output, so a real head cannot hide a bomb behind it.
+MAX_INFLATION = 100
+_INFLATION_WINDOW = 64 << 20
+
 
 def sniff(head: bytes) -> str:
     """Name the format of a file from its first bytes (already decompressed)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UnknownFormat("text in UTF-16; litwatch reads UTF-8 (save the file as UTF-8)")
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"<"):
         lowered = text[:_SNIFF].lower()
@@ -71,21 +94,22 @@ def open_input(path: str | Path) -> Iterator[tuple[str, IO[bytes], IO[bytes], by
 
     ``stream`` gives decompressed bytes; ``raw_file.tell()`` tracks progress on disk;
     ``head`` is the first decompressed bytes, for the sources to recognise their files.
-    :raises ParseError: when the file is unreadable or of an unknown format.
+    :raises ParseError: when the file is not a regular file, is unreadable or of an unknown
+        format; reading ``stream`` raises it (without the file's name) on damaged gzip data
+        or a gzip bomb.
     """
     path = Path(path)
-    try:
-        raw = open(path, "rb")
-    except OSError as e:
-        raise ParseError(f"{path}: cannot open ({e.strerror or e})") from None
+    raw = _open_regular(path)
     try:
         magic = raw.read(2)
         raw.seek(0)
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
-        buffered = io.BufferedReader(stream) if not isinstance(stream, io.BufferedReader) else stream
+        stream: IO[bytes] = _Inflating(raw) if magic == b"\x1f\x8b" else raw  # type: ignore[assignment]
+        buffered = io.BufferedReader(stream) if not isinstance(stream, io.BufferedReader) else stream  # type: ignore[arg-type]
         try:
             head = buffered.peek(_SNIFF)[:_SNIFF]
-        except (OSError, EOFError) as e:
+        except ParseError as e:
+            raise ParseError(f"{path}: {e}") from None
+        except OSError as e:
             raise ParseError(f"{path}: cannot read ({e})") from None
         try:
             fmt = sniff(head)
@@ -94,3 +118,74 @@ def open_input(path: str | Path) -> Iterator[tuple[str, IO[bytes], IO[bytes], by
         yield fmt, buffered, raw, head
     finally:
         raw.close()
+
+
+def _open_regular(path: Path) -> IO[bytes]:
+    """Open a regular file for reading, refusing anything else before a byte is read.
+
+    Opened non-blocking, then checked with fstat: opening a named pipe would otherwise wait
+    for a writer, and checking before opening leaves a moment to swap the file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise ParseError(f"{path}: cannot open ({e.strerror or e})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ParseError(f"{path}: {_kind(mode)}, not a regular file; only files are imported")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+class _Inflating(io.RawIOBase):
+    """The decompressed bytes of a gzip file; refuses a bomb, and names damage plainly."""
+
+    def __init__(self, raw: IO[bytes]):
+        self.raw = raw
+        self.gz = gzip.GzipFile(fileobj=raw, mode="rb")
+        self.window_out = 0
+        self.window_in = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        try:
+            n = self.gz.readinto(b)
+        except EOFError:
+            raise ParseError("the gzip data ends before its end marker: the file is truncated") from None
+        except gzip.BadGzipFile as e:
+            if str(e).startswith("Not a gzipped file"):
+                raise ParseError("bytes that are not gzip follow the gzip data (trailing garbage); "
+                                 "the file is damaged") from None
+            raise ParseError(f"the gzip data is corrupt ({e})") from None
+        except zlib.error as e:
+            raise ParseError(f"the gzip data is corrupt ({e})") from None
+        self.window_out += n
+        if self.window_out >= _INFLATION_WINDOW:
+            read = self.raw.tell()
+            if self.window_out > MAX_INFLATION * max(read - self.window_in, 1):
+                raise ParseError(f"the gzip data inflates more than {MAX_INFLATION}-fold (real files inflate "
+                                 f"about tenfold): a gzip bomb or a damaged file; refused")
+            self.window_out, self.window_in = 0, read
+        return n
+
+    def close(self) -> None:
+        self.gz.close()
+        super().close()

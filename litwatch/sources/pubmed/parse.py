@@ -29,6 +29,7 @@ from lxml import etree
 import logging
 
 from ...errors import BadRecord, ParseError
+from ...files import MAX_RECORD_BYTES
 from ...store.writes import Prepared, fingerprint, raw_fingerprint
 from ..base import Skipped
 from ..checks import MAX_TEXT, check_rows, pmid as checked_pmid, require_pmid, shown
@@ -70,18 +71,36 @@ class Event:
 
 class _Tee(io.RawIOBase):
     """A stream that keeps what it has read, so a record's bytes can be sliced once lxml
-    has parsed it (lxml reads ahead by tens of kilobytes at most)."""
+    has parsed it (lxml reads ahead by tens of kilobytes at most).
+
+    What it holds is one record and lxml's read-ahead, so it also bounds a record: past
+    :data:`~litwatch.files.MAX_RECORD_BYTES`, or past :data:`MAX_RECORD_TAGS` tags (lxml
+    keeps every element of a record until it ends, some hundred bytes each), it ends the
+    stream there and sets ``refused``; libxml2 then fails at that point and names its line
+    (lxml's own line numbers stop at 65,535). Tags are counted only once a record has grown
+    past :data:`_WATCH`, which no ordinary record does, so reading costs nothing more.
+    """
 
     def __init__(self, stream: IO[bytes]):
         self.stream = stream
         self.buf = bytearray()
+        self.tags: int | None = None
+        self.refused = False
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
+        if self.refused:
+            return b""
         data = self.stream.read(size)
-        self.buf += data
+        buf = self.buf
+        buf += data
+        if len(buf) > _WATCH:
+            self.tags = buf.count(b"<") if self.tags is None else self.tags + data.count(b"<")
+            if len(buf) > MAX_RECORD_BYTES or self.tags > MAX_RECORD_TAGS:
+                self.refused = True
+                return b""
         return data
 
     def readinto(self, b: Any) -> int:  # pragma: no cover - lxml calls read()
@@ -99,21 +118,30 @@ class _Tee(io.RawIOBase):
         end += len(end_tag)
         raw = bytes(buf[start:end])
         del buf[:end]
+        self.tags = None
         return raw
+
+
+# Ten times the tags of the largest real records (some 100,000: thousands of authors, each
+# with names and affiliations, or thousands of references); at most about 150 MB of lxml
+# elements, however few bytes each tag takes.
+MAX_RECORD_TAGS = 1_000_000
+_WATCH = 1 << 20
 
 
 def iter_xml(source: IO[bytes], *, keep_raw: bool = True) -> Iterator[Event]:
     """Stream events from a PubmedArticleSet (or legacy MedlineCitationSet) document.
 
     :param keep_raw: slice each record's own XML into its record (``raw``).
-    :raises ParseError: on malformed XML or a document of another kind.
+    :raises ParseError: on malformed XML (naming its line), a record too large to be real,
+        or a document of another kind.
     """
-    tee = _Tee(source) if keep_raw else None
+    tee = _Tee(source)
     # huge_tree: libxml2 otherwise refuses the whole document at a text node over 10 MB, so
     # one oversized record would fail every efetch batch and file holding it. Such a record
-    # is skipped by the field bound instead (checks.MAX_TEXT); entity expansion stays off
-    # and libxml2's amplification limit holds either way.
-    context = etree.iterparse(tee or source, events=("end",), tag=_TOP_TAGS, resolve_entities=False,
+    # is skipped by the field bound instead (checks.MAX_TEXT); the tee bounds a whole record,
+    # entity expansion stays off and libxml2's amplification limit holds either way.
+    context = etree.iterparse(tee, events=("end",), tag=_TOP_TAGS, resolve_entities=False,
                               no_network=True, load_dtd=False, huge_tree=True)
     checked = False
     position = 0  # of the record in the document, to name a malformed one
@@ -125,29 +153,30 @@ def iter_xml(source: IO[bytes], *, keep_raw: bool = True) -> Iterator[Event]:
             tag = elem.tag
             if tag == "PubmedArticle":
                 position += 1
-                raw = tee.take(b"<PubmedArticle>", b"</PubmedArticle>") if tee else None
-                yield _article(elem.find("MedlineCitation"), elem.find("PubmedData"), raw, position)
+                raw = tee.take(b"<PubmedArticle>", b"</PubmedArticle>")
+                yield _article(elem.find("MedlineCitation"), elem.find("PubmedData"), raw if keep_raw else None,
+                               position)
             elif tag == "MedlineCitation":
                 parent = elem.getparent()
                 if parent is not None and parent.tag == "PubmedArticle":
                     continue  # read with its PubmedArticle
                 position += 1
-                raw = tee.take(b"<MedlineCitation ", b"</MedlineCitation>") if tee else None
-                yield _article(elem, None, raw, position)
+                raw = tee.take(b"<MedlineCitation ", b"</MedlineCitation>")
+                yield _article(elem, None, raw if keep_raw else None, position)
             elif tag == "DeleteCitation":
-                if tee:
-                    tee.take(b"<DeleteCitation>", b"</DeleteCitation>")
+                tee.take(b"<DeleteCitation>", b"</DeleteCitation>")
                 yield Event("delete", pmids=_deleted(elem))
             else:
                 position += 1
-                if tee:
-                    tee.take(b"<PubmedBookArticle>", b"</PubmedBookArticle>")
+                tee.take(b"<PubmedBookArticle>", b"</PubmedBookArticle>")
                 pmid = checked_pmid(elem.findtext("BookDocument/PMID"))
                 yield Event("book", pmids=[pmid] if pmid else [])
             _free(elem)
         root = context.root
     except etree.XMLSyntaxError as e:
-        raise ParseError(f"malformed XML: {e}") from None
+        raise ParseError(_too_large(e.lineno) if tee.refused else _syntax_error(e)) from None
+    if tee.refused:
+        raise ParseError(_too_large(None))
     if root is not None and not checked:
         reject_entities(root.getroottree())
     if root is None or root.tag not in ("PubmedArticleSet", "MedlineCitationSet"):
@@ -175,6 +204,20 @@ def _deleted(block: etree._Element) -> list[int]:
         else:
             log.warning("%s", Skipped("a deletion", f"PMID {shown(element.text)} is not a PubMed ID; ignored"))
     return pmids
+
+
+def _too_large(line: int | None) -> str:
+    where = f"at line {line}, " if line else ""
+    return (f"{where}a record larger than any real record (over {MAX_RECORD_BYTES >> 20} MB or "
+            f"{MAX_RECORD_TAGS:,} tags, or one that never ends); refused as damaged or hostile")
+
+
+def _syntax_error(e: etree.XMLSyntaxError) -> str:
+    """libxml2's message on one line, with the line and column in the file."""
+    entry = e.error_log.last_error if e.error_log else None
+    message = " ".join((entry.message if entry else e.msg or str(e)).split())
+    line, column = (entry.line, entry.column) if entry else (e.lineno, e.offset)
+    return f"malformed XML at line {line}, column {column}: {message}"
 
 
 def reject_entities(tree: etree._ElementTree) -> None:
