@@ -105,3 +105,34 @@ def test_a_refresh_after_an_import_touches_only_that_import(stores, monkeypatch)
     import_file(incremental, FIXTURES / "pubmed21n1298_34094707.xml")
     evidence.refresh(incremental, TOPICS)
     assert seen and all(n is not None and n <= 1 for _, n in seen)  # one record, never the whole store
+
+
+# The query before it went through the tables' keys: the papers view joined on paper_id.
+REPORTED_THROUGH_THE_VIEW = """
+    SELECT l.nct_id FROM paper_trial_links l LEFT JOIN papers p ON p.paper_id = l.paper_id
+    WHERE l.reference_type = 'RESULT'
+       OR (coalesce(p.retracted, 0) = 0 AND p.design IN ('randomized controlled trial',
+           'non-randomized controlled trial', 'single-arm / open-label trial',
+           'observational study', 'case report / case series'))"""
+
+
+def test_trials_reported_by_papers_through_keys_are_those_of_the_papers_view(stores):
+    from litwatch.store.schema import REPORTED_TRIALS_SQL
+
+    incremental, _, _ = stores
+    for path in ("epmc_records_links_derived.json", "europepmc_search_cancer_preprints_subset.json",
+                 "epmc_search_pmid_22663011.json", "pubmed_efetch_22663011.xml"):
+        import_file(incremental, FIXTURES / path)
+    evidence.refresh(incremental, TOPICS)
+    # Links of every kind, to PubMed papers, to Europe PMC copies of them and to preprints.
+    sources = {r[0] for r in incremental.execute("SELECT source FROM paper_trial_links")}
+    assert {"pubmed_databank", "pubmed_text", "ctgov_reference", "europepmc_text"} <= sources
+    ours = sorted(r[0] for r in incremental.execute(REPORTED_TRIALS_SQL))
+    assert ours == sorted(r[0] for r in incremental.execute(REPORTED_THROUGH_THE_VIEW))
+    assert len(set(ours)) > 5
+    # Europe PMC's copies empirical too (an edit, in this store only): a PubMed copy still decides.
+    incremental.execute("UPDATE europepmc_records SET design = 'randomized controlled trial'")
+    more = sorted(r[0] for r in incremental.execute(REPORTED_TRIALS_SQL))
+    assert more == sorted(r[0] for r in incremental.execute(REPORTED_THROUGH_THE_VIEW))
+    assert len(more) > len(ours)
+    incremental.rollback()

@@ -112,12 +112,23 @@ TABLES.update(LINK_TABLES)
 FAMILIES: dict[str, Family] = {m.FAMILY.table: m.FAMILY for m in SOURCE_SCHEMAS.values()}
 
 # Trials a paper reports: a RESULT reference, or a linked empirical study not retracted.
-REPORTED_TRIALS_SQL = """
-    SELECT l.nct_id FROM paper_trial_links l LEFT JOIN papers p ON p.paper_id = l.paper_id
-    WHERE l.reference_type = 'RESULT'
-       OR (coalesce(p.retracted, 0) = 0 AND p.design IN ('randomized controlled trial',
+# The linked paper is found as the papers view finds it (the PubMed copy, else the first
+# Europe PMC copy, else the Europe PMC record without a PMID), but through the tables' keys:
+# joining the view on its computed paper_id reads every paper for every link.
+_EMPIRICAL = """coalesce({x}.retracted, 0) = 0 AND {x}.design IN ('randomized controlled trial',
            'non-randomized controlled trial', 'single-arm / open-label trial',
-           'observational study', 'case report / case series'))"""
+           'observational study', 'case report / case series')"""
+REPORTED_TRIALS_SQL = """
+    SELECT l.nct_id FROM paper_trial_links l
+    WHERE l.reference_type = 'RESULT'
+       OR (l.pmid IS NOT NULL AND l.paper_id = 'PMID:' || l.pmid AND CASE
+             WHEN EXISTS (SELECT 1 FROM articles a WHERE a.pmid = l.pmid)
+             THEN EXISTS (SELECT 1 FROM articles a WHERE a.pmid = l.pmid AND """ + _EMPIRICAL.format(x="a") + """)
+             ELSE EXISTS (SELECT 1 FROM europepmc_records e WHERE e.epmc_id = (SELECT min(x.epmc_id)
+                          FROM europepmc_records x WHERE x.pmid = l.pmid) AND """ + _EMPIRICAL.format(x="e") + """)
+           END)
+       OR (l.paper_id NOT LIKE 'PMID:%' AND EXISTS (SELECT 1 FROM europepmc_records e WHERE e.epmc_id = l.paper_id
+           AND e.pmid IS NULL AND """ + _EMPIRICAL.format(x="e") + """))"""
 # One row per paper, whichever sources returned it: a record with a PubMed ID is that PubMed
 # paper (its PubMed copy when stored, else its Europe PMC copy); others (preprints...) are
 # keyed by their Europe PMC ID.
