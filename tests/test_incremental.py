@@ -136,3 +136,25 @@ def test_trials_reported_by_papers_through_keys_are_those_of_the_papers_view(sto
     assert more == sorted(r[0] for r in incremental.execute(REPORTED_THROUGH_THE_VIEW))
     assert len(more) > len(ours)
     incremental.rollback()
+
+
+def test_the_topics_papers_read_through_keys_are_those_of_the_papers_view(stores):
+    from litwatch.store.schema import TOPIC_PAPERS_SQL
+
+    incremental, _, _ = stores
+    for path in ("epmc_records_links_derived.json", "europepmc_search_cancer_preprints_subset.json",
+                 "epmc_search_pmid_22663011.json", "pubmed_efetch_22663011.xml"):
+        import_file(incremental, FIXTURES / path)
+    # Every Europe PMC record in a topic (an edit, in this store only): preprints, copies of
+    # stored PubMed records and copies of records not stored.
+    incremental.execute("INSERT OR IGNORE INTO europepmc_topics (epmc_id, topic, relevance) "
+                        "SELECT epmc_id, 'depression', 'core' FROM europepmc_records")
+    for topic in ("ketamine-ptsd", "depression"):
+        def rows(papers):
+            return incremental.execute(f"SELECT p.*, t.relevance FROM {papers} p JOIN paper_topics t "
+                                       "ON t.paper_id = p.paper_id AND t.topic = :topic ORDER BY p.paper_id",
+                                       {"topic": topic}).fetchall()
+        ours = rows(f"({TOPIC_PAPERS_SQL})")
+        assert ours == rows("papers")
+        assert {r[-5] for r in ours} >= ({"pubmed", "europepmc", "pubmed,europepmc"} if topic == "depression" else set())
+    incremental.rollback()

@@ -33,7 +33,7 @@ from ..labels import change_value, in_sentence, phase_label, status_label
 from ..sources import all_sources
 from ..sources.ctgov.source import TRACKED_FIELDS
 from ..store.db import now, query, transaction
-from ..store.schema import REPORTED_TRIALS_SQL
+from ..store.schema import REPORTED_TRIALS_SQL, TOPIC_PAPERS_SQL
 
 IN_PROGRESS = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING")
 RECRUITING = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION")
@@ -210,14 +210,15 @@ def _papers(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[st
     """The topic's papers (journal articles and preprints) that match at least one of its
     concepts, one per paper whatever the sources."""
     pubmed, europepmc = _excluded_origin(basis, "pubmed"), _excluded_origin(basis, "europepmc")
+    # Only the topic's papers are read (through the keys of its records), not the whole store.
     rows = query(db, f"""
         SELECT p.*, t.relevance, coalesce(p.title, '') || ' ' || coalesce(p.abstract, '') AS text
-        FROM papers p JOIN paper_topics t ON t.paper_id = p.paper_id AND t.topic = ?
+        FROM ({TOPIC_PAPERS_SQL}) p JOIN paper_topics t ON t.paper_id = p.paper_id AND t.topic = :topic
         WHERE p.first_run_id IN ({window.sql}) AND t.relevance IN ('core', 'intervention', 'condition')
           AND (p.sources NOT LIKE 'pubmed%' OR EXISTS (SELECT 1 FROM articles x WHERE x.pmid = p.pmid {pubmed}))
           AND (p.sources != 'europepmc' OR EXISTS (SELECT 1 FROM europepmc_records x WHERE x.epmc_id = p.epmc_id
                                                  {europepmc}))
-        ORDER BY p.paper_id""", [topic.name])
+        ORDER BY p.paper_id""", {"topic": topic.name})
     names = _authors(db, rows)
     out = []
     for r in rows:

@@ -153,6 +153,24 @@ FROM europepmc_records e
 WHERE e.pmid IS NULL
    OR (e.pmid NOT IN (SELECT pmid FROM articles)
        AND e.epmc_id = (SELECT min(x.epmc_id) FROM europepmc_records x WHERE x.pmid = e.pmid))"""
+
+
+def papers_of(articles: str, europepmc: str) -> str:
+    """The papers view's query for some papers only: ``articles`` and ``europepmc`` are SQL
+    conditions on its PubMed rows (``a``) and Europe PMC rows (``e``). Filtering the view
+    itself would compute every paper first (its paper_id is an expression, not a key)."""
+    arms = PAPERS_SQL.split("\nUNION ALL\n")
+    assert len(arms) == 2 and arms[0].endswith("FROM articles a")
+    return f"{arms[0]} WHERE {articles}\nUNION ALL\n{arms[1].replace('WHERE e.pmid IS NULL', 'WHERE (e.pmid IS NULL', 1)}" \
+           f") AND {europepmc}"
+
+
+# The papers of the topic named by the parameter :topic (the rows of the papers view that
+# paper_topics places in it), read through the keys of the topic's records.
+TOPIC_PAPERS_SQL = papers_of(
+    "a.pmid IN (SELECT pmid FROM article_topics WHERE topic = :topic UNION SELECT x.pmid FROM europepmc_topics y "
+    "JOIN europepmc_records x ON x.epmc_id = y.epmc_id WHERE y.topic = :topic AND x.pmid IS NOT NULL)",
+    "coalesce('PMID:' || e.pmid, e.epmc_id) IN (SELECT paper_id FROM paper_topics WHERE topic = :topic)")
 # Each paper's topics, whichever source's records placed it there.
 PAPER_TOPICS_SQL = """
 SELECT paper_id, topic, CASE WHEN max(relevance = 'core') THEN 'core' ELSE max(relevance) END AS relevance,
