@@ -78,6 +78,14 @@ QUERIES = {
 }
 
 
+# Datasette settings `litwatch serve` passes: no facet suggestions (Datasette would try every
+# column of a table at each page view, some fifty queries: seconds on a large store).
+DATASETTE_SETTINGS = {"suggest_facets": "off"}
+# Tables this wide (articles, trials: abstracts and dozens of columns) show 25 rows a page, not
+# 100: Datasette takes about a second to lay out 100 such rows, whatever the store's size.
+WIDE, WIDE_PAGE = 30, 25
+
+
 def datasette_metadata(db_path: str | Path) -> dict[str, Any]:
     """Datasette (0.65) metadata for a litwatch database: descriptions of every table and
     column, facets, sort orders, full-text search and canned queries."""
@@ -87,6 +95,8 @@ def datasette_metadata(db_path: str | Path) -> dict[str, Any]:
         options.update(source.table_options)
     for name, spec in TABLES.items():
         tables[name] = {"description": spec.description, "columns": spec.docs, **options.get(name, {})}
+        if len(spec.columns) > WIDE:
+            tables[name].setdefault("size", WIDE_PAGE)
     for name in FTS:
         # The FTS index is keyed by rowid: the pmid itself for articles (an INTEGER PRIMARY
         # KEY), SQLite's own rowid for trials (keyed by a text NCT ID).

@@ -497,6 +497,8 @@ def serve(obj: Context, host: str, port: int, open_browser: bool) -> None:
     write_text(metadata, json.dumps(browse.datasette_metadata(obj.db_path), indent=2))
     command = [sys.executable, "-m", "datasette", "serve", obj.db_path, "-m", str(metadata),
                "--host", host, "--port", str(port)] + (["--open"] if open_browser else [])
+    for name, value in browse.DATASETTE_SETTINGS.items():
+        command += ["--setting", name, value]
     click.echo(f"Datasette on http://{host}:{port}/ (metadata: {metadata})", err=True)
     try:
         sys.exit(subprocess.call(command))
