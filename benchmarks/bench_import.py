@@ -12,7 +12,8 @@ alternating order; the table shows medians. litwatch runs its command line
 (``litwatch --db NEW.db import FILE``) into a new database: parse, store, child tables,
 full-text index, raw archive, evidence, relevance. pubmed_parser runs ``parse_medline_xml``
 (parse only, every record consumed). The floor counts ``<PubmedArticle>`` elements with
-lxml's iterparse, clearing each. Peak RSS is summed over the process and every child it
+lxml's iterparse, clearing each. litwatch's parser alone (every record read into its rows,
+nothing stored) shows what of litwatch's time is parsing and what is the store. Peak RSS is summed over the process and every child it
 starts, sampled every 20 ms with psutil (and checked against getrusage's exact peak of the
 largest process). ``--records N`` benchmarks the first N records of each file (written to a
 temporary gzip copy).
@@ -54,6 +55,15 @@ with gzip.open(sys.argv[1]) as f:
         while el.getprevious() is not None:
             del el.getparent()[0]
 print(n)
+"""
+
+# litwatch's parser alone (rows, fingerprints and raw XML slices made; nothing stored): what the
+# import costs beyond this is the store.
+LITWATCH_PARSE = """
+import gzip, sys
+from litwatch.sources.pubmed.parse import iter_xml
+with gzip.open(sys.argv[1]) as f:
+    print(sum(1 for e in iter_xml(f) if e.kind == "article"))
 """
 
 PUBMED_PARSER = """
@@ -131,6 +141,7 @@ def bench(path: Path, runs: int, tmp: str) -> list[Contestant]:
     contestants = [
         Contestant("litwatch import (one process)", [str(BIN / "litwatch"), "--db", "{db}", "import", "--quiet",
                                                      str(path)]),
+        Contestant("litwatch parser alone (no store)", [sys.executable, "-c", LITWATCH_PARSE, str(path)]),
         Contestant("pubmed_parser parse_medline_xml (parse only)", [sys.executable, "-c", PUBMED_PARSER, str(path)]),
         Contestant("lxml iterparse count (floor)", [sys.executable, "-c", FLOOR, str(path)]),
     ]

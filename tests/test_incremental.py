@@ -158,3 +158,4 @@ def test_the_topics_papers_read_through_keys_are_those_of_the_papers_view(stores
         assert ours == rows("papers")
         assert {r[-5] for r in ours} >= ({"pubmed", "europepmc", "pubmed,europepmc"} if topic == "depression" else set())
     incremental.rollback()
+
