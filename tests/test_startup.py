@@ -1,4 +1,6 @@
 """The command line starts fast: what it loads before a command needs it."""
+
+
 def test_the_command_line_starts_without_its_heavy_dependencies():
     """`litwatch --help` (and every command until it needs them) loads neither pandas,
     matplotlib, Datasette, lxml nor the HTTP stack: the command line starts in a tenth of a
