@@ -79,8 +79,9 @@ QUERIES = {
 
 
 # Datasette settings `litwatch serve` passes: no facet suggestions (Datasette would try every
-# column of a table at each page view, some fifty queries: seconds on a large store).
-DATASETTE_SETTINGS = {"suggest_facets": "off"}
+# column of a table at each page view, some fifty queries: seconds on a large store); half a
+# second for a facet (the default facets count an index: a million records take 0.1-0.3 s).
+DATASETTE_SETTINGS = {"suggest_facets": "off", "facet_time_limit_ms": "500"}
 # Tables this wide (articles, trials: abstracts and dozens of columns) show 25 rows a page, not
 # 100: Datasette takes about a second to lay out 100 such rows, whatever the store's size.
 WIDE, WIDE_PAGE = 30, 25

@@ -97,7 +97,9 @@ class PubMedSource(Source):
     url_env = "LITWATCH_EUTILS_URL"
     query_help = "PubMed search syntax: MeSH headings plus title/abstract words."
     table_options = {
-        "articles": {"facets": ["design", "pub_year", "retracted", "language"], "sort_desc": "pub_year",
+        # Facets count every record at each page view: two by default (retracted, language and
+        # the others are a click away).
+        "articles": {"facets": ["design", "pub_year"], "sort_desc": "pub_year",
                      "label_column": "title"},
         "article_topics": {"facets": ["topic", "relevance"]},
         "article_publication_types": {"facets": ["name"]},
