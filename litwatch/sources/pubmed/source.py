@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
 IMPORT_BATCH = 500  # records per store transaction when reading files
+# ... or fewer, once their XML reaches this size: a batch is held parsed in memory until it
+# is stored, and update files' records (with their reference lists) are twice the baseline's.
+BATCH_BYTES = 2 << 20
 _CONTENT = FAMILY.content(TABLES)
 VERSION, REVISED = _CONTENT.index("pmid_version"), _CONTENT.index("date_revised")
 TITLE, ABSTRACT = _CONTENT.index("title"), _CONTENT.index("abstract")
@@ -329,20 +332,24 @@ def _batches(events: Iterator["Event"], size: int, origin: str) -> Iterator[Batc
     file, or the request) in front."""
     batch = Batch()
     newest = None
+    held = 0  # bytes of XML in the batch
     for event in events:
         if event.kind == "article":
             batch.records.append(event.record)
             revised = event.record.row[REVISED]
             if revised and (newest is None or revised > newest):
                 newest = revised
-            if len(batch.records) >= size:
+            held += len(event.record.raw or b"")
+            if len(batch.records) >= size or held >= BATCH_BYTES:
                 yield batch
                 batch = Batch()
+                held = 0
         elif event.kind == "delete":
             batch.deletes += event.pmids
             batch.as_of = newest
             yield batch
             batch = Batch()
+            held = 0
         elif event.kind == "skipped" and event.skipped is not None:
             batch.skip(Skipped(f"{origin}: {event.skipped.where}", event.skipped.reason))
         else:
