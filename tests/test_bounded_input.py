@@ -183,3 +183,27 @@ def test_a_stray_byte_in_utf8_medline_is_replaced_and_counted(db, tmp_path, capl
     import_file(db, path)
     assert stored_title(db).startswith("Ibru\ufffdtinib – Müller’s")  # the rest still UTF-8
     assert "1 byte was not valid UTF-8, read as U+FFFD" in caplog.text
+
+
+@pytest.mark.parametrize("shape", [
+    b'{"studies": [%s]}',             # an API page, streamed
+    b'[%s]',                          # a website download, streamed
+    b'{"protocolSection": %s}',       # one study, read whole
+    b'{"hitCount": 1, "resultList": {"result": [%s]}}',  # a Europe PMC page, read whole
+])
+def test_json_nested_without_end_is_refused_at_once(db, tmp_path, shape):
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(shape % (b"[" * 200_000 + b"]" * 200_000))
+    started = time.monotonic()
+    assert "nested" in refused(db, deep)
+    assert time.monotonic() - started < 5
+
+
+def test_a_page_with_other_keys_and_non_study_items_stores_the_studies(db, tmp_path, caplog):
+    studies = json.loads(REAL_JSON.read_bytes())["studies"]
+    page = tmp_path / "page.json"
+    page.write_text(json.dumps({"nextPageToken": "x", "extra": [1, {"a": 2}], "studies": studies + [7, None]}))
+    result = import_file(db, page)
+    assert (result.counts.received, result.counts.skipped, count(db, "trials")) == (3, 2, 1)
+    assert "study 2: a number, not a study object" in caplog.text
+    assert "study 3: null, not a study object" in caplog.text

@@ -16,7 +16,7 @@ from typing import IO, Any, Iterator
 
 from ...errors import BadRecord, ParseError, UnknownFormat
 from ...files import MAX_RECORD_BYTES
-from ..checks import check_record, kind, pmid, require_nct_id
+from ..checks import check_record, json_value, kind, pmid, require_nct_id
 
 Row = dict[str, Any]
 Record = dict[str, Any]
@@ -216,30 +216,72 @@ def read_json(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
 
     An array of studies (a website download) or an API page is read one study at a time
     (ijson), so memory holds a study, not the file; no study may span more than
-    :data:`~litwatch.files.MAX_RECORD_BYTES` of the file.
+    :data:`~litwatch.files.MAX_RECORD_BYTES` of the file or nest deeper than
+    :data:`MAX_DEPTH`.
     """
     import ijson
 
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
     head = buffered.peek(_HEAD)[:_HEAD].lstrip()
     if head.startswith(b"[") or (head.startswith(b"{") and _page_first(head)):
-        bounded = _Bounded(buffered)
-        prefix = "item" if head.startswith(b"[") else "studies.item"
         try:
-            for study in ijson.items(bounded, prefix, use_float=True):
-                yield study
-                bounded.since = 0
+            yield from _streamed(_Bounded(buffered), page=not head.startswith(b"["))
         except ijson.JSONError as e:
             raise ParseError(f"malformed JSON: {' '.join(str(e).split())}") from None
         return
     body = buffered.read(MAX_JSON_BYTES + 1)
     if len(body) > MAX_JSON_BYTES:
         raise ParseError(f"a JSON object larger than {MAX_JSON_BYTES >> 20} MB, not a study; refused")
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ParseError(f"malformed JSON: {e}") from None
-    yield from studies_from_json(data)[0]
+    yield from studies_from_json(json_value(body))[0]
+
+
+# Studies nest about eight levels; JSON nested far deeper is damaged or hostile.
+MAX_DEPTH = 64
+
+
+def _streamed(stream: "_Bounded", page: bool) -> Iterator[Any]:
+    """The items, built one at a time, of a JSON stream's top-level array, or (``page``) of
+    the ``studies`` array of its top-level object.
+
+    ijson's low-level events are used, not ``ijson.items``: its prefixes grow with depth, so
+    deeply nested input would take quadratic time before any bound applied.
+    """
+    import ijson
+    from ijson.common import ObjectBuilder
+
+    level = 2 if page else 1  # the depth of the array whose items are wanted
+    depth, builder, wanted = 0, None, not page
+    for event, value in ijson.basic_parse(stream, use_float=True):
+        if event == "map_key" and depth == 1 and page:
+            wanted = value == "studies"
+        if builder is None and not (wanted and depth == level):
+            if event in ("start_map", "start_array"):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ParseError(f"JSON nested more than {MAX_DEPTH} levels deep; refused as damaged or hostile")
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+            continue
+        if builder is None:  # an item begins (inside the wanted array)
+            if event in ("end_map", "end_array"):
+                depth -= 1  # the wanted array itself ends
+                continue
+            if event not in ("start_map", "start_array"):
+                yield value  # a scalar item (not a study): passed on, to be skipped by name
+                stream.since = 0
+                continue
+            builder = ObjectBuilder()
+        builder.event(event, value)
+        if event in ("start_map", "start_array"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ParseError(f"JSON nested more than {MAX_DEPTH} levels deep; refused as damaged or hostile")
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == level:
+                yield builder.value
+                stream.since = 0
+                builder = None
 
 
 _HEAD = 1 << 16

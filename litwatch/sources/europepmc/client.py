@@ -10,7 +10,6 @@ not recorded, so both a 200 and a 4xx carrying one are handled).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import urllib.parse
@@ -19,10 +18,10 @@ from typing import Any, Iterator
 
 import requests
 
-from ...errors import HttpError, HttpStatusError, LitwatchError, TransientResponse, UnknownFormat
+from ...errors import HttpError, HttpStatusError, LitwatchError, ParseError, TransientResponse, UnknownFormat
 from ...http import HttpClient
 from ...paging import PageWalk
-from ..checks import count, shown
+from ..checks import count, json_value, shown
 from .parse import parse_error_bean, results_from_json
 
 log = logging.getLogger(__name__)
@@ -125,8 +124,8 @@ def parse_search(response: requests.Response) -> dict[str, Any]:
     """
     body = response.content
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = json_value(body)
+    except ParseError:
         message = parse_error_bean(body)
         if message is not None:
             raise HttpError(f"Europe PMC refused the search: {message}", status=response.status_code) from None

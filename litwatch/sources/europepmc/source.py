@@ -15,6 +15,7 @@ from ...errors import ParseError, UnknownFormat
 from ...files import JSON
 from ...store.writes import History, Prepared, Writer
 from ..base import Batch, Search, Source, in_keys, parse_each
+from ..checks import json_value
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
@@ -163,9 +164,9 @@ FROM europepmc_records e WHERE 1"""
         if len(body) > MAX_JSON_BYTES:
             raise ParseError(f"{name}: JSON larger than {MAX_JSON_BYTES >> 20} MB; save the pages apart")
         try:
-            results, _ = results_from_json(json.loads(body))
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ParseError(f"{name}: malformed JSON: {e}") from None
+            results, _ = results_from_json(json_value(body))
+        except ParseError as e:
+            raise ParseError(f"{name}: {e}") from None
         except UnknownFormat as e:
             raise UnknownFormat(f"{name}: {e}") from None
         for i in range(0, len(results), IMPORT_BATCH):

@@ -12,7 +12,6 @@ again in the same run.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -23,7 +22,7 @@ from lxml import etree
 
 from ...errors import EutilsError, ParseError, TransientResponse
 from ...http import HttpClient
-from ..checks import count as checked_count, pmid as checked_pmid, shown
+from ..checks import count as checked_count, json_value, pmid as checked_pmid, shown
 from .parse import Event, parse_xml_bytes, reject_entities
 
 log = logging.getLogger(__name__)
@@ -222,8 +221,8 @@ def _check_json_error(body: bytes, what: str) -> None:
     if not body.lstrip().startswith(b"{"):
         return
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = json_value(body)
+    except ParseError:
         raise TransientResponse(f"{what} returned malformed JSON") from None
     message = data.get("error") or (data.get("esearchresult") or {}).get("ERROR")
     if message and "rate limit" in str(message).lower():
