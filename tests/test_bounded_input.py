@@ -207,3 +207,14 @@ def test_a_page_with_other_keys_and_non_study_items_stores_the_studies(db, tmp_p
     assert (result.counts.received, result.counts.skipped, count(db, "trials")) == (3, 2, 1)
     assert "study 2: a number, not a study object" in caplog.text
     assert "study 3: null, not a study object" in caplog.text
+
+
+def test_a_medline_line_that_never_ends_is_refused_at_its_number(db, tmp_path):
+    path = tmp_path / "export.nbib"
+    with open(path, "wb") as f:
+        f.write(MEDLINE.read_bytes().split(b"\nAB  - ", 1)[0] + b"\nAB  - ")
+        f.write(b"x" * (3 << 20))  # a field of gigabytes, at a test's scale: no newline comes
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    message = refused(db, path)
+    assert "line" in message and "longer than any MEDLINE line" in message
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024

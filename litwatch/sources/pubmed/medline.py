@@ -7,7 +7,7 @@ import json
 import re
 from typing import IO, Any, Iterator
 
-from ...errors import BadRecord
+from ...errors import BadRecord, ParseError
 from ..base import Skipped
 from ..checks import pmid as checked_pmid, require_pmid
 from .parse import Event, iso_from_text, normalize_orcid, parsed_from_dict
@@ -47,11 +47,31 @@ def iter_medline(handle: IO[str]) -> Iterator[Event]:
     event and the records after it are still read."""
     from Bio import Medline
 
-    for position, rec in enumerate(Medline.parse(handle), 1):
+    for position, rec in enumerate(Medline.parse(_lines(handle)), 1):
         try:
             yield Event("article", parsed_from_dict(medline_record(rec)))
         except BadRecord as e:
             yield Event("skipped", skipped=Skipped(f"record {position}", str(e)))
+
+
+# A MEDLINE line holds one field or a 6-column continuation of one; no real line nears this.
+MAX_LINE_CHARS = 1 << 20
+
+
+def _lines(handle: IO[str]) -> Iterator[str]:
+    """The lines of a MEDLINE file, each read within a bound: one that never ends (a damaged
+    or hostile file of gigabytes without a newline) is refused at its line number instead of
+    being read into memory whole."""
+    number = 0
+    while True:
+        line = handle.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise ParseError(f"line {number} is longer than {MAX_LINE_CHARS >> 20} million characters, longer than any "
+                             f"MEDLINE line; refused as damaged or hostile")
+        yield line
 
 
 def medline_record(rec: dict[str, Any]) -> Record:
