@@ -1,5 +1,6 @@
 """Unattended runs: no overlap, a kill at any moment recovers, hostile XML refused."""
 
+import json
 import os
 import random
 import signal
@@ -192,9 +193,11 @@ def test_binary_and_oversized_input_is_refused(db, tmp_path, monkeypatch):
     binary.write_bytes(bytes(range(256)) * 100)
     with pytest.raises(UnknownFormat, match="not PubMed XML, MEDLINE text or JSON"):
         import_file(db, binary)
+    study = tmp_path / "study.json"  # a single study object (as /api/v2/studies/NCT... answers) is read whole
+    study.write_text(json.dumps(json.loads((FIXTURES / "ctg-study_NCT00162175_full_vsuptl.json").read_text())[0]))
     monkeypatch.setattr("litwatch.sources.ctgov.parse.MAX_JSON_BYTES", 1000)
-    with pytest.raises(ParseError, match="JSON larger than"):
-        import_file(db, Path(__file__).parent / "fixtures" / "ctg-studies_dtx_psychiatric.json")
+    with pytest.raises(ParseError, match="a JSON object larger than"):
+        import_file(db, study)
 
 
 def test_a_run_that_died_is_closed_with_the_counts_of_what_it_stored(tmp_path):
