@@ -18,10 +18,12 @@ from typing import Any, Iterable
 from .designs import META_ANALYSIS, PROTOCOL, RCT, SYSTEMATIC_REVIEW
 from .labels import phase_label, status_label
 
-KINDS = ("new_paper", "new_preprint", "new_trial", "trial_status", "trial_results", "trial_completion_date",
-         "trial_start_date", "trial_phase", "trial_enrollment", "trial_paper", "paper_retracted",
-         "paper_corrected", "paper_new_version", "paper_indexed", "paper_deleted", "left_search", "gap_opened",
-         "gap_closed")
+RECORD_KINDS = ("new_paper", "new_preprint", "new_trial", "trial_status", "trial_results", "trial_completion_date",
+                "trial_start_date", "trial_phase", "trial_enrollment", "trial_paper", "paper_retracted",
+                "paper_corrected", "paper_new_version", "paper_indexed", "paper_deleted")
+# What happened to the monitoring itself (litwatch.gaps, litwatch.reconcile).
+MONITORING_KINDS = ("left_search", "gap_opened", "gap_closed")
+KINDS = RECORD_KINDS + MONITORING_KINDS
 IMPORTANCE = ("high", "normal", "low")
 _STRONG = (RCT, META_ANALYSIS, SYSTEMATIC_REVIEW)
 _STATUS_NEWS = {"RECRUITING": "started recruiting", "NOT_YET_RECRUITING": "is about to recruit (not yet recruiting)",

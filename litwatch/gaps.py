@@ -133,6 +133,29 @@ def open_gaps(conn: sqlite3.Connection, *, source: str | None = None, topic: str
     return [Gap(*row) for row in conn.execute(sql, [source, topic])]
 
 
+def notices(gaps: list[Gap]) -> list[str]:
+    """The open gaps of one topic as a report says them: one window per source (its gaps
+    merged), sources with the same window in one sentence."""
+    windows: dict[str, tuple[str | None, str, int]] = {}
+    for g in gaps:
+        start, end, n = windows.get(g.source, (g.window_from, g.window_to, 0))
+        start = None if g.window_from is None or start is None else min(start, g.window_from)
+        windows[g.source] = (start, max(end, g.window_to), n + 1)
+    grouped: dict[tuple[str | None, str], list[tuple[str, int]]] = {}
+    for source, (start, end, n) in windows.items():
+        grouped.setdefault((start, end), []).append((label(source), n))
+    out = []
+    for (start, end), sources in grouped.items():
+        names = [name for name, _ in sources]
+        who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        n = sum(count for _, count in sources)
+        window = f"from {start} to {end}" if start else f"up to {end} (no fetch had succeeded yet)"
+        updates = "the update" if n == 1 else f"{n} updates"
+        out.append(f"{who}: no monitoring {window} for topic {gaps[0].topic} ({updates} of that window did not "
+                   f"finish); the next successful update covers it.")
+    return out
+
+
 def label(source: str) -> str:
     """A source's name as a reader calls it (the name itself for a source litwatch no longer has)."""
     from .sources import get
