@@ -256,3 +256,27 @@ def test_reconcile_against_an_unreachable_service_says_so_in_one_line_and_change
     assert line.startswith("Error: pubmed ketamine-ptsd: "), line
     assert {t: sql(f"SELECT count(*) FROM [{t}]") for t in before} == before
     assert sql("SELECT kind, status FROM runs ORDER BY id DESC LIMIT 1") == [("reconcile", "failed")]
+
+
+def test_a_version_4_database_gets_the_gaps_its_failed_fetches_left(tmp_path):
+    from litwatch.store import open_db
+
+    path = tmp_path / "v4.db"
+    conn = open_db(path)
+    conn.executescript("""
+        DROP VIEW events; DROP TABLE monitoring_gaps; DROP TABLE left_search; PRAGMA user_version = 4;
+        INSERT INTO runs (id, topic, source, kind, started_at, status, params) VALUES
+          (1, 'ketamine-ptsd', 'pubmed', 'fetch', '2026-11-01T03:17:00Z', 'success', '{"mode": "full"}'),
+          (2, 'ketamine-ptsd', 'pubmed', 'fetch', '2026-11-02T03:17:00Z', 'failed',
+           '{"mode": "incremental", "since": "2026-10-29"}'),
+          (3, 'ketamine-ptsd', 'ctgov', 'fetch', '2026-11-02T03:17:00Z', 'failed', '{"url": "x"}'),
+          (4, 'ketamine-ptsd', 'ctgov', 'fetch', '2026-11-03T03:17:00Z', 'success', '{"mode": "full"}');
+    """)
+    conn.close()
+    conn = open_db(path)  # upgraded: the PubMed failure is still uncovered, the trials one was covered
+    assert conn.execute("PRAGMA user_version").fetchone() == (5,)
+    assert conn.execute("SELECT source, window_from, window_to, opened_run_id, closed_run_id FROM monitoring_gaps"
+                        ).fetchall() == [("pubmed", "2026-10-29", "2026-11-02", 2, None)]
+    assert conn.execute("SELECT kind, record_id FROM events WHERE kind LIKE 'gap%'").fetchall() == \
+        [("gap_opened", "pubmed")]
+    conn.close()
