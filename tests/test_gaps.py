@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from litwatch.cli import cli
 
 from ctgov_standin import CtgovStandin, load_studies
-from europepmc_standin import EuropePmcStandin
+from europepmc_standin import EuropePmcStandin, load_results
 from eutils_standin import EutilsStandin, load_records
 
 TODAY = date.today()
@@ -280,3 +280,23 @@ def test_a_version_4_database_gets_the_gaps_its_failed_fetches_left(tmp_path):
     assert conn.execute("SELECT kind, record_id FROM events WHERE kind LIKE 'gap%'").fetchall() == \
         [("gap_opened", "pubmed")]
     conn.close()
+
+
+def test_europe_pmc_is_reconciled_from_its_id_list_pages(run):
+    results = load_results()  # real recorded Europe PMC records; the stand-in takes each as matching the query
+    late, gone = results[0], results[1]
+    services = Services(load_records(), load_studies())
+    services.europepmc = EuropePmcStandin([r for r in results if r is not late])
+    with services as env:
+        assert run("update", env=env).exit_code == 0
+        services.europepmc.records = [r for r in results if r is not gone]  # `late` keeps its old index date
+        assert run("update", env=env).exit_code == 0
+        assert f"{late['source']}:{late['id']}" not in {k for (k,) in sql("SELECT epmc_id FROM europepmc_records")}
+        result = run("reconcile", "--source", "europepmc", env=env)
+    assert result.exit_code == 0, result.output
+    n = len(results) - 1
+    assert f"europepmc ketamine-ptsd: {n} records listed by the service, {n - 1} stored, 1 fetched (missing), " \
+           f"1 left the search (flagged)" in result.output
+    assert sql("SELECT record_id FROM left_search") == [(f"{gone['source']}:{gone['id']}",)]
+    listing = [r for r in services.europepmc.requests if r.get("resultType") == "idlist" and r["query"] != "SRC:MED"]
+    assert listing and all(r["pageSize"] == "1000" for r in listing)

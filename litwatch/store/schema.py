@@ -22,12 +22,14 @@ CORE_TABLES: dict[str, TableSpec] = {
         {
             "id": (int, "run number (primary key)"),
             "topic": (str, "topic name (imports: the --topic given, if any)"),
-            "source": (str, "pubmed or ctgov"),
-            "kind": (str, "fetch, follow (linked records fetched by ID), import or reparse"),
+            "source": (str, "pubmed, ctgov or europepmc"),
+            "kind": (str, "fetch, follow (linked records fetched by ID), import, reparse or reconcile (the "
+                          "search's full ID list compared with the store)"),
             "started_at": (str, "UTC start time, ISO 8601; incremental fetches start from the last successful one"),
             "finished_at": (str, "UTC end time"),
             "status": (str, "running, success, failed or interrupted"),
-            "expected": (int, "records the source said it had (fetch) or read from the file (import)"),
+            "expected": (int, "records the source said the search holds (fetch, reconcile: PubMed's Count, "
+                              "ClinicalTrials.gov's totalCount, Europe PMC's hitCount) or read from the file (import)"),
             "received": (int, "records received and stored or compared"),
             "new": (int, "records stored for the first time"),
             "updated": (int, "records whose content changed (child rows replaced)"),
