@@ -117,7 +117,7 @@ def test_a_12_mib_title_in_an_efetch_answer_is_skipped_and_the_batch_stored(db, 
     assert result.status == "success" and (c.expected, c.received, c.new, c.skipped) == (304, 304, 303, 1)
     assert not db.execute("SELECT 1 FROM articles WHERE pmid = ?", [big.pmid]).fetchall()
     (line,) = [w for w in warnings(caplog) if "skipped" in w]
-    assert line.startswith(f"skipped PubMed efetch: record ") and (
+    assert line.startswith("skipped PubMed efetch: record ") and (
         f"PMID {big.pmid}: articles.title is 12,5" in line and "more than the 1,048,576" in line)
 
 

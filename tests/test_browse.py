@@ -171,7 +171,7 @@ def test_ris_round_trip(dbfile):
     text = export(dbfile, "--format", "ris", "--design", "randomized controlled trial", "--year-from", "2020")
     entries = rispy.loads(text)
     db = open_db(dbfile)
-    expected = {r["pmid"]: r for r in query(db, 
+    expected = {r["pmid"]: r for r in query(db,
         "SELECT * FROM articles WHERE design = 'randomized controlled trial' AND pub_year >= 2020 AND NOT retracted")}
     assert sorted(int(e["accession_number"]) for e in entries) == sorted(expected)
     for e in entries:

@@ -3,7 +3,6 @@
 import collections
 import itertools
 import json
-import sqlite3
 from datetime import date
 
 import pytest

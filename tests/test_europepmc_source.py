@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from litwatch import api, evidence
-from litwatch.config import DEFAULT_TOPIC, Config, Topic
+from litwatch.config import Config, Topic
 from litwatch.errors import IncompleteFetch
 from litwatch.sources import all_sources, get
 from litwatch.store import open_db, query

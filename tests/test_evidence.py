@@ -128,7 +128,7 @@ def test_relevance_core_needs_both_concepts(db):
 def test_unreported_trials_view(sample):
     rows = {r["nct_id"]: r for r in query(sample, "SELECT * FROM unreported_trials")}
     assert "NCT05305235" not in rows  # results posted
-    completed = list(query(sample, 
+    completed = list(query(sample,
         "SELECT nct_id FROM trials WHERE overall_status = 'COMPLETED' AND has_results = 0 "
         "AND coalesce(primary_completion_date, completion_date) < date('now', '-12 months')"))
     reported = {r[0] for r in sample.execute("SELECT nct_id FROM paper_trial_links WHERE reference_type = 'RESULT'")}

@@ -63,7 +63,7 @@ class CtgovClient:
             page = self.http.get(f"{self.base_url}/studies", params=query, parse=parse_page)
             if token is None and isinstance(page.get("totalCount"), int):
                 walk.expected = page["totalCount"]
-            walk.page(key for key in map(study_id, page["studies"]) if key)
+            walk.page(map(study_id, page["studies"]))
             yield page
             token = page.get("nextPageToken")
             if not token:

@@ -150,16 +150,18 @@ FROM trials t WHERE 1"""
         from .client import study_id
         from .parse import parse_study
 
-        if walk.pages == 1 and not walk.repeats and len(walk.keys) == search.expected:
+        if search.expected is None:
+            return  # the service gave no count: a listing could be checked against nothing
+        if walk.pages == 1 and not walk.repeats and walk.served == search.expected:
             return
         listing = client.ids(params)
         ids = listing.keys
         search.params["listed"] = len(ids)
-        if listing.repeats or len(ids) != listing.expected:
+        if listing.repeats or listing.served != listing.expected:
             log.warning("ClinicalTrials.gov's ID listing of the search is no more consistent than its pages "
                         "(%s, %d repeats); the studies missed cannot be told", listing.progress(), listing.repeats)
             return
-        search.expected = len(ids)
+        search.expected = listing.served
         gone = sorted(walk.keys - ids)
         if gone:
             log.info("ClinicalTrials.gov: %d studies served while paging have left the search since (%s); "

@@ -85,7 +85,7 @@ class EuropePmcClient:
         while True:
             page = self._search(dict(params, cursorMark=cursor))
             walk.expected = page["hitCount"]
-            walk.page(f"{r.get('source')}:{r.get('id')}" for r in page["results"])
+            walk.page(f"{r.get('source')}:{r.get('id')}" if isinstance(r, dict) else None for r in page["results"])
             yield page
             following = page.get("nextCursorMark")
             if not following or following == cursor or following == "*" or not page["results"]:

@@ -191,7 +191,9 @@ def _article(mc: etree._Element | None, pd: etree._Element | None, raw: bytes | 
             raise BadRecord("no MedlineCitation")
         return Event("article", parse_article(mc, pd, raw))
     except BadRecord as e:
-        return Event("skipped", skipped=Skipped(f"record {position}", str(e)))
+        # Its PMID, when readable, says the record was served (and refused), not missed.
+        pmid = checked_pmid(mc.findtext("PMID")) if mc is not None else None
+        return Event("skipped", pmids=[pmid] if pmid else [], skipped=Skipped(f"record {position}", str(e)))
 
 
 def _deleted(block: etree._Element) -> list[int]:

@@ -304,11 +304,12 @@ def _what(search: Any) -> str:
 
 
 def _keys(events: list["Event"]) -> Iterator[int]:
-    """The PMIDs of the records (articles and books) among events."""
+    """The PMIDs of the records served among events (articles, books, and records refused
+    as malformed whose PMID could be read)."""
     for event in events:
         if event.kind == "article" and event.record is not None:
             yield event.record.key
-        elif event.kind == "book":
+        elif event.kind in ("book", "skipped"):
             yield from event.pmids
 
 
