@@ -23,8 +23,8 @@ from .store.db import open_db  # noqa: E402
 
 # Loaded on first use: they pull in the HTTP stack, the parsers and the report renderers.
 _API = {"update", "fetch", "import_paths", "build_report", "render_report", "write_report", "export",
-        "export_citations", "exportable", "feed", "list_runs", "migrate", "notify", "open_gaps", "reading", "reconcile", "reparse",
-        "writing"}
+        "export_citations", "exportable", "feed", "list_runs", "migrate", "notify", "open_gaps", "reading",
+        "reconcile", "reparse", "writing"}
 
 
 def __getattr__(name: str) -> Any:

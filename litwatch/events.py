@@ -128,16 +128,23 @@ def describe(kind: str, record_id: str, title: str | None, old: str | None, new:
         return f"Indexed by NLM (design now from indexing): {name}", "low"
     if kind == "paper_deleted":
         return f"Deleted from PubMed: {name}", "normal"
+    if kind in MONITORING_KINDS:
+        return _monitoring(kind, record_id, name, old, new, detail)
+    return f"{kind}: {name}", "low"
+
+
+def _monitoring(kind: str, record_id: str, name: str, old: str | None, new: str | None,
+                detail: str | None) -> tuple[str, str]:
+    """Headlines of what happened to the monitoring: a record left the search (``detail``: the
+    source), a gap opened or closed (``record_id``: the source; ``old``, ``new``: its window)."""
     if kind == "left_search":
         return f"No longer found by the topic's {_label(detail)} search (kept, flagged): {name}", "normal"
-    if kind in ("gap_opened", "gap_closed"):
-        window = f"from {old} to {new}" if old else f"up to {new} (no fetch had succeeded yet)"
-        if kind == "gap_closed":
-            return f"Monitoring gap closed: {_label(record_id)} {window} was searched again", "low"
-        why = f" ({detail})" if detail else ""
-        return (f"Monitoring gap: {_label(record_id)} was not searched {window}: the update did not finish{why}; "
-                f"the next successful update covers it"), "high"
-    return f"{kind}: {name}", "low"
+    window = f"from {old} to {new}" if old else f"up to {new} (no fetch had succeeded yet)"
+    if kind == "gap_closed":
+        return f"Monitoring gap closed: {_label(record_id)} {window} was searched again", "low"
+    why = f" ({detail})" if detail else ""
+    return (f"Monitoring gap: {_label(record_id)} was not searched {window}: the update did not finish{why}; "
+            f"the next successful update covers it"), "high"
 
 
 def _label(source: str | None) -> str:

@@ -29,7 +29,9 @@ from ..config import Topic
 from ..designs import (COMMENTARY, DESIGNS, META_ANALYSIS, NARRATIVE_REVIEW, OTHER, PRECLINICAL, PROTOCOL, RCT,
                        SYSTEMATIC_REVIEW)
 from ..evidence import concept_pattern
-from ..gaps import label, notices as gap_notices, open_gaps
+from ..gaps import label as source_label
+from ..gaps import notices as gap_notices
+from ..gaps import open_gaps
 from ..labels import change_value, in_sentence, phase_label, status_label
 from ..sources import all_sources
 from ..sources.ctgov.source import TRACKED_FIELDS
@@ -198,7 +200,7 @@ def _basis(db: sqlite3.Connection, topic: Topic, window: Window) -> dict[str, An
     first = db.execute("SELECT min(started_at) FROM runs WHERE status != 'running'").fetchone()[0]
     gaps = open_gaps(db, topic=topic.name, run_ids=window.sql)
     return {"sources": sources, "files": files, "sample": sample, "empty": not window.run_ids, "first_run": first,
-            "gaps": [{**g.as_dict(), "text": g.describe(label(g.source))} for g in gaps],
+            "gaps": [{**g.as_dict(), "text": g.describe(source_label(g.source))} for g in gaps],
             "gap_notices": gap_notices(gaps)}
 
 

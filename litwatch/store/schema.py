@@ -29,9 +29,9 @@ CORE_TABLES: dict[str, TableSpec] = {
             "finished_at": (str, "UTC end time"),
             "status": (str, "running, success, failed or interrupted"),
             "expected": (int, "records the source said the search holds (fetch, reconcile: PubMed's Count, "
-                              "ClinicalTrials.gov's totalCount, Europe PMC's hitCount; empty for PubMed's incremental fetch, whose "
-                              "added and revised searches overlap: their Counts are in params) or read from the file "
-                              "(import)"),
+                              "ClinicalTrials.gov's totalCount, Europe PMC's hitCount; empty for PubMed's incremental "
+                              "fetch, whose added and revised searches overlap: their Counts are in params) or read "
+                              "from the file (import)"),
             "received": (int, "records received and stored or compared"),
             "new": (int, "records stored for the first time"),
             "updated": (int, "records whose content changed (child rows replaced)"),

@@ -190,13 +190,13 @@ FROM trials t WHERE 1"""
         from .client import search_params
 
         walk = client.ids(search_params(self.query(topic) or {}))
-        if walk.repeats or (walk.expected is not None and len(walk.keys) != walk.expected):
+        if walk.repeats or walk.unkeyed or walk.expected is None or len(walk.keys) != walk.expected:
             raise IncompleteFetch(f"{self.label}'s ID listing does not add up ({walk.progress()}, {walk.repeats} "
                                   f"repeats); nothing is flagged, try again later")
         return Listing(set(walk.keys), walk.expected)
 
     def record_ids(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, tuple[str, str | None, str | None]]:
-        out = {}
+        out: dict[Any, tuple[str, str | None, str | None]] = {}
         for where, params in in_keys("nct_id", keys):
             for nct_id, title, url in conn.execute(f"SELECT nct_id, brief_title, url FROM trials WHERE 1{where}",
                                                    params):

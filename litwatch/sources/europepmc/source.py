@@ -117,14 +117,16 @@ FROM europepmc_records e WHERE 1"""
         """The records of the search, listed alone (``resultType=idlist`` pages)."""
         from ...errors import IncompleteFetch
 
-        walk = client.ids(self.query(topic))
-        if walk.repeats or (walk.expected is not None and len(walk.keys) != walk.expected):
+        query = self.query(topic)
+        assert isinstance(query, str), "a topic without a Europe PMC query is not reconciled"
+        walk = client.ids(query)
+        if walk.repeats or walk.unkeyed or walk.expected is None or len(walk.keys) != walk.expected:
             raise IncompleteFetch(f"{self.label}'s ID listing does not add up ({walk.progress()}, {walk.repeats} "
                                   f"repeats); nothing is flagged, try again later")
         return Listing(set(walk.keys), walk.expected)
 
     def record_ids(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, tuple[str, str | None, str | None]]:
-        out = {}
+        out: dict[Any, tuple[str, str | None, str | None]] = {}
         for where, params in in_keys("epmc_id", keys):
             for epmc_id, title, url in conn.execute(
                     f"SELECT epmc_id, title, url FROM europepmc_records WHERE 1{where}", params):

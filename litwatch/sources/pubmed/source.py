@@ -178,7 +178,9 @@ FROM articles a WHERE 1"""
 
     def listing(self, client: "PubMedClient", topic: "Topic") -> Listing:
         """The PMIDs of the search, listed by esearch (a date slice at a time past 9,999)."""
-        slices = client.search(self.query(topic))
+        query = self.query(topic)
+        assert isinstance(query, str), "a topic without a PubMed query is not reconciled"
+        slices = client.search(query)
         keys: set[int] = set()
         for part in slices:
             if part.count:
@@ -186,7 +188,7 @@ FROM articles a WHERE 1"""
         return Listing(keys, sum(part.count for part in slices))
 
     def record_ids(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, tuple[str, str | None, str | None]]:
-        out = {}
+        out: dict[Any, tuple[str, str | None, str | None]] = {}
         for where, params in in_keys("pmid", keys):
             for pmid, title in conn.execute(f"SELECT pmid, title FROM articles WHERE 1{where}", params):
                 out[pmid] = (f"PMID:{pmid}", title, f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/")
