@@ -183,7 +183,9 @@ class Output:
         """One line per failure, whatever the file name or message holds (the JSON summary
         has the same errors)."""
         if not self.as_json:
-            click.echo(printable(f"Error: {what}: {error}" if what else f"Error: {error}"), err=True)
+            text = str(error)
+            named = not what or text.startswith(f"{what}:")  # the message names the file already
+            click.echo(printable(f"Error: {text}" if named else f"Error: {what}: {text}"), err=True)
 
     def result(self, result: Any) -> None:
         from .sources import get

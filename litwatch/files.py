@@ -35,7 +35,7 @@ MAX_RECORD_BYTES = 64 << 20
 # JSON 11x); a gzip bomb (one repeated byte) inflates about a thousandfold. Measured over
 # each window of decompressed output, so a real head cannot hide a bomb behind it.
 MAX_INFLATION = 100
-_INFLATION_WINDOW = 64 << 20
+_INFLATION_WINDOW = 16 << 20
 
 
 def sniff(head: bytes) -> str:
@@ -166,6 +166,9 @@ class _Inflating(io.RawIOBase):
         return True
 
     def readinto(self, b: Any) -> int:
+        # At most a window per call, so a caller asking for a large read (a whole JSON body)
+        # cannot make a bomb inflate into memory before the ratio is checked.
+        b = memoryview(b)[:_INFLATION_WINDOW]
         try:
             n = self.gz.readinto(b)
         except EOFError:

@@ -10,10 +10,12 @@ is kept in ``trials.raw`` so nothing the source sent is lost.
 
 from __future__ import annotations
 
+import io
 import json
-from typing import IO, Any
+from typing import IO, Any, Iterator
 
 from ...errors import BadRecord, ParseError, UnknownFormat
+from ...files import MAX_RECORD_BYTES
 from ..checks import check_record, kind, pmid, require_nct_id
 
 Row = dict[str, Any]
@@ -204,18 +206,65 @@ def studies_from_json(data: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     raise UnknownFormat("JSON, but not ClinicalTrials.gov studies (no 'studies' list or 'protocolSection')")
 
 
-# JSON is read whole; a larger file (or a gzip bomb) is refused rather than exhausting memory.
+# A single study object is read whole; a larger one is refused rather than exhausting memory.
 MAX_JSON_BYTES = 512 << 20
 
 
-def read_json(stream: IO[bytes]) -> list[dict[str, Any]]:
-    """Read a ClinicalTrials.gov JSON file (any shape of :func:`studies_from_json`)."""
-    body = stream.read(MAX_JSON_BYTES + 1)
+def read_json(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
+    """Stream the studies of a ClinicalTrials.gov JSON file (any shape of
+    :func:`studies_from_json`).
+
+    An array of studies (a website download) or an API page is read one study at a time
+    (ijson), so memory holds a study, not the file; no study may span more than
+    :data:`~litwatch.files.MAX_RECORD_BYTES` of the file.
+    """
+    import ijson
+
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    head = buffered.peek(_HEAD)[:_HEAD].lstrip()
+    if head.startswith(b"[") or (head.startswith(b"{") and _page_first(head)):
+        bounded = _Bounded(buffered)
+        prefix = "item" if head.startswith(b"[") else "studies.item"
+        try:
+            for study in ijson.items(bounded, prefix, use_float=True):
+                yield study
+                bounded.since = 0
+        except ijson.JSONError as e:
+            raise ParseError(f"malformed JSON: {' '.join(str(e).split())}") from None
+        return
+    body = buffered.read(MAX_JSON_BYTES + 1)
     if len(body) > MAX_JSON_BYTES:
-        raise ParseError(f"JSON larger than {MAX_JSON_BYTES >> 20} MB; split it (the API pages "
-                         f"studies by 1,000) and import the parts")
+        raise ParseError(f"a JSON object larger than {MAX_JSON_BYTES >> 20} MB, not a study; refused")
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise ParseError(f"malformed JSON: {e}") from None
-    return studies_from_json(data)[0]
+    yield from studies_from_json(data)[0]
+
+
+_HEAD = 1 << 16
+
+
+def _page_first(head: bytes) -> bool:
+    """Whether a JSON object is an API page: its ``studies`` key comes before any study."""
+    studies, study = head.find(b'"studies"'), head.find(b'"protocolSection"')
+    return studies >= 0 and (study < 0 or studies < study)
+
+
+class _Bounded(io.RawIOBase):
+    """A stream that refuses to read more than a record's bound between two records."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream, self.since = stream, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self.stream.read(len(b))
+        self.since += len(data)
+        if self.since > MAX_RECORD_BYTES:
+            raise ParseError(f"a study larger than {MAX_RECORD_BYTES >> 20} MB (or one that never ends); "
+                             f"refused as damaged or hostile")
+        b[:len(data)] = data
+        return len(data)

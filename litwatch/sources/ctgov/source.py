@@ -4,6 +4,7 @@ and the history of what changed in each study."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sqlite3
@@ -241,12 +242,17 @@ FROM trials t WHERE 1"""
     def read(self, fmt: str, stream: IO[bytes], name: str) -> Iterator[Batch]:
         from .parse import parse_study, read_json
 
-        try:
-            studies = read_json(stream)
-        except ParseError as e:
-            raise ParseError(f"{name}: {e}") from None
-        for i in range(0, len(studies), IMPORT_BATCH):
-            yield Batch.of(parse_each(parse_study, studies[i:i + IMPORT_BATCH], f"{name}: study", i + 1))
+        studies = read_json(stream)
+        first = 1
+        while True:
+            try:
+                chunk = list(itertools.islice(studies, IMPORT_BATCH))
+            except ParseError as e:
+                raise ParseError(f"{name}: {e}") from None
+            if not chunk:
+                return
+            yield Batch.of(parse_each(parse_study, chunk, f"{name}: study", first))
+            first += len(chunk)
 
     def save(self, conn: sqlite3.Connection, batch: Batch, *, run_id: int | None, topic: str | None,
              origin: str) -> Counts:

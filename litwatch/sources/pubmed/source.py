@@ -4,6 +4,7 @@ MEDLINE text exports)."""
 
 from __future__ import annotations
 
+import codecs
 import io
 import logging
 import sqlite3
@@ -287,15 +288,42 @@ def _events(fmt: str, stream: IO[bytes], name: str) -> Iterator["Event"]:
         if fmt == PUBMED_XML:
             yield from iter_xml(stream)
         else:
-            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
+            text, replaced = _medline_text(stream, name)
             try:
                 yield from iter_medline(text)
             finally:
                 text.detach()  # closing the wrapper would close the file under the caller
+            if replaced:
+                log.warning("%s: %d %s not valid %s, read as U+FFFD (the replacement character)", name,
+                            len(replaced), "byte was" if len(replaced) == 1 else "bytes were",
+                            "UTF-8" if text.encoding.startswith("utf") else "Windows-1252")
     except ParseError as e:
         raise ParseError(f"{name}: {e}") from None
     except (OSError, EOFError) as e:  # truncated or corrupt gzip
         raise ParseError(f"{name}: cannot read ({e})") from None
+
+
+def _medline_text(stream: IO[bytes], name: str) -> tuple[io.TextIOWrapper, list[int]]:
+    """MEDLINE text decoded by what it is: UTF-8 (PubMed's exports, with or without a byte
+    order mark), else Windows-1252 (older reference-manager exports), said in a warning.
+    Bytes that still do not decode are replaced and counted in the returned list."""
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    head = buffered.peek(1 << 16)[:1 << 16]
+    sample = (head[:-3] if len(head) == 1 << 16 else head).decode("utf-8", errors="replace")  # no cut character
+    encoding = "utf-8-sig"
+    if "\ufffd" in sample and not any(ord(c) > 127 and c != "\ufffd" for c in sample):
+        encoding = "cp1252"  # not one UTF-8 character among bytes that are not ASCII
+        log.warning("%s: not UTF-8 text; read as Windows-1252", name)
+    replaced: list[int] = []
+    handler = f"litwatch-count-{id(replaced)}"
+
+    def count(error: UnicodeError) -> tuple[str, int]:
+        assert isinstance(error, UnicodeDecodeError)
+        replaced.extend(range(error.start, error.end))
+        return "\ufffd", error.end
+
+    codecs.register_error(handler, count)
+    return io.TextIOWrapper(buffered, encoding=encoding, errors=handler), replaced  # type: ignore[arg-type]
 
 
 def _what(search: Any) -> str:
