@@ -300,3 +300,24 @@ def test_europe_pmc_is_reconciled_from_its_id_list_pages(run):
     assert sql("SELECT record_id FROM left_search") == [(f"{gone['source']}:{gone['id']}",)]
     listing = [r for r in services.europepmc.requests if r.get("resultType") == "idlist" and r["query"] != "SRC:MED"]
     assert listing and all(r["pageSize"] == "1000" for r in listing)
+
+
+def test_reconcile_stops_at_the_run_budget_and_flags_nothing(db):
+    from litwatch.config import DEFAULT_TOPIC, Config
+    from litwatch.errors import DeadlineExceeded
+    from litwatch.reconcile import reconcile_topic
+    from litwatch.sources import get
+    from litwatch.sync import fetch_topic
+
+    from hostile_servers import after, serve as serve_hostile, standin, trickle_body
+
+    studies = CtgovStandin(load_studies(), page_size=50)
+    with studies.serve() as url:
+        fetch_topic(db, Config(urls={"ctgov": url}), get("ctgov"), DEFAULT_TOPIC)
+    # The ID listing's first page answers, the second trickles for ever; the run may take one second.
+    with serve_hostile(after(1, standin(lambda path, params: studies.handle(params)), trickle_body(0.1))) as hostile:
+        config = Config(urls={"ctgov": f"{hostile.url}/api/v2"}, run_budget_minutes=1 / 60)
+        with pytest.raises(DeadlineExceeded, match="ClinicalTrials.gov: the run's time budget of 1 s is spent"):
+            reconcile_topic(db, config, get("ctgov"), DEFAULT_TOPIC)
+    assert db.execute("SELECT kind, status FROM runs ORDER BY id DESC LIMIT 1").fetchone() == ("reconcile", "failed")
+    assert db.execute("SELECT count(*) FROM left_search").fetchone() == (0,)  # a partial listing flags nothing
