@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from . import evidence
+from . import evidence, gaps
 from .config import Config, Topic, load_config
 from .errors import LitwatchError, Unexpected, debugging
 from .lock import RunLock, close_abandoned_runs
@@ -54,6 +54,7 @@ def writing(db: Db, wait: float = 0.0, *, check_parsers: bool = True) -> Iterato
             abandoned = close_abandoned_runs(conn)
             if abandoned:
                 log.warning("marked %d run(s) of a process that died as interrupted", abandoned)
+                gaps.open_missing(conn)  # what those fetches were to cover is a gap
             if check_parsers:
                 _check_parsers(conn)
             yield conn
@@ -180,6 +181,47 @@ def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), s
         extra: dict[str, Any] = {}
         with contained("evidence", errors, on_error):
             extra["evidence"] = evidence.refresh(conn, config.topics)
+        return _summary(conn, first, extra, errors)
+
+
+def reconcile(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), sources: Iterable[str] = (),
+              wait: float = 0.0, on_result: OnResult | None = None, on_error: OnError | None = None,
+              on_skip: Echo | None = None) -> dict[str, Any]:
+    """Compare each topic's stored records with the full ID list its search holds at each
+    source (or those named): fetch the missing, flag those that left the search (kept, with
+    an event), then refresh the evidence. One source failing does not stop the others.
+
+    Returns the runs' summary plus ``reconciled``: per source and topic, ``listed`` (IDs the
+    service listed), ``expected`` (the count it gave), ``stored``, ``fetched``, ``left``,
+    ``returned``, ``not_served``.
+    """
+    from .reconcile import reconcile_topic, reconciles
+
+    config = config or load_config()
+    errors: Errors = []
+    done: list[dict[str, Any]] = []
+    with writing(db, wait) as conn, session():
+        first = last_run_id(conn)
+        for topic in _topics(config, topics):
+            for source in _sources(sources):
+                if source.query(topic) is None or not reconciles(source):
+                    if on_skip:
+                        why = (f"the topic has no {source.label} query" if source.query(topic) is None
+                               else f"{source.label} cannot list a search's IDs alone")
+                        on_skip(f"{source.name} {topic.name}: not reconciled ({why})")
+                    continue
+                with contained(f"{source.name} {topic.name}", errors, on_error):
+                    result = reconcile_topic(conn, config, source, topic)
+                    done.append({"source": source.name, "topic": topic.name, "run_id": result.run_id,
+                                 "expected": result.counts.expected,
+                                 **{k: result.params[k] for k in ("listed", "stored", "fetched", "left", "returned",
+                                                                  "not_served")}})
+                    if on_result:
+                        on_result(result)
+        extra: dict[str, Any] = {"reconciled": done}
+        if done:
+            with contained("evidence", errors, on_error):
+                extra["evidence"] = evidence.refresh(conn, config.topics)
         return _summary(conn, first, extra, errors)
 
 
@@ -414,6 +456,12 @@ def list_runs(db: Db, limit: int = 20) -> list[dict[str, Any]]:
                      [limit])
 
 
+def open_gaps(db: Db, topic: str | None = None) -> list[dict[str, Any]]:
+    """The monitoring gaps still open, oldest first, each with ``text``: how a person reads it."""
+    with reading(db) as conn:
+        return [{**g.as_dict(), "text": g.describe(gaps.label(g.source))} for g in gaps.open_gaps(conn, topic=topic)]
+
+
 def reparse(db: Db, config: Config | None = None, *, sources: Iterable[str] = (), wait: float = 0.0,
             on_result: OnResult | None = None) -> dict[str, Any]:
     """Rebuild the normalized tables from the raw copies stored with the records, without the
@@ -456,5 +504,5 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 __all__ = ["DEFAULT_DB", "build_report", "export", "export_citations", "exportable", "feed", "fetch", "import_paths",
-           "list_runs", "migrate", "notify", "reading", "render_report", "reparse", "update", "write_report",
-           "writing"]
+           "list_runs", "migrate", "notify", "open_gaps", "reading", "reconcile", "render_report", "reparse", "update",
+           "write_report", "writing"]

@@ -198,6 +198,10 @@ class Output:
         elif result.kind == "import":
             self.line(f"{result.params['file']}: {c.received} {unit} ({c.new} new, {c.updated} updated, "
                       f"{c.unchanged} unchanged, {c.deleted} deleted, {c.skipped} skipped) [run {result.run_id}]")
+        elif result.kind == "reconcile":
+            from .reconcile import line
+
+            self.line(line(result, result.source, unit))
         elif result.kind == "follow":
             self.line(f"{result.source} linked {unit}: {c.received} of {c.expected} fetched by ID [run {result.run_id}]")
         else:
@@ -261,6 +265,36 @@ def fetch(obj: Context, sources: tuple[str, ...], topics: tuple[str, ...], full:
                         full=full, since=since, follow=not no_follow, wait=wait, on_result=out.result,
                         on_error=out.error, on_skip=out.line)
     out.finish(summary)
+
+
+@cli.command()
+@click.option("--source", "sources", type=click.Choice(SOURCE_NAMES), multiple=True,
+              help="Which source to reconcile (repeatable; default: all).")
+@click.option("--topic", "topics", multiple=True, help="Topic name (repeatable; default: every topic).")
+@machine_options
+@click.pass_obj
+@reports_errors
+def reconcile(obj: Context, sources: tuple[str, ...], topics: tuple[str, ...], quiet: bool, as_json: bool,
+              wait: float) -> None:
+    """Compare each topic's stored records with the full list of IDs its search holds now.
+
+    Asks each service for the search's IDs alone (cheap requests), fetches the records
+    the database lacks (say, one indexed with an old entry date, which an incremental
+    fetch cannot see), and flags the records that left the search: they are kept, listed
+    in the left_search table and told as events. Prints, per source and topic, how many
+    IDs the service listed, how many were stored, fetched and flagged. Run it weekly.
+    Exit status as for fetch.
+
+    \b
+    Example:
+        litwatch reconcile --topic ketamine-ptsd --source pubmed
+    """
+    from . import api
+
+    out = Output(quiet, as_json)
+    summary = api.reconcile(obj.db_path, obj.config, topics=topics, sources=sources, wait=wait,
+                            on_result=out.result, on_error=out.error, on_skip=out.line)
+    out.finish(summary, evidence=False)
 
 
 @cli.command(name="import")
@@ -557,7 +591,8 @@ def export(obj: Context, table: str | None, sql: str | None, fmt: str, output: s
 @click.pass_obj
 @reports_errors
 def runs(obj: Context, limit: int, as_json: bool) -> None:
-    """List past runs: what was fetched or imported, when, and how it ended.
+    """List past runs: what was fetched or imported, when, and how it ended; then the
+    monitoring gaps still open (windows a failed fetch left unsearched).
 
     \b
     Example:
@@ -565,7 +600,7 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
     """
     from tabulate import tabulate
 
-    from .api import list_runs
+    from .api import list_runs, open_gaps
 
     rows = list_runs(obj.db_path, limit)
     if as_json:
@@ -575,6 +610,11 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
     else:
         shown = [{k: printable(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows]
         click.echo(tabulate(shown, headers="keys", tablefmt="simple", missingval=""))
+        gaps = open_gaps(obj.db_path)
+        if gaps:
+            click.echo(f"\nOpen monitoring gaps ({len(gaps)}):")
+            for gap in gaps:
+                click.echo(printable(f"  {gap['text']}"))
 
 
 @cli.command()

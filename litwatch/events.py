@@ -2,8 +2,10 @@
 
 Every source and run feeds the view: new papers and preprints, new trials, changes of a
 trial's status, phase, enrollment and dates, results posted, papers retracted, corrected,
-versioned, indexed or deleted, a paper linked to one of the topic's trials. Only records
-core to the topic (both of its concepts) raise events. Each event has a stable ID, so a feed
+versioned, indexed or deleted, a paper linked to one of the topic's trials, a record that left
+the topic's search, a monitoring gap opened or closed. Only records core to the topic (both of
+its concepts) raise the record events, except a record leaving the search (any the query had
+brought). Each event has a stable ID, so a feed
 reader or the e-mail digest never shows it twice.
 """
 
@@ -16,9 +18,12 @@ from typing import Any, Iterable
 from .designs import META_ANALYSIS, PROTOCOL, RCT, SYSTEMATIC_REVIEW
 from .labels import phase_label, status_label
 
-KINDS = ("new_paper", "new_preprint", "new_trial", "trial_status", "trial_results", "trial_completion_date",
-         "trial_start_date", "trial_phase", "trial_enrollment", "trial_paper", "paper_retracted",
-         "paper_corrected", "paper_new_version", "paper_indexed", "paper_deleted")
+RECORD_KINDS = ("new_paper", "new_preprint", "new_trial", "trial_status", "trial_results", "trial_completion_date",
+                "trial_start_date", "trial_phase", "trial_enrollment", "trial_paper", "paper_retracted",
+                "paper_corrected", "paper_new_version", "paper_indexed", "paper_deleted")
+# What happened to the monitoring itself (litwatch.gaps, litwatch.reconcile).
+MONITORING_KINDS = ("left_search", "gap_opened", "gap_closed")
+KINDS = RECORD_KINDS + MONITORING_KINDS
 IMPORTANCE = ("high", "normal", "low")
 _STRONG = (RCT, META_ANALYSIS, SYSTEMATIC_REVIEW)
 _STATUS_NEWS = {"RECRUITING": "started recruiting", "NOT_YET_RECRUITING": "is about to recruit (not yet recruiting)",
@@ -123,4 +128,26 @@ def describe(kind: str, record_id: str, title: str | None, old: str | None, new:
         return f"Indexed by NLM (design now from indexing): {name}", "low"
     if kind == "paper_deleted":
         return f"Deleted from PubMed: {name}", "normal"
+    if kind in MONITORING_KINDS:
+        return _monitoring(kind, record_id, name, old, new, detail)
     return f"{kind}: {name}", "low"
+
+
+def _monitoring(kind: str, record_id: str, name: str, old: str | None, new: str | None,
+                detail: str | None) -> tuple[str, str]:
+    """Headlines of what happened to the monitoring: a record left the search (``detail``: the
+    source), a gap opened or closed (``record_id``: the source; ``old``, ``new``: its window)."""
+    if kind == "left_search":
+        return f"No longer found by the topic's {_label(detail)} search (kept, flagged): {name}", "normal"
+    window = f"from {old} to {new}" if old else f"up to {new} (no fetch had succeeded yet)"
+    if kind == "gap_closed":
+        return f"Monitoring gap closed: {_label(record_id)} {window} was searched again", "low"
+    why = f" ({detail})" if detail else ""
+    return (f"Monitoring gap: {_label(record_id)} was not searched {window}: the update did not finish{why}; "
+            f"the next successful update covers it"), "high"
+
+
+def _label(source: str | None) -> str:
+    from .gaps import label
+
+    return label(source or "")

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+from . import gaps
 from .config import Config, Topic
 from .errors import DeadlineExceeded, IncompleteFetch, LitwatchError, UnknownFormat
 from .files import open_input
@@ -41,12 +42,15 @@ def fetch_topic(conn: sqlite3.Connection, config: Config, source: Source, topic:
     """
     budget = _budget(config)
     client = client or source.client(config, budget=budget)
-    window = None if full else (since or incremental_start(conn, topic.name, source.name))
+    window = None if full else (since or gaps.widen(conn, source.name, topic.name,
+                                                     incremental_start(conn, topic.name, source.name)))
     params: dict[str, Any] = {"mode": "full" if window is None else "incremental",
                               "since": window.isoformat() if window else None, "url": source.url(config)}
-    with recorded_run(conn, topic=topic.name, source=source.name, kind="fetch", query=source.query_text(topic),
-                      params=params, stats=client.http.stats) as (run_id, counts), \
+    with _gap_on_failure(conn) as opened, \
+            recorded_run(conn, topic=topic.name, source=source.name, kind="fetch", query=source.query_text(topic),
+                         params=params, stats=client.http.stats) as (run_id, counts), \
             _within(budget, client, source, counts):
+        opened.append(run_id)
         search = source.search(client, topic, window)
         params.update(search.params)
         counts.expected = search.expected
@@ -63,7 +67,21 @@ def fetch_topic(conn: sqlite3.Connection, config: Config, source: Source, topic:
         if counts.expected is not None and counts.received > counts.expected:
             log.warning("%s reported %d %s but served %d (changed while paging)", source.label, counts.expected,
                         source.unit, counts.received)
+    params["gaps_closed"] = gaps.close_covered(conn, source.name, topic.name, window, run_id)
     return RunResult(run_id, source.name, topic.name, "fetch", "success", counts, params)
+
+
+@contextmanager
+def _gap_on_failure(conn: sqlite3.Connection) -> Iterator[list[int]]:
+    """Open a monitoring gap for the fetch run put in the list, when the block fails (the run
+    is recorded as failed or interrupted by then)."""
+    run: list[int] = []
+    try:
+        yield run
+    except BaseException:
+        if run:
+            gaps.record_failure(conn, run[0])
+        raise
 
 
 def _budget(config: Config) -> "Deadline":
@@ -111,6 +129,7 @@ def unreachable(conn: sqlite3.Connection, source: Source, topic: Topic, url: str
     run_id = start_run(conn, topic=topic.name, source=source.name, kind="fetch", query=source.query_text(topic),
                        params={"url": url})
     finish_run(conn, run_id, "failed", Counts(), error=f"{source.label} could not be reached ({source.service})")
+    gaps.record_failure(conn, run_id)
 
 
 def follow_links(conn: sqlite3.Connection, config: Config, sources: Iterable[Source],

@@ -29,6 +29,9 @@ from ..config import Topic
 from ..designs import (COMMENTARY, DESIGNS, META_ANALYSIS, NARRATIVE_REVIEW, OTHER, PRECLINICAL, PROTOCOL, RCT,
                        SYSTEMATIC_REVIEW)
 from ..evidence import concept_pattern
+from ..gaps import label as source_label
+from ..gaps import notices as gap_notices
+from ..gaps import open_gaps
 from ..labels import change_value, in_sentence, phase_label, status_label
 from ..sources import all_sources
 from ..sources.ctgov.source import TRACKED_FIELDS
@@ -195,7 +198,10 @@ def _basis(db: sqlite3.Connection, topic: Topic, window: Window) -> dict[str, An
     sample = [source.name for source in all_sources() if db.execute(
         f"SELECT 1 FROM [{source.family.table}] WHERE origin = 'sample' LIMIT 1").fetchone()]
     first = db.execute("SELECT min(started_at) FROM runs WHERE status != 'running'").fetchone()[0]
-    return {"sources": sources, "files": files, "sample": sample, "empty": not window.run_ids, "first_run": first}
+    gaps = open_gaps(db, topic=topic.name, run_ids=window.sql)
+    return {"sources": sources, "files": files, "sample": sample, "empty": not window.run_ids, "first_run": first,
+            "gaps": [{**g.as_dict(), "text": g.describe(source_label(g.source))} for g in gaps],
+            "gap_notices": gap_notices(gaps)}
 
 
 # ---------------------------------------------------------------- records -----
@@ -619,6 +625,7 @@ def _notices(report: dict[str, Any], basis: dict[str, Any]) -> list[str]:
             f"{_count(c['trials'], 'registered trial', 'registered trials') if c['trials'] else 'no registered trial'} "
             f"on {report['topic_phrase']}; records on only one of its two concepts are under Related research. "
             f'Run "litwatch update" with network access for current data.')
+    notes += basis["gap_notices"]
     unreached: dict[tuple[str, str], list[str]] = {}  # (day, data as of) -> sources not reached
     for name, s in basis["sources"].items():
         attempt = s["last_attempt"]

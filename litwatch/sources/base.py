@@ -105,6 +105,15 @@ class Search:
     batches: Iterator[Batch]
 
 
+@dataclass
+class Listing:
+    """A search's full list of record keys, asked for alone (cheap ID-only requests), and how
+    many records the service said the search holds."""
+
+    keys: set[Any]
+    expected: int | None
+
+
 class Source(ABC):
     """One service litwatch reads, behind one interface."""
 
@@ -164,6 +173,18 @@ class Source(ABC):
     @abstractmethod
     def fetch_ids(self, client: Any, ids: list[Any]) -> Iterator[Batch]:
         """Fetch records by ID, in batched requests."""
+
+    def listing(self, client: Any, topic: "Topic") -> Listing | None:
+        """Every key the topic's search holds now, listed alone (for ``litwatch reconcile``);
+        None when the service cannot list them.
+
+        :raises IncompleteFetch: the listing does not add up to the count the service gave.
+        """
+        return None
+
+    def record_ids(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, tuple[str, str | None, str | None]]:
+        """How events name the stored records ``keys``: (record ID, title, URL) by key."""
+        return {}
 
     # ------------------------------------------------------------------ store --
 

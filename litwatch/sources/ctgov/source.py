@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 from ...errors import ParseError
 from ...files import JSON
 from ...store.writes import Counts, History, Prepared, Writer, delete, prepare, save, stored_rows
-from ..base import Batch, Search, Source, in_keys, parse_each
+from ..base import Batch, Listing, Search, Source, in_keys, parse_each
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
@@ -184,6 +184,25 @@ FROM trials t WHERE 1"""
                 f"{self.label} lists {len(ids)} studies for the search, but {len(lost)} of them were served neither "
                 f"while paging nor by NCT ID ({', '.join(lost[:3])}{', ...' if len(lost) > 3 else ''}); what "
                 f"arrived is stored, the run is marked failed and the next run will ask again")
+
+    def listing(self, client: "CtgovClient", topic: "Topic") -> Listing:
+        """The NCT IDs of the search, listed alone (``fields=NCTId`` pages)."""
+        from ...errors import IncompleteFetch
+        from .client import search_params
+
+        walk = client.ids(search_params(self.query(topic) or {}))
+        if walk.repeats or walk.unkeyed or walk.expected is None or len(walk.keys) != walk.expected:
+            raise IncompleteFetch(f"{self.label}'s ID listing does not add up ({walk.progress()}, {walk.repeats} "
+                                  f"repeats); nothing is flagged, try again later")
+        return Listing(set(walk.keys), walk.expected)
+
+    def record_ids(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, tuple[str, str | None, str | None]]:
+        out: dict[Any, tuple[str, str | None, str | None]] = {}
+        for where, params in in_keys("nct_id", keys):
+            for nct_id, title, url in conn.execute(f"SELECT nct_id, brief_title, url FROM trials WHERE 1{where}",
+                                                   params):
+                out[nct_id] = (nct_id, title, url)
+        return out
 
     def fetch_ids(self, client: "CtgovClient", ids: list[Any]) -> Iterator[Batch]:
         from .parse import parse_study

@@ -15,7 +15,7 @@ from ...errors import ParseError
 from ...files import MEDLINE, PUBMED_XML
 from ...store.db import now, transaction
 from ...store.writes import Counts, History, Prepared, Writer, delete, raw_fingerprint, save, stored_rows
-from ..base import Batch, Search, Skipped, Source, in_keys
+from ..base import Batch, Listing, Search, Skipped, Source, in_keys
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
@@ -176,6 +176,24 @@ FROM articles a WHERE 1"""
                 f"PubMed lists {len(listed)} records for {_what(search)}, but {len(lost)} of them were served "
                 f"neither in its batches nor by PMID ({', '.join(map(str, lost[:3]))}{', ...' if len(lost) > 3 else ''}); "
                 f"what arrived is stored, the run is marked failed and the next run will ask again")
+
+    def listing(self, client: "PubMedClient", topic: "Topic") -> Listing:
+        """The PMIDs of the search, listed by esearch (a date slice at a time past 9,999)."""
+        query = self.query(topic)
+        assert isinstance(query, str), "a topic without a PubMed query is not reconciled"
+        slices = client.search(query)
+        keys: set[int] = set()
+        for part in slices:
+            if part.count:
+                keys.update(client.listed_ids(part))
+        return Listing(keys, sum(part.count for part in slices))
+
+    def record_ids(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, tuple[str, str | None, str | None]]:
+        out: dict[Any, tuple[str, str | None, str | None]] = {}
+        for where, params in in_keys("pmid", keys):
+            for pmid, title in conn.execute(f"SELECT pmid, title FROM articles WHERE 1{where}", params):
+                out[pmid] = (f"PMID:{pmid}", title, f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/")
+        return out
 
     def fetch_ids(self, client: "PubMedClient", ids: list[Any]) -> Iterator[Batch]:
         for i in range(0, len(ids), FOLLOW_BATCH):
