@@ -23,8 +23,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import evidence, gaps
 from .config import Config, Topic, load_config
-from .errors import LitwatchError, Unexpected, debugging
+from .errors import LitwatchError, Unexpected, Unreachable, debugging
 from .lock import RunLock, close_abandoned_runs
+from .progress import Meter
 from .redact import printable
 from .runs import RunResult, last_run_id, session, summary
 from .sources import all_sources, get
@@ -149,33 +150,53 @@ def _summary(conn: sqlite3.Connection, first: int, extra: dict[str, Any], errors
 def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), sources: Iterable[str] = (),
           full: bool = False, since: date | None = None, follow: bool = True, wait: float = 0.0,
           on_result: OnResult | None = None, on_error: OnError | None = None,
-          on_skip: Echo | None = None) -> dict[str, Any]:
+          on_skip: Echo | None = None, progress: Meter | None = None) -> dict[str, Any]:
     """Fetch every topic (or those named) from every source (or those named), follow the
     links to records the queries missed, and bring the evidence layer up to date.
 
-    One source failing, for whatever reason, does not stop the others (see :func:`contained`).
+    One source failing, for whatever reason, does not stop the others (see :func:`contained`);
+    a source that cannot be reached at all is not asked again in this call (its other
+    topics and its linked records are skipped, each with one ``on_skip`` line).
+    ``progress`` meters each fetch and the following of links (see :mod:`litwatch.progress`).
     Returns the summary of the runs made (``status``: success, partial or failed; ``runs``;
     ``evidence``; ``errors``: one ``{"what", "error"}`` per step that failed).
     """
     config = config or load_config()
     chosen = _sources(sources)
+    for source in chosen:
+        advice = source.advice(config)
+        if advice:
+            log.warning("%s", advice)
+    skip = on_skip or (lambda line: None)
     errors: Errors = []
+    down: set[str] = set()  # sources that could not be reached
     with writing(db, wait) as conn, session():
         first = last_run_id(conn)
         for topic in _topics(config, topics):
             for source in chosen:
                 if source.query(topic) is None:
-                    if on_skip:
-                        on_skip(f"{source.name} {topic.name}: skipped (the topic has no {source.label} query)")
+                    skip(f"{source.name} {topic.name}: skipped (the topic has no {source.label} query)")
+                    continue
+                if source.name in down:
+                    unreachable(conn, source, topic, source.url(config))
+                    skip(f"{source.name} {topic.name}: skipped ({source.label} could not be reached)")
                     continue
                 with contained(f"{source.name} {topic.name}", errors, on_error):
-                    result = fetch_topic(conn, config, source, topic, full=full, since=since)
+                    try:
+                        result = fetch_topic(conn, config, source, topic, full=full, since=since, progress=progress)
+                    except Unreachable:
+                        down.add(source.name)
+                        raise
                     if on_result:
                         on_result(result)
         if follow:
+            for source in chosen:
+                if source.name in down and source.missing_links(conn):
+                    skip(f"{source.name} linked {source.unit}: skipped ({source.label} could not be reached)")
             with contained("following links", errors, on_error):
                 evidence.refresh(conn, config.topics)  # the links tell what to follow
-                for result in follow_links(conn, config, chosen):
+                reachable = [s for s in chosen if s.name not in down]
+                for result in follow_links(conn, config, reachable, progress=progress):
                     if on_result:
                         on_result(result)
         extra: dict[str, Any] = {}
@@ -226,13 +247,13 @@ def reconcile(db: Db, config: Config | None = None, *, topics: Iterable[str] = (
 
 
 def import_paths(db: Db, paths: Iterable[str | Path], config: Config | None = None, *, topic: str | None = None,
-                 origin: str = "import", wait: float = 0.0, progress: Callable[[str], Callable[[int], None]] | None = None,
+                 origin: str = "import", wait: float = 0.0, progress: Meter | None = None,
                  on_result: OnResult | None = None, on_error: OnError | None = None) -> dict[str, Any]:
     """Import files (PubMed XML or MEDLINE text, ClinicalTrials.gov JSON...; the format is read
     from the content); a file that fails is reported and the others still load.
 
-    ``progress(path)`` may return a callable that receives bytes read. Returns the runs'
-    summary, like :func:`fetch`.
+    ``progress`` meters each file's bytes read (with the records read as its note; see
+    :mod:`litwatch.progress`). Returns the runs' summary, like :func:`fetch`.
     """
     config = config or load_config()
     if topic is not None:
@@ -243,7 +264,7 @@ def import_paths(db: Db, paths: Iterable[str | Path], config: Config | None = No
         for path in paths:
             with contained(str(path), errors, on_error):
                 result = import_file(conn, path, topic=topic, origin=origin,
-                                     progress=progress(str(path)) if progress else None)
+                                     progress=progress(str(path), _size(path), "bytes") if progress else None)
                 if on_result:
                     on_result(result)
         extra: dict[str, Any] = {}
@@ -256,12 +277,20 @@ def import_paths(db: Db, paths: Iterable[str | Path], config: Config | None = No
         return _summary(conn, first, extra, errors)
 
 
+def _size(path: str | Path) -> int | None:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return None  # the import says why in its own words
+
+
 SAMPLE_DIR = Path(__file__).parent / "sample"  # package data: installed with litwatch
 
 
 def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | Path = "data/report.html",
            fmt: str = "html", wait: float = 0.0, echo: Echo | None = None, on_result: OnResult | None = None,
-           on_error: OnError | None = None, feed_output: str | Path | None = None) -> dict[str, Any]:
+           on_error: OnError | None = None, feed_output: str | Path | None = None,
+           progress: Meter | None = None) -> dict[str, Any]:
     """The scheduled job: fetch every topic from every source, then write the report of the
     first topic to ``output``.
 
@@ -279,7 +308,7 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
         first = last_run_id(conn)
         reachable = [s for s in all_sources() if probe(s.probe_url(config))]
         if reachable:
-            done = fetch(conn, config, on_result=on_result, on_error=on_error)
+            done = fetch(conn, config, on_result=on_result, on_error=on_error, progress=progress)
         elif not scalar(conn, "SELECT count(*) FROM runs WHERE status = 'success'"):
             files = sorted(SAMPLE_DIR.glob("*.json")) + sorted(SAMPLE_DIR.glob("*.xml.gz"))
             if not files:
@@ -287,7 +316,7 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
             say(f"Offline: {_labels()} cannot be reached; importing the bundled real sample instead of a live "
                 f"fetch.")
             done = dict(import_paths(conn, files, config, topic=config.topics[0].name, origin="sample",
-                                     on_error=on_error), offline=True)
+                                     on_error=on_error, progress=progress), offline=True)
         else:
             say(f"Offline: {_labels()} cannot be reached; reporting the data already stored.")
             for topic in config.topics:  # the attempt is recorded, so the report says it failed

@@ -16,11 +16,14 @@ the run is marked failed and the next one asks again.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Iterable
 
 from .errors import IncompleteFetch
 from .redact import printable, redact
+
+log = logging.getLogger(__name__)
 
 STALLED_PAGES = 3
 EXTRA_PAGES = 2
@@ -68,6 +71,7 @@ class PageWalk:
                 new += 1
         self.largest = max(self.largest, size)
         self._idle = 0 if new else self._idle + 1
+        log.info("%s: page %d brought %d %s (%s)", self.label, self.pages, size, self.unit, self.progress())
         return new
 
     def follow(self, token: str) -> None:

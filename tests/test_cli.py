@@ -51,10 +51,11 @@ def test_fetch_against_a_local_eutils_server_then_incremental(run, real_records,
 
 
 def test_unreachable_service_is_one_line_and_non_zero(run, no_sleep):
-    result = run("fetch", "--source", "pubmed", env={"LITWATCH_EUTILS_URL": "http://127.0.0.1:9/entrez/eutils"})
+    result = run("fetch", "--source", "pubmed", env={"LITWATCH_EUTILS_URL": "http://127.0.0.1:9/entrez/eutils",
+                                                     "NCBI_EMAIL": "dev@example.org"})
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[0] == (
-        "Error: pubmed ketamine-ptsd: http://127.0.0.1:9/entrez/eutils/esearch.fcgi failed after 5 attempts "
+        "Error: pubmed ketamine-ptsd: http://127.0.0.1:9/entrez/eutils/esearch.fcgi failed after 2 attempts "
         "(last: could not connect)")
     assert "Traceback" not in result.output
     rows = json.loads(run("runs", "--json").output)

@@ -162,6 +162,11 @@ class Source(ABC):
         """A client for this source's service, paced as the service asks; its requests stop at
         ``budget`` (a run's time budget), when given."""
 
+    def advice(self, config: "Config") -> str | None:
+        """What the configuration lacks that the service asks for, in one line saying how to
+        set it (warned once per fetch), or None."""
+        return None
+
     @abstractmethod
     def probe_url(self, config: "Config") -> str:
         """A cheap URL that answers when the service is reachable."""

@@ -107,6 +107,19 @@ LINK_TABLES: dict[str, TableSpec] = {
         },
         pk="key",
         description="litwatch's own state, kept with the data it describes."),
+    "absent_ids": TableSpec(
+        {
+            "source": (str, "the source asked (pubmed, ctgov, europepmc)"),
+            "id": (str, "the ID a stored link points at (a PMID, an NCT ID, a Europe PMC ID)"),
+            "first_absent": (str, "when the source first answered without it (UTC)"),
+            "last_tried": (str, "when it was last asked for (UTC); it is asked again 30 days later"),
+            "tries": (int, "how many times it was asked for and not served"),
+        },
+        pk=("source", "id"),
+        description="Linked records the source said it does not have (withdrawn, never public, a typo in a "
+                    "paper's text), so following links does not ask for them on every run. Deleted when the record "
+                    "arrives.",
+        without_rowid=True),
     "link_history": TableSpec(
         {
             "paper_id": (str, "the paper (as in paper_trial_links)"),

@@ -82,6 +82,8 @@ class PubMedClient:
         result.term, result.datetype = term, datetype
         if datetype:
             result.mindate, result.maxdate = mindate or MIN_DATE, maxdate or MAX_DATE
+        window = f" ({datetype} {_fmt(result.mindate)} to {_fmt(result.maxdate)})" if datetype else ""
+        log.info("PubMed esearch%s: %d records", window, result.count)
         for warning in result.warnings:
             log.warning("PubMed: %s", warning)
         return result
@@ -121,6 +123,8 @@ class PubMedClient:
     def efetch(self, result: SearchResult) -> Iterator[list[Event]]:
         """Yield the parsed records of a search, one batch (one request) at a time."""
         for start in range(0, result.count, self.batch_size):
+            log.info("PubMed efetch: records %d-%d of %d", start + 1, min(start + self.batch_size, result.count),
+                     result.count)
             params = {"db": "pubmed", "WebEnv": result.webenv, "query_key": result.query_key,
                       "retstart": str(start), "retmax": str(self.batch_size), "retmode": "xml",
                       **self.identity}
@@ -129,6 +133,7 @@ class PubMedClient:
     def listed_ids(self, result: SearchResult) -> list[int]:
         """The PMIDs a search (one date slice, within the retrieval window) holds now: the same
         esearch, asked for its ID list instead of history keys."""
+        log.info("PubMed esearch: listing the PMIDs of %d records", result.count)
         params = {"db": "pubmed", "term": result.term, "retmax": str(WINDOW), **self.identity}
         if result.datetype:
             params.update(datetype=result.datetype, mindate=_fmt(result.mindate), maxdate=_fmt(result.maxdate))
@@ -150,6 +155,7 @@ class PubMedClient:
                 log.warning("PubMed: not asked for %s: not a PMID", shown(value))
         if not wanted:
             return []
+        log.info("PubMed efetch: %d records by PMID", len(wanted))
         params = {"db": "pubmed", "id": ",".join(map(str, wanted)), "retmode": "xml", **self.identity}
         return self.http.post(f"{self.base_url}/efetch.fcgi", data=params, parse=parse_efetch)
 

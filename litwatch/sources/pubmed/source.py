@@ -123,6 +123,14 @@ FROM articles a WHERE 1"""
         return PubMedClient(http or HttpClient(per_second=rate, budget=budget), self.url(config),
                             api_key=config.ncbi_api_key, email=config.ncbi_email, tool=config.ncbi_tool)
 
+    def advice(self, config: "Config") -> str | None:
+        # NCBI asks every E-utilities user for an e-mail address, to write before it blocks
+        # a client that misbehaves (Biopython warns the same way).
+        if config.ncbi_email:
+            return None
+        return ("no e-mail address for NCBI: NCBI asks for one, to contact you before blocking your requests; "
+                "set email under [ncbi] in litwatch.toml or the NCBI_EMAIL environment variable")
+
     def probe_url(self, config: "Config") -> str:
         return f"{self.url(config)}/einfo.fcgi"
 
