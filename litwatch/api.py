@@ -163,15 +163,15 @@ def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), s
     """
     config = config or load_config()
     chosen = _sources(sources)
-    for source in chosen:
-        advice = source.advice(config)
-        if advice:
-            log.warning("%s", advice)
     skip = on_skip or (lambda line: None)
     errors: Errors = []
     down: set[str] = set()  # sources that could not be reached
     with writing(db, wait) as conn, session():
         first = last_run_id(conn)
+        for source in chosen:
+            advice = source.advice(config)
+            if advice:
+                log.warning("%s", advice)
         for topic in _topics(config, topics):
             for source in chosen:
                 if source.query(topic) is None:
