@@ -91,7 +91,9 @@ def _setup_logging(ctx: click.Context, verbose: bool) -> Terminal:
     when the command ends, so a library call or a test that follows starts clean."""
     root = logging.getLogger()
     handler = Terminal()
-    handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    # With -v the handler passes litwatch's debug lines (tracebacks) too: the loggers' levels
+    # decide, other libraries' stay at INFO (root) or WARNING (QUIET_LOGGERS).
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
     saved = [(root, root.level), (log, log.level)] + [(logging.getLogger(n), logging.getLogger(n).level)
                                                      for n in QUIET_LOGGERS]
     for name in QUIET_LOGGERS:

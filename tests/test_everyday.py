@@ -136,6 +136,17 @@ def test_verbose_leaves_out_other_libraries_info_lines(run, monkeypatch):
     assert "fontManager" not in result.stderr and "Starting new" not in result.stderr
 
 
+def test_verbose_shows_the_traceback_of_an_unexpected_error(run, monkeypatch):
+    monkeypatch.delenv("LITWATCH_DEBUG")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr("litwatch.api.fetch", broken)
+    plain, verbose = run("fetch"), run("-v", "fetch")
+    assert plain.stderr == "Error: unexpected RuntimeError: a bug (run with -v for the traceback)\n"
+    assert "Traceback (most recent call last)" in verbose.stderr and plain.exit_code == verbose.exit_code == 1
+
+
 def test_quiet_prints_no_warnings(run, services):
     _, _, env = services
     del env["NCBI_EMAIL"]  # a warning every run would otherwise print
