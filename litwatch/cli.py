@@ -65,7 +65,7 @@ class OneLine(logging.Formatter):
         return printable(super().formatMessage(record))
 
 
-class Terminal(logging.StreamHandler):  # type: ignore[type-arg]
+class Terminal(logging.StreamHandler):
     """Log lines on stderr, one line each; a progress bar being drawn is moved past first,
     so that a warning never lands in the middle of it."""
 
@@ -216,7 +216,8 @@ class Output:
         self.quiet, self.as_json = quiet, as_json
         self.bars = Bars(silent=quiet or as_json)
         ctx = click.get_current_context(silent=True)
-        terminal = ctx.find_object(Context).terminal if ctx and ctx.find_object(Context) else None
+        obj = ctx.find_object(Context) if ctx else None
+        terminal = obj.terminal if obj else None
         if terminal is not None:
             terminal.bars = self.bars
             if quiet:
