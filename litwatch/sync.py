@@ -174,6 +174,8 @@ def follow_links(conn: sqlite3.Connection, config: Config, sources: Iterable[Sou
             missed = [i for i in ids if str(i) in still]
             absent.remember(conn, source.name, missed, served=[i for i in ids if str(i) not in still])
             params["absent"] = len(missed)
+            if advance and missed:
+                advance(len(missed), f"{len(missed)} not at {source.label}")  # asked too: the bar ends full
         results.append(RunResult(run_id, source.name, None, "follow", "success", counts, params))
     return results
 

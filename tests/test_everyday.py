@@ -213,9 +213,10 @@ def asked_by_id(ctgov) -> list[str]:
 
 def test_absent_linked_ids_are_asked_again_only_after_the_retry_interval(run, services, tmp_path):
     eutils, ctgov, env = services
-    first = fetch(run, env)
+    first = fetch(run, {**env, "LITWATCH_PROGRESS": "1"})
     assert first.exit_code == 0, first.output
     asked = asked_by_id(ctgov)
+    assert "ctgov linked studies  [" in first.stderr and f"{len(asked)}/{len(asked)}" in first.stderr  # IDs asked
     db = sqlite3.connect(tmp_path / "data" / "litwatch.db")
     absent = {r[0] for r in db.execute("SELECT id FROM absent_ids WHERE source = 'ctgov' AND tries = 1")}
     stored = {r[0] for r in db.execute("SELECT nct_id FROM trials")}
