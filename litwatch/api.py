@@ -207,14 +207,15 @@ def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), s
 
 def reconcile(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), sources: Iterable[str] = (),
               wait: float = 0.0, on_result: OnResult | None = None, on_error: OnError | None = None,
-              on_skip: Echo | None = None) -> dict[str, Any]:
+              on_skip: Echo | None = None, progress: Meter | None = None) -> dict[str, Any]:
     """Compare each topic's stored records with the full ID list its search holds at each
     source (or those named): fetch the missing, flag those that left the search (kept, with
     an event), then refresh the evidence. One source failing does not stop the others.
 
     Returns the runs' summary plus ``reconciled``: per source and topic, ``listed`` (IDs the
     service listed), ``expected`` (the count it gave), ``stored``, ``fetched``, ``left``,
-    ``returned``, ``not_served``.
+    ``returned``, ``not_served``. ``progress`` meters the missing records fetched (see
+    :mod:`litwatch.progress`).
     """
     from .reconcile import reconcile_topic, reconciles
 
@@ -232,7 +233,7 @@ def reconcile(db: Db, config: Config | None = None, *, topics: Iterable[str] = (
                         on_skip(f"{source.name} {topic.name}: not reconciled ({why})")
                     continue
                 with contained(f"{source.name} {topic.name}", errors, on_error):
-                    result = reconcile_topic(conn, config, source, topic)
+                    result = reconcile_topic(conn, config, source, topic, progress=progress)
                     done.append({"source": source.name, "topic": topic.name, "run_id": result.run_id,
                                  "expected": result.counts.expected,
                                  **{k: result.params[k] for k in ("listed", "stored", "fetched", "left", "returned",

@@ -360,8 +360,11 @@ def reconcile(obj: Context, sources: tuple[str, ...], topics: tuple[str, ...], q
     from . import api
 
     out = Output(quiet, as_json)
-    summary = api.reconcile(obj.db_path, obj.config, topics=topics, sources=sources, wait=wait,
-                            on_result=out.result, on_error=out.error, on_skip=out.line)
+    try:
+        summary = api.reconcile(obj.db_path, obj.config, topics=topics, sources=sources, wait=wait,
+                                on_result=out.result, on_error=out.error, on_skip=out.line, progress=out.bars)
+    finally:
+        out.close()
     out.finish(summary, evidence=False)
 
 

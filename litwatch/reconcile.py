@@ -16,6 +16,7 @@ import sqlite3
 from typing import Any
 
 from .config import Config, Topic
+from .progress import Meter, start
 from .runs import RunResult, recorded_run
 from .sources.base import Source, in_keys
 from .errors import LitwatchError
@@ -25,10 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def reconcile_topic(conn: sqlite3.Connection, config: Config, source: Source, topic: Topic, *,
-                    client: Any = None) -> RunResult:
+                    client: Any = None, progress: Meter | None = None) -> RunResult:
     """Compare the topic's search at ``source`` with the store: fetch what is missing, flag
     what left. One recorded run (kind ``reconcile``); ``params`` holds ``listed``, ``stored``,
     ``fetched``, ``left`` (newly flagged), ``returned`` (listed again) and ``not_served``.
+    ``progress`` meters the missing records fetched by ID.
 
     :raises LitwatchError: the service failed or its listing did not add up (recorded as a
         failed run; nothing is flagged).
@@ -49,8 +51,12 @@ def reconcile_topic(conn: sqlite3.Connection, config: Config, source: Source, to
         listed = listing.keys
         stored = _stored(conn, source, listed)
         missing = sorted(listed - stored)
+        advance = start(progress, f"{source.name} {topic.name} missing {source.unit}", len(missing), source.unit)
         for batch in source.fetch_ids(client, missing):
-            counts.add(source.save(conn, batch, run_id=run_id, topic=topic.name, origin="live"))
+            saved = source.save(conn, batch, run_id=run_id, topic=topic.name, origin="live")
+            counts.add(saved)
+            if advance:
+                advance(saved.received)
         not_served = sorted(listed - _stored(conn, source, listed))
         if not_served:
             log.warning("%s lists %d %s for %s that it did not serve by ID (%s)", source.label, len(not_served),

@@ -235,3 +235,11 @@ def test_absent_linked_ids_are_asked_again_only_after_the_retry_interval(run, se
     assert third.exit_code == 0 and set(asked_by_id(ctgov)[len(asked):]) == absent
     assert {r[0] for r in db.execute("SELECT tries FROM absent_ids WHERE source = 'ctgov'")} == {2}
     assert db.execute("SELECT min(last_tried) FROM absent_ids").fetchone()[0] >= date.today().isoformat()
+
+
+def test_reconcile_shows_a_bar_of_the_missing_records_it_fetches(run, services):
+    _, _, env = services
+    result = run("reconcile", "--source", "ctgov", env={**env, "LITWATCH_PROGRESS": "1"})
+    assert result.exit_code == 0, result.output
+    assert "ctgov ketamine-ptsd missing studies" in result.stderr and "128/128" in result.stderr
+    assert run("reconcile", "--source", "ctgov", env=env).stderr == ""  # not a terminal: no bar
