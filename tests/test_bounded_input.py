@@ -209,7 +209,8 @@ def test_a_page_with_other_keys_and_non_study_items_stores_the_studies(db, tmp_p
     assert "study 3: null, not a study object" in caplog.text
 
 
-def test_a_medline_line_that_never_ends_is_refused_at_its_number(db, tmp_path):
+def test_a_medline_line_that_never_ends_is_refused_at_its_number(db, tmp_path, monkeypatch):
+    monkeypatch.setattr("litwatch.sources.pubmed.medline.MAX_LINE_CHARS", 2 << 20)  # the rule, at a test's scale
     path = tmp_path / "export.nbib"
     with open(path, "wb") as f:
         f.write(MEDLINE.read_bytes().split(b"\nAB  - ", 1)[0] + b"\nAB  - ")
