@@ -508,6 +508,7 @@ def _changes(db: sqlite3.Connection, topic: Topic, window: Window, since: date |
              papers: list[dict[str, Any]], trials: list[dict[str, Any]]) -> dict[str, Any]:
     """What the last update brought (or what runs brought since ``since`` / the last report):
     new papers, new trials, changes of the topic's trials."""
+    described: str | None
     if since:
         runs = [r[0] for r in db.execute(f"SELECT id FROM runs WHERE id IN ({window.sql}) AND started_at >= ?",
                                          [since.isoformat()])]

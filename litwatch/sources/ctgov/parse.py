@@ -104,7 +104,7 @@ def _rows(study: dict[str, Any], p: dict[str, Any], nct_id: str) -> Record:
     outcomes = _obj(p, "outcomesModule")
     sponsor_rows = ([{"role": "lead", **_named(lead)}] if lead else []) + \
         [{"role": "collaborator", **_named(c)} for c in _objs(sponsors, "collaborators")]
-    rec = {
+    rec: Record = {
         "trials": trial,
         "trial_conditions": [{"source": "reported", "position": i, "condition": c, "mesh_id": None}
                              for i, c in enumerate(conditions, 1)]
