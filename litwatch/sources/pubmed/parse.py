@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from json.encoder import encode_basestring as _js  # type: ignore[attr-defined]  # a JSON string, in C
+from json.encoder import encode_basestring as _js  # a JSON string, in C
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterator
 
@@ -216,7 +216,8 @@ def _too_large(line: int | None) -> str:
 
 def _syntax_error(e: etree.XMLSyntaxError) -> str:
     """libxml2's message on one line, with the line and column in the file."""
-    entry = e.error_log.last_error if e.error_log else None
+    # lxml-stubs 0.5 lacks _ListErrorLog.last_error
+    entry = e.error_log.last_error if e.error_log else None  # type: ignore[attr-defined]
     message = " ".join((entry.message if entry else e.msg or str(e)).split())
     line, column = (entry.line, entry.column) if entry else (e.lineno, e.offset)
     return f"malformed XML at line {line}, column {column}: {message}"
@@ -226,7 +227,8 @@ def reject_entities(tree: etree._ElementTree) -> None:
     """Refuse documents that declare entities: PubMed never does, and entity tricks
     (billion laughs, external entities) are how XML attacks a parser."""
     dtd = tree.docinfo.internalDTD
-    if dtd is not None and any(True for _ in dtd.iterentities()):
+    # lxml-stubs 0.5 lacks DTD.iterentities
+    if dtd is not None and any(True for _ in dtd.iterentities()):  # type: ignore[attr-defined]
         raise ParseError("the document declares XML entities, which PubMed files never do; refused")
 
 
@@ -237,7 +239,7 @@ def parse_xml_bytes(body: bytes) -> list[Event]:
 
 def _free(elem: etree._Element) -> None:
     """Release a finished record and every sibling before it."""
-    elem.clear(keep_tail=False)
+    elem.clear(keep_tail=False)  # type: ignore[call-arg]  # lxml-stubs 0.5 lacks keep_tail
     parent = elem.getparent()
     if parent is not None:
         while elem.getprevious() is not None:
@@ -571,13 +573,16 @@ def _chemicals(chemical_list: etree._Element) -> list[tuple]:
 
 
 def _abstract(ab: etree._Element) -> tuple[str | None, str | None]:
-    parts, copyright_ = [], None
+    parts: list[str] = []
+    copyright_ = None
     for t in ab:
         if t.tag == "AbstractText":
             text = _text(t)
             label = (t.get("Label") or "").strip()  # labels carry stray spaces, even em spaces
-            if text or label:
-                parts.append((f"{label}: {text}" if text else f"{label}:") if label else text)
+            if label:
+                parts.append(f"{label}: {text}" if text else f"{label}:")
+            elif text:
+                parts.append(text)
         elif t.tag == "CopyrightInformation":
             copyright_ = _clean(t.text)
     return "\n".join(parts) or None, copyright_
@@ -681,7 +686,8 @@ def _text(e: etree._Element | None) -> str | None:
     """All text inside an element, inline markup (<i>, <sup>...) kept as its text."""
     if e is None:
         return None
-    text = e.text if len(e) == 0 else "".join(e.itertext())
+    # lxml-stubs 0.5 types itertext() as str or bytes; lxml yields str on Python 3
+    text = e.text if len(e) == 0 else "".join(e.itertext())  # type: ignore[arg-type]
     if text:
         text = text.strip()
     return text or None

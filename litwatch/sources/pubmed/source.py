@@ -135,7 +135,7 @@ FROM articles a WHERE 1"""
         return f"{self.url(config)}/einfo.fcgi"
 
     def search(self, client: "PubMedClient", topic: "Topic", since: date | None) -> Search:
-        query = self.query(topic)
+        query = self.query_string(topic)
         if since is None:
             searches = client.search(query)
         else:  # added (entry date) or revised (modification date) since the window start
@@ -383,7 +383,7 @@ def _batches(events: Iterator["Event"], size: int, origin: str) -> Iterator[Batc
     batch = Batch()
     newest = None
     for event in events:
-        if event.kind == "article":
+        if event.kind == "article" and event.record is not None:  # an article always has its record
             batch.records.append(event.record)
             revised = event.record.row[REVISED]
             if revised and (newest is None or revised > newest):
