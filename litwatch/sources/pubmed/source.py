@@ -182,7 +182,8 @@ FROM articles a WHERE 1"""
         if lost:
             raise IncompleteFetch(
                 f"PubMed lists {len(listed)} records for {_what(search)}, but {len(lost)} of them were served "
-                f"neither in its batches nor by PMID ({', '.join(map(str, lost[:3]))}{', ...' if len(lost) > 3 else ''}); "
+                f"neither in its batches nor by PMID ({', '.join(map(str, lost[:3]))}"
+                f"{', ...' if len(lost) > 3 else ''}); "
                 f"what arrived is stored, the run is marked failed and the next run will ask again")
 
     def listing(self, client: "PubMedClient", topic: "Topic") -> Listing:
