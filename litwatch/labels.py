@@ -96,7 +96,8 @@ def readable(column: str, value: Any) -> Any:
 _WITH_ARTICLE = {"United States", "United Kingdom", "Netherlands", "Czech Republic", "Czechia", "Philippines",
                  "Dominican Republic", "United Arab Emirates", "Russian Federation", "Republic of Korea",
                  "Korea, Republic of", "Bahamas", "Gambia", "Central African Republic",
-                 "Democratic Republic of the Congo", "Congo", "Maldives", "Marshall Islands", "Solomon Islands", "Comoros", "Seychelles"}
+                 "Democratic Republic of the Congo", "Congo", "Maldives", "Marshall Islands", "Solomon Islands",
+                 "Comoros", "Seychelles"}
 
 
 def in_sentence(country: str) -> str:
