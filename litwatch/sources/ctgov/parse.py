@@ -221,7 +221,8 @@ def read_json(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
     """
     import ijson
 
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    # BufferedReader reads through readinto(), which every binary stream has but typing.IO does not declare.
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
     head = buffered.peek(_HEAD)[:_HEAD].lstrip()
     if head.startswith(b"[") or (head.startswith(b"{") and _page_first(head)):
         try:

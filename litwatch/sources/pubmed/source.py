@@ -316,7 +316,8 @@ def _medline_text(stream: IO[bytes], name: str) -> tuple[io.TextIOWrapper, list[
     """MEDLINE text decoded by what it is: UTF-8 (PubMed's exports, with or without a byte
     order mark), else Windows-1252 (older reference-manager exports), said in a warning.
     Bytes that still do not decode are replaced and counted in the returned list."""
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    # BufferedReader reads through readinto(), which every binary stream has but typing.IO does not declare.
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
     head = buffered.peek(1 << 16)[:1 << 16]
     sample = (head[:-3] if len(head) == 1 << 16 else head).decode("utf-8", errors="replace")  # no cut character
     encoding = "utf-8-sig"
@@ -332,7 +333,7 @@ def _medline_text(stream: IO[bytes], name: str) -> tuple[io.TextIOWrapper, list[
         return "\ufffd", error.end
 
     codecs.register_error(handler, count)
-    return io.TextIOWrapper(buffered, encoding=encoding, errors=handler), replaced  # type: ignore[arg-type]
+    return io.TextIOWrapper(buffered, encoding=encoding, errors=handler), replaced
 
 
 def _what(search: Any) -> str:
