@@ -87,15 +87,29 @@ def describe(kind: str, record_id: str, title: str | None, old: str | None, new:
     """An event's headline, as a person reads it, and its importance (high, normal, low)."""
     name = title or record_id
     if kind in ("new_paper", "new_preprint"):
-        design = new or "other"
-        how = " (design inferred from wording)" if detail == "inferred" and design != "other" else ""
-        if kind == "new_preprint":
-            return f"New preprint, not peer reviewed: {name}", "normal"
-        if design in _STRONG:
-            return f"New {design}{how}: {name}", "high"
-        if design == PROTOCOL:
-            return f"New study protocol: {name}", "normal"
-        return f"New paper: {name}", "normal"
+        return _new_paper(kind, name, new, detail)
+    if kind in MONITORING_KINDS:
+        return _monitoring(kind, record_id, name, old, new, detail)
+    return (_trial_news(kind, record_id, name, old, new, detail) or _paper_news(kind, name, new)
+            or (f"{kind}: {name}", "low"))
+
+
+def _new_paper(kind: str, name: str, design: str | None, detail: str | None) -> tuple[str, str]:
+    """A new paper or preprint: papers of the strongest designs come first."""
+    design = design or "other"
+    how = " (design inferred from wording)" if detail == "inferred" and design != "other" else ""
+    if kind == "new_preprint":
+        return f"New preprint, not peer reviewed: {name}", "normal"
+    if design in _STRONG:
+        return f"New {design}{how}: {name}", "high"
+    if design == PROTOCOL:
+        return f"New study protocol: {name}", "normal"
+    return f"New paper: {name}", "normal"
+
+
+def _trial_news(kind: str, record_id: str, name: str, old: str | None, new: str | None,
+                detail: str | None) -> tuple[str, str] | None:
+    """A new trial, a change to a trial's record or a paper linked to it; None for other kinds."""
     if kind == "new_trial":
         return f"New trial {record_id} ({status_label(new)}): {name}", "normal"
     if kind == "trial_status":
@@ -118,6 +132,11 @@ def describe(kind: str, record_id: str, title: str | None, old: str | None, new:
         if detail and "RESULT" in detail:
             return f"Results paper for {record_id}: {name}", "high"
         return f"New paper on {record_id}: {name}", "normal"
+    return None
+
+
+def _paper_news(kind: str, name: str, new: str | None) -> tuple[str, str] | None:
+    """A change to a stored paper (retraction, correction, version, indexing, deletion)."""
     if kind == "paper_retracted":
         return f"Retracted: {name}", "high"
     if kind == "paper_corrected":
@@ -128,9 +147,7 @@ def describe(kind: str, record_id: str, title: str | None, old: str | None, new:
         return f"Indexed by NLM (design now from indexing): {name}", "low"
     if kind == "paper_deleted":
         return f"Deleted from PubMed: {name}", "normal"
-    if kind in MONITORING_KINDS:
-        return _monitoring(kind, record_id, name, old, new, detail)
-    return f"{kind}: {name}", "low"
+    return None
 
 
 def _monitoring(kind: str, record_id: str, name: str, old: str | None, new: str | None,

@@ -103,8 +103,7 @@ def open_input(path: str | Path) -> Iterator[tuple[str, IO[bytes], IO[bytes], by
     try:
         magic = raw.read(2)
         raw.seek(0)
-        stream: IO[bytes] = _Inflating(raw) if magic == b"\x1f\x8b" else raw  # type: ignore[assignment]
-        buffered = io.BufferedReader(stream) if not isinstance(stream, io.BufferedReader) else stream  # type: ignore[arg-type]
+        buffered: io.BufferedReader[Any] = io.BufferedReader(_Inflating(raw)) if magic == b"\x1f\x8b" else raw
         try:
             head = buffered.peek(_SNIFF)[:_SNIFF]
         except ParseError as e:
@@ -120,7 +119,7 @@ def open_input(path: str | Path) -> Iterator[tuple[str, IO[bytes], IO[bytes], by
         raw.close()
 
 
-def _open_regular(path: Path) -> IO[bytes]:
+def _open_regular(path: Path) -> io.BufferedReader:
     """Open a regular file for reading, refusing anything else before a byte is read.
 
     Opened non-blocking, then checked with fstat: opening a named pipe would otherwise wait

@@ -275,7 +275,8 @@ def test_a_saved_array_with_a_malformed_result_loads_the_rest(db, tmp_path, capl
     path.write_text(json.dumps(results))
     c = import_file(db, path).counts
     assert (c.received, c.new, c.skipped) == (26, 25, 1)
-    assert f"skipped {path}: result 2: source (none) is not a three-letter source code (MED, PMC, PPR...)" in warnings(caplog)
+    assert (f"skipped {path}: result 2: source (none) is not a three-letter source code (MED, PMC, PPR...)"
+            in warnings(caplog))
 
 
 # --- books are read and skipped, so a search holding one adds up ------------------------------

@@ -13,6 +13,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -155,7 +156,7 @@ MEDLINE = FIXTURES / "pubmed_export_blachlylab.nbib"
 ACCENTED = "Ibrutinib – Müller’s"  # an edit: characters Windows-1252 and UTF-8 write differently
 
 
-def medline_with_title(tmp_path, encode) -> "Path":
+def medline_with_title(tmp_path, encode) -> Path:
     text = MEDLINE.read_text(encoding="utf-8").replace("TI  - Ibrutinib", f"TI  - {ACCENTED}", 1)
     path = tmp_path / "export.nbib"
     path.write_bytes(encode(text))

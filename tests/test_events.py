@@ -184,7 +184,8 @@ def test_a_failed_send_keeps_the_events_for_next_time(built, smtp, tmp_path):
     assert failed.output.startswith("Error: cannot send the digest through 127.0.0.1:9: connection refused; its ")
     assert "stay unsent for the next `litwatch notify`" in failed.output
     ok = notify(db, smtp_env(controller))
-    assert ok.exit_code == 0 and len(inbox.messages) == 1 and "NCT04040387 completed" in inbox.messages[0].content.decode()
+    assert ok.exit_code == 0 and len(inbox.messages) == 1
+    assert "NCT04040387 completed" in inbox.messages[0].content.decode()
 
 
 def test_a_refused_login_is_one_line_and_keeps_the_events(built, tmp_path):

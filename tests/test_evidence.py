@@ -95,7 +95,8 @@ def test_every_design_class_has_a_real_example():
 
 def test_animal_rct_is_preclinical_synthetic():
     # Synthetic facts: no shared record is an animal study typed as an RCT.
-    facts = ArticleFacts("Ketamine in rats", "", {"Randomized Controlled Trial", "Journal Article"}, {"Animals", "Rats"})
+    facts = ArticleFacts("Ketamine in rats", "", {"Randomized Controlled Trial", "Journal Article"},
+                         {"Animals", "Rats"})
     assert classify_article(facts) == ("preclinical (animal or in vitro)", "mesh")
 
 
@@ -112,7 +113,8 @@ def test_trials_get_the_same_design_vocabulary(sample):
 
 
 def test_relevance_core_needs_both_concepts(db):
-    topic = Topic(name="digital-ptsd", queries={"pubmed": "x"}, intervention_terms=("smartphone", "app-based", "digital"),
+    topic = Topic(name="digital-ptsd", queries={"pubmed": "x"},
+                  intervention_terms=("smartphone", "app-based", "digital"),
                   condition_terms=("PTSD", "posttraumatic stress"))
     import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json", topic="digital-ptsd")
     evidence.refresh(db, [topic])

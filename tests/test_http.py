@@ -137,7 +137,8 @@ NGINX_400 = ("<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\
 
 @pytest.mark.parametrize("body,text", [
     ((FIXTURES / "esearch_error_bad_db.xml").read_text(), "Invalid db name specified: fleegle"),
-    ((FIXTURES / "epmc_errorbean_not_open_access.xml").read_text(), "Article with id PMC3040717 is not open access one"),
+    ((FIXTURES / "epmc_errorbean_not_open_access.xml").read_text(),
+     "Article with id PMC3040717 is not open access one"),
     (NGINX_400, "400 Bad Request"),
     ((FIXTURES / "eutils_rate_limit_error.json").read_text(), "API rate limit exceeded"),
     ('{"error": {"code": 400, "message": "Invalid &amp; odd"}}', "Invalid &amp; odd"),
@@ -155,9 +156,11 @@ def test_an_error_shows_the_meaningful_text_of_its_body(body, text):
     assert str(e.value) == f"{URL} answered HTTP 400: {text}" and e.value.text == text
 
 
-@pytest.mark.parametrize("content_type,body", [("text/plain", "Ungültige Anfrage".encode()),
-                                               ("text/plain; charset=ISO-8859-1", "Ungültige Anfrage".encode("latin-1")),
-                                               ("text/plain; charset=no-such-codec", "Ungültige Anfrage".encode())])
+@pytest.mark.parametrize("content_type,body", [
+    ("text/plain", "Ungültige Anfrage".encode()),
+    ("text/plain; charset=ISO-8859-1", "Ungültige Anfrage".encode("latin-1")),
+    ("text/plain; charset=no-such-codec", "Ungültige Anfrage".encode()),
+])
 @responses.activate
 def test_an_error_body_is_decoded_as_declared_else_as_utf8(content_type, body):
     responses.get(URL, status=400, body=body, content_type=content_type)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator
 
-from ..errors import BadRecord
+from ..errors import BadRecord, UsageError
 from ..redact import printable
 from ..store.spec import Family, TableSpec
 from ..store.writes import Counts, Prepared, Record, Writer, delete, load, save
@@ -146,6 +146,16 @@ class Source(ABC):
     def query(self, topic: "Topic") -> Any | None:
         """The topic's query for this source, or None when the topic does not use it."""
         return topic.queries.get(self.name) or None
+
+    def query_string(self, topic: "Topic") -> str:
+        """The topic's query for a source asked one query string (``query_keys`` {"query"}).
+
+        :raises UsageError: the topic has no query for this source.
+        """
+        query = self.query(topic)
+        if not isinstance(query, str):
+            raise UsageError(f"topic {topic.name!r} has no {self.label} query")
+        return query
 
     def query_text(self, topic: "Topic") -> str:
         """The query as one line, for the run log and the report."""

@@ -105,7 +105,7 @@ def check_row(table: str, names: Sequence[str], values: Sequence[Any], skip: tup
     """Refuse a row holding a value no column can take: text longer than :data:`MAX_TEXT`, an
     integer outside SQLite's 64-bit range, or anything but text, a number or NULL. Columns in
     ``skip`` (a record's raw copy) are not checked."""
-    for name, value in zip(names, values):
+    for name, value in zip(names, values, strict=True):
         if value is None or name in skip:
             continue
         if isinstance(value, str):

@@ -206,7 +206,7 @@ def query(conn: sqlite3.Connection, sql: str, params: Iterable[Any] | dict[str, 
     """Rows of a query as dicts, column names as keys."""
     cursor = conn.execute(sql, params if isinstance(params, dict) else list(params))
     names = [d[0] for d in cursor.description or ()]
-    return [dict(zip(names, row)) for row in cursor]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 def scalar(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> Any:

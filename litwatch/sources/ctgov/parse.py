@@ -104,7 +104,7 @@ def _rows(study: dict[str, Any], p: dict[str, Any], nct_id: str) -> Record:
     outcomes = _obj(p, "outcomesModule")
     sponsor_rows = ([{"role": "lead", **_named(lead)}] if lead else []) + \
         [{"role": "collaborator", **_named(c)} for c in _objs(sponsors, "collaborators")]
-    rec = {
+    rec: Record = {
         "trials": trial,
         "trial_conditions": [{"source": "reported", "position": i, "condition": c, "mesh_id": None}
                              for i, c in enumerate(conditions, 1)]
@@ -221,7 +221,8 @@ def read_json(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
     """
     import ijson
 
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    # BufferedReader reads through readinto(), which every binary stream has but typing.IO does not declare.
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
     head = buffered.peek(_HEAD)[:_HEAD].lstrip()
     if head.startswith(b"[") or (head.startswith(b"{") and _page_first(head)):
         try:

@@ -101,7 +101,7 @@ FROM europepmc_records e WHERE 1"""
         from .client import query_for
         from .parse import parse_result
 
-        query = self.query(topic)
+        query = self.query_string(topic)
         pages = client.search_pages(query, since=since)
         first = next(pages)
         params: dict[str, Any] = {"query": query_for(query, since), "pages": 1}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Iterator
+from typing import Iterator, overload
 
 import requests
 from lxml import etree
@@ -136,7 +136,9 @@ class PubMedClient:
         log.info("PubMed esearch: listing the PMIDs of %d records", result.count)
         params = {"db": "pubmed", "term": result.term, "retmax": str(WINDOW), **self.identity}
         if result.datetype:
-            params.update(datetype=result.datetype, mindate=_fmt(result.mindate), maxdate=_fmt(result.maxdate))
+            # the same range esearch asked for (it records MIN_DATE and MAX_DATE for open ends)
+            params.update(datetype=result.datetype, mindate=_fmt(result.mindate or MIN_DATE),
+                          maxdate=_fmt(result.maxdate or MAX_DATE))
         count, ids = self.http.post(f"{self.base_url}/esearch.fcgi", data=params, parse=parse_id_list)
         if count > len(ids):
             raise EutilsError(f"PubMed listed only {len(ids)} of the {count} PMIDs of a search; the records "
@@ -168,7 +170,8 @@ def parse_esearch(response: requests.Response) -> SearchResult:
     error = root.findtext("ERROR")
     if error:
         raise _eutils_error("esearch", error)
-    warnings, fatal = [], []
+    warnings: list[str] = []
+    fatal: list[str] = []
     for item in root.iterfind("ErrorList/*"):
         text = f"{item.tag} {item.text!r}"
         (warnings if item.tag == "PhraseNotFound" else fatal).append(text)
@@ -188,7 +191,8 @@ def parse_esearch(response: requests.Response) -> SearchResult:
 def parse_id_list(response: requests.Response) -> tuple[int, list[int]]:
     """An esearch body's Count and its IdList, as PMIDs."""
     count = parse_esearch(response).count
-    ids = [text.strip() for text in _xml_root(response, "esearch").xpath("IdList/Id/text()")]
+    found = _xml_root(response, "esearch").xpath("IdList/Id/text()")  # a list of strings
+    ids = [str(text).strip() for text in found] if isinstance(found, list) else []
     if not all(text.isdigit() for text in ids):
         raise TransientResponse("esearch listed an ID that is not a PMID")
     return count, [int(text) for text in ids]
@@ -244,5 +248,9 @@ def _eutils_error(what: str, message: str) -> Exception:
     return EutilsError(f"NCBI {what} error: {text}")
 
 
+@overload
+def _fmt(d: date) -> str: ...
+@overload
+def _fmt(d: None) -> None: ...
 def _fmt(d: date | None) -> str | None:
     return d.strftime("%Y/%m/%d") if d else None

@@ -84,7 +84,7 @@ def medline_record(rec: dict[str, Any]) -> Record:
     if "PMID" not in rec:
         raise BadRecord("no PMID line")
     pmid = require_pmid(rec["PMID"])
-    ids = [{"pmid": pmid, "id_type": "pubmed", "value": str(pmid)}]
+    ids: list[Row] = [{"pmid": pmid, "id_type": "pubmed", "value": str(pmid)}]
     for aid in rec.get("AID", []):
         m = _BRACKETED.match(aid)
         if m:
@@ -96,7 +96,7 @@ def medline_record(rec: dict[str, Any]) -> Record:
     for row in ids:
         first_id.setdefault(row["id_type"], row["value"])
     lid_doi = _BRACKETED.match(rec.get("LID", ""))
-    history = []
+    history: list[Row] = []
     for h in rec.get("PHST", []):
         m = _BRACKETED.match(h)
         if m:
@@ -138,7 +138,7 @@ def medline_record(rec: dict[str, Any]) -> Record:
         "entrez_date": hist.get("entrez"),
         "pubmed_date": hist.get("pubmed"),
     }
-    comments = []
+    comments: list[Row] = []
     for tag, ref_type in MEDLINE_COMMENT_TAGS.items():
         for value in rec.get(tag, []):
             m = _REF_PMID.match(value)

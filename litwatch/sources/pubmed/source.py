@@ -135,7 +135,7 @@ FROM articles a WHERE 1"""
         return f"{self.url(config)}/einfo.fcgi"
 
     def search(self, client: "PubMedClient", topic: "Topic", since: date | None) -> Search:
-        query = self.query(topic)
+        query = self.query_string(topic)
         if since is None:
             searches = client.search(query)
         else:  # added (entry date) or revised (modification date) since the window start
@@ -182,7 +182,8 @@ FROM articles a WHERE 1"""
         if lost:
             raise IncompleteFetch(
                 f"PubMed lists {len(listed)} records for {_what(search)}, but {len(lost)} of them were served "
-                f"neither in its batches nor by PMID ({', '.join(map(str, lost[:3]))}{', ...' if len(lost) > 3 else ''}); "
+                f"neither in its batches nor by PMID ({', '.join(map(str, lost[:3]))}"
+                f"{', ...' if len(lost) > 3 else ''}); "
                 f"what arrived is stored, the run is marked failed and the next run will ask again")
 
     def listing(self, client: "PubMedClient", topic: "Topic") -> Listing:
@@ -315,7 +316,8 @@ def _medline_text(stream: IO[bytes], name: str) -> tuple[io.TextIOWrapper, list[
     """MEDLINE text decoded by what it is: UTF-8 (PubMed's exports, with or without a byte
     order mark), else Windows-1252 (older reference-manager exports), said in a warning.
     Bytes that still do not decode are replaced and counted in the returned list."""
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    # BufferedReader reads through readinto(), which every binary stream has but typing.IO does not declare.
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
     head = buffered.peek(1 << 16)[:1 << 16]
     sample = (head[:-3] if len(head) == 1 << 16 else head).decode("utf-8", errors="replace")  # no cut character
     encoding = "utf-8-sig"
@@ -331,7 +333,7 @@ def _medline_text(stream: IO[bytes], name: str) -> tuple[io.TextIOWrapper, list[
         return "\ufffd", error.end
 
     codecs.register_error(handler, count)
-    return io.TextIOWrapper(buffered, encoding=encoding, errors=handler), replaced  # type: ignore[arg-type]
+    return io.TextIOWrapper(buffered, encoding=encoding, errors=handler), replaced
 
 
 def _what(search: Any) -> str:
@@ -383,7 +385,7 @@ def _batches(events: Iterator["Event"], size: int, origin: str) -> Iterator[Batc
     batch = Batch()
     newest = None
     for event in events:
-        if event.kind == "article":
+        if event.kind == "article" and event.record is not None:  # an article always has its record
             batch.records.append(event.record)
             revised = event.record.row[REVISED]
             if revised and (newest is None or revised > newest):
