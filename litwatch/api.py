@@ -326,7 +326,7 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
                         unreachable(conn, source, topic, source.url(config))
             done = {"offline": True, "errors": []}
         errors: Errors = done["errors"]
-        extra = {key: done[key] for key in ("evidence", "offline") if key in done}
+        extra: dict[str, Any] = {key: done[key] for key in ("evidence", "offline") if key in done}
         extra.update(report=None, notice=None)
         with contained("report", errors, on_error):
             data = write_report(conn, config, fmt=fmt, output=output, record=True)
@@ -417,6 +417,12 @@ def feed(db: Db, config: Config | None = None, *, topic: str | None = None, kind
     return atom(chosen, items, link=link), len(items)
 
 
+def _plain(mail: Any) -> str:
+    """The plain-text part of a digest message."""
+    body = mail.get_body(("plain",))
+    return body.get_content() if body is not None else ""
+
+
 def notify(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), dry_run: bool = False,
            wait: float = 0.0) -> dict[str, Any]:
     """Send the e-mail digest of the events not sent yet (every topic, or those named), over
@@ -439,7 +445,7 @@ def notify(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), 
     chosen = _topics(config, topics)
     with (reading(db) if dry_run else writing(db, wait)) as conn:
         digest = pending(conn, config, chosen, settings)
-        text = message(config, digest, settings).get_body(("plain",)).get_content() if digest.count else ""
+        text = _plain(message(config, digest, settings)) if digest.count else ""
         if dry_run:
             return {"events": digest.count, "sent": 0, "to": list(settings.to), "text": text}
         if digest.count:

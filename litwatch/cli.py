@@ -54,7 +54,8 @@ class Failure(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = EXIT_FAILED):
         super().__init__(printable(message))
-        self.exit_code = exit_code
+        # click's stubs declare exit_code a class variable; click reads it from the instance.
+        self.exit_code = exit_code  # type: ignore[misc]
 
 
 class OneLine(logging.Formatter):
@@ -472,9 +473,12 @@ def emit(text: str, output: str | None, what: str | None = None) -> None:
 @click.option("--topic", help="Topic name (default: the first configured topic).")
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
-@click.option("--charts-dir", type=click.Path(file_okay=False), help="Markdown: also write PNG charts here and link them.")
-@click.option("--as-of", type=str, callback=_parse_date, help="Report the state after the runs started by YYYY-MM-DD.")
-@click.option("--since", type=str, callback=_parse_date, help="'What changed' since YYYY-MM-DD (default: the last run).")
+@click.option("--charts-dir", type=click.Path(file_okay=False),
+              help="Markdown: also write PNG charts here and link them.")
+@click.option("--as-of", type=str, callback=_parse_date,
+              help="Report the state after the runs started by YYYY-MM-DD.")
+@click.option("--since", type=str, callback=_parse_date,
+              help="'What changed' since YYYY-MM-DD (default: the last run).")
 @click.option("--since-last-report", is_flag=True, help="'What changed' since the last report `update` wrote.")
 @click.option("--section", type=click.Choice(["all", "summary"]), default="all", show_default=True,
               help="summary: only the opening paragraph and its references (HTML: a fragment to include).")

@@ -109,6 +109,27 @@ class HttpStats:
     retries: int = 0
 
 
+
+def _outcome(response: requests.Response, parse: Callable[[requests.Response], Any] | None
+             ) -> tuple[bool, Any, str, float | None]:
+    """What one answer means: ``(True, value, "", None)`` when it is final, or ``(False,
+    None, why, retry_after)`` when it should be asked again (429, 5xx, a body ``parse``
+    calls a passing fault). Any other 4xx raises :class:`HttpStatusError` with its text."""
+    status = response.status_code
+    if status in RETRY_STATUSES:
+        text = _error_text(response)
+        return False, None, f"HTTP {status}: {text}" if text else f"HTTP {status}", _retry_after(
+            response.headers.get("Retry-After"))
+    if status >= 400:
+        text = _error_text(response) or "(empty body)"
+        raise HttpStatusError(f"{_where(response.url)} answered HTTP {status}: {text}", status, text)
+    if parse is None:
+        return True, response, "", None
+    try:
+        return True, parse(response), "", None
+    except TransientResponse as e:
+        return False, None, _clean(str(e)), None
+
 @dataclass
 class HttpClient:
     """Sends requests to one service, politely and persistently, and never for too long.
@@ -193,21 +214,9 @@ class HttpClient:
             except requests.RequestException as e:  # a malformed URL or header: retrying won't help
                 raise HttpError(f"{where}: {_describe_failure(e)[0]}") from None
             else:
-                status = response.status_code
-                if status in RETRY_STATUSES:
-                    text = _error_text(response)
-                    last = f"HTTP {status}: {text}" if text else f"HTTP {status}"
-                    retry_after = _retry_after(response.headers.get("Retry-After"))
-                elif status >= 400:
-                    text = _error_text(response) or "(empty body)"
-                    raise HttpStatusError(f"{_where(response.url)} answered HTTP {status}: {text}", status, text)
-                elif parse is None:
-                    return response
-                else:
-                    try:
-                        return parse(response)
-                    except TransientResponse as e:
-                        last = _clean(str(e))
+                final, value, last, retry_after = _outcome(response, parse)
+                if final:
+                    return value
             if attempt >= self.max_attempts:
                 break
             if refused:

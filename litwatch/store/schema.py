@@ -215,9 +215,11 @@ FROM paper_topics t JOIN papers p ON p.paper_id = t.paper_id
 WHERE t.relevance = 'core'
 UNION ALL
 SELECT t.topic || ':trial_changes:' || c.id, t.topic,
-       CASE c.field WHEN 'new' THEN 'new_trial' WHEN 'overall_status' THEN 'trial_status' WHEN 'phases' THEN 'trial_phase'
-            WHEN 'enrollment' THEN 'trial_enrollment' WHEN 'has_results' THEN 'trial_results'
-            WHEN 'primary_completion_date' THEN 'trial_completion_date' WHEN 'completion_date' THEN 'trial_completion_date'
+       CASE c.field WHEN 'new' THEN 'new_trial' WHEN 'overall_status' THEN 'trial_status'
+            WHEN 'phases' THEN 'trial_phase' WHEN 'enrollment' THEN 'trial_enrollment'
+            WHEN 'has_results' THEN 'trial_results'
+            WHEN 'primary_completion_date' THEN 'trial_completion_date'
+            WHEN 'completion_date' THEN 'trial_completion_date'
             WHEN 'start_date' THEN 'trial_start_date' ELSE 'trial_' || c.field END,
        c.run_id, c.nct_id, x.brief_title, c.old_value, c.new_value, c.field, x.url
 FROM trial_changes c JOIN trial_topics t ON t.nct_id = c.nct_id AND t.relevance = 'core'
