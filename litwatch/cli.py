@@ -48,6 +48,14 @@ class Context:
 log = logging.getLogger("litwatch")
 
 
+def counted(n: int, unit: str) -> str:
+    """``n`` and its unit, singular for one: "1 study", "2 studies"."""
+    return f"{n} {_ONE.get(unit, unit) if n == 1 else unit}"
+
+
+_ONE = {"studies": "study", "records": "record"}
+
+
 class Failure(click.ClickException):
     """A one-line error with a chosen exit code (control characters in it escaped, so a
     file name or an ID read from outside cannot forge another line)."""
@@ -255,7 +263,7 @@ class Output:
             self.line(f"{result.source}: {c.received} {unit} reparsed from their raw copies ({c.updated} changed); "
                       f"{result.params['without_raw']} without a raw copy kept as stored [run {result.run_id}]")
         elif result.kind == "import":
-            self.line(f"{result.params['file']}: {c.received} {unit} ({c.new} new, {c.updated} updated, "
+            self.line(f"{result.params['file']}: {counted(c.received, unit)} ({c.new} new, {c.updated} updated, "
                       f"{c.unchanged} unchanged, {c.deleted} deleted, {c.skipped} skipped) [run {result.run_id}]")
         elif result.kind == "reconcile":
             from .reconcile import line
