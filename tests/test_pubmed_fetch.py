@@ -106,6 +106,17 @@ def test_a_record_found_by_both_incremental_searches_is_stored_once(db, tmp_path
         assert count(db, table) == count(whole, table) > 0, table
 
 
+def test_the_standin_reads_the_dates_it_filters_on_by_itself(db, standin, real_records):
+    """The stand-in's entry and revision dates come from its own XPath reading of the XML;
+    on every record they agree with what litwatch stores, so neither reader's bug hides."""
+    fetch_pubmed(db, CONFIG, TOPIC, client=client())
+    stored = {r[0]: r[1:] for r in db.execute("SELECT pmid, entrez_date, date_revised FROM articles")}
+    assert {r.pmid: (r.edat.replace("/", "-"), r.mdat.replace("/", "-")) for r in real_records} == stored
+    one = next(r for r in real_records if r.pmid == 34092549)
+    # Its XML: entrez 2021 6 7, DateRevised 2021 06 07, PubDate 2021 Jun 01.
+    assert (one.edat, one.mdat, one.pdat) == ("2021/06/07", "2021/06/07", "2021/06/01")
+
+
 def test_since_overrides_and_full_forces_everything(db, standin):
     fetch_pubmed(db, CONFIG, TOPIC, client=client())
     standin.requests.clear()
