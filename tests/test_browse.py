@@ -169,6 +169,7 @@ def test_papers_linked_to_one_trial(datasette):
     assert rows and {r["nct_id"] for r in rows} == {"NCT05305235"}
 
 
+@pytest.mark.slow
 def test_notebook_runs_top_to_bottom(dbfile, monkeypatch):
     import nbclient
     import nbformat
