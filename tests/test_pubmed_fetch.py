@@ -104,6 +104,7 @@ def test_a_record_found_by_both_incremental_searches_is_stored_once(db, tmp_path
         fetch_pubmed(whole, CONFIG, TOPIC, client=client())
     for table in ("article_authors", "article_mesh", "article_publication_types", "article_ids", "article_topics"):
         assert count(db, table) == count(whole, table) > 0, table
+    whole.close()
 
 
 def test_the_standin_reads_the_dates_it_filters_on_by_itself(db, standin, real_records):

@@ -246,3 +246,4 @@ def test_in_one_file_the_whole_newer_copy_is_kept_whatever_the_order(db, tmp_pat
     alone = open_db(tmp_path / "alone.db")
     import_file(alone, STUDY)
     assert stored(db) == stored(alone)
+    alone.close()
