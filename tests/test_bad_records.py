@@ -35,6 +35,8 @@ FIRST_PMID = b">33974993</PMID>"
 NBIB = FIXTURES / "pubmed_export_blachlylab.nbib"  # 2 real MEDLINE records, 30501481 first
 TOPIC = Topic(name="ketamine-ptsd", queries={"pubmed": "ketamine AND PTSD", "ctgov": {"condition": "PTSD"},
                                             "europepmc": "ketamine AND PTSD"})
+# The clients' pacing (ClinicalTrials.gov: one request a second) is recorded, not waited out.
+pytestmark = pytest.mark.usefixtures("no_sleep")
 BAD_PMIDS = [("abc", "'abc'"), ("-5", "'-5'"), ("0", "'0'"), ("12345678901234567890", "'12345678901234567890'"),
              ("", "(none)"), ("1\n2", r"'1\n2'"), ("²", "'²'")]
 

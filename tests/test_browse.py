@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -23,11 +24,16 @@ from litwatch.store import open_db
 from litwatch.store.schema import TABLES, VIEWS
 
 from conftest import FIXTURES, SUBSET
+from datasette_plugins.pinned_today import pin_today
 from conftest import count
 from conftest import get as row
 from litwatch.store import query
 
 ROOT = Path(__file__).resolve().parents[1]
+PLUGINS = Path(__file__).parent / "datasette_plugins"
+# "Today" for the Datasette server: the day the ClinicalTrials.gov download was made (its
+# versionHolder), so the queries counting from today find rows of it however old it gets.
+TODAY = "2025-05-07"
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +78,9 @@ def datasette(dbfile, tmp_path_factory):
     meta.write_text(json.dumps(datasette_metadata(dbfile)))
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "datasette", "serve", str(dbfile), "-m", str(meta),
-                             "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--plugins-dir", str(PLUGINS), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, LITWATCH_TEST_TODAY=TODAY))
     base = f"http://127.0.0.1:{port}/litwatch"
     for _ in range(100):
         try:
@@ -114,10 +121,47 @@ def test_datasette_full_text_search(datasette):
 
 @pytest.mark.parametrize("name", sorted(QUERIES))
 def test_every_canned_query_answers(datasette, dbfile, name):
+    """Datasette's answer is the query's rows, value for value (today pinned on both sides)."""
     rows = get(f"{datasette}/{name}.json?_shape=array&nct_id=")
     db = open_db(dbfile)
-    expected = db.execute(QUERIES[name]["sql"], {"nct_id": ""}).fetchall()
-    assert len(rows) == len(expected)
+    pin_today(db, TODAY)
+    assert rows == query(db, QUERIES[name]["sql"], {"nct_id": ""})
+
+
+def trials(dbfile) -> list[dict]:
+    return query(open_db(dbfile), "SELECT * FROM trials")
+
+
+def plus_a_year(day: str) -> str:
+    return str(int(day[:4]) + 1) + day[4:]
+
+
+def test_trials_completing_in_the_next_12_months_as_of_a_fixed_day(datasette, dbfile):
+    """The canned query's trials, worked out here in Python from the stored values."""
+    answer = get(f"{datasette}/trials_completing_next_12_months.json?_shape=array")
+    in_progress = {"RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING"}
+    expected = sorted((t["primary_completion_date"], t["nct_id"]) for t in trials(dbfile)
+                      if t["overall_status"] in in_progress and t["primary_completion_date"]
+                      and TODAY <= t["primary_completion_date"] <= plus_a_year(TODAY))
+    assert [(r["primary_completion_date"], r["nct_id"]) for r in answer] == expected
+    assert len(expected) == 17
+
+
+def test_unreported_trials_as_of_a_fixed_day(datasette, dbfile):
+    """Completed before a year ago, nothing posted, no paper reporting them (worked out here)."""
+    answer = get(f"{datasette}/unreported_trials.json?_shape=array")
+    db = open_db(dbfile)
+    reported = {r["nct_id"] for r in query(db, "SELECT l.nct_id, l.reference_type, p.design, p.retracted "
+                                                 "FROM paper_trial_links l LEFT JOIN papers p USING (paper_id)")
+                if r["reference_type"] == "RESULT" or (not r["retracted"] and r["design"] in (
+                    "randomized controlled trial", "non-randomized controlled trial",
+                    "single-arm / open-label trial", "observational study", "case report / case series"))}
+    year_ago = str(int(TODAY[:4]) - 1) + TODAY[4:]
+    expected = sorted((t["primary_completion_date"] or t["completion_date"], t["nct_id"]) for t in trials(dbfile)
+                      if t["overall_status"] == "COMPLETED" and not t["has_results"] and t["nct_id"] not in reported
+                      and (t["primary_completion_date"] or t["completion_date"] or "9999") < year_ago)
+    assert [(r["completed"], r["nct_id"]) for r in answer] == expected
+    assert len(expected) == 39
 
 
 def test_papers_linked_to_one_trial(datasette):
@@ -125,6 +169,7 @@ def test_papers_linked_to_one_trial(datasette):
     assert rows and {r["nct_id"] for r in rows} == {"NCT05305235"}
 
 
+@pytest.mark.slow
 def test_notebook_runs_top_to_bottom(dbfile, monkeypatch):
     import nbclient
     import nbformat

@@ -104,6 +104,7 @@ def test_db_option_and_env(run, tmp_path):
     assert (tmp_path / "env.db").exists() and not (tmp_path / "data").exists()
 
 
+@pytest.mark.slow
 def test_fetch_every_source_against_local_servers(run, real_records, tmp_path):
     from ctgov_standin import CtgovStandin, load_studies
     from europepmc_standin import EuropePmcStandin, load_results

@@ -34,7 +34,7 @@ def fetch(db, standin, **kwargs):
         return fetch_topic(db, CONFIG, SOURCE, TOPIC, client=SOURCE.client(CONFIG), **kwargs)
 
 
-def test_first_fetch_walks_every_page_then_an_incremental_run_asks_only_for_the_window(db):
+def test_first_fetch_walks_every_page_then_an_incremental_run_asks_only_for_the_window(db, no_sleep):
     standin = EuropePmcStandin(load_results("epmc_search_1000results_cancer.json.gz"), page_size=300)
     first = fetch(db, standin)
     assert (first.counts.expected, first.counts.received, first.counts.new) == (1000, 1000, 1000)

@@ -145,7 +145,7 @@ def test_refresh_is_idempotent_and_incremental(sample):
     assert sample.execute("SELECT count(*) FROM paper_trial_links").fetchone()[0] == before
 
 
-def test_following_links_fetches_missing_records_in_one_request_per_source(db, real_records):
+def test_following_links_fetches_missing_records_in_one_request_per_source(db, real_records, no_sleep):
     import responses
     from ctgov_standin import CtgovStandin, load_studies
     from eutils_standin import EutilsStandin

@@ -73,6 +73,7 @@ def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(tmp_path):
         "interrupted", "the process ended before the run finished")
 
 
+@pytest.mark.slow
 def test_killed_run_then_normal_run_equals_one_uninterrupted_run(tmp_path, real_records):
     seed = random.randrange(10**6)
     rng = random.Random(seed)
@@ -118,6 +119,7 @@ def big_pubmed_file(path: Path, copies: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_sigterm_stops_an_import_within_a_second_and_a_rerun_completes_it(tmp_path):
     source = big_pubmed_file(tmp_path / "repeats.xml", 30)  # 9,120 records: a few seconds
     db_path = tmp_path / "litwatch.db"
@@ -145,6 +147,7 @@ def test_sigterm_stops_an_import_within_a_second_and_a_rerun_completes_it(tmp_pa
     assert content(db_path) == content(fresh)
 
 
+@pytest.mark.slow
 def test_importing_the_same_file_many_times_ends_cleanly_with_identical_content(tmp_path):
     db_path = tmp_path / "litwatch.db"
     first = CliRunner().invoke(cli, ["--db", str(db_path), "import", str(SUBSET_PATH)])
