@@ -64,12 +64,14 @@ def test_unreachable_service_is_one_line_and_non_zero(run, no_sleep):
 
 @pytest.mark.parametrize("text,message", [
     ("[[topics]]\nname = 'x'\n", "config key 'topics[0]' has no query: give at least one of [topics.pubmed]"),
-    ("[[topics]]\nname = 'x'\n[topics.pubmed]\nquerry = 'y'\n", "config key 'topics[0].pubmed.querry' is not recognised"),
+    ("[[topics]]\nname = 'x'\n[topics.pubmed]\nquerry = 'y'\n",
+     "config key 'topics[0].pubmed.querry' is not recognised"),
     ("[ncbi]\napi_kee = 'k'\n", "config key 'ncbi.api_kee' is not recognised"),
     ("[services]\neutils_url = 'ftp://x'\n", "config key 'services.eutils_url' must be an http(s) URL"),
     ("[ncbi\n", "not valid TOML"),
     ("[services]\neutils_url = 'http://'\n", "config key 'services.eutils_url' must name a host, got 'http://'"),
-    ("[services]\nctgov_url = 'http://[::1'\n", "config key 'services.ctgov_url' is not a valid URL (Invalid IPv6 URL)"),
+    ("[services]\nctgov_url = 'http://[::1'\n",
+     "config key 'services.ctgov_url' is not a valid URL (Invalid IPv6 URL)"),
     ("[services]\nctgov_url = 'http://h:99999/'\n", "is not a valid URL (Port out of range 0-65535)"),
     ("[services]\nctgov_url = 'http://u:pass word@/'\n", "config key 'services.ctgov_url' must name a host, got 'http://***@/'"),
 ])

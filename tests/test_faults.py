@@ -152,7 +152,8 @@ def test_cli_exit_codes_partial_and_failed(tmp_path, real_records, no_sleep):
         by_source = {r["source"]: r for r in summary["runs"]}
         assert by_source["pubmed"]["status"] == "success" and by_source["pubmed"]["new"] == 304
         assert by_source["pubmed"]["requests"] == 2 and by_source["pubmed"]["seconds"] >= 0
-        assert by_source["ctgov"]["status"] == "failed" and "http://127.0.0.1:9/api/v2/studies" in by_source["ctgov"]["error"]
+        assert by_source["ctgov"]["status"] == "failed"
+        assert "http://127.0.0.1:9/api/v2/studies" in by_source["ctgov"]["error"]
         quiet = CliRunner().invoke(cli, ["--db", db, "fetch", "--source", "ctgov", "--quiet"], env=env)
         assert quiet.exit_code == 1 and quiet.stdout == ""
         assert quiet.stderr.strip().splitlines()[0].startswith("Error: ctgov ketamine-ptsd: http://127.0.0.1:9/api/v2/studies")
