@@ -24,6 +24,9 @@ from ctgov_standin import CtgovStandin, load_studies
 from eutils_standin import EutilsStandin
 from hostile_servers import refused_port
 
+# The clients' pauses between requests (the services' rate limits) are recorded, not waited out.
+pytestmark = pytest.mark.usefixtures("no_sleep")
+
 ONE_FILE = FIXTURES / "pubmed-29768149.xml"
 SERVICES = ("LITWATCH_EUTILS_URL", "LITWATCH_CTGOV_URL", "LITWATCH_EUROPEPMC_URL")
 

@@ -19,6 +19,9 @@ from ctgov_standin import CtgovStandin, load_studies
 from europepmc_standin import EuropePmcStandin, load_results
 from eutils_standin import EutilsStandin, load_records
 
+# The clients' pauses between requests (the services' rate limits) are recorded, not waited out.
+pytestmark = pytest.mark.usefixtures("no_sleep")
+
 TODAY = date.today()
 PROTOCOL = 34092549  # the one ketamine-for-PTSD paper of the recorded data
 
