@@ -46,7 +46,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from litwatch.designs import DESIGNS, OTHER, RCT, ArticleFacts, classify_article, find_cues, indexed_design, infer_design
+from litwatch.designs import (DESIGNS, OTHER, RCT, ArticleFacts, classify_article, find_cues, indexed_design,
+                              infer_design)
 from litwatch.sources.pubmed.parse import as_dict, iter_xml
 
 # shared/ sits beside the repository (or beside its worktrees' folder).
@@ -140,8 +141,9 @@ def print_table(title: str, records: list[dict]) -> None:
     for design in DESIGNS:
         support, inferred, correct = new[design]
         _, old_inferred, old_correct = old[design]
-        print(f"  {design:34s} {support:7,d} | {inferred:8,d} {ratio(correct, inferred):>9s} {ratio(correct, support):>7s}"
-              f" | {old_inferred:16,d} {ratio(old_correct, old_inferred):>9s} {ratio(old_correct, support):>7s}")
+        print(f"  {design:34s} {support:7,d} | {inferred:8,d} {ratio(correct, inferred):>9s} "
+              f"{ratio(correct, support):>7s} | {old_inferred:16,d} {ratio(old_correct, old_inferred):>9s} "
+              f"{ratio(old_correct, support):>7s}")
 
 
 def per_record_us(function, records: list[dict], repeats: int = 3) -> float:
@@ -199,9 +201,12 @@ def main() -> None:
 
     facts = [ArticleFacts(r["title"], r["abstract"], set(), set()) for r in records]
     print(f"\nCost over {len(records):,} records (best of 3 passes):")
-    print(f"  wording rules, one combined pass   {per_record_us(lambda r: infer_design(r['title'], r['abstract']), records):6.1f} us/record")
-    print(f"  of which the cue scan alone        {per_record_us(lambda r: find_cues(r['title'], r['abstract']), records):6.1f} us/record")
-    print(f"  before: a dozen separate searches  {per_record_us(lambda r: legacy_infer_design(r['title'], r['abstract']), records):6.1f} us/record")
+    combined = per_record_us(lambda r: infer_design(r["title"], r["abstract"]), records)
+    cues = per_record_us(lambda r: find_cues(r["title"], r["abstract"]), records)
+    legacy = per_record_us(lambda r: legacy_infer_design(r["title"], r["abstract"]), records)
+    print(f"  wording rules, one combined pass   {combined:6.1f} us/record")
+    print(f"  of which the cue scan alone        {cues:6.1f} us/record")
+    print(f"  before: a dozen separate searches  {legacy:6.1f} us/record")
     print(f"  classify_article, nothing indexed  {per_record_us(classify_article, facts):6.1f} us/record")
 
 

@@ -224,15 +224,38 @@ def expected(record: Any) -> dict[str, Any]:
     cit = record if record.tag == "MedlineCitation" else record.find("MedlineCitation")
     data = record.find("PubmedData")  # absent in a MedlineCitationSet
     art = cit.find("Article")
+    ids = [(i.get("IdType"), text(i)) for i in data.findall("ArticleIdList/ArticleId")] if data is not None else []
+    other_ids = [(o.get("Source"), text(o)) for o in cit.findall("OtherID")]
+    history = [(h.get("PubStatus"), iso_date(h)) for h in data.findall("History/PubMedPubDate")] \
+        if data is not None else []
+    others = cit.findall("OtherAbstract")
+
+    out: dict[str, Any] = {"articles": expected_article(cit, data, art, ids, other_ids, history, others)}
+    out.update(expected_people(cit, art))
+    out.update(expected_indexing(cit, art))
+    out.update(expected_ids(ids, other_ids))
+    out["article_comments"] = {
+        (p,): {"ref_type": c.get("RefType"), "ref_pmid": as_int(find_text(c, "PMID")),
+               "ref_source": find_text(c, "RefSource"), "note": find_text(c, "Note")}
+        for p, c in enumerate(cit.findall("CommentsCorrectionsList/CommentsCorrections"), 1)}
+    out["article_history"] = {(p,): {"status": s, "date": d} for p, (s, d) in enumerate(history, 1)}
+    out["article_other_abstracts"] = {
+        (p,): {"type": o.get("Type"), "language": o.get("Language"),
+               "copyright": find_text(o, "CopyrightInformation"), "abstract": abstract_of(o)}
+        for p, o in enumerate(others, 1)}
+    out["article_references"] = expected_references(data)
+    return out
+
+
+def expected_article(cit: Any, data: Any, art: Any, ids: list[tuple], other_ids: list[tuple],
+                     history: list[tuple], others: list[Any]) -> dict[str, Any]:
+    """The ``articles`` row of a record."""
     journal = art.find("Journal")
     issue = journal.find("JournalIssue") if journal is not None else None
     pubdate = issue.find("PubDate") if issue is not None else None
     info = cit.find("MedlineJournalInfo")
     pmid_el = cit.find("PMID")
     pmid = int(pmid_el.text.strip())
-
-    ids = [(i.get("IdType"), text(i)) for i in data.findall("ArticleIdList/ArticleId")] if data is not None else []
-    other_ids = [(o.get("Source"), text(o)) for o in cit.findall("OtherID")]
     # DTD: ValidYN="N" marks an ELocationID the publisher got wrong.
     elocations = [(e.get("EIdType"), text(e)) for e in art.findall("ELocationID") if e.get("ValidYN", "Y") == "Y"]
 
@@ -249,41 +272,17 @@ def expected(record: Any) -> dict[str, Any]:
         pmc = next((v.split()[0] for s, v in other_ids if s == "NLM" and v and v.startswith("PMC")), None)
 
     # PubDate: (Year, ((Month, Day?) | Season)?) | MedlineDate
-    year, season, medline_date = find_text(pubdate, "Year"), find_text(pubdate, "Season"), \
-        find_text(pubdate, "MedlineDate")
-    if year:
-        pub_date = iso_date(pubdate)
-    elif medline_date:
-        # A MedlineDate is free text, mostly a range ('1998 Dec-1999 Jan', '1979 Mar 1-15',
-        # '1978-1979', '2000 Fall'). Convention (litwatch's, kept: the raw text is in
-        # medline_date): the start of the range, as precise as it is given.
-        m = MEDLINE_DATE_START.match(medline_date)
-        month = month_number(m.group(2)) if m and m.group(2) else None
-        if not m:
-            pub_date = None
-        elif month is None:
-            pub_date = m.group(1)
-        else:
-            pub_date = f"{m.group(1)}-{month:02d}" + (f"-{int(m.group(3)):02d}" if m.group(3) else "")
-    else:
-        pub_date = None
-    history = [(h.get("PubStatus"), iso_date(h)) for h in data.findall("History/PubMedPubDate")] \
-        if data is not None else []
+    season, medline_date = find_text(pubdate, "Season"), find_text(pubdate, "MedlineDate")
+    pub_date = iso_date(pubdate) if find_text(pubdate, "Year") else medline_date_start(medline_date)
 
     title, vernacular = find_text(art, "ArticleTitle"), find_text(art, "VernacularTitle")
     abstract = abstract_of(art.find("Abstract"))
-    others = cit.findall("OtherAbstract")
     if abstract is None:
         abstract = next((a for a in (abstract_of(o) for o in others) if a), None)
     languages = [v for v in (text(x) for x in art.findall("Language")) if v]
     subsets = [v for v in (text(x) for x in cit.findall("CitationSubset")) if v]
-    pagination = art.find("Pagination")
-    pages = find_text(pagination, "MedlinePgn")
-    if pages is None and pagination is not None and find_text(pagination, "StartPage"):
-        start, end = find_text(pagination, "StartPage"), find_text(pagination, "EndPage")
-        pages = f"{start}-{end}" if end else start
 
-    out: dict[str, Any] = {"articles": {
+    return {
         "pmid": pmid,
         "pmid_version": int(pmid_el.get("Version") or 1),
         "title": title or vernacular,  # schema: the vernacular title when there is no English one
@@ -298,7 +297,7 @@ def expected(record: Any) -> dict[str, Any]:
         "journal_country": find_text(info, "Country"),
         "volume": find_text(issue, "Volume"),
         "issue": find_text(issue, "Issue"),
-        "pages": pages,
+        "pages": expected_pages(art.find("Pagination")),
         "pub_date": pub_date,
         "pub_year": int(pub_date[:4]) if pub_date else None,
         "pub_season": season,
@@ -320,8 +319,35 @@ def expected(record: Any) -> dict[str, Any]:
         "date_revised": iso_date(cit.find("DateRevised")),
         "entrez_date": next((d for s, d in history if s == "entrez"), None),
         "pubmed_date": next((d for s, d in history if s == "pubmed"), None),
-    }}
+    }
 
+
+def medline_date_start(medline_date: str | None) -> str | None:
+    """A MedlineDate is free text, mostly a range ('1998 Dec-1999 Jan', '1979 Mar 1-15',
+    '1978-1979', '2000 Fall'). Convention (litwatch's, kept: the raw text is in medline_date):
+    the start of the range, as precise as it is given."""
+    if not medline_date:
+        return None
+    m = MEDLINE_DATE_START.match(medline_date)
+    month = month_number(m.group(2)) if m and m.group(2) else None
+    if not m:
+        return None
+    if month is None:
+        return m.group(1)
+    return f"{m.group(1)}-{month:02d}" + (f"-{int(m.group(3)):02d}" if m.group(3) else "")
+
+
+def expected_pages(pagination: Any) -> str | None:
+    """MedlinePgn, else StartPage-EndPage."""
+    pages = find_text(pagination, "MedlinePgn")
+    if pages is None and pagination is not None and find_text(pagination, "StartPage"):
+        start, end = find_text(pagination, "StartPage"), find_text(pagination, "EndPage")
+        pages = f"{start}-{end}" if end else start
+    return pages
+
+
+def expected_people(cit: Any, art: Any) -> dict[str, Any]:
+    """The authors and investigators tables."""
     # DTD: ValidYN="N" marks a name listed incorrectly in the source, kept by NLM for the record
     # next to the corrected one; it is no author (litwatch's convention too; no such name in
     # the default files).
@@ -334,10 +360,14 @@ def expected(record: Any) -> dict[str, Any]:
                                   for i in a.findall("AffiliationInfo/Identifier") if text(i)] or None
         row["equal_contrib"] = yn(a, "EqualContrib")
         authors[(position,)] = row
-    out["article_authors"] = authors
-    out["article_investigators"] = {(p,): person(i) for p, i in enumerate(
+    investigators = {(p,): person(i) for p, i in enumerate(
         (i for i in cit.findall("InvestigatorList/Investigator") if i.get("ValidYN", "Y") == "Y"), 1)}
+    return {"article_authors": authors, "article_investigators": investigators}
 
+
+def expected_indexing(cit: Any, art: Any) -> dict[str, Any]:
+    """MeSH, supplementary MeSH, publication types, keywords, chemicals, grants and databanks."""
+    out: dict[str, Any] = {}
     mesh = {}
     for position, h in enumerate(cit.findall("MeshHeadingList/MeshHeading"), 1):
         d = h.find("DescriptorName")
@@ -380,20 +410,20 @@ def expected(record: Any) -> dict[str, Any]:
         for accession in accessions or [None]:
             databanks.setdefault((find_text(db, "DataBankName"), accession), {})
     out["article_databanks"] = databanks
+    return out
+
+
+def expected_ids(ids: list[tuple], other_ids: list[tuple]) -> dict[str, Any]:
+    """The article_ids table: the ArticleIdList, then the OtherIDs as ``other:<source>``."""
     id_rows: dict[tuple, dict] = {}
     for kind, value in ids + [(f"other:{s}", v) for s, v in other_ids]:
         if value:
             id_rows.setdefault((kind, value), {})
-    out["article_ids"] = id_rows
-    out["article_comments"] = {
-        (p,): {"ref_type": c.get("RefType"), "ref_pmid": as_int(find_text(c, "PMID")),
-               "ref_source": find_text(c, "RefSource"), "note": find_text(c, "Note")}
-        for p, c in enumerate(cit.findall("CommentsCorrectionsList/CommentsCorrections"), 1)}
-    out["article_history"] = {(p,): {"status": s, "date": d} for p, (s, d) in enumerate(history, 1)}
-    out["article_other_abstracts"] = {
-        (p,): {"type": o.get("Type"), "language": o.get("Language"),
-               "copyright": find_text(o, "CopyrightInformation"), "abstract": abstract_of(o)}
-        for p, o in enumerate(others, 1)}
+    return {"article_ids": id_rows}
+
+
+def expected_references(data: Any) -> dict[tuple, dict]:
+    """The article_references table."""
     references = {}
     # ReferenceList may nest (titled sub-lists); positions run through all of them in order.
     for p, r in enumerate(data.iter("Reference") if data is not None else (), 1):
@@ -403,8 +433,7 @@ def expected(record: Any) -> dict[str, Any]:
             "ref_pmid": as_int(next((v for t, v in rids if t == "pubmed" and v), None)),
             "ref_doi": next((v for t, v in rids if t == "doi" and v), None),
             "ref_pmc": ref_pmc(rids)}
-    out["article_references"] = references
-    return out
+    return references
 
 
 # Columns compared, per table (the primary key other than pmid first); JSON columns are
@@ -495,10 +524,15 @@ def short(value: Any, width: int = 110) -> str:
 def contrast(expected: Any, stored: Any, width: int = 110) -> tuple[str, str]:
     """Both values shortened, around their first difference when both are long strings."""
     if isinstance(expected, str) and isinstance(stored, str) and max(len(expected), len(stored)) > width - 10:
-        i = next((k for k, (a, b) in enumerate(zip(expected, stored)) if a != b), min(len(expected), len(stored)))
+        # Over the common length (strict=False: the strings may differ in length); past it, the shorter ends.
+        i = next((k for k, (a, b) in enumerate(zip(expected, stored, strict=False)) if a != b),
+                 min(len(expected), len(stored)))
         start = max(0, i - 40)
-        cut = (lambda v: ("..." if start else "") + repr(v[start:start + width - 50])
-               + ("..." if len(v) > start + width - 50 else ""))
+
+        def cut(v: str) -> str:
+            return ("..." if start else "") + repr(v[start:start + width - 50]) + (
+                "..." if len(v) > start + width - 50 else "")
+
         return cut(expected), cut(stored)
     return short(expected, width), short(stored, width)
 
@@ -553,7 +587,7 @@ class Stored:
         for table, cols in self.columns.items():
             rows: dict[int, Any] = {}
             for row in self.conn.execute(f"SELECT * FROM [{table}] WHERE pmid IN ({marks})", pmids):
-                d = dict(zip(cols, row))
+                d = dict(zip(cols, row, strict=True))
                 if table == "articles":
                     rows[d["pmid"]] = d
                 else:
@@ -691,9 +725,9 @@ def report(all_stats: list[dict[str, Any]], tally: Tally, elapsed: float) -> Non
     print("litwatch fidelity: stored values vs an independent lxml reading of the same XML\n")
     for s in all_stats:
         sel, c = s["selection"], s["counts"]
-        print(f"{s['file']}: {sel.records:,} records in the file ({sel.repeats} further copies of a PMID already read, {sel.deleted} "
-              f"deleted by DeleteCitation, {sel.refused} refused after a deletion, {sel.books} books) -> "
-              f"{len(sel.kept):,} expected stored")
+        print(f"{s['file']}: {sel.records:,} records in the file ({sel.repeats} further copies of a PMID already "
+              f"read, {sel.deleted} deleted by DeleteCitation, {sel.refused} refused after a deletion, "
+              f"{sel.books} books) -> {len(sel.kept):,} expected stored")
         print(f"  litwatch import: {s['import_s']:.1f} s (run counts: received {c.received}, new {c.new}, "
               f"updated {c.updated}, unchanged {c.unchanged}, deleted {c.deleted}, skipped {c.skipped}); "
               f"independent reading + comparison: {s['compare_s']:.1f} s")

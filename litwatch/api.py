@@ -21,10 +21,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from . import evidence
+from . import evidence, gaps
 from .config import Config, Topic, load_config
-from .errors import LitwatchError, Unexpected, debugging
+from .errors import LitwatchError, Unexpected, Unreachable, debugging
 from .lock import RunLock, close_abandoned_runs
+from .progress import Meter
 from .redact import printable
 from .runs import RunResult, last_run_id, session, summary
 from .sources import all_sources, get
@@ -54,6 +55,7 @@ def writing(db: Db, wait: float = 0.0, *, check_parsers: bool = True) -> Iterato
             abandoned = close_abandoned_runs(conn)
             if abandoned:
                 log.warning("marked %d run(s) of a process that died as interrupted", abandoned)
+                gaps.open_missing(conn)  # what those fetches were to cover is a gap
             if check_parsers:
                 _check_parsers(conn)
             yield conn
@@ -148,33 +150,53 @@ def _summary(conn: sqlite3.Connection, first: int, extra: dict[str, Any], errors
 def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), sources: Iterable[str] = (),
           full: bool = False, since: date | None = None, follow: bool = True, wait: float = 0.0,
           on_result: OnResult | None = None, on_error: OnError | None = None,
-          on_skip: Echo | None = None) -> dict[str, Any]:
+          on_skip: Echo | None = None, progress: Meter | None = None) -> dict[str, Any]:
     """Fetch every topic (or those named) from every source (or those named), follow the
     links to records the queries missed, and bring the evidence layer up to date.
 
-    One source failing, for whatever reason, does not stop the others (see :func:`contained`).
+    One source failing, for whatever reason, does not stop the others (see :func:`contained`);
+    a source that cannot be reached at all is not asked again in this call (its other
+    topics and its linked records are skipped, each with one ``on_skip`` line).
+    ``progress`` meters each fetch and the following of links (see :mod:`litwatch.progress`).
     Returns the summary of the runs made (``status``: success, partial or failed; ``runs``;
     ``evidence``; ``errors``: one ``{"what", "error"}`` per step that failed).
     """
     config = config or load_config()
     chosen = _sources(sources)
+    skip = on_skip or (lambda line: None)
     errors: Errors = []
+    down: set[str] = set()  # sources that could not be reached
     with writing(db, wait) as conn, session():
         first = last_run_id(conn)
+        for source in chosen:
+            advice = source.advice(config)
+            if advice:
+                log.warning("%s", advice)
         for topic in _topics(config, topics):
             for source in chosen:
                 if source.query(topic) is None:
-                    if on_skip:
-                        on_skip(f"{source.name} {topic.name}: skipped (the topic has no {source.label} query)")
+                    skip(f"{source.name} {topic.name}: skipped (the topic has no {source.label} query)")
+                    continue
+                if source.name in down:
+                    unreachable(conn, source, topic, source.url(config))
+                    skip(f"{source.name} {topic.name}: skipped ({source.label} could not be reached)")
                     continue
                 with contained(f"{source.name} {topic.name}", errors, on_error):
-                    result = fetch_topic(conn, config, source, topic, full=full, since=since)
+                    try:
+                        result = fetch_topic(conn, config, source, topic, full=full, since=since, progress=progress)
+                    except Unreachable:
+                        down.add(source.name)
+                        raise
                     if on_result:
                         on_result(result)
         if follow:
+            for source in chosen:
+                if source.name in down and source.missing_links(conn):
+                    skip(f"{source.name} linked {source.unit}: skipped ({source.label} could not be reached)")
             with contained("following links", errors, on_error):
                 evidence.refresh(conn, config.topics)  # the links tell what to follow
-                for result in follow_links(conn, config, chosen):
+                reachable = [s for s in chosen if s.name not in down]
+                for result in follow_links(conn, config, reachable, progress=progress):
                     if on_result:
                         on_result(result)
         extra: dict[str, Any] = {}
@@ -183,14 +205,56 @@ def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), s
         return _summary(conn, first, extra, errors)
 
 
+def reconcile(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), sources: Iterable[str] = (),
+              wait: float = 0.0, on_result: OnResult | None = None, on_error: OnError | None = None,
+              on_skip: Echo | None = None, progress: Meter | None = None) -> dict[str, Any]:
+    """Compare each topic's stored records with the full ID list its search holds at each
+    source (or those named): fetch the missing, flag those that left the search (kept, with
+    an event), then refresh the evidence. One source failing does not stop the others.
+
+    Returns the runs' summary plus ``reconciled``: per source and topic, ``listed`` (IDs the
+    service listed), ``expected`` (the count it gave), ``stored``, ``fetched``, ``left``,
+    ``returned``, ``not_served``. ``progress`` meters the missing records fetched (see
+    :mod:`litwatch.progress`).
+    """
+    from .reconcile import reconcile_topic, reconciles
+
+    config = config or load_config()
+    errors: Errors = []
+    done: list[dict[str, Any]] = []
+    with writing(db, wait) as conn, session():
+        first = last_run_id(conn)
+        for topic in _topics(config, topics):
+            for source in _sources(sources):
+                if source.query(topic) is None or not reconciles(source):
+                    if on_skip:
+                        why = (f"the topic has no {source.label} query" if source.query(topic) is None
+                               else f"{source.label} cannot list a search's IDs alone")
+                        on_skip(f"{source.name} {topic.name}: not reconciled ({why})")
+                    continue
+                with contained(f"{source.name} {topic.name}", errors, on_error):
+                    result = reconcile_topic(conn, config, source, topic, progress=progress)
+                    done.append({"source": source.name, "topic": topic.name, "run_id": result.run_id,
+                                 "expected": result.counts.expected,
+                                 **{k: result.params[k] for k in ("listed", "stored", "fetched", "left", "returned",
+                                                                  "not_served")}})
+                    if on_result:
+                        on_result(result)
+        extra: dict[str, Any] = {"reconciled": done}
+        if done:
+            with contained("evidence", errors, on_error):
+                extra["evidence"] = evidence.refresh(conn, config.topics)
+        return _summary(conn, first, extra, errors)
+
+
 def import_paths(db: Db, paths: Iterable[str | Path], config: Config | None = None, *, topic: str | None = None,
-                 origin: str = "import", wait: float = 0.0, progress: Callable[[str], Callable[[int], None]] | None = None,
+                 origin: str = "import", wait: float = 0.0, progress: Meter | None = None,
                  on_result: OnResult | None = None, on_error: OnError | None = None) -> dict[str, Any]:
     """Import files (PubMed XML or MEDLINE text, ClinicalTrials.gov JSON...; the format is read
     from the content); a file that fails is reported and the others still load.
 
-    ``progress(path)`` may return a callable that receives bytes read. Returns the runs'
-    summary, like :func:`fetch`.
+    ``progress`` meters each file's bytes read (with the records read as its note; see
+    :mod:`litwatch.progress`). Returns the runs' summary, like :func:`fetch`.
     """
     config = config or load_config()
     if topic is not None:
@@ -201,7 +265,7 @@ def import_paths(db: Db, paths: Iterable[str | Path], config: Config | None = No
         for path in paths:
             with contained(str(path), errors, on_error):
                 result = import_file(conn, path, topic=topic, origin=origin,
-                                     progress=progress(str(path)) if progress else None)
+                                     progress=progress(str(path), _size(path), "bytes") if progress else None)
                 if on_result:
                     on_result(result)
         extra: dict[str, Any] = {}
@@ -214,12 +278,20 @@ def import_paths(db: Db, paths: Iterable[str | Path], config: Config | None = No
         return _summary(conn, first, extra, errors)
 
 
+def _size(path: str | Path) -> int | None:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return None  # the import says why in its own words
+
+
 SAMPLE_DIR = Path(__file__).parent / "sample"  # package data: installed with litwatch
 
 
 def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | Path = "data/report.html",
            fmt: str = "html", wait: float = 0.0, echo: Echo | None = None, on_result: OnResult | None = None,
-           on_error: OnError | None = None, feed_output: str | Path | None = None) -> dict[str, Any]:
+           on_error: OnError | None = None, feed_output: str | Path | None = None,
+           progress: Meter | None = None) -> dict[str, Any]:
     """The scheduled job: fetch every topic from every source, then write the report of the
     first topic to ``output``.
 
@@ -237,7 +309,7 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
         first = last_run_id(conn)
         reachable = [s for s in all_sources() if probe(s.probe_url(config))]
         if reachable:
-            done = fetch(conn, config, on_result=on_result, on_error=on_error)
+            done = fetch(conn, config, on_result=on_result, on_error=on_error, progress=progress)
         elif not scalar(conn, "SELECT count(*) FROM runs WHERE status = 'success'"):
             files = sorted(SAMPLE_DIR.glob("*.json")) + sorted(SAMPLE_DIR.glob("*.xml.gz"))
             if not files:
@@ -245,7 +317,7 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
             say(f"Offline: {_labels()} cannot be reached; importing the bundled real sample instead of a live "
                 f"fetch.")
             done = dict(import_paths(conn, files, config, topic=config.topics[0].name, origin="sample",
-                                     on_error=on_error), offline=True)
+                                     on_error=on_error, progress=progress), offline=True)
         else:
             say(f"Offline: {_labels()} cannot be reached; reporting the data already stored.")
             for topic in config.topics:  # the attempt is recorded, so the report says it failed
@@ -254,7 +326,7 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
                         unreachable(conn, source, topic, source.url(config))
             done = {"offline": True, "errors": []}
         errors: Errors = done["errors"]
-        extra = {key: done[key] for key in ("evidence", "offline") if key in done}
+        extra: dict[str, Any] = {key: done[key] for key in ("evidence", "offline") if key in done}
         extra.update(report=None, notice=None)
         with contained("report", errors, on_error):
             data = write_report(conn, config, fmt=fmt, output=output, record=True)
@@ -345,6 +417,12 @@ def feed(db: Db, config: Config | None = None, *, topic: str | None = None, kind
     return atom(chosen, items, link=link), len(items)
 
 
+def _plain(mail: Any) -> str:
+    """The plain-text part of a digest message."""
+    body = mail.get_body(("plain",))
+    return body.get_content() if body is not None else ""
+
+
 def notify(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), dry_run: bool = False,
            wait: float = 0.0) -> dict[str, Any]:
     """Send the e-mail digest of the events not sent yet (every topic, or those named), over
@@ -367,7 +445,7 @@ def notify(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), 
     chosen = _topics(config, topics)
     with (reading(db) if dry_run else writing(db, wait)) as conn:
         digest = pending(conn, config, chosen, settings)
-        text = message(config, digest, settings).get_body(("plain",)).get_content() if digest.count else ""
+        text = _plain(message(config, digest, settings)) if digest.count else ""
         if dry_run:
             return {"events": digest.count, "sent": 0, "to": list(settings.to), "text": text}
         if digest.count:
@@ -414,6 +492,12 @@ def list_runs(db: Db, limit: int = 20) -> list[dict[str, Any]]:
                      [limit])
 
 
+def open_gaps(db: Db, topic: str | None = None) -> list[dict[str, Any]]:
+    """The monitoring gaps still open, oldest first, each with ``text``: how a person reads it."""
+    with reading(db) as conn:
+        return [{**g.as_dict(), "text": g.describe(gaps.label(g.source))} for g in gaps.open_gaps(conn, topic=topic)]
+
+
 def reparse(db: Db, config: Config | None = None, *, sources: Iterable[str] = (), wait: float = 0.0,
             on_result: OnResult | None = None) -> dict[str, Any]:
     """Rebuild the normalized tables from the raw copies stored with the records, without the
@@ -456,5 +540,5 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 __all__ = ["DEFAULT_DB", "build_report", "export", "export_citations", "exportable", "feed", "fetch", "import_paths",
-           "list_runs", "migrate", "notify", "reading", "render_report", "reparse", "update", "write_report",
-           "writing"]
+           "list_runs", "migrate", "notify", "open_gaps", "reading", "reconcile", "render_report", "reparse", "update",
+           "write_report", "writing"]

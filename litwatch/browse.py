@@ -70,8 +70,8 @@ QUERIES = {
                        "Statuses and phases are ClinicalTrials.gov's codes.",
         "sql": "WITH last AS (SELECT id FROM runs WHERE session = (SELECT max(session) FROM runs "
                "WHERE kind IN ('fetch', 'import', 'follow'))) "
-               "SELECT 'trial' AS kind, c.nct_id AS id, c.field, c.old_value, c.new_value, c.run_id FROM trial_changes c "
-               "WHERE c.run_id IN last "
+               "SELECT 'trial' AS kind, c.nct_id AS id, c.field, c.old_value, c.new_value, c.run_id "
+               "FROM trial_changes c WHERE c.run_id IN last "
                "UNION ALL SELECT CASE WHEN p.preprint THEN 'preprint' ELSE 'paper' END, p.paper_id, 'new', NULL, "
                "p.title, p.first_run_id FROM papers p WHERE p.first_run_id IN last "
                "ORDER BY 1, 2"},
@@ -101,8 +101,9 @@ def datasette_metadata(db_path: str | Path) -> dict[str, Any]:
     for name in FTS:
         # The FTS index is keyed by rowid: the pmid itself for articles (an INTEGER PRIMARY
         # KEY), SQLite's own rowid for trials (keyed by a text NCT ID).
-        integer_pk = TABLES[name].types[TABLES[name].pk] is int
-        tables[name].update(fts_table=f"{name}_fts", fts_pk=TABLES[name].pk if integer_pk else "rowid")
+        (pk,) = TABLES[name].pk_columns  # every indexed table has a one-column key
+        integer_pk = TABLES[name].types[pk] is int
+        tables[name].update(fts_table=f"{name}_fts", fts_pk=pk if integer_pk else "rowid")
         for suffix in ("_fts", "_fts_config", "_fts_data", "_fts_docsize", "_fts_idx"):
             tables[f"{name}{suffix}"] = {"hidden": True}
     for name in VIEWS:

@@ -59,7 +59,7 @@ clinicaltrials.gov.js translators) and a pybtex round trip:
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, overload
 
 import bibtexparser
 import rispy
@@ -94,7 +94,7 @@ def _names(p: Paper) -> list[tuple[str, str | None]]:
     """(last, first) for a person, (name, None) for a group or one-part name."""
     if _kind(p) == TRIAL:
         return [(p["lead_sponsor"], None)] if p.get("lead_sponsor") else []
-    names = []
+    names: list[tuple[str, str | None]] = []
     for a in p.get("authors") or []:
         if isinstance(a, dict):
             if a.get("collective"):
@@ -317,6 +317,12 @@ _PAIRED = str.maketrans(_ESCAPES)
 _UNPAIRED = str.maketrans({**_ESCAPES, "{": r"{\textbraceleft}", "}": r"{\textbraceright}"})
 
 
+@overload
+def _escape(text: str) -> str: ...
+@overload
+def _escape(text: None) -> None: ...
+@overload
+def _escape(text: str | None) -> str | None: ...
 def _escape(text: str | None) -> str | None:
     if text is None:
         return None

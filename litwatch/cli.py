@@ -5,8 +5,10 @@ that need them, so ``litwatch --help`` starts fast."""
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -30,9 +32,10 @@ EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_BUSY = 1, 2, 3, 75
 class Context:
     """What the group's options give every command."""
 
-    def __init__(self, db_path: str, config_path: str | None):
+    def __init__(self, db_path: str, config_path: str | None, terminal: Terminal | None = None):
         self.db_path = db_path
         self.config_path = config_path
+        self.terminal = terminal
         self._config: Config | None = None
 
     @property
@@ -45,13 +48,22 @@ class Context:
 log = logging.getLogger("litwatch")
 
 
+def counted(n: int, unit: str) -> str:
+    """``n`` and its unit, singular for one: "1 study", "2 studies"."""
+    return f"{n} {_ONE.get(unit, unit) if n == 1 else unit}"
+
+
+_ONE = {"studies": "study", "records": "record"}
+
+
 class Failure(click.ClickException):
     """A one-line error with a chosen exit code (control characters in it escaped, so a
     file name or an ID read from outside cannot forge another line)."""
 
     def __init__(self, message: str, exit_code: int = EXIT_FAILED):
         super().__init__(printable(message))
-        self.exit_code = exit_code
+        # click's stubs declare exit_code a class variable; click reads it from the instance.
+        self.exit_code = exit_code  # type: ignore[misc]
 
 
 class OneLine(logging.Formatter):
@@ -60,6 +72,52 @@ class OneLine(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         return printable(super().formatMessage(record))
+
+
+class Terminal(logging.StreamHandler):
+    """Log lines on stderr, one line each; a progress bar being drawn is moved past first,
+    so that a warning never lands in the middle of it."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)  # the stream of this invocation (CliRunner swaps it)
+        self.setFormatter(OneLine("%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"))
+        self.bars: Bars | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.bars is not None:
+            self.bars.interrupt()
+        super().emit(record)
+
+
+# Libraries that log at INFO what a litwatch user has no use for (matplotlib's font cache,
+# urllib3's connections): -v shows litwatch's own progress, not theirs.
+QUIET_LOGGERS = ("matplotlib", "PIL", "fontTools", "urllib3", "charset_normalizer", "asyncio", "feedgenerator",
+                 "datasette", "jinja2")
+
+
+def _setup_logging(ctx: click.Context, verbose: bool) -> Terminal:
+    """Send log lines to stderr for this invocation (WARNING, or INFO with -v) and undo it
+    when the command ends, so a library call or a test that follows starts clean."""
+    root = logging.getLogger()
+    handler = Terminal()
+    # With -v the handler passes litwatch's debug lines (tracebacks) too: the loggers' levels
+    # decide, other libraries' stay at INFO (root) or WARNING (QUIET_LOGGERS).
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    saved = [(root, root.level), (log, log.level)] + [(logging.getLogger(n), logging.getLogger(n).level)
+                                                     for n in QUIET_LOGGERS]
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    if verbose:
+        log.setLevel(logging.DEBUG)  # litwatch's own debug lines: the tracebacks of unexpected errors
+    root.addHandler(handler)
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        for logger, level in saved:
+            logger.setLevel(level)
+    ctx.call_on_close(restore)
+    return handler
 
 
 class Terminated(KeyboardInterrupt):
@@ -113,17 +171,12 @@ def reports_errors(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help=f"TOML configuration (default: ./{DEFAULT_CONFIG_NAME} if present, else built-in).")
 @click.option("-v", "--verbose", is_flag=True,
-              help="Log progress at INFO level, and the traceback of an unexpected error.")
+              help="Log each request (search windows, pages, batches) and the traceback of an unexpected error.")
 @click.pass_context
 def cli(ctx: click.Context, db_path: str, config_path: str | None, verbose: bool) -> None:
     """Watch the research on a topic (default: ketamine for PTSD) in PubMed and
     ClinicalTrials.gov, and keep it in one SQLite database."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLine("%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
-    if verbose:
-        log.setLevel(logging.DEBUG)  # litwatch's own debug lines: the tracebacks of unexpected errors
-    ctx.obj = Context(db_path, config_path)
+    ctx.obj = Context(db_path, config_path, _setup_logging(ctx, verbose))
     signal.signal(signal.SIGTERM, _terminate)
 
 
@@ -165,45 +218,72 @@ def machine_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class Output:
-    """Where a command's lines go: text, nothing (--quiet), or one JSON summary (--json)."""
+    """Where a command's lines go: text, nothing but errors (--quiet: log warnings too are
+    left out), or one JSON summary (--json); and its progress bars (on a terminal only)."""
 
     def __init__(self, quiet: bool, as_json: bool):
         self.quiet, self.as_json = quiet, as_json
+        self.bars = Bars(silent=quiet or as_json)
+        ctx = click.get_current_context(silent=True)
+        obj = ctx.find_object(Context) if ctx else None
+        terminal = obj.terminal if obj else None
+        if terminal is not None:
+            terminal.bars = self.bars
+            if quiet:
+                terminal.setLevel(logging.ERROR)
 
     def line(self, text: str) -> None:
         if not (self.quiet or self.as_json):
+            self.bars.close()
             click.echo(printable(text))
 
     def note(self, text: str) -> None:
         """A line for a person watching (stderr), silent with --quiet or --json."""
         if not (self.quiet or self.as_json):
+            self.bars.close()
             click.echo(printable(text), err=True)
 
     def error(self, what: str, error: Exception) -> None:
         """One line per failure, whatever the file name or message holds (the JSON summary
         has the same errors)."""
         if not self.as_json:
-            click.echo(printable(f"Error: {what}: {error}" if what else f"Error: {error}"), err=True)
+            self.bars.close()
+            text = str(error)
+            named = not what or text.startswith(f"{what}:")  # the message names the file already
+            click.echo(printable(f"Error: {text}" if named else f"Error: {what}: {text}"), err=True)
 
     def result(self, result: Any) -> None:
+        from .absent import RETRY_DAYS
         from .sources import get
 
         c = result.counts
-        unit = get(result.source).unit
+        source = get(result.source)
+        unit = source.unit
         if result.kind == "reparse":
             self.line(f"{result.source}: {c.received} {unit} reparsed from their raw copies ({c.updated} changed); "
                       f"{result.params['without_raw']} without a raw copy kept as stored [run {result.run_id}]")
         elif result.kind == "import":
-            self.line(f"{result.params['file']}: {c.received} {unit} ({c.new} new, {c.updated} updated, "
+            self.line(f"{result.params['file']}: {counted(c.received, unit)} ({c.new} new, {c.updated} updated, "
                       f"{c.unchanged} unchanged, {c.deleted} deleted, {c.skipped} skipped) [run {result.run_id}]")
+        elif result.kind == "reconcile":
+            from .reconcile import line
+
+            self.line(line(result, result.source, unit))
         elif result.kind == "follow":
-            self.line(f"{result.source} linked {unit}: {c.received} of {c.expected} fetched by ID [run {result.run_id}]")
+            absent, known = result.params.get("absent"), result.params.get("known_absent")
+            absent = f"; {absent} not at {source.label} (asked again after {RETRY_DAYS} days)" if absent else ""
+            known = f"; {known} known to be absent not asked" if known else ""
+            self.line(f"{result.source} linked {unit}: {c.received} of {c.expected} fetched by ID{absent}{known} "
+                      f"[run {result.run_id}]")
         else:
             expected = "" if c.expected is None else f" of {c.expected}"
             skipped = f", {c.skipped} skipped" if c.skipped else ""
             self.line(f"{result.source} {result.topic}: {c.received}{expected} {unit} fetched "
-                      f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted{skipped}) "
-                      f"[{result.params['mode']}, run {result.run_id}]")
+                      f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted{skipped})"
+                      f"{_overlap(result)} [{result.params['mode']}, run {result.run_id}]")
+
+    def close(self) -> None:
+        self.bars.close()
 
     def finish(self, summary: dict[str, Any], evidence: bool = True) -> None:
         """Print the evidence line or the JSON summary; exit 0, 3 (partial) or 1 (failed)."""
@@ -255,10 +335,46 @@ def fetch(obj: Context, sources: tuple[str, ...], topics: tuple[str, ...], full:
     if full and since:
         raise click.UsageError("--full and --since cannot be combined")
     out = Output(quiet, as_json)
-    summary = api.fetch(obj.db_path, obj.config, topics=topics, sources=() if "all" in sources else sources,
-                        full=full, since=since, follow=not no_follow, wait=wait, on_result=out.result,
-                        on_error=out.error, on_skip=out.line)
+    try:
+        summary = api.fetch(obj.db_path, obj.config, topics=topics, sources=() if "all" in sources else sources,
+                            full=full, since=since, follow=not no_follow, wait=wait, on_result=out.result,
+                            on_error=out.error, on_skip=out.line, progress=out.bars)
+    finally:
+        out.close()
     out.finish(summary)
+
+
+@cli.command()
+@click.option("--source", "sources", type=click.Choice(SOURCE_NAMES), multiple=True,
+              help="Which source to reconcile (repeatable; default: all).")
+@click.option("--topic", "topics", multiple=True, help="Topic name (repeatable; default: every topic).")
+@machine_options
+@click.pass_obj
+@reports_errors
+def reconcile(obj: Context, sources: tuple[str, ...], topics: tuple[str, ...], quiet: bool, as_json: bool,
+              wait: float) -> None:
+    """Compare each topic's stored records with the full list of IDs its search holds now.
+
+    Asks each service for the search's IDs alone (cheap requests), fetches the records
+    the database lacks (say, one indexed with an old entry date, which an incremental
+    fetch cannot see), and flags the records that left the search: they are kept, listed
+    in the left_search table and told as events. Prints, per source and topic, how many
+    IDs the service listed, how many were stored, fetched and flagged. Run it weekly.
+    Exit status as for fetch.
+
+    \b
+    Example:
+        litwatch reconcile --topic ketamine-ptsd --source pubmed
+    """
+    from . import api
+
+    out = Output(quiet, as_json)
+    try:
+        summary = api.reconcile(obj.db_path, obj.config, topics=topics, sources=sources, wait=wait,
+                                on_result=out.result, on_error=out.error, on_skip=out.line, progress=out.bars)
+    finally:
+        out.close()
+    out.finish(summary, evidence=False)
 
 
 @cli.command(name="import")
@@ -282,30 +398,66 @@ def import_(obj: Context, paths: tuple[str, ...], topic: str | None, quiet: bool
     from . import api
 
     out = Output(quiet, as_json)
-    bars = Bars(quiet or as_json)
     try:
-        summary = api.import_paths(obj.db_path, paths, obj.config, topic=topic, wait=wait, progress=bars.start,
+        summary = api.import_paths(obj.db_path, paths, obj.config, topic=topic, wait=wait, progress=out.bars,
                                    on_result=out.result, on_error=out.error)
     finally:
-        bars.close()
+        out.close()
     out.finish(summary)
 
 
+def _overlap(result: Any) -> str:
+    """For PubMed's incremental fetch: its two date searches (added since, revised since)
+    share the records added and revised since; each is counted once, so say why the searches'
+    counts add up to more."""
+    searches = result.params.get("searches") or []
+    listed = sum(s.get("count") or 0 for s in searches)
+    if len(searches) < 2 or listed <= result.counts.received:
+        return ""
+    return (f"; each counted once: the searches for records added and revised since {result.params['since']} "
+            f"overlap ({listed} between them)")
+
+
 class Bars:
-    """A progress bar per file on a terminal; nothing when output goes to a file or pipe."""
+    """The library's progress meters as bars on stderr (one at a time): only on a terminal,
+    never with --quiet or --json, in a pipe, a log file or cron. LITWATCH_PROGRESS=1 shows
+    them anyway, =0 never."""
 
     def __init__(self, silent: bool):
-        self.silent = silent
+        wanted = os.environ.get("LITWATCH_PROGRESS", "").strip().lower()
+        self.forced = wanted in ("1", "always", "yes")
+        self.shown = not silent and wanted not in ("0", "never", "no") and (self.forced or sys.stderr.isatty())
         self.bar: Any = None
+        self.drawn = False
 
-    def start(self, path: str) -> Callable[[int], None] | None:
+    def __call__(self, what: str, total: int | None, unit: str) -> Callable[..., None] | None:
+        """A bar for one step (a meter, see :mod:`litwatch.progress`)."""
         self.close()
-        if self.silent or not sys.stderr.isatty():
+        if not self.shown:
             return None
-        self.bar = click.progressbar(length=Path(path).stat().st_size, label=f"Importing {Path(path).name}",
-                                     file=sys.stderr)
+        label = f"Importing {Path(what).name}" if unit == "bytes" else what
+        # An endless iterable: a bar of unknown length (PubMed's two date searches overlap by
+        # an amount nobody knows in advance) still counts, with a moving block for the bar.
+        self.bar = click.progressbar(itertools.repeat(None) if total is None else None, length=total, label=label,
+                                     file=sys.stderr, show_pos=unit != "bytes", show_eta=total is not None,
+                                     item_show_func=lambda note: note)
+        if self.forced:
+            self.bar._is_atty = True  # click draws only on a terminal; asked to, draw anyway
         self.bar.__enter__()
-        return self.bar.update  # type: ignore[no-any-return]
+        self.drawn = True
+        return self.update
+
+    def update(self, done: int, note: str = "") -> None:
+        if self.bar is not None:
+            self.bar.update(done, note or None)
+            self.drawn = True
+
+    def interrupt(self) -> None:
+        """A log line is coming: end the bar's line (the bar is drawn again on its next update)."""
+        if self.bar is not None and self.drawn:
+            self.drawn = False
+            sys.stderr.write("\n")
+            self.bar._last_line = None  # so the next update draws it in full below the log line
 
     def close(self) -> None:
         if self.bar is not None:
@@ -329,9 +481,12 @@ def emit(text: str, output: str | None, what: str | None = None) -> None:
 @click.option("--topic", help="Topic name (default: the first configured topic).")
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
-@click.option("--charts-dir", type=click.Path(file_okay=False), help="Markdown: also write PNG charts here and link them.")
-@click.option("--as-of", type=str, callback=_parse_date, help="Report the state after the runs started by YYYY-MM-DD.")
-@click.option("--since", type=str, callback=_parse_date, help="'What changed' since YYYY-MM-DD (default: the last run).")
+@click.option("--charts-dir", type=click.Path(file_okay=False),
+              help="Markdown: also write PNG charts here and link them.")
+@click.option("--as-of", type=str, callback=_parse_date,
+              help="Report the state after the runs started by YYYY-MM-DD.")
+@click.option("--since", type=str, callback=_parse_date,
+              help="'What changed' since YYYY-MM-DD (default: the last run).")
 @click.option("--since-last-report", is_flag=True, help="'What changed' since the last report `update` wrote.")
 @click.option("--section", type=click.Choice(["all", "summary"]), default="all", show_default=True,
               help="summary: only the opening paragraph and its references (HTML: a fragment to include).")
@@ -386,8 +541,11 @@ def update(obj: Context, output: str, fmt: str, feed_output: str | None, quiet: 
     from . import api
 
     out = Output(quiet, as_json)
-    summary = api.update(obj.db_path, obj.config, output=output, fmt=fmt, wait=wait, echo=out.note,
-                         on_result=out.result, on_error=out.error, feed_output=feed_output)
+    try:
+        summary = api.update(obj.db_path, obj.config, output=output, fmt=fmt, wait=wait, echo=out.note,
+                             on_result=out.result, on_error=out.error, feed_output=feed_output, progress=out.bars)
+    finally:
+        out.close()
     if summary["report"]:
         out.line(f"Report written to {output}")
     if feed_output and "feed_entries" in summary:
@@ -557,7 +715,8 @@ def export(obj: Context, table: str | None, sql: str | None, fmt: str, output: s
 @click.pass_obj
 @reports_errors
 def runs(obj: Context, limit: int, as_json: bool) -> None:
-    """List past runs: what was fetched or imported, when, and how it ended.
+    """List past runs: what was fetched or imported, when, and how it ended; then the
+    monitoring gaps still open (windows a failed fetch left unsearched).
 
     \b
     Example:
@@ -565,7 +724,7 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
     """
     from tabulate import tabulate
 
-    from .api import list_runs
+    from .api import list_runs, open_gaps
 
     rows = list_runs(obj.db_path, limit)
     if as_json:
@@ -575,6 +734,11 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
     else:
         shown = [{k: printable(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows]
         click.echo(tabulate(shown, headers="keys", tablefmt="simple", missingval=""))
+        gaps = open_gaps(obj.db_path)
+        if gaps:
+            click.echo(f"\nOpen monitoring gaps ({len(gaps)}):")
+            for gap in gaps:
+                click.echo(printable(f"  {gap['text']}"))
 
 
 @cli.command()

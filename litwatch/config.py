@@ -6,10 +6,12 @@ Without a file the built-in ``ketamine-ptsd`` topic is used.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tomllib
 import logging
+import tomllib
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -382,8 +384,19 @@ def _minutes(value: Any, key: str) -> float:
 
 
 def _check_url(value: str, key: str) -> str:
+    """A service's base URL: http(s), with a host, and a port that is a port."""
+    with contextlib.suppress(ValueError):  # a malformed URL is refused below, its password masked first
+        redact.register_url(value)
+    shown = redact.printable(redact.redact(value))
     if not value.startswith(("http://", "https://")):
-        raise ConfigError(f"config key '{key}' must be an http(s) URL, got {value!r}")
+        raise ConfigError(f"config key '{key}' must be an http(s) URL, got {shown!r}")
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range or not a number
+    except ValueError as e:
+        raise ConfigError(f"config key '{key}' is not a valid URL ({e}): {shown!r}") from None
+    if not parts.hostname:
+        raise ConfigError(f"config key '{key}' must name a host, got {shown!r}")
     return value.rstrip("/")
 
 

@@ -102,14 +102,16 @@ CUES: dict[str, tuple[str, ...]] = {
     "animal": tuple(rf"{species}\b" for species in _SPECIES),
     # Analyses of a trial's data that are not its primary report.
     "secondary": (
-        r"secondary (?:data )?analys[ie]s\b", r"post[- ]?hoc analys[ie]s (?:of|from)\b", r"ancillary stud(?:y|ies)\b",
-        r"sub-?stud(?:y|ies)\b", r"exploratory analys[ie]s of\b", r"pooled (?:data|analys[ie]s)\b", r"data were pooled\b",
-        r"re-?analys[ie]s\b", r"using data (?:from|of)\b", r"with data (?:from|of)\b", r"analy[sz]ed data (?:from|of)\b",
+        r"secondary (?:data )?analys[ie]s\b", r"post[- ]?hoc analys[ie]s (?:of|from)\b",
+        r"ancillary stud(?:y|ies)\b", r"sub-?stud(?:y|ies)\b", r"exploratory analys[ie]s of\b",
+        r"pooled (?:data|analys[ie]s)\b", r"data were pooled\b", r"re-?analys[ie]s\b", r"using data (?:from|of)\b",
+        r"with data (?:from|of)\b", r"analy[sz]ed data (?:from|of)\b",
         rf"analy[sz]ed from (?:a|an|the)\b{_TRIAL_AHEAD}", rf"derived from (?:a|an|the)\b{_TRIAL_AHEAD}",
         rf"as part of (?:a|an|the)\b{_TRIAL_AHEAD}",
         rf"within (?:a|an|the)\b{_TRIAL_AHEAD}", r"in the context of (?:a|an)\b", r"within the context of (?:a|an)\b",
         rf"participants (?:in|of|from) (?:a|an)\b{_TRIAL_AHEAD}",
-        r"data (?=(?:were |was )?(?:obtained |drawn |derived |collected |taken )?from (?:a|an|the)\b[^.]{0,80}\btrial\b)",
+        r"data (?=(?:were |was )?(?:obtained |drawn |derived |collected |taken )?"
+        r"from (?:a|an|the)\b[^.]{0,80}\btrial\b)",
     ),
     "secondary_title": (r"post[- ]?hoc\b", r"secondary analys", r"exploratory\b", r"ancillary\b", r"pooled\b",
                         r"subgroups?\b", r"insights? from\b", r"lessons? (?:learned )?from\b", r"evidence from\b",
@@ -162,8 +164,8 @@ CUES: dict[str, tuple[str, ...]] = {
         rf"double[- ]blind(?:ed)?,? (?:placebo-controlled,? )?{_RANDOMIZED}\b(?![^.:;]{{0,80}}\b(?:trials|studies)\b)",
         rf"{_RANDOMIZED} (?:controlled|clinical|placebo-controlled|sham-controlled|crossover|cross-over) trial\b",
     ),
-    "single_arm": (r"open-label\b(?=[^.]{0,30}\b(?:trial|study)\b)", r"single[- ]arm\b(?=[^.]{0,30}\b(?:trial|study)\b)",
-                   r"uncontrolled (?:trial|study)\b",
+    "single_arm": (r"open-label\b(?=[^.]{0,30}\b(?:trial|study)\b)",
+                   r"single[- ]arm\b(?=[^.]{0,30}\b(?:trial|study)\b)", r"uncontrolled (?:trial|study)\b",
                    r"phase (?:i|ii|1|2)[ab]?(?:/(?:ii|2)[ab]?)? (?:clinical )?(?:trial|study)\b"),
     "case_report": (r"case reports?\b", r"case series\b", r"a case of\b", r"a case with\b", r"case presentation\b",
                     r"report of (?:a|an|one|two|three|four|five|six|\d+) (?:\w+ )?(?:cases?|patients?)\b",
@@ -250,6 +252,12 @@ def find_cues(title: str, abstract: str) -> tuple[set[str], set[str]]:
 def infer_design(title: str, abstract: str) -> str:
     """The design the wording shows, or OTHER when it does not show one clearly."""
     in_title, anywhere = find_cues(title, abstract)
+    return _publication_kind(in_title, anywhere) or _study_design(in_title, anywhere)
+
+
+def _publication_kind(in_title: set[str], anywhere: set[str]) -> str | None:
+    """What a paper that reports no study of its own is (notice, comment, protocol, review),
+    as its title or its reporting headings say; None for a paper they do not place."""
     if "notice" in in_title:
         return OTHER
     if "comment" in in_title:
@@ -264,6 +272,11 @@ def infer_design(title: str, abstract: str) -> str:
         return PROTOCOL
     if "review_method" in anywhere:
         return META_ANALYSIS if "meta_analysis" in anywhere else SYSTEMATIC_REVIEW
+    return None
+
+
+def _study_design(in_title: set[str], anywhere: set[str]) -> str:
+    """The design of the study a paper reports, from the cues of its title and abstract."""
     if "animal" in in_title and not ("review" in in_title and "not_a_review" not in in_title):
         return PRECLINICAL
     if "case_report" in in_title:

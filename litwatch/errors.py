@@ -26,6 +26,11 @@ class ServiceUnavailable(LitwatchError):
     """A service could not be reached, or kept failing after every retry."""
 
 
+class Unreachable(ServiceUnavailable):
+    """A service could not be reached at all (connection refused, no route, no such host):
+    given up on after a short retry, and the steps that need it are skipped."""
+
+
 class TransientResponse(LitwatchError):
     """A response body showed a passing fault (truncated, rate-limited...); worth retrying."""
 

@@ -2,8 +2,10 @@
 
 Every source and run feeds the view: new papers and preprints, new trials, changes of a
 trial's status, phase, enrollment and dates, results posted, papers retracted, corrected,
-versioned, indexed or deleted, a paper linked to one of the topic's trials. Only records
-core to the topic (both of its concepts) raise events. Each event has a stable ID, so a feed
+versioned, indexed or deleted, a paper linked to one of the topic's trials, a record that left
+the topic's search, a monitoring gap opened or closed. Only records core to the topic (both of
+its concepts) raise the record events, except a record leaving the search (any the query had
+brought). Each event has a stable ID, so a feed
 reader or the e-mail digest never shows it twice.
 """
 
@@ -16,9 +18,12 @@ from typing import Any, Iterable
 from .designs import META_ANALYSIS, PROTOCOL, RCT, SYSTEMATIC_REVIEW
 from .labels import phase_label, status_label
 
-KINDS = ("new_paper", "new_preprint", "new_trial", "trial_status", "trial_results", "trial_completion_date",
-         "trial_start_date", "trial_phase", "trial_enrollment", "trial_paper", "paper_retracted",
-         "paper_corrected", "paper_new_version", "paper_indexed", "paper_deleted")
+RECORD_KINDS = ("new_paper", "new_preprint", "new_trial", "trial_status", "trial_results", "trial_completion_date",
+                "trial_start_date", "trial_phase", "trial_enrollment", "trial_paper", "paper_retracted",
+                "paper_corrected", "paper_new_version", "paper_indexed", "paper_deleted")
+# What happened to the monitoring itself (litwatch.gaps, litwatch.reconcile).
+MONITORING_KINDS = ("left_search", "gap_opened", "gap_closed")
+KINDS = RECORD_KINDS + MONITORING_KINDS
 IMPORTANCE = ("high", "normal", "low")
 _STRONG = (RCT, META_ANALYSIS, SYSTEMATIC_REVIEW)
 _STATUS_NEWS = {"RECRUITING": "started recruiting", "NOT_YET_RECRUITING": "is about to recruit (not yet recruiting)",
@@ -82,15 +87,29 @@ def describe(kind: str, record_id: str, title: str | None, old: str | None, new:
     """An event's headline, as a person reads it, and its importance (high, normal, low)."""
     name = title or record_id
     if kind in ("new_paper", "new_preprint"):
-        design = new or "other"
-        how = " (design inferred from wording)" if detail == "inferred" and design != "other" else ""
-        if kind == "new_preprint":
-            return f"New preprint, not peer reviewed: {name}", "normal"
-        if design in _STRONG:
-            return f"New {design}{how}: {name}", "high"
-        if design == PROTOCOL:
-            return f"New study protocol: {name}", "normal"
-        return f"New paper: {name}", "normal"
+        return _new_paper(kind, name, new, detail)
+    if kind in MONITORING_KINDS:
+        return _monitoring(kind, record_id, name, old, new, detail)
+    return (_trial_news(kind, record_id, name, old, new, detail) or _paper_news(kind, name, new)
+            or (f"{kind}: {name}", "low"))
+
+
+def _new_paper(kind: str, name: str, design: str | None, detail: str | None) -> tuple[str, str]:
+    """A new paper or preprint: papers of the strongest designs come first."""
+    design = design or "other"
+    how = " (design inferred from wording)" if detail == "inferred" and design != "other" else ""
+    if kind == "new_preprint":
+        return f"New preprint, not peer reviewed: {name}", "normal"
+    if design in _STRONG:
+        return f"New {design}{how}: {name}", "high"
+    if design == PROTOCOL:
+        return f"New study protocol: {name}", "normal"
+    return f"New paper: {name}", "normal"
+
+
+def _trial_news(kind: str, record_id: str, name: str, old: str | None, new: str | None,
+                detail: str | None) -> tuple[str, str] | None:
+    """A new trial, a change to a trial's record or a paper linked to it; None for other kinds."""
     if kind == "new_trial":
         return f"New trial {record_id} ({status_label(new)}): {name}", "normal"
     if kind == "trial_status":
@@ -113,6 +132,11 @@ def describe(kind: str, record_id: str, title: str | None, old: str | None, new:
         if detail and "RESULT" in detail:
             return f"Results paper for {record_id}: {name}", "high"
         return f"New paper on {record_id}: {name}", "normal"
+    return None
+
+
+def _paper_news(kind: str, name: str, new: str | None) -> tuple[str, str] | None:
+    """A change to a stored paper (retraction, correction, version, indexing, deletion)."""
     if kind == "paper_retracted":
         return f"Retracted: {name}", "high"
     if kind == "paper_corrected":
@@ -123,4 +147,24 @@ def describe(kind: str, record_id: str, title: str | None, old: str | None, new:
         return f"Indexed by NLM (design now from indexing): {name}", "low"
     if kind == "paper_deleted":
         return f"Deleted from PubMed: {name}", "normal"
-    return f"{kind}: {name}", "low"
+    return None
+
+
+def _monitoring(kind: str, record_id: str, name: str, old: str | None, new: str | None,
+                detail: str | None) -> tuple[str, str]:
+    """Headlines of what happened to the monitoring: a record left the search (``detail``: the
+    source), a gap opened or closed (``record_id``: the source; ``old``, ``new``: its window)."""
+    if kind == "left_search":
+        return f"No longer found by the topic's {_label(detail)} search (kept, flagged): {name}", "normal"
+    window = f"from {old} to {new}" if old else f"up to {new} (no fetch had succeeded yet)"
+    if kind == "gap_closed":
+        return f"Monitoring gap closed: {_label(record_id)} {window} was searched again", "low"
+    why = f" ({detail})" if detail else ""
+    return (f"Monitoring gap: {_label(record_id)} was not searched {window}: the update did not finish{why}; "
+            f"the next successful update covers it"), "high"
+
+
+def _label(source: str | None) -> str:
+    from .gaps import label
+
+    return label(source or "")

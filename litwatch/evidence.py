@@ -24,7 +24,7 @@ import hashlib
 import json
 import re
 import sqlite3
-from typing import Iterable
+from typing import Any, Iterable
 
 from .config import Topic
 from .sources import all_sources
@@ -36,7 +36,7 @@ NCT_ID = re.compile(r"\bNCT\s?(\d{8})\b", re.IGNORECASE)
 RELEVANCE = ("core", "intervention", "condition", "none")
 
 
-def refresh(conn: sqlite3.Connection, topics: Iterable[Topic], *, full: bool = False) -> dict[str, int]:
+def refresh(conn: sqlite3.Connection, topics: Iterable[Topic], *, full: bool = False) -> dict[str, Any]:
     """Bring the evidence layer up to date with the records written since the last refresh
     (all records when ``full``, or when the store says the layer is stale); return counts of
     what it holds."""

@@ -50,6 +50,8 @@ def rows(db: sqlite3.Connection, table: str | None = None, sql: str | None = Non
         if not _NAME.match(table) or table not in table_names(db) + view_names(db):
             raise LitwatchError(f"no table or view named {table!r} (see: litwatch export --list)")
         sql = f"SELECT * FROM [{table}]"
+    if sql is None:
+        raise LitwatchError("nothing to export: name a table or give a query")
     path = db_path(db)
     deadline = time.monotonic() + max_seconds
     try:
@@ -87,7 +89,7 @@ def to_csv(columns: list[str], data: Iterable[tuple]) -> str:
 
 
 def to_json(columns: list[str], data: Iterable[tuple]) -> str:
-    return json.dumps([dict(zip(columns, row)) for row in data], indent=2, ensure_ascii=False) + "\n"
+    return json.dumps([dict(zip(columns, row, strict=True)) for row in data], indent=2, ensure_ascii=False) + "\n"
 
 
 def citations(db: sqlite3.Connection, *, topic: str | None = None, designs: Iterable[str] = (),
@@ -99,7 +101,8 @@ def citations(db: sqlite3.Connection, *, topic: str | None = None, designs: Iter
     Europe PMC paper's record (``kind`` "preprint" with its ``server`` for a preprint), with
     ``authors`` in byline order (``"Last, First"`` for a person, ``{"collective": name}`` for a
     group, whose name may hold a comma) and ``keywords`` (MeSH headings)."""
-    where, params = ["1 = 1"], []
+    where: list[str] = ["1 = 1"]
+    params: list[str | int] = []
     if topic or relevance:
         clause = "p.paper_id IN (SELECT paper_id FROM paper_topics WHERE 1 = 1"
         if topic:

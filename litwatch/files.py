@@ -35,7 +35,7 @@ MAX_RECORD_BYTES = 64 << 20
 # JSON 11x); a gzip bomb (one repeated byte) inflates about a thousandfold. Measured over
 # each window of decompressed output, so a real head cannot hide a bomb behind it.
 MAX_INFLATION = 100
-_INFLATION_WINDOW = 64 << 20
+_INFLATION_WINDOW = 16 << 20
 
 
 def sniff(head: bytes) -> str:
@@ -103,8 +103,7 @@ def open_input(path: str | Path) -> Iterator[tuple[str, IO[bytes], IO[bytes], by
     try:
         magic = raw.read(2)
         raw.seek(0)
-        stream: IO[bytes] = _Inflating(raw) if magic == b"\x1f\x8b" else raw  # type: ignore[assignment]
-        buffered = io.BufferedReader(stream) if not isinstance(stream, io.BufferedReader) else stream  # type: ignore[arg-type]
+        buffered: io.BufferedReader[Any] = io.BufferedReader(_Inflating(raw)) if magic == b"\x1f\x8b" else raw
         try:
             head = buffered.peek(_SNIFF)[:_SNIFF]
         except ParseError as e:
@@ -120,7 +119,7 @@ def open_input(path: str | Path) -> Iterator[tuple[str, IO[bytes], IO[bytes], by
         raw.close()
 
 
-def _open_regular(path: Path) -> IO[bytes]:
+def _open_regular(path: Path) -> io.BufferedReader:
     """Open a regular file for reading, refusing anything else before a byte is read.
 
     Opened non-blocking, then checked with fstat: opening a named pipe would otherwise wait
@@ -166,6 +165,9 @@ class _Inflating(io.RawIOBase):
         return True
 
     def readinto(self, b: Any) -> int:
+        # At most a window per call, so a caller asking for a large read (a whole JSON body)
+        # cannot make a bomb inflate into memory before the ratio is checked.
+        b = memoryview(b)[:_INFLATION_WINDOW]
         try:
             n = self.gz.readinto(b)
         except EOFError:

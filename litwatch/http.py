@@ -5,7 +5,8 @@ slow or hostile, holds a run (and the database's write lock) for longer than it 
 Every message it produces names the URL without its query string, is redacted (see
 :mod:`litwatch.redact`) and fits on one line. Redirects are followed only within the same
 origin, bodies are bounded in size, and a service that refuses connections is given up on
-within about a second instead of after the long backoff meant for overloaded servers.
+after two quick attempts (:class:`~litwatch.errors.Unreachable`) instead of after the long
+backoff meant for overloaded servers.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from urllib3.exceptions import NewConnectionError
 
 from . import __version__
 from .errors import (DeadlineExceeded, HttpError, HttpStatusError, LitwatchError, ResponseTooLarge,
-                     ServiceUnavailable, TransientResponse)
+                     ServiceUnavailable, TransientResponse, Unreachable)
 from .redact import SECRET_NAME, printable, redact, register, register_url
 
 __all__ = ["USER_AGENT", "Deadline", "HttpClient", "HttpStats", "RateLimiter", "probe", "redact"]
@@ -49,6 +50,9 @@ MAX_BYTES = 256 * 2 ** 20
 # An error body is only quoted, never parsed whole: its first 64 KiB are plenty.
 ERROR_BODY_BYTES = 64 * 2 ** 10
 CHUNK_BYTES = 64 * 2 ** 10
+# Tries when a service cannot be reached at all: a second one rides out a blip (a server
+# restarting), more only delay the run's "offline" verdict.
+UNREACHABLE_ATTEMPTS = 2
 MESSAGE_CHARS = 300
 
 
@@ -105,6 +109,27 @@ class HttpStats:
     retries: int = 0
 
 
+
+def _outcome(response: requests.Response, parse: Callable[[requests.Response], Any] | None
+             ) -> tuple[bool, Any, str, float | None]:
+    """What one answer means: ``(True, value, "", None)`` when it is final, or ``(False,
+    None, why, retry_after)`` when it should be asked again (429, 5xx, a body ``parse``
+    calls a passing fault). Any other 4xx raises :class:`HttpStatusError` with its text."""
+    status = response.status_code
+    if status in RETRY_STATUSES:
+        text = _error_text(response)
+        return False, None, f"HTTP {status}: {text}" if text else f"HTTP {status}", _retry_after(
+            response.headers.get("Retry-After"))
+    if status >= 400:
+        text = _error_text(response) or "(empty body)"
+        raise HttpStatusError(f"{_where(response.url)} answered HTTP {status}: {text}", status, text)
+    if parse is None:
+        return True, response, "", None
+    try:
+        return True, parse(response), "", None
+    except TransientResponse as e:
+        return False, None, _clean(str(e)), None
+
 @dataclass
 class HttpClient:
     """Sends requests to one service, politely and persistently, and never for too long.
@@ -121,8 +146,8 @@ class HttpClient:
     :param connect_backoff: the delay after a refused connection, an unreachable network
         or a failed DNS lookup: retrying those soon rarely helps, so a service that is
         down costs about a second, not minutes.
-    :param unreachable_attempts: tries when the service cannot be reached at all
-        (default: ``max_attempts``).
+    :param unreachable_attempts: tries when the service cannot be reached at all (at most
+        ``max_attempts``); then :class:`Unreachable` is raised.
     :param max_bytes: the largest response body accepted.
     :param secrets: strings never to show in a message (an ``api_key``, ``password`` or
         ``token`` sent as a parameter, and a URL's password, are registered by themselves).
@@ -136,7 +161,7 @@ class HttpClient:
     backoff: float = 1.0
     max_backoff: float = 60.0
     connect_backoff: float = 0.25
-    unreachable_attempts: int | None = None
+    unreachable_attempts: int = UNREACHABLE_ATTEMPTS
     max_bytes: int = MAX_BYTES
     secrets: Iterable[str] = ()
     sleep: Callable[[float], None] | None = None
@@ -160,7 +185,8 @@ class HttpClient:
         :class:`TransientResponse` raised by ``parse`` (a truncated body, an error
         page in a 200). Other 4xx answers raise :class:`HttpStatusError` at once with the
         body's meaningful text. :class:`ServiceUnavailable` is raised when retries run
-        out, :class:`DeadlineExceeded` when the time does.
+        out, :class:`Unreachable` (a subclass) when the service could not be reached at all,
+        :class:`DeadlineExceeded` when the time runs out.
         """
         _register_secrets(url, params, data)
         where = _where(url)
@@ -183,26 +209,14 @@ class HttpClient:
             except _TRANSIENT_ERRORS as e:
                 last, refused = _describe_failure(e)
                 unreachable += refused
-                if refused and unreachable >= (self.unreachable_attempts or self.max_attempts):
+                if refused and unreachable >= self.unreachable_attempts:
                     break
             except requests.RequestException as e:  # a malformed URL or header: retrying won't help
                 raise HttpError(f"{where}: {_describe_failure(e)[0]}") from None
             else:
-                status = response.status_code
-                if status in RETRY_STATUSES:
-                    text = _error_text(response)
-                    last = f"HTTP {status}: {text}" if text else f"HTTP {status}"
-                    retry_after = _retry_after(response.headers.get("Retry-After"))
-                elif status >= 400:
-                    text = _error_text(response) or "(empty body)"
-                    raise HttpStatusError(f"{_where(response.url)} answered HTTP {status}: {text}", status, text)
-                elif parse is None:
-                    return response
-                else:
-                    try:
-                        return parse(response)
-                    except TransientResponse as e:
-                        last = _clean(str(e))
+                final, value, last, retry_after = _outcome(response, parse)
+                if final:
+                    return value
             if attempt >= self.max_attempts:
                 break
             if refused:
@@ -214,7 +228,8 @@ class HttpClient:
             log.info("retrying %s in %.1f s (attempt %d of %d failed: %s)", where, delay, attempt,
                      self.max_attempts, last)
             (self.sleep or _sleep)(delay)
-        raise ServiceUnavailable(f"{where} failed after {attempt} attempts (last: {last})")
+        tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+        raise (Unreachable if refused else ServiceUnavailable)(f"{where} failed after {tries} (last: {last})")
 
     def get(self, url: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Any:
         return self.request("GET", url, params=params, **kw)

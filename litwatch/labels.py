@@ -71,7 +71,7 @@ def readable_rows(columns: list[str], rows: Any) -> Any:
     trial changes by their field) as a person reads it."""
     field = columns.index("field") if "field" in columns else None
     for row in rows:
-        out = [readable(c, v) for c, v in zip(columns, row)]
+        out = [readable(c, v) for c, v in zip(columns, row, strict=True)]
         if field is not None:
             for i, c in enumerate(columns):
                 if c in ("old_value", "new_value") and isinstance(row[field], str):
@@ -95,8 +95,9 @@ def readable(column: str, value: Any) -> Any:
 # Country names ClinicalTrials.gov uses that take "the" in a sentence.
 _WITH_ARTICLE = {"United States", "United Kingdom", "Netherlands", "Czech Republic", "Czechia", "Philippines",
                  "Dominican Republic", "United Arab Emirates", "Russian Federation", "Republic of Korea",
-                 "Korea, Republic of", "Bahamas", "Gambia", "Central African Republic", "Democratic Republic of the Congo",
-                 "Congo", "Maldives", "Marshall Islands", "Solomon Islands", "Comoros", "Seychelles"}
+                 "Korea, Republic of", "Bahamas", "Gambia", "Central African Republic",
+                 "Democratic Republic of the Congo", "Congo", "Maldives", "Marshall Islands", "Solomon Islands",
+                 "Comoros", "Seychelles"}
 
 
 def in_sentence(country: str) -> str:

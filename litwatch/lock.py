@@ -12,6 +12,8 @@ import os
 import stat
 import time
 from pathlib import Path
+from types import TracebackType
+from typing import IO
 
 import sqlite3
 
@@ -29,7 +31,7 @@ class RunLock:
     def __init__(self, db_path: str | Path, wait: float = 0.0):
         self.path = Path(f"{db_path}.lock")
         self.wait = wait
-        self._file = None
+        self._file: IO[str] | None = None
 
     def __enter__(self) -> "RunLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +65,8 @@ class RunLock:
         self._file = handle
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if self._file:
             self._file.seek(0)
             self._file.truncate()
@@ -72,7 +75,7 @@ class RunLock:
             self._file = None
 
     @staticmethod
-    def _holder(handle) -> str:
+    def _holder(handle: IO[str]) -> str:
         handle.seek(0)
         return handle.read().strip() or "unknown process"
 

@@ -158,6 +158,7 @@ def _reason(error: BaseException) -> str:
 
 _ENV = jinja2.Environment(autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                           undefined=jinja2.StrictUndefined)
+# "-- " is written as an expression: the signature separator's trailing space (RFC 3676) is meant.
 _TEXT = _ENV.from_string("""\
 {{ count }} new event{{ "s" if count != 1 else "" }} since the last digest.
 {% for name, levels in groups.items() %}
@@ -173,7 +174,7 @@ _TEXT = _ENV.from_string("""\
 {% endfor %}
 {% endfor %}
 
--- 
+{{ "-- " }}
 Sent by litwatch. Each event is sent once; `litwatch notify --dry-run` shows the next digest.
 """)
 _HTML = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string("""\

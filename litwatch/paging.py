@@ -16,11 +16,14 @@ the run is marked failed and the next one asks again.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Iterable
 
 from .errors import IncompleteFetch
 from .redact import printable, redact
+
+log = logging.getLogger(__name__)
 
 STALLED_PAGES = 3
 EXTRA_PAGES = 2
@@ -46,23 +49,29 @@ class PageWalk:
         self.keys: set[Any] = set()
         self.pages = 0
         self.repeats = 0
+        self.unkeyed = 0  # records served without a key (malformed; skipped when stored)
         self.largest = 0
         self._tokens: set[str] = set()
         self._idle = 0  # pages in a row that brought nothing new
 
     def page(self, keys: Iterable[Any]) -> int:
-        """Count a page's records by key; return how many were new to the walk."""
+        """Count a page's records by key (None for a record without one); return how many
+        were new to the walk."""
         self.pages += 1
         size = new = 0
         for key in keys:
             size += 1
-            if key in self.keys:
+            if key is None:
+                self.unkeyed += 1
+                new += 1
+            elif key in self.keys:
                 self.repeats += 1
             else:
                 self.keys.add(key)
                 new += 1
         self.largest = max(self.largest, size)
         self._idle = 0 if new else self._idle + 1
+        log.info("%s: page %d brought %d %s (%s)", self.label, self.pages, size, self.unit, self.progress())
         return new
 
     def follow(self, token: str) -> None:
@@ -79,6 +88,11 @@ class PageWalk:
                                   f"reported can need at up to {self.largest} a page ({self.progress()}); "
                                   f"stopped instead of paging on")
         self._tokens.add(token)
+
+    @property
+    def served(self) -> int:
+        """Distinct records served, counting those without a key once each."""
+        return len(self.keys) + self.unkeyed
 
     def limit(self) -> int:
         """The most pages this walk may read."""

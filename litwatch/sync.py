@@ -11,11 +11,13 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from . import gaps
 from .config import Config, Topic
 from .errors import DeadlineExceeded, IncompleteFetch, LitwatchError, UnknownFormat
 from .files import open_input
+from .progress import Meter, Progress, start
 from .runs import RunResult, incremental_start, recorded_run
 from .sources import all_sources
 from .sources.base import Source
@@ -26,32 +28,39 @@ if TYPE_CHECKING:  # the HTTP stack loads only for runs that use the network
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int], None]
-
 
 def fetch_topic(conn: sqlite3.Connection, config: Config, source: Source, topic: Topic, *,
-                full: bool = False, since: date | None = None, client: Any = None) -> RunResult:
+                full: bool = False, since: date | None = None, client: Any = None,
+                progress: Meter | None = None) -> RunResult:
     """Fetch a topic's records from a source: all of them, or those added or revised since the
     last successful fetch (``since`` overrides; ``full`` forces everything).
 
     The run succeeds only if the distinct records received are all the search holds, and it
-    stops when the run's time budget (``config.run_budget_minutes``) is spent.
+    stops when the run's time budget (``config.run_budget_minutes``) is spent. ``progress``
+    meters the records received of those the search holds.
 
     :raises LitwatchError: after recording the run as failed (what arrived is kept).
     """
     budget = _budget(config)
     client = client or source.client(config, budget=budget)
-    window = None if full else (since or incremental_start(conn, topic.name, source.name))
+    window = None if full else (since or gaps.widen(conn, source.name, topic.name,
+                                                     incremental_start(conn, topic.name, source.name)))
     params: dict[str, Any] = {"mode": "full" if window is None else "incremental",
                               "since": window.isoformat() if window else None, "url": source.url(config)}
-    with recorded_run(conn, topic=topic.name, source=source.name, kind="fetch", query=source.query_text(topic),
-                      params=params, stats=client.http.stats) as (run_id, counts), \
+    with _gap_on_failure(conn) as opened, \
+            recorded_run(conn, topic=topic.name, source=source.name, kind="fetch", query=source.query_text(topic),
+                         params=params, stats=client.http.stats) as (run_id, counts), \
             _within(budget, client, source, counts):
+        opened.append(run_id)
         search = source.search(client, topic, window)
         params.update(search.params)
         counts.expected = search.expected
+        advance = start(progress, f"{source.name} {topic.name}", search.expected, source.unit)
         for batch in search.batches:
-            counts.add(source.save(conn, batch, run_id=run_id, topic=topic.name, origin="live"))
+            saved = source.save(conn, batch, run_id=run_id, topic=topic.name, origin="live")
+            counts.add(saved)
+            if advance:
+                advance(saved.received)
         params.update(search.params)
         counts.expected = search.expected  # the source may have listed the search again
         repeats = f" (and {counts.repeated} repeats)" if counts.repeated else ""
@@ -63,7 +72,21 @@ def fetch_topic(conn: sqlite3.Connection, config: Config, source: Source, topic:
         if counts.expected is not None and counts.received > counts.expected:
             log.warning("%s reported %d %s but served %d (changed while paging)", source.label, counts.expected,
                         source.unit, counts.received)
+    params["gaps_closed"] = gaps.close_covered(conn, source.name, topic.name, window, run_id)
     return RunResult(run_id, source.name, topic.name, "fetch", "success", counts, params)
+
+
+@contextmanager
+def _gap_on_failure(conn: sqlite3.Connection) -> Iterator[list[int]]:
+    """Open a monitoring gap for the fetch run put in the list, when the block fails (the run
+    is recorded as failed or interrupted by then)."""
+    run: list[int] = []
+    try:
+        yield run
+    except BaseException:
+        if run:
+            gaps.record_failure(conn, run[0])
+        raise
 
 
 def _budget(config: Config) -> "Deadline":
@@ -111,31 +134,48 @@ def unreachable(conn: sqlite3.Connection, source: Source, topic: Topic, url: str
     run_id = start_run(conn, topic=topic.name, source=source.name, kind="fetch", query=source.query_text(topic),
                        params={"url": url})
     finish_run(conn, run_id, "failed", Counts(), error=f"{source.label} could not be reached ({source.service})")
+    gaps.record_failure(conn, run_id)
 
 
 def follow_links(conn: sqlite3.Connection, config: Config, sources: Iterable[Source],
-                 clients: dict[str, Any] | None = None) -> list[RunResult]:
+                 clients: dict[str, Any] | None = None, progress: Meter | None = None) -> list[RunResult]:
     """Fetch, by ID and in batched requests, the linked records the topic queries missed.
 
     One hop only: records fetched here are not followed further. The links must be current
-    (:func:`litwatch.evidence.refresh`) before.
+    (:func:`litwatch.evidence.refresh`) before. IDs the source did not serve are remembered
+    (:mod:`litwatch.absent`) and not asked for again until they have rested a while.
+    ``progress`` meters the IDs asked of those to ask.
     """
+    from . import absent
+
     results = []
     for source in sources:
         ids = source.missing_links(conn)
+        known = absent.resting(conn, source.name, ids)
+        ids = [i for i in ids if str(i) not in known]
         if not ids:
+            if known:
+                log.info("%s: %d linked %s known to be absent, asked again from %s", source.label, len(known),
+                         source.unit, absent.next_try(conn, source.name))
             continue
         budget = _budget(config)
         client = (clients or {}).get(source.name) or source.client(config, budget=budget)
-        params: dict[str, Any] = {"ids": ids}
+        params: dict[str, Any] = {"ids": ids, "known_absent": len(known)}
         with recorded_run(conn, topic=None, source=source.name, kind="follow", params=params,
                           stats=client.http.stats) as (run_id, counts), _within(budget, client, source, counts):
             counts.expected = len(ids)
+            advance = start(progress, f"{source.name} linked {source.unit}", len(ids), source.unit)
             for batch in source.fetch_ids(client, ids):
-                counts.add(source.save(conn, batch, run_id=run_id, topic=None, origin="live"))
-        if counts.received < len(ids):
-            log.warning("%s: %d of %d linked %s exist at the source", source.label, counts.received,
-                        len(ids), source.unit)
+                saved = source.save(conn, batch, run_id=run_id, topic=None, origin="live")
+                counts.add(saved)
+                if advance:
+                    advance(saved.received)
+            still = {str(i) for i in source.missing_links(conn)}
+            missed = [i for i in ids if str(i) in still]
+            absent.remember(conn, source.name, missed, served=[i for i in ids if str(i) not in still])
+            params["absent"] = len(missed)
+            if advance and missed:
+                advance(len(missed), f"{len(missed)} not at {source.label}")  # asked too: the bar ends full
         results.append(RunResult(run_id, source.name, None, "follow", "success", counts, params))
     return results
 
@@ -152,7 +192,7 @@ def import_file(conn: sqlite3.Connection, path: str | Path, *, topic: str | None
                 progress: Progress | None = None) -> RunResult:
     """Import one file (the format is read from the content, not the name); one recorded run.
 
-    ``progress`` receives the bytes read from disk since its last call.
+    ``progress`` receives the bytes read from disk since its last call, and the records read.
     :raises LitwatchError: the file is unreadable, of no known format, or malformed.
     """
     path = Path(path)
@@ -165,7 +205,7 @@ def import_file(conn: sqlite3.Connection, path: str | Path, *, topic: str | None
                 counts.add(source.save(conn, batch, run_id=run_id, topic=topic, origin=origin))
                 if progress:
                     pos = raw.tell()
-                    progress(pos - last)
+                    progress(pos - last, f"{counts.received:,} {source.unit}")
                     last = pos
             counts.expected = counts.received
     return RunResult(run_id, source.name, topic, "import", "success", counts, params)

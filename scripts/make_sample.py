@@ -45,7 +45,8 @@ def default_update_file() -> Path | None:
 def related(conn, topics: str, key: str) -> dict:
     """The topic's records that mention at least one of its concepts: key -> relevance."""
     return dict(conn.execute(
-        f"SELECT {key}, relevance FROM [{topics}] WHERE topic = ? AND relevance IN ('core', 'intervention', 'condition')",
+        f"SELECT {key}, relevance FROM [{topics}] "
+        f"WHERE topic = ? AND relevance IN ('core', 'intervention', 'condition')",
         [DEFAULT_TOPIC.name]))
 
 
@@ -73,7 +74,8 @@ def main(shared: Path, update_file: Path | None) -> None:
                                                  encoding="utf-8")
     for name, records in (("PubMed records", papers), ("ClinicalTrials.gov studies", trials)):
         levels = list(records.values())
-        print(f"{name}: {len(records)} kept ({', '.join(f'{levels.count(x)} {x}' for x in ('core', 'intervention', 'condition'))})")
+        kept = ", ".join(f"{levels.count(x)} {x}" for x in ("core", "intervention", "condition"))
+        print(f"{name}: {len(records)} kept ({kept})")
 
 
 if __name__ == "__main__":

@@ -33,8 +33,12 @@ def load_studies(name: str = "ctg-studies_dtx_psychiatric.json") -> list[dict]:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
-def nct_id(study: dict) -> str:
-    return study["protocolSection"]["identificationModule"]["nctId"]
+def nct_id(study: dict) -> str | None:
+    """A study's NCT ID; None for a study edited to lack one (served as it is)."""
+    try:
+        return study["protocolSection"]["identificationModule"].get("nctId")
+    except (AttributeError, KeyError, TypeError):
+        return None
 
 
 def posted(study: dict) -> str:
@@ -47,8 +51,8 @@ class CtgovStandin:
         self.page_size = page_size
         self.requests: list[dict[str, str]] = []
 
-    def study(self, nct_id: str) -> dict:
-        return next(s for s in self.studies if s["protocolSection"]["identificationModule"]["nctId"] == nct_id)
+    def study(self, wanted: str) -> dict:
+        return next(s for s in self.studies if nct_id(s) == wanted)
 
     def ids(self) -> list[str]:
         return [nct_id(s) for s in self.studies]
@@ -66,7 +70,7 @@ class CtgovStandin:
             hits = [s for s in hits if posted(s) >= m.group(1)]
         if "filter.ids" in params:
             wanted = set(params["filter.ids"].split(","))
-            hits = [s for s in hits if s["protocolSection"]["identificationModule"]["nctId"] in wanted]
+            hits = [s for s in hits if nct_id(s) in wanted]
         if params.get("fields", "NCTId") != "NCTId":
             return 400, {"Content-Type": "text/plain"}, b"this stand-in serves fields=NCTId only"
         page = self.page(hits, params)

@@ -46,8 +46,10 @@ def load(name: str) -> Any:
 
 
 def load_results(name: str = "epmc_search_cancer_core.json.gz") -> list[dict]:
-    from litwatch.sources.europepmc.parse import results_from_json
-    return results_from_json(load(name))[0]
+    """The results of a recorded search page, or of a JSON array of pages (a recorded walk),
+    read here without litwatch's reader (so a bug there cannot hide here)."""
+    data = load(name)
+    return [r for page in (data if isinstance(data, list) else [data]) for r in page["resultList"]["result"]]
 
 
 def cursor_token(offset: int) -> str:

@@ -140,7 +140,8 @@ class EutilsStandin:
                         b"'retstart' cannot be larger than 9998. For PubMed, ESearch can only retrieve "
                         b"the first 9,999 records matching the query.</ERROR></eFetchResult>\n")
             hits = self.batch(hits, start, size)
-        return XML_HEAD + SET_DOCTYPE + b"<PubmedArticleSet>\n" + b"".join(r.xml for r in hits) + b"</PubmedArticleSet>\n"
+        body = b"".join(r.xml for r in hits)
+        return XML_HEAD + SET_DOCTYPE + b"<PubmedArticleSet>\n" + body + b"</PubmedArticleSet>\n"
 
     def batch(self, hits: list[StoredRecord], start: int, size: int) -> list[StoredRecord]:
         """The records of a search an efetch from ``start`` gets."""

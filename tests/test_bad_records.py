@@ -35,6 +35,8 @@ FIRST_PMID = b">33974993</PMID>"
 NBIB = FIXTURES / "pubmed_export_blachlylab.nbib"  # 2 real MEDLINE records, 30501481 first
 TOPIC = Topic(name="ketamine-ptsd", queries={"pubmed": "ketamine AND PTSD", "ctgov": {"condition": "PTSD"},
                                             "europepmc": "ketamine AND PTSD"})
+# The clients' pacing (ClinicalTrials.gov: one request a second) is recorded, not waited out.
+pytestmark = pytest.mark.usefixtures("no_sleep")
 BAD_PMIDS = [("abc", "'abc'"), ("-5", "'-5'"), ("0", "'0'"), ("12345678901234567890", "'12345678901234567890'"),
              ("", "(none)"), ("1\n2", r"'1\n2'"), ("²", "'²'")]
 
@@ -117,7 +119,7 @@ def test_a_12_mib_title_in_an_efetch_answer_is_skipped_and_the_batch_stored(db, 
     assert result.status == "success" and (c.expected, c.received, c.new, c.skipped) == (304, 304, 303, 1)
     assert not db.execute("SELECT 1 FROM articles WHERE pmid = ?", [big.pmid]).fetchall()
     (line,) = [w for w in warnings(caplog) if "skipped" in w]
-    assert line.startswith(f"skipped PubMed efetch: record ") and (
+    assert line.startswith("skipped PubMed efetch: record ") and (
         f"PMID {big.pmid}: articles.title is 12,5" in line and "more than the 1,048,576" in line)
 
 
@@ -275,7 +277,8 @@ def test_a_saved_array_with_a_malformed_result_loads_the_rest(db, tmp_path, capl
     path.write_text(json.dumps(results))
     c = import_file(db, path).counts
     assert (c.received, c.new, c.skipped) == (26, 25, 1)
-    assert f"skipped {path}: result 2: source (none) is not a three-letter source code (MED, PMC, PPR...)" in warnings(caplog)
+    assert (f"skipped {path}: result 2: source (none) is not a three-letter source code (MED, PMC, PPR...)"
+            in warnings(caplog))
 
 
 # --- books are read and skipped, so a search holding one adds up ------------------------------

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -23,11 +24,16 @@ from litwatch.store import open_db
 from litwatch.store.schema import TABLES, VIEWS
 
 from conftest import FIXTURES, SUBSET
+from datasette_plugins.pinned_today import pin_today
 from conftest import count
 from conftest import get as row
 from litwatch.store import query
 
 ROOT = Path(__file__).resolve().parents[1]
+PLUGINS = Path(__file__).parent / "datasette_plugins"
+# "Today" for the Datasette server: the day the ClinicalTrials.gov download was made (its
+# versionHolder), so the queries counting from today find rows of it however old it gets.
+TODAY = "2025-05-07"
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +57,8 @@ def test_metadata_describes_every_table_and_column(dbfile):
     for name in VIEWS:
         assert tables[name]["description"] and name in db.view_names()
     assert tables["articles"]["fts_table"] == "articles_fts" and tables["articles_fts"]["hidden"]
-    for name, query in meta["databases"]["litwatch"]["queries"].items():
-        db.execute(query["sql"], {"nct_id": ""}).fetchall()  # every canned query runs
+    for name, canned in meta["databases"]["litwatch"]["queries"].items():
+        db.execute(canned["sql"], {"nct_id": ""}).fetchall()  # every canned query runs
 
 
 def free_port():
@@ -72,8 +78,9 @@ def datasette(dbfile, tmp_path_factory):
     meta.write_text(json.dumps(datasette_metadata(dbfile)))
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "datasette", "serve", str(dbfile), "-m", str(meta),
-                             "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--plugins-dir", str(PLUGINS), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, LITWATCH_TEST_TODAY=TODAY))
     base = f"http://127.0.0.1:{port}/litwatch"
     for _ in range(100):
         try:
@@ -100,7 +107,8 @@ def test_datasette_default_facets(datasette, dbfile):
     assert {"overall_status", "phases", "design"} <= set(facets)
     completed = next(r for r in facets["overall_status"]["results"] if r["value"] == "COMPLETED")
     db = open_db(dbfile)
-    assert completed["count"] == db.execute("SELECT count(*) FROM trials WHERE overall_status = 'COMPLETED'").fetchone()[0]
+    completed_here = db.execute("SELECT count(*) FROM trials WHERE overall_status = 'COMPLETED'").fetchone()[0]
+    assert completed["count"] == completed_here
     assert "country" in get(f"{datasette}/trial_locations.json?_size=1")["facet_results"]
     assert {"design", "pub_year"} <= set(get(f"{datasette}/articles.json?_size=1")["facet_results"])
 
@@ -114,10 +122,47 @@ def test_datasette_full_text_search(datasette):
 
 @pytest.mark.parametrize("name", sorted(QUERIES))
 def test_every_canned_query_answers(datasette, dbfile, name):
+    """Datasette's answer is the query's rows, value for value (today pinned on both sides)."""
     rows = get(f"{datasette}/{name}.json?_shape=array&nct_id=")
     db = open_db(dbfile)
-    expected = db.execute(QUERIES[name]["sql"], {"nct_id": ""}).fetchall()
-    assert len(rows) == len(expected)
+    pin_today(db, TODAY)
+    assert rows == query(db, QUERIES[name]["sql"], {"nct_id": ""})
+
+
+def trials(dbfile) -> list[dict]:
+    return query(open_db(dbfile), "SELECT * FROM trials")
+
+
+def plus_a_year(day: str) -> str:
+    return str(int(day[:4]) + 1) + day[4:]
+
+
+def test_trials_completing_in_the_next_12_months_as_of_a_fixed_day(datasette, dbfile):
+    """The canned query's trials, worked out here in Python from the stored values."""
+    answer = get(f"{datasette}/trials_completing_next_12_months.json?_shape=array")
+    in_progress = {"RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING"}
+    expected = sorted((t["primary_completion_date"], t["nct_id"]) for t in trials(dbfile)
+                      if t["overall_status"] in in_progress and t["primary_completion_date"]
+                      and TODAY <= t["primary_completion_date"] <= plus_a_year(TODAY))
+    assert [(r["primary_completion_date"], r["nct_id"]) for r in answer] == expected
+    assert len(expected) == 17
+
+
+def test_unreported_trials_as_of_a_fixed_day(datasette, dbfile):
+    """Completed before a year ago, nothing posted, no paper reporting them (worked out here)."""
+    answer = get(f"{datasette}/unreported_trials.json?_shape=array")
+    db = open_db(dbfile)
+    reported = {r["nct_id"] for r in query(db, "SELECT l.nct_id, l.reference_type, p.design, p.retracted "
+                                                 "FROM paper_trial_links l LEFT JOIN papers p USING (paper_id)")
+                if r["reference_type"] == "RESULT" or (not r["retracted"] and r["design"] in (
+                    "randomized controlled trial", "non-randomized controlled trial",
+                    "single-arm / open-label trial", "observational study", "case report / case series"))}
+    year_ago = str(int(TODAY[:4]) - 1) + TODAY[4:]
+    expected = sorted((t["primary_completion_date"] or t["completion_date"], t["nct_id"]) for t in trials(dbfile)
+                      if t["overall_status"] == "COMPLETED" and not t["has_results"] and t["nct_id"] not in reported
+                      and (t["primary_completion_date"] or t["completion_date"] or "9999") < year_ago)
+    assert [(r["completed"], r["nct_id"]) for r in answer] == expected
+    assert len(expected) == 39
 
 
 def test_papers_linked_to_one_trial(datasette):
@@ -125,6 +170,7 @@ def test_papers_linked_to_one_trial(datasette):
     assert rows and {r["nct_id"] for r in rows} == {"NCT05305235"}
 
 
+@pytest.mark.slow
 def test_notebook_runs_top_to_bottom(dbfile, monkeypatch):
     import nbclient
     import nbformat
@@ -154,7 +200,8 @@ def test_csv_and_json_exports_of_a_view_and_a_query(dbfile):
     rows = list(csv.DictReader(io.StringIO(export(dbfile, "recruiting_trials"))))
     db = open_db(dbfile)
     assert [r["nct_id"] for r in rows] == [r[0] for r in db.execute("SELECT nct_id FROM recruiting_trials")]
-    data = json.loads(export(dbfile, "--sql", "select pmid, title from articles where pmid = 34092549", "--format", "json"))
+    sql = "select pmid, title from articles where pmid = 34092549"
+    data = json.loads(export(dbfile, "--sql", sql, "--format", "json"))
     assert data == [{"pmid": 34092549, "title": row(db, "articles", 34092549)["title"]}]
 
 
@@ -171,13 +218,14 @@ def test_ris_round_trip(dbfile):
     text = export(dbfile, "--format", "ris", "--design", "randomized controlled trial", "--year-from", "2020")
     entries = rispy.loads(text)
     db = open_db(dbfile)
-    expected = {r["pmid"]: r for r in query(db, 
+    expected = {r["pmid"]: r for r in query(db,
         "SELECT * FROM articles WHERE design = 'randomized controlled trial' AND pub_year >= 2020 AND NOT retracted")}
     assert sorted(int(e["accession_number"]) for e in entries) == sorted(expected)
     for e in entries:
         row = expected[int(e["accession_number"])]
         assert (e["title"], e.get("doi"), e["year"]) == (row["title"], row["doi"], str(row["pub_year"]))
-        authors = [r[0] for r in db.execute("SELECT last_name FROM article_authors WHERE pmid = ? AND last_name IS NOT NULL "
+        authors = [r[0] for r in db.execute("SELECT last_name FROM article_authors "
+                                            "WHERE pmid = ? AND last_name IS NOT NULL "
                                             "ORDER BY position", [row["pmid"]])]
         assert [a.split(",")[0] for a in e["authors"]][:len(authors)] == authors
 
@@ -191,7 +239,8 @@ def test_bibtex_round_trip(dbfile):
     (entry,) = library.entries
     fields = {f.key: f.value for f in entry.fields}
     assert entry.key == "pmid34092549" and entry.entry_type == "article"
-    assert fields["doi"] == "10.2196/30334" and fields["year"] == "2021" and fields["journal"] == "JMIR research protocols"
+    assert (fields["doi"], fields["year"]) == ("10.2196/30334", "2021")
+    assert fields["journal"] == "JMIR research protocols"
     assert fields["author"].split(" and ")[0] == "Philipp-Muller, Aaron Emile"
 
 

@@ -14,7 +14,7 @@ import re
 import pytest
 import rispy
 from click.testing import CliRunner
-from pybtex.database import parse_string
+from pybtex.database import BibliographyData, parse_string
 from pybtex.plugin import find_plugin
 
 from litwatch.citations import to_bibtex, to_ris
@@ -98,9 +98,12 @@ def trial():
     return {"kind": "trial", **{k: row[k] for k in ("nct_id", "brief_title", "lead_sponsor", "first_posted", "url")}}
 
 
-def formatted(bibtex, style="unsrt"):
-    """Each entry as pybtex formats it to plain text (names abbreviated, titles lowercased)."""
+def formatted(bibtex, style="unsrt", keys=None):
+    """Each entry (or those of ``keys``) as pybtex formats it to plain text (names
+    abbreviated, titles lowercased)."""
     data = parse_string(bibtex, "bibtex")
+    if keys is not None:
+        data = BibliographyData({key: data.entries[key] for key in keys})
     formatter = find_plugin("pybtex.style.formatting", style)(abbreviate_names=True)
     backend = find_plugin("pybtex.backends", "text")()
     return {e.key: e.text.render(backend) for e in formatter.format_bibliography(data).entries}
@@ -323,7 +326,7 @@ def test_export_keeps_a_group_name_with_a_comma_one_author(db):
     persons = [str(p) for p in parse_string(bibtex, "bibtex").entries[f"pmid{SAGE}"].persons["author"]]
     assert len(persons) == authors == 37
     assert persons[-1] == "{SAGE Investigators, on behalf of SCCM Discovery}"
-    reference = formatted(bibtex)[f"pmid{SAGE}"]
+    reference = formatted(bibtex, keys=[f"pmid{SAGE}"])[f"pmid{SAGE}"]
     assert ", and SAGE Investigators, on behalf of SCCM Discovery. Variation in early" in reference
     (entry,) = [e for e in rispy.loads(export("ris")) if e["accession_number"] == str(SAGE)]
     assert len(entry["authors"]) == authors

@@ -38,8 +38,10 @@ def test_ptsd_study_with_results():
     rec = parse_study(study("ctg-studies_dtx_psychiatric.json", "NCT05305235"))
     t = rec["trials"]
     assert (t["acronym"], t["overall_status"], t["has_results"]) == ("RISE", "COMPLETED", True)
-    assert (t["enrollment"], t["enrollment_type"], t["allocation"], t["masking"]) == (75, "ACTUAL", "RANDOMIZED", "TRIPLE")
-    assert (t["start_date"], t["primary_completion_date"], t["completion_date_type"]) == ("2021-12-01", "2024-02-24", "ACTUAL")
+    assert (t["enrollment"], t["enrollment_type"], t["allocation"], t["masking"]) == \
+        (75, "ACTUAL", "RANDOMIZED", "TRIPLE")
+    assert (t["start_date"], t["primary_completion_date"], t["completion_date_type"]) == \
+        ("2021-12-01", "2024-02-24", "ACTUAL")
     assert (t["results_first_posted"], t["last_update_posted"]) == ("2025-03-05", "2025-03-05")
     assert (t["lead_sponsor"], t["lead_sponsor_class"], t["sex"], t["minimum_age"]) == (
         "University of North Carolina, Chapel Hill", "OTHER", "FEMALE", "18 Years")
@@ -96,7 +98,7 @@ def test_three_real_pages_are_followed_and_a_short_count_is_reported(db):
     pages = [(FIXTURES / n).read_text() for n in ("page1_phelan.json", "page2_phelan.json", "page3_phelan_last.json")]
     tokens = [None, json.loads(pages[0])["nextPageToken"], json.loads(pages[1])["nextPageToken"]]
     with responses.RequestsMock() as rsps:
-        for token, body in zip(tokens, pages):
+        for token, body in zip(tokens, pages, strict=True):
             match = [responses.matchers.query_param_matcher({"pageToken": token}, strict_match=False)] if token else \
                 [responses.matchers.query_param_matcher({"countTotal": "true"}, strict_match=False)]
             rsps.get(f"{BASE}/studies", body=body, match=match)
@@ -121,7 +123,8 @@ def test_fetch_follows_pages_of_the_servers_size(db, standin):
     result = fetch_ctgov(db, CONFIG, TOPIC, client=client())
     assert (result.counts.expected, result.counts.received, result.params["pages"]) == (128, 128, 3)
     first = standin.requests[0]
-    assert (first["pageSize"], first["countTotal"], first["query.cond"], first["query.intr"]) == ("1000", "true", "PTSD", "ketamine")
+    assert (first["pageSize"], first["countTotal"], first["query.cond"], first["query.intr"]) == \
+        ("1000", "true", "PTSD", "ketamine")
     assert count(db, "trial_changes") == 128
     assert {r["field"] for r in rows(db, "trial_changes")} == {"new"}
 

@@ -32,7 +32,7 @@ EXAMPLES_BY_RULE = [
     # Design papers and protocols: a plan, not a result.
     (33974993, "study protocol", None),        # "Rationale and design of DRINK-T1D: A randomized clinical trial ..."
     (33713840, "study protocol", None),        # "Design of CLARO (...): A randomized trial of collaborative care ..."
-    (33957272, "other", None),                 # "A randomized trial ...: Intervention development, baseline characteristics ..."
+    (33957272, "other", None),                 # "A randomized trial ...: Intervention development, baseline ..."
     # Analyses of a trial's data that are not its primary report.
     (34091453, "other", None),                 # "Post hoc Analysis of a Randomized, Controlled, Phase 2 Study ..."
     (32505701, "other", None),                 # "... A Secondary Analysis of a Randomized Clinical Trial"
@@ -45,11 +45,14 @@ EXAMPLES_BY_RULE = [
     (34020136, "other", None),                 # "A quasi-experimental study" whose couples "were randomly assigned"
     # Randomized trials recognised from their wording.
     (32338611, "randomized controlled trial", "randomized controlled trial"),  # "the ESPRESSO randomized trial"
-    (34097368, "randomized controlled trial", None),  # no design in the title; "In a randomized, controlled trial, we ..."
-    (401194, "randomized controlled trial", "randomized controlled trial"),    # 1979: "This randomized, double-blind study"
+    # No design in the title; "In a randomized, controlled trial, we ..."
+    (34097368, "randomized controlled trial", None),
+    # 1979: "This randomized, double-blind study"
+    (401194, "randomized controlled trial", "randomized controlled trial"),
     # Reviews and comments.
     (33417236, "meta-analysis", "meta-analysis"),  # a Cochrane review: its headings and "meta-analysis" in the abstract
-    (33716116, "commentary / editorial / letter", "commentary / editorial / letter"),  # "Response to Letter to the Editor"
+    # "Response to Letter to the Editor"
+    (33716116, "commentary / editorial / letter", "commentary / editorial / letter"),
 ]
 
 

@@ -3,7 +3,6 @@
 import collections
 import itertools
 import json
-import sqlite3
 from datetime import date
 
 import pytest
@@ -121,7 +120,7 @@ def test_links_from_comments_nct_ids_and_preprint_relations_derived():
     journal, preprint_of_it = None, None
     for raw in load("epmc_records_links_derived.json"):
         rec = parse_result(raw)
-        links = {(l["kind"], l["target"]): l["note"] for l in rec["europepmc_links"]}
+        links = {(link["kind"], link["target"]): link["note"] for link in rec["europepmc_links"]}
         epmc_id = rec["europepmc_records"]["epmc_id"]
         if epmc_id == "MED:39212676":  # a trial registration sentence added to a real abstract
             assert links == {("nct_text", "NCT06341426"): None, ("nct_text", "NCT04267848"): None}
@@ -147,7 +146,7 @@ def test_no_nct_link_without_an_nct_id_in_the_text():
     # but its title and abstract name no NCT ID.
     rec = parse_result(result("39212676"))
     assert json.loads(rec["europepmc_records"]["tm_accession_types"]) == ["nct"]
-    assert not [l for l in rec["europepmc_links"] if l["kind"] == "nct_text"]
+    assert not [link for link in rec["europepmc_links"] if link["kind"] == "nct_text"]
 
 
 def test_tables_declare_exactly_what_the_parser_writes():

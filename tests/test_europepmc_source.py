@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from litwatch import api, evidence
-from litwatch.config import DEFAULT_TOPIC, Config, Topic
+from litwatch.config import Config, Topic
 from litwatch.errors import IncompleteFetch
 from litwatch.sources import all_sources, get
 from litwatch.store import open_db, query
@@ -34,7 +34,7 @@ def fetch(db, standin, **kwargs):
         return fetch_topic(db, CONFIG, SOURCE, TOPIC, client=SOURCE.client(CONFIG), **kwargs)
 
 
-def test_first_fetch_walks_every_page_then_an_incremental_run_asks_only_for_the_window(db):
+def test_first_fetch_walks_every_page_then_an_incremental_run_asks_only_for_the_window(db, no_sleep):
     standin = EuropePmcStandin(load_results("epmc_search_1000results_cancer.json.gz"), page_size=300)
     first = fetch(db, standin)
     assert (first.counts.expected, first.counts.received, first.counts.new) == (1000, 1000, 1000)
@@ -44,7 +44,8 @@ def test_first_fetch_walks_every_page_then_an_incremental_run_asks_only_for_the_
     standin.requests.clear()
     second = fetch(db, standin)
     assert second.params["mode"] == "incremental" and second.params["since"] == "2025-06-14"
-    assert standin.requests[0]["query"] == "(cancer) AND (FIRST_IDATE:[2025-06-14 TO *] OR UPDATE_DATE:[2025-06-14 TO *])"
+    assert standin.requests[0]["query"] == \
+        "(cancer) AND (FIRST_IDATE:[2025-06-14 TO *] OR UPDATE_DATE:[2025-06-14 TO *])"
     window = [r for r in load_results("epmc_search_1000results_cancer.json.gz")
               if r["firstIndexDate"] >= "2025-06-14" or r.get("dateOfRevision", "") >= "2025-06-14"]
     assert second.counts.received == second.counts.unchanged == len(window) > 0
@@ -146,7 +147,8 @@ def test_config_takes_europe_pmc_queries_and_url(tmp_path):
     (tmp_path / "c.toml").write_text('[services]\neuropepmc_url = "http://127.0.0.1:9/rest"\n'
                                      '[[topics]]\nname = "x"\n[topics.europepmc]\nquery = "ketamine"\n')
     config = load_config(tmp_path / "c.toml", env={"LITWATCH_EUROPEPMC_URL": "http://proxy.test/rest/"})
-    assert config.urls["europepmc"] == "http://proxy.test/rest" and config.topics[0].queries == {"europepmc": "ketamine"}
+    assert config.urls["europepmc"] == "http://proxy.test/rest"
+    assert config.topics[0].queries == {"europepmc": "ketamine"}
     assert [s.name for s in all_sources() if s.query(config.topics[0])] == ["europepmc"]  # any subset of sources
 
 

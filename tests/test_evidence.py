@@ -95,7 +95,8 @@ def test_every_design_class_has_a_real_example():
 
 def test_animal_rct_is_preclinical_synthetic():
     # Synthetic facts: no shared record is an animal study typed as an RCT.
-    facts = ArticleFacts("Ketamine in rats", "", {"Randomized Controlled Trial", "Journal Article"}, {"Animals", "Rats"})
+    facts = ArticleFacts("Ketamine in rats", "", {"Randomized Controlled Trial", "Journal Article"},
+                         {"Animals", "Rats"})
     assert classify_article(facts) == ("preclinical (animal or in vitro)", "mesh")
 
 
@@ -112,7 +113,8 @@ def test_trials_get_the_same_design_vocabulary(sample):
 
 
 def test_relevance_core_needs_both_concepts(db):
-    topic = Topic(name="digital-ptsd", queries={"pubmed": "x"}, intervention_terms=("smartphone", "app-based", "digital"),
+    topic = Topic(name="digital-ptsd", queries={"pubmed": "x"},
+                  intervention_terms=("smartphone", "app-based", "digital"),
                   condition_terms=("PTSD", "posttraumatic stress"))
     import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json", topic="digital-ptsd")
     evidence.refresh(db, [topic])
@@ -128,7 +130,7 @@ def test_relevance_core_needs_both_concepts(db):
 def test_unreported_trials_view(sample):
     rows = {r["nct_id"]: r for r in query(sample, "SELECT * FROM unreported_trials")}
     assert "NCT05305235" not in rows  # results posted
-    completed = list(query(sample, 
+    completed = list(query(sample,
         "SELECT nct_id FROM trials WHERE overall_status = 'COMPLETED' AND has_results = 0 "
         "AND coalesce(primary_completion_date, completion_date) < date('now', '-12 months')"))
     reported = {r[0] for r in sample.execute("SELECT nct_id FROM paper_trial_links WHERE reference_type = 'RESULT'")}
@@ -143,7 +145,7 @@ def test_refresh_is_idempotent_and_incremental(sample):
     assert sample.execute("SELECT count(*) FROM paper_trial_links").fetchone()[0] == before
 
 
-def test_following_links_fetches_missing_records_in_one_request_per_source(db, real_records):
+def test_following_links_fetches_missing_records_in_one_request_per_source(db, real_records, no_sleep):
     import responses
     from ctgov_standin import CtgovStandin, load_studies
     from eutils_standin import EutilsStandin

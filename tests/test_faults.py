@@ -4,6 +4,7 @@ before is never changed."""
 
 import hashlib
 import json
+import shutil
 import time
 
 import pytest
@@ -15,6 +16,7 @@ from litwatch.sources.ctgov.client import CtgovClient
 from litwatch.errors import EutilsError, HttpError, ServiceUnavailable
 from litwatch.http import HttpClient
 from litwatch.sources.pubmed.client import PubMedClient
+from litwatch.store import open_db
 
 from conftest import FIXTURES
 from ctgov_standin import CtgovStandin, load_studies
@@ -65,15 +67,29 @@ def http():
     return HttpClient(per_second=0, sleep=lambda s: None, max_attempts=3, timeout=(1, 1))
 
 
-@pytest.fixture
-def stored(db, real_records):
-    """A database that already holds a successful fetch of both sources."""
+@pytest.fixture(scope="module")
+def fetched_once(tmp_path_factory, real_records):
+    """A database file holding a successful fetch of both sources, made once for the module."""
+    path = tmp_path_factory.mktemp("fetched") / "litwatch.db"
+    db = open_db(path)
     eutils, ctgov = EutilsStandin(real_records), CtgovStandin(load_studies(), page_size=60)
     with serve(eutils.handle, "/eutils") as eu, serve(lambda p, q: ctgov.handle(q), "/api/v2") as ct:
         config = Config(urls={"pubmed": eu, "ctgov": ct})
         fetch_pubmed(db, config, TOPIC, client=PubMedClient(http(), eu))
         fetch_ctgov(db, config, TOPIC, client=CtgovClient(http(), ct))
-    return db, eutils, ctgov
+    db.close()
+    return path
+
+
+@pytest.fixture
+def stored(fetched_once, tmp_path, real_records):
+    """A database that already holds a successful fetch of both sources (a copy of the
+    module's, so each test changes its own), and the stand-ins that served it."""
+    path = tmp_path / "litwatch.db"
+    shutil.copyfile(fetched_once, path)
+    db = open_db(path)
+    yield db, EutilsStandin(real_records), CtgovStandin(load_studies(), page_size=60)
+    db.close()
 
 
 TRANSIENT = ["timeout", "reset", "429", "429+retry-after", "500", "502", "503", "truncated", "html"]
@@ -136,7 +152,8 @@ def test_cli_exit_codes_partial_and_failed(tmp_path, real_records, no_sleep):
         by_source = {r["source"]: r for r in summary["runs"]}
         assert by_source["pubmed"]["status"] == "success" and by_source["pubmed"]["new"] == 304
         assert by_source["pubmed"]["requests"] == 2 and by_source["pubmed"]["seconds"] >= 0
-        assert by_source["ctgov"]["status"] == "failed" and "http://127.0.0.1:9/api/v2/studies" in by_source["ctgov"]["error"]
+        assert by_source["ctgov"]["status"] == "failed"
+        assert "http://127.0.0.1:9/api/v2/studies" in by_source["ctgov"]["error"]
         quiet = CliRunner().invoke(cli, ["--db", db, "fetch", "--source", "ctgov", "--quiet"], env=env)
         assert quiet.exit_code == 1 and quiet.stdout == ""
         assert quiet.stderr.strip().splitlines()[0].startswith("Error: ctgov ketamine-ptsd: http://127.0.0.1:9/api/v2/studies")

@@ -291,7 +291,8 @@ def test_records_an_efetch_batch_left_out_are_fetched_by_pmid(db, real_records, 
     assert len(listing) == 1 and listing[0]["term"] == "ketamine AND PTSD" and "usehistory" not in listing[0]
     by_id = [p["id"].split(",") for name, p in eutils.requests if name == "efetch.fcgi" and "id" in p]
     assert len(by_id) == 1 and len(by_id[0]) == missing
-    assert f"brought {304 - missing} distinct records of the 304 the search holds; fetching the {missing}" in caplog.text
+    assert (f"brought {304 - missing} distinct records of the 304 the search holds; fetching the {missing}"
+            in caplog.text)
     assert runs.summary(db, 0)["runs"][0]["fetched_by_id"] == missing
 
 
@@ -415,7 +416,8 @@ def test_the_run_budget_is_set_in_minutes_in_the_file_or_the_environment(tmp_pat
     path.write_text("[run]\nbudget = 5\n")
     with pytest.raises(ConfigError, match="^config key 'run.budget' is not recognised$"):
         load_config(path, env={})
-    with pytest.raises(ConfigError, match="^config key 'LITWATCH_RUN_BUDGET' must be a number of minutes, got 'an hour'"):
+    with pytest.raises(ConfigError,
+                       match="^config key 'LITWATCH_RUN_BUDGET' must be a number of minutes, got 'an hour'"):
         load_config(env={"LITWATCH_RUN_BUDGET": "an hour"})
 
 

@@ -34,7 +34,7 @@ def snapshot(path):
     for t in tables:
         cursor = conn.execute(f"SELECT * FROM [{t}]")
         names = [d[0] for d in cursor.description]
-        out[t] = sorted((tuple(zip(names, row)) for row in cursor), key=repr)
+        out[t] = sorted((tuple(zip(names, row, strict=True)) for row in cursor), key=repr)
     conn.close()
     return out
 

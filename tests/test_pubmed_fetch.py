@@ -13,6 +13,7 @@ from litwatch.config import Config, Topic
 from litwatch.errors import EutilsError, IncompleteFetch, ServiceUnavailable
 from litwatch.http import HttpClient
 from litwatch.sources.pubmed.client import PubMedClient
+from litwatch.store import open_db
 
 from conftest import FIXTURES
 from eutils_standin import EutilsStandin
@@ -66,6 +67,55 @@ def test_second_run_asks_only_for_the_entry_and_modification_window(db, standin)
     assert edat & mdat  # some records were added and revised in the window...
     assert c.received == len(edat | mdat) and c.repeated == len(edat & mdat)  # ...and are counted once
     assert c.new == 0 and c.unchanged == c.received
+
+
+def test_a_record_found_by_both_incremental_searches_is_stored_once(db, tmp_path, real_records):
+    """The store of a run on 2021-06-06 (the records entered before 2021-06-07), then a run
+    whose window starts 2021-06-07: the 58 records entered that day were also revised that
+    day, so both searches bring each of them; each is one new record, counted once."""
+    since = "2021/06/07"
+    entered = {r.pmid for r in real_records if r.edat >= since}
+    revised = {r.pmid for r in real_records if r.mdat >= since}
+    assert len(entered) == 58 and entered < revised and len(revised) == 241
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        EutilsStandin([r for r in real_records if r.pmid not in entered]).add_to(rsps, BASE)
+        first = fetch_pubmed(db, CONFIG, TOPIC, client=client())
+    db.execute("UPDATE runs SET started_at = '2021-06-10T08:00:00Z'")  # a 3-day overlap: since 2021-06-07
+    standin = EutilsStandin(real_records)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        standin.add_to(rsps, BASE)
+        second = fetch_pubmed(db, CONFIG, TOPIC, client=client())
+    assert second.params["since"] == "2021-06-07"
+    assert [{r.pmid for r in hits} for hits in standin.searches.values()] == [entered, revised]
+    c = second.counts
+    assert (c.expected, c.received, c.repeated) == (None, 241, 58)  # received: distinct records
+    assert (c.new, c.unchanged, c.updated, c.skipped) == (58, 183, 0, 0)
+    assert c.received == c.new + c.unchanged
+    run = get(db, "runs", second.run_id)
+    assert (run["received"], run["new"], run["repeated"]) == (241, 58, 58)
+    assert count(db, "articles") == 304
+    new = db.execute("SELECT pmid FROM articles WHERE first_run_id = ?", [second.run_id]).fetchall()
+    assert sorted(pmid for (pmid,) in new) == sorted(entered)
+    assert db.execute("SELECT count(*) FROM articles WHERE first_run_id = ?", [first.run_id]).fetchone() == (246,)
+    # Each record's children once: the same rows as one whole fetch of the same records.
+    whole = open_db(tmp_path / "whole.db")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        EutilsStandin(real_records).add_to(rsps, BASE)
+        fetch_pubmed(whole, CONFIG, TOPIC, client=client())
+    for table in ("article_authors", "article_mesh", "article_publication_types", "article_ids", "article_topics"):
+        assert count(db, table) == count(whole, table) > 0, table
+    whole.close()
+
+
+def test_the_standin_reads_the_dates_it_filters_on_by_itself(db, standin, real_records):
+    """The stand-in's entry and revision dates come from its own XPath reading of the XML;
+    on every record they agree with what litwatch stores, so neither reader's bug hides."""
+    fetch_pubmed(db, CONFIG, TOPIC, client=client())
+    stored = {r[0]: r[1:] for r in db.execute("SELECT pmid, entrez_date, date_revised FROM articles")}
+    assert {r.pmid: (r.edat.replace("/", "-"), r.mdat.replace("/", "-")) for r in real_records} == stored
+    one = next(r for r in real_records if r.pmid == 34092549)
+    # Its XML: entrez 2021 6 7, DateRevised 2021 06 07, PubDate 2021 Jun 01.
+    assert (one.edat, one.mdat, one.pdat) == ("2021/06/07", "2021/06/07", "2021/06/01")
 
 
 def test_since_overrides_and_full_forces_everything(db, standin):

@@ -36,15 +36,18 @@ def test_structured_abstract_databank_and_dates_of_34092549(subset):
     assert a["journal"] == "JMIR research protocols" and a["journal_iso"] == "JMIR Res Protoc"
     assert a["issn"] == "1929-0748" and a["doi"] == "10.2196/30334"
     assert (a["pub_date"], a["pub_year"], a["article_date"]) == ("2021-06-01", 2021, "2021-06-01")
-    assert (a["entrez_date"], a["publication_status"], a["medline_status"]) == ("2021-06-07", "aheadofprint", "Publisher")
+    assert (a["entrez_date"], a["publication_status"], a["medline_status"]) == \
+        ("2021-06-07", "aheadofprint", "Publisher")
     assert a["pmid_version"] == 1
-    assert rec["article_databanks"] == [{"databank": "ClinicalTrials.gov", "accession": "NCT04771767", "pmid": 34092549}]
+    assert rec["article_databanks"] == [
+        {"databank": "ClinicalTrials.gov", "accession": "NCT04771767", "pmid": 34092549}]
     authors = rec["article_authors"]
     assert [x["last_name"] for x in authors][:2] == ["Philipp-Muller", "Reshetukha"]
     assert json.loads(authors[1]["affiliations"]) == [
         "Centre for Neuroscience Studies, Queen's University, Botterell Hall, 18 Stuart St., Kingston, CA.",
         "Department of Psychiatry, Queen's University, Kingston, CA."]
-    assert [(r["id_type"], r["value"]) for r in rec["article_ids"]] == [("pubmed", "34092549"), ("doi", "10.2196/30334")]
+    assert [(r["id_type"], r["value"]) for r in rec["article_ids"]] == \
+        [("pubmed", "34092549"), ("doi", "10.2196/30334")]
 
 
 def test_medline_date_is_normalized_to_its_first_month(subset):

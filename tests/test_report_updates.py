@@ -60,7 +60,7 @@ class Services:
             s.__exit__(*exc)
 
 
-def test_an_incremental_update_reports_exactly_the_papers_and_trial_changes_it_stored(run):
+def test_an_incremental_update_reports_exactly_the_papers_and_trial_changes_it_stored(run, no_sleep):
     records = load_records()
     later = [r for r in records if r.pmid == PROTOCOL or r.pmid % 5 == 0]  # entered PubMed after the first update
     services = Services([r for r in records if r not in later], load_studies())
@@ -102,7 +102,7 @@ def test_an_incremental_update_reports_exactly_the_papers_and_trial_changes_it_s
     assert sum(row[0] == "trial" for row in canned) == len(changed)
 
 
-def test_live_data_replaces_the_offline_sample(run, monkeypatch):
+def test_live_data_replaces_the_offline_sample(run, monkeypatch, no_sleep):
     with monkeypatch.context() as m:
         m.setattr("litwatch.http.probe", lambda url: False)
         offline = run("update")
@@ -135,7 +135,7 @@ def test_a_failed_refresh_is_in_the_notice_with_the_date_of_the_data(run, no_sle
                n.endswith(f"Its data here are as of {TODAY}.") for n in notices), notices
 
 
-def test_an_offline_update_after_live_ones_says_the_refresh_failed(run, monkeypatch):
+def test_an_offline_update_after_live_ones_says_the_refresh_failed(run, monkeypatch, no_sleep):
     with Services(load_records(), load_studies()) as env:
         assert run("update", env=env).exit_code == 0
     monkeypatch.setattr("litwatch.http.probe", lambda url: False)

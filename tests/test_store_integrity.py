@@ -8,10 +8,10 @@ import pytest
 
 from litwatch.sources import get as source
 from litwatch.sources.base import Batch
-from litwatch.store import query
+from litwatch.store import open_db, query
 from litwatch.sync import import_file
 
-from conftest import FIXTURES, SUBSET, count, get
+from conftest import FIXTURES, SUBSET, count, get, rows
 
 PUBMED = source("pubmed")
 
@@ -189,3 +189,61 @@ def test_an_undated_field_limited_download_changes_nothing(db, caplog):
     assert query(db, "SELECT * FROM trials") == [dict(before[0], seen_run_id=result.run_id)]
     assert db.execute("SELECT count(*) FROM trial_outcomes").fetchone() == children
     assert db.execute("SELECT count(*) FROM trial_changes WHERE run_id = ?", [result.run_id]).fetchone() == (0,)
+
+
+# A real study (NCT05305235, completed, results posted 2025-03-05) and copies of it edited to
+# be what an older or a field-limited query would return (named for the edit, see PROVENANCE).
+STUDY = FIXTURES / "ctg-study_NCT05305235.json"
+OLDER = FIXTURES / "ctg-study_NCT05305235_older_derived.json"  # recruiting, 2023-06-15, no results
+LIMITED = FIXTURES / "ctg-study_NCT05305235_field_limited_derived.json"  # same date, two modules
+LIMITED_OLDER = FIXTURES / "ctg-study_NCT05305235_field_limited_older_derived.json"
+
+
+def stored(db) -> dict[str, list[dict]]:
+    """Everything the store holds but the runs and the mark of the run that last saw a record."""
+    tables = [name for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%fts%' AND name != 'runs'")]
+    return {t: [{k: v for k, v in row.items() if k != "seen_run_id"} for row in rows(db, t)] for t in tables}
+
+
+@pytest.mark.parametrize("copy,counted", [(OLDER, "skipped"), (LIMITED_OLDER, "skipped"), (LIMITED, "unchanged")])
+def test_an_older_or_field_limited_copy_of_a_stored_study_changes_nothing(db, copy, counted):
+    """An older copy (whole or field-limited) is refused; a field-limited copy of the stored
+    date holds nothing new. Rows, children, raw copy, change history and changed_run_id stay."""
+    first = import_file(db, STUDY)
+    before = stored(db)
+    assert before["trial_changes"] == [dict(id=1, nct_id="NCT05305235", run_id=first.run_id, field="new",
+                                            old_value=None, new_value="COMPLETED", last_update_posted="2025-03-05")]
+    result = import_file(db, copy)
+    assert (result.counts.received, getattr(result.counts, counted)) == (1, 1)
+    assert stored(db) == before
+    row = get(db, "trials", "NCT05305235")
+    assert (row["changed_run_id"], row["seen_run_id"]) == (first.run_id, result.run_id)
+    assert json.loads(row["raw"]) == json.loads(STUDY.read_text())[0]
+
+
+def test_the_older_copy_first_is_replaced_with_its_changes_recorded(db):
+    """The other order, so the copies above are shown to differ where it matters."""
+    import_file(db, OLDER)
+    newer = import_file(db, STUDY)
+    assert newer.counts.updated == 1
+    assert query(db, "SELECT field, old_value, new_value FROM trial_changes WHERE run_id = ?", [newer.run_id]) == [
+        {"field": "overall_status", "old_value": "RECRUITING", "new_value": "COMPLETED"},
+        {"field": "primary_completion_date_type", "old_value": "ESTIMATED", "new_value": "ACTUAL"},
+        {"field": "completion_date_type", "old_value": "ESTIMATED", "new_value": "ACTUAL"},
+        {"field": "has_results", "old_value": "0", "new_value": "1"}]
+
+
+@pytest.mark.parametrize("copy", [OLDER, LIMITED_OLDER, LIMITED])
+@pytest.mark.parametrize("newer_first", [True, False])
+def test_in_one_file_the_whole_newer_copy_is_kept_whatever_the_order(db, tmp_path, copy, newer_first):
+    """Two copies of a study not stored yet, in one file: the whole, newest one is what is stored."""
+    studies = [json.loads(p.read_text())[0] for p in ([STUDY, copy] if newer_first else [copy, STUDY])]
+    both = tmp_path / "two_copies.json"
+    both.write_text(json.dumps(studies))
+    result = import_file(db, both)
+    assert (result.counts.new, result.counts.repeated) == (1, 1)
+    alone = open_db(tmp_path / "alone.db")
+    import_file(alone, STUDY)
+    assert stored(db) == stored(alone)
+    alone.close()

@@ -29,6 +29,9 @@ from ..config import Topic
 from ..designs import (COMMENTARY, DESIGNS, META_ANALYSIS, NARRATIVE_REVIEW, OTHER, PRECLINICAL, PROTOCOL, RCT,
                        SYSTEMATIC_REVIEW)
 from ..evidence import concept_pattern
+from ..gaps import label as source_label
+from ..gaps import notices as gap_notices
+from ..gaps import open_gaps
 from ..labels import change_value, in_sentence, phase_label, status_label
 from ..sources import all_sources
 from ..sources.ctgov.source import TRACKED_FIELDS
@@ -179,7 +182,8 @@ def _basis(db: sqlite3.Connection, topic: Topic, window: Window) -> dict[str, An
         if source.query(topic) is None:
             continue
         runs = query(db, f"SELECT id, status, started_at, finished_at, error FROM runs WHERE kind = 'fetch' "
-                         f"AND topic = ? AND source = ? AND id IN ({window.sql}) ORDER BY id", [topic.name, source.name])
+                         f"AND topic = ? AND source = ? AND id IN ({window.sql}) ORDER BY id",
+                     [topic.name, source.name])
         good = [r for r in runs if r["status"] == "success"]
         last = runs[-1] if runs else None
         sources[source.name] = {
@@ -195,7 +199,10 @@ def _basis(db: sqlite3.Connection, topic: Topic, window: Window) -> dict[str, An
     sample = [source.name for source in all_sources() if db.execute(
         f"SELECT 1 FROM [{source.family.table}] WHERE origin = 'sample' LIMIT 1").fetchone()]
     first = db.execute("SELECT min(started_at) FROM runs WHERE status != 'running'").fetchone()[0]
-    return {"sources": sources, "files": files, "sample": sample, "empty": not window.run_ids, "first_run": first}
+    gaps = open_gaps(db, topic=topic.name, run_ids=window.sql)
+    return {"sources": sources, "files": files, "sample": sample, "empty": not window.run_ids, "first_run": first,
+            "gaps": [{**g.as_dict(), "text": g.describe(source_label(g.source))} for g in gaps],
+            "gap_notices": gap_notices(gaps)}
 
 
 # ---------------------------------------------------------------- records -----
@@ -296,8 +303,8 @@ def _trials(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[st
     ids = [r["nct_id"] for r in rows]
     countries = _grouped(db, "SELECT DISTINCT nct_id, country FROM trial_locations WHERE country IS NOT NULL "
                              "AND nct_id IN ({}) ORDER BY nct_id, country", ids)
-    interventions = _grouped(db, "SELECT nct_id, coalesce(type, '') || '|' || coalesce(name, '') FROM trial_interventions "
-                                 "WHERE nct_id IN ({}) ORDER BY nct_id, position", ids)
+    interventions = _grouped(db, "SELECT nct_id, coalesce(type, '') || '|' || coalesce(name, '') "
+                                 "FROM trial_interventions WHERE nct_id IN ({}) ORDER BY nct_id, position", ids)
     arms = dict(db.execute(f"SELECT nct_id, count(*) FROM trial_arms WHERE nct_id IN ({_marks(ids)}) GROUP BY nct_id",
                            ids).fetchall()) if ids else {}
     out = []
@@ -503,6 +510,7 @@ def _changes(db: sqlite3.Connection, topic: Topic, window: Window, since: date |
              papers: list[dict[str, Any]], trials: list[dict[str, Any]]) -> dict[str, Any]:
     """What the last update brought (or what runs brought since ``since`` / the last report):
     new papers, new trials, changes of the topic's trials."""
+    described: str | None
     if since:
         runs = [r[0] for r in db.execute(f"SELECT id FROM runs WHERE id IN ({window.sql}) AND started_at >= ?",
                                          [since.isoformat()])]
@@ -620,6 +628,7 @@ def _notices(report: dict[str, Any], basis: dict[str, Any]) -> list[str]:
             f"{_count(c['trials'], 'registered trial', 'registered trials') if c['trials'] else 'no registered trial'} "
             f"on {report['topic_phrase']}; records on only one of its two concepts are under Related research. "
             f'Run "litwatch update" with network access for current data.')
+    notes += basis["gap_notices"]
     unreached: dict[tuple[str, str], list[str]] = {}  # (day, data as of) -> sources not reached
     for name, s in basis["sources"].items():
         attempt = s["last_attempt"]
@@ -645,9 +654,28 @@ def _notices(report: dict[str, Any], basis: dict[str, Any]) -> list[str]:
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
     """A short paragraph the article can quote as it stands, written from the figures, with
     numbered references to the records it rests on."""
-    refs: list[dict[str, str]] = []
+    refs = _References()
+    c = report["counts"]
+    topic = _lower_first(report["topic_title"])
+    sentences = [_trials_sentence(report, topic, refs), _evidence_sentence(report, topic, refs)]
+    if c["preprints"]:
+        sentences.append(f"{c['preprints']} preprint{'s' if c['preprints'] != 1 else ''}, not peer reviewed, "
+                         f"{'add' if c['preprints'] != 1 else 'adds'} to this"
+                         + refs.cite(report["newest_preprints"][:3]) + ".")
+    sentences.append(_changes_sentence(report, topic, refs))
+    if not any(s["live"] for s in report["basis"]["sources"].values()):
+        sentences.append("These figures come from files, not from a live search of the registries.")
+    return {"text": " ".join(sentences), "references": refs.entries}
 
-    def cite(items: list[dict[str, Any]]) -> str:
+
+class _References:
+    """The summary's numbered references: each record once, numbered in the order first cited."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, str]] = []
+
+    def cite(self, items: list[dict[str, Any]]) -> str:
+        """The reference marks of these trials and papers (' [1, 2]'; '' for none), numbering new ones."""
         numbers = []
         for item in items:
             if "nct_id" in item:
@@ -655,26 +683,31 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
                          "url": item["url"]}
             else:
                 entry = {"text": item["citation"], "url": item["url"]}
-            if entry not in refs:
-                refs.append(entry)
-            numbers.append(refs.index(entry) + 1)
+            if entry not in self.entries:
+                self.entries.append(entry)
+            numbers.append(self.entries.index(entry) + 1)
         return " [" + ", ".join(map(str, numbers)) + "]" if numbers else ""
 
+
+def _trials_sentence(report: dict[str, Any], topic: str, refs: _References) -> str:
+    """How many trials are registered, and how many recruit (where)."""
     c = report["counts"]
-    topic = _lower_first(report["topic_title"])
     when = _long_date(report["as_of"][:10])
-    sentences = []
     in_progress = report["trials_in_progress"]
     recruiting = [t for t in in_progress if t["overall_status"] in RECRUITING]
-    if c["trials"]:
-        text = (f"As of {when}, {c['trials']} registered trial{'s' if c['trials'] != 1 else ''} of {topic} "
-                f"{'are' if c['trials'] != 1 else 'is'} listed on ClinicalTrials.gov")
-        if recruiting:
-            text += (f"; {len(recruiting)} {'are' if len(recruiting) != 1 else 'is'} recruiting or about to"
-                     + _where(recruiting))
-        sentences.append(text + cite((recruiting or in_progress)[:5]) + ".")
-    else:
-        sentences.append(f"As of {when}, no registered trial of {topic} is in this database.")
+    if not c["trials"]:
+        return f"As of {when}, no registered trial of {topic} is in this database."
+    text = (f"As of {when}, {c['trials']} registered trial{'s' if c['trials'] != 1 else ''} of {topic} "
+            f"{'are' if c['trials'] != 1 else 'is'} listed on ClinicalTrials.gov")
+    if recruiting:
+        text += (f"; {len(recruiting)} {'are' if len(recruiting) != 1 else 'is'} recruiting or about to"
+                 + _where(recruiting))
+    return text + refs.cite((recruiting or in_progress)[:5]) + "."
+
+
+def _evidence_sentence(report: dict[str, Any], topic: str, refs: _References) -> str:
+    """The strongest published evidence (meta-analyses, randomized trials), else what there is."""
+    c = report["counts"]
     evidence = report["published_evidence"]
     strongest = evidence["latest_meta_analyses"] + evidence["latest_randomized_trials"]
     if strongest:
@@ -683,41 +716,37 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
             parts.append(f"{c['meta_analyses']} meta-analys{'es' if c['meta_analyses'] != 1 else 'is'} or systematic "
                          f"review{'s' if c['meta_analyses'] != 1 else ''}")
         if c["randomized_trials"]:
-            parts.append(f"{c['randomized_trials']} randomized controlled trial{'s' if c['randomized_trials'] != 1 else ''}")
+            parts.append(f"{c['randomized_trials']} randomized controlled "
+                         f"trial{'s' if c['randomized_trials'] != 1 else ''}")
         newest = max((p["year"] for p in strongest if p["year"]), default=None)
         basis = report["design_basis"]
         inferred = sum(basis[d]["inferred"] for d in (META_ANALYSIS, SYSTEMATIC_REVIEW, RCT) if d in basis)
         text = f"The strongest published evidence is {_and(parts)}" + (f" (newest {newest})" if newest else "")
         if inferred:
             text += f"; {inferred} of them {'is' if inferred == 1 else 'are'} identified from wording, not yet indexed"
-        sentences.append(text + cite(strongest[:5]) + ".")
-    elif c["publications"]:
+        return text + refs.cite(strongest[:5]) + "."
+    if c["publications"]:
         designs = report["publications_by_design"]
         kinds = _and([_count(n, *WORDS.get(d, (d, d))) for d, n in designs.items()])
-        sentences.append(f"No randomized trial or meta-analysis of {topic} has been published yet; the published "
-                         f"work is {kinds}" + cite(report["newest_publications"][:3]) + ".")
-    else:
-        sentences.append(f"No paper on {topic} is in this database yet.")
-    if c["preprints"]:
-        sentences.append(f"{c['preprints']} preprint{'s' if c['preprints'] != 1 else ''}, not peer reviewed, "
-                         f"{'add' if c['preprints'] != 1 else 'adds'} to this" + cite(report["newest_preprints"][:3]) + ".")
+        return (f"No randomized trial or meta-analysis of {topic} has been published yet; the published "
+                f"work is {kinds}" + refs.cite(report["newest_publications"][:3]) + ".")
+    return f"No paper on {topic} is in this database yet."
+
+
+def _changes_sentence(report: dict[str, Any], topic: str, refs: _References) -> str:
+    """What the last update brought (nothing to compare with in the first report)."""
     changes = report["changes"]
     if changes["described"].startswith("in the first"):
-        sentences.append("This is the first report of this watch.")
-    else:
-        n_papers, n_trials, n_changes = (len(changes["new_publications"]), len(changes["new_trials"]),
-                                         len(changes["trial_changes"]))
-        if n_papers or n_trials or n_changes:
-            bits = [_count(n, one, many) for n, one, many in
-                    ((n_papers, "paper", "papers"), (n_trials, "trial", "trials"),
-                     (n_changes, "change to a registered trial", "changes to registered trials")) if n]
-            sentences.append(f"New {changes['described']}: {_and(bits)}"
-                             + cite(changes["new_publications"][:3] + changes["new_trials"][:3]) + ".")
-        else:
-            sentences.append(f"Nothing new on {topic} {changes['described']}.")
-    if not any(s["live"] for s in report["basis"]["sources"].values()):
-        sentences.append("These figures come from files, not from a live search of the registries.")
-    return {"text": " ".join(sentences), "references": refs}
+        return "This is the first report of this watch."
+    n_papers, n_trials, n_changes = (len(changes["new_publications"]), len(changes["new_trials"]),
+                                     len(changes["trial_changes"]))
+    if not (n_papers or n_trials or n_changes):
+        return f"Nothing new on {topic} {changes['described']}."
+    bits = [_count(n, one, many) for n, one, many in
+            ((n_papers, "paper", "papers"), (n_trials, "trial", "trials"),
+             (n_changes, "change to a registered trial", "changes to registered trials")) if n]
+    return (f"New {changes['described']}: {_and(bits)}"
+            + refs.cite(changes["new_publications"][:3] + changes["new_trials"][:3]) + ".")
 
 
 def _where(trials: list[dict[str, Any]], shown: int = 5) -> str:

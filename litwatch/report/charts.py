@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable
 
 from ..designs import DESIGNS
@@ -23,7 +24,7 @@ PALETTE = ["#1b6ca8", "#e07b39", "#3c9d5d", "#c23b3b", "#7d5ba6", "#8c6d46", "#d
            "#b5a531", "#2fb3c1", "#9ab8d6", "#444444"]
 
 
-def _pyplot():
+def _pyplot() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,7 +41,7 @@ def _integers(ax: Any, axis: str = "y") -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_locator(MaxNLocator(integer=True))
 
 
-def _publications(report: dict[str, Any], plt) -> Any:
+def _publications(report: dict[str, Any], plt: ModuleType) -> Any:
     table = report["publications_by_year_and_design"]
     years = list(table)
     if len(years) < 2:  # one bar says no more than the table beside it
@@ -51,13 +52,13 @@ def _publications(report: dict[str, Any], plt) -> Any:
     for design in (d for d in DESIGNS if any(row.get(d) for row in table.values())):
         values = [table[y].get(design, 0) for y in years]
         ax.bar(years, values, bottom=bottom, label=design, color=PALETTE[DESIGNS.index(design) % len(PALETTE)])
-        bottom = [b + v for b, v in zip(bottom, values)]
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_ylabel("published papers")
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
     return fig
 
 
-def _trials(report: dict[str, Any], plt) -> Any:
+def _trials(report: dict[str, Any], plt: ModuleType) -> Any:
     if not report["trials_by_status"]:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.2))
@@ -72,7 +73,7 @@ def _trials(report: dict[str, Any], plt) -> Any:
     return fig
 
 
-def _completions(report: dict[str, Any], plt) -> Any:
+def _completions(report: dict[str, Any], plt: ModuleType) -> Any:
     data = report["expected_completions"]
     if len(data) < 3:  # a year or two: the sentence above the table says it
         return None

@@ -29,7 +29,8 @@ def get(name: str) -> "Source":
         module = REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown source {name!r} (known: {', '.join(NAMES)})") from None
-    return importlib.import_module(module).SOURCE  # type: ignore[no-any-return]
+    source: Source = importlib.import_module(module).SOURCE
+    return source
 
 
 def all_sources() -> list["Source"]:

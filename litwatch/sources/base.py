@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator
 
-from ..errors import BadRecord
+from ..errors import BadRecord, UsageError
 from ..redact import printable
 from ..store.spec import Family, TableSpec
 from ..store.writes import Counts, Prepared, Record, Writer, delete, load, save
@@ -105,6 +105,15 @@ class Search:
     batches: Iterator[Batch]
 
 
+@dataclass
+class Listing:
+    """A search's full list of record keys, asked for alone (cheap ID-only requests), and how
+    many records the service said the search holds."""
+
+    keys: set[Any]
+    expected: int | None
+
+
 class Source(ABC):
     """One service litwatch reads, behind one interface."""
 
@@ -138,6 +147,16 @@ class Source(ABC):
         """The topic's query for this source, or None when the topic does not use it."""
         return topic.queries.get(self.name) or None
 
+    def query_string(self, topic: "Topic") -> str:
+        """The topic's query for a source asked one query string (``query_keys`` {"query"}).
+
+        :raises UsageError: the topic has no query for this source.
+        """
+        query = self.query(topic)
+        if not isinstance(query, str):
+            raise UsageError(f"topic {topic.name!r} has no {self.label} query")
+        return query
+
     def query_text(self, topic: "Topic") -> str:
         """The query as one line, for the run log and the report."""
         query = self.query(topic)
@@ -153,6 +172,11 @@ class Source(ABC):
         """A client for this source's service, paced as the service asks; its requests stop at
         ``budget`` (a run's time budget), when given."""
 
+    def advice(self, config: "Config") -> str | None:
+        """What the configuration lacks that the service asks for, in one line saying how to
+        set it (warned once per fetch), or None."""
+        return None
+
     @abstractmethod
     def probe_url(self, config: "Config") -> str:
         """A cheap URL that answers when the service is reachable."""
@@ -164,6 +188,18 @@ class Source(ABC):
     @abstractmethod
     def fetch_ids(self, client: Any, ids: list[Any]) -> Iterator[Batch]:
         """Fetch records by ID, in batched requests."""
+
+    def listing(self, client: Any, topic: "Topic") -> Listing | None:
+        """Every key the topic's search holds now, listed alone (for ``litwatch reconcile``);
+        None when the service cannot list them.
+
+        :raises IncompleteFetch: the listing does not add up to the count the service gave.
+        """
+        return None
+
+    def record_ids(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, tuple[str, str | None, str | None]]:
+        """How events name the stored records ``keys``: (record ID, title, URL) by key."""
+        return {}
 
     # ------------------------------------------------------------------ store --
 

@@ -10,10 +10,11 @@ around it are stored. One bad record never stops a run.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Iterable, Sequence
 
-from ..errors import BadRecord
+from ..errors import BadRecord, ParseError
 from ..redact import excerpt
 
 # NLM, "MEDLINE/PubMed XML Element Descriptions and their Attributes", <PMID>: "a 1 to
@@ -104,7 +105,7 @@ def check_row(table: str, names: Sequence[str], values: Sequence[Any], skip: tup
     """Refuse a row holding a value no column can take: text longer than :data:`MAX_TEXT`, an
     integer outside SQLite's 64-bit range, or anything but text, a number or NULL. Columns in
     ``skip`` (a record's raw copy) are not checked."""
-    for name, value in zip(names, values):
+    for name, value in zip(names, values, strict=True):
         if value is None or name in skip:
             continue
         if isinstance(value, str):
@@ -131,3 +132,14 @@ def check_rows(table: str, names: Sequence[str], rows: Iterable[Sequence[Any]]) 
     """:func:`check_row` over rows given as tuples in ``names`` order."""
     for row in rows:
         check_row(table, names, row)
+
+
+def json_value(body: bytes | str) -> Any:
+    """Parse a whole JSON body; malformed JSON, and JSON nested too deeply for Python's
+    parser (damaged or hostile: records nest a few levels), is a :class:`ParseError`."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ParseError(f"malformed JSON: {e}") from None
+    except RecursionError:
+        raise ParseError("JSON nested too deeply to be records; refused as damaged or hostile") from None

@@ -24,7 +24,7 @@ from ..errors import LitwatchError, UsageError
 log = logging.getLogger(__name__)
 
 # 1: the first release (no version recorded, user_version 0); 2: this one.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 APPLICATION_ID = 0x4C697457  # "LitW": marks a file as a litwatch database
 
 
@@ -163,7 +163,17 @@ def _to_4(conn: sqlite3.Connection) -> None:
                  "SELECT DISTINCT paper_id, nct_id, NULL FROM paper_trial_links")
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _to_2), (3, _to_3), (4, _to_4)]
+def _to_5(conn: sqlite3.Connection) -> None:
+    """Version 4 -> 5: monitoring gaps and records that left a search (created by
+    ensure_schema). A topic's fetch that failed since its last success opens a gap now, so
+    the next fetch covers it."""
+    from ..gaps import open_missing
+
+    open_missing(conn)
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _to_2), (3, _to_3), (4, _to_4),
+                                                                     (5, _to_5)]
 
 
 _savepoints = itertools.count(1)
@@ -196,7 +206,7 @@ def query(conn: sqlite3.Connection, sql: str, params: Iterable[Any] | dict[str, 
     """Rows of a query as dicts, column names as keys."""
     cursor = conn.execute(sql, params if isinstance(params, dict) else list(params))
     names = [d[0] for d in cursor.description or ()]
-    return [dict(zip(names, row)) for row in cursor]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 def scalar(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> Any:

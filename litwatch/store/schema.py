@@ -22,12 +22,16 @@ CORE_TABLES: dict[str, TableSpec] = {
         {
             "id": (int, "run number (primary key)"),
             "topic": (str, "topic name (imports: the --topic given, if any)"),
-            "source": (str, "pubmed or ctgov"),
-            "kind": (str, "fetch, follow (linked records fetched by ID), import or reparse"),
+            "source": (str, "pubmed, ctgov or europepmc"),
+            "kind": (str, "fetch, follow (linked records fetched by ID), import, reparse or reconcile (the "
+                          "search's full ID list compared with the store)"),
             "started_at": (str, "UTC start time, ISO 8601; incremental fetches start from the last successful one"),
             "finished_at": (str, "UTC end time"),
             "status": (str, "running, success, failed or interrupted"),
-            "expected": (int, "records the source said it had (fetch) or read from the file (import)"),
+            "expected": (int, "records the source said the search holds (fetch, reconcile: PubMed's Count, "
+                              "ClinicalTrials.gov's totalCount, Europe PMC's hitCount; empty for PubMed's incremental "
+                              "fetch, whose added and revised searches overlap: their Counts are in params) or read "
+                              "from the file (import)"),
             "received": (int, "records received and stored or compared"),
             "new": (int, "records stored for the first time"),
             "updated": (int, "records whose content changed (child rows replaced)"),
@@ -45,6 +49,38 @@ CORE_TABLES: dict[str, TableSpec] = {
         },
         pk="id", indexes=(("session",),),
         description="One row per fetch or import: what was asked, what came back, how it ended."),
+    "monitoring_gaps": TableSpec(
+        {
+            "id": (int, "gap number (primary key)"),
+            "source": (str, "the source not searched (pubmed, ctgov, europepmc)"),
+            "topic": (str, "the topic not searched"),
+            "window_from": (str, "first day the failed run was meant to cover (YYYY-MM-DD); empty when it was "
+                                 "the topic's first fetch (everything)"),
+            "window_to": (str, "the day the failed run started: what was added or revised up to then is unseen"),
+            "opened_run_id": (int, "the fetch that failed, was interrupted or could not reach the service "
+                                   "(foreign key to runs)"),
+            "closed_run_id": (int, "the successful fetch whose window covered the gap (empty while it is open)"),
+            "reason": (str, "why the run did not finish: its one-line error"),
+        },
+        pk="id", foreign_keys=(("opened_run_id", "runs", "id"), ("closed_run_id", "runs", "id")),
+        indexes=(("source", "topic"),),
+        description="Windows a topic's search of a source did not cover because a fetch failed; the next "
+                    "successful fetch starts early enough to cover them and closes them."),
+    "left_search": TableSpec(
+        {
+            "source": (str, "the source whose search no longer lists the record"),
+            "topic": (str, "the topic whose query it left"),
+            "record_id": (str, "the record as events name it: PMID:<pmid>, an NCT ID, a Europe PMC ID"),
+            "record_key": (str, "the record's key in its source's table (pmid, nct_id, epmc_id), as text"),
+            "title": (str, "its title when it left"),
+            "url": (str, "its page at the source"),
+            "left_run_id": (int, "the reconcile run that found it gone (foreign key to runs)"),
+            "returned_run_id": (int, "a later run that found it listed again (empty while it is out)"),
+        },
+        pk=("source", "topic", "record_key"), foreign_keys=(("left_run_id", "runs", "id"),),
+        description="Records a topic's query brought in that the service's full ID list no longer holds "
+                    "(`litwatch reconcile`): kept, flagged here, and told as an event.",
+        without_rowid=True),
 }
 LINK_TABLES: dict[str, TableSpec] = {
     "paper_trial_links": TableSpec(
@@ -71,6 +107,19 @@ LINK_TABLES: dict[str, TableSpec] = {
         },
         pk="key",
         description="litwatch's own state, kept with the data it describes."),
+    "absent_ids": TableSpec(
+        {
+            "source": (str, "the source asked (pubmed, ctgov, europepmc)"),
+            "id": (str, "the ID a stored link points at (a PMID, an NCT ID, a Europe PMC ID)"),
+            "first_absent": (str, "when the source first answered without it (UTC)"),
+            "last_tried": (str, "when it was last asked for (UTC); it is asked again 30 days later"),
+            "tries": (int, "how many times it was asked for and not served"),
+        },
+        pk=("source", "id"),
+        description="Linked records the source said it does not have (withdrawn, never public, a typo in a "
+                    "paper's text), so following links does not ask for them on every run. Deleted when the record "
+                    "arrives.",
+        without_rowid=True),
     "link_history": TableSpec(
         {
             "paper_id": (str, "the paper (as in paper_trial_links)"),
@@ -182,7 +231,9 @@ FROM (SELECT 'PMID:' || pmid AS paper_id, topic, relevance, first_run_id FROM ar
 GROUP BY paper_id, topic"""
 # What happened to each topic's core records, one row per event, with a stable ID: new
 # papers and trials, trial changes, paper changes (retracted, corrected, new version, indexed),
-# deletions, a paper linked to a trial. Dated by the run that saw it.
+# deletions, a paper linked to a trial; monitoring gaps opened and closed, and records that left
+# the topic's search (any record the query had brought in, core or not: the query no longer
+# finds it). Dated by the run that saw it.
 EVENTS_SQL = """
 SELECT 'paper:' || t.topic || ':' || p.paper_id AS event_id, t.topic,
        CASE WHEN p.preprint THEN 'new_preprint' ELSE 'new_paper' END AS kind, p.first_run_id AS run_id,
@@ -193,9 +244,11 @@ FROM paper_topics t JOIN papers p ON p.paper_id = t.paper_id
 WHERE t.relevance = 'core'
 UNION ALL
 SELECT t.topic || ':trial_changes:' || c.id, t.topic,
-       CASE c.field WHEN 'new' THEN 'new_trial' WHEN 'overall_status' THEN 'trial_status' WHEN 'phases' THEN 'trial_phase'
-            WHEN 'enrollment' THEN 'trial_enrollment' WHEN 'has_results' THEN 'trial_results'
-            WHEN 'primary_completion_date' THEN 'trial_completion_date' WHEN 'completion_date' THEN 'trial_completion_date'
+       CASE c.field WHEN 'new' THEN 'new_trial' WHEN 'overall_status' THEN 'trial_status'
+            WHEN 'phases' THEN 'trial_phase' WHEN 'enrollment' THEN 'trial_enrollment'
+            WHEN 'has_results' THEN 'trial_results'
+            WHEN 'primary_completion_date' THEN 'trial_completion_date'
+            WHEN 'completion_date' THEN 'trial_completion_date'
             WHEN 'start_date' THEN 'trial_start_date' ELSE 'trial_' || c.field END,
        c.run_id, c.nct_id, x.brief_title, c.old_value, c.new_value, c.field, x.url
 FROM trial_changes c JOIN trial_topics t ON t.nct_id = c.nct_id AND t.relevance = 'core'
@@ -237,7 +290,19 @@ FROM link_history h JOIN trial_topics t ON t.nct_id = h.nct_id AND t.relevance =
 LEFT JOIN papers p ON p.paper_id = h.paper_id
 WHERE h.first_run_id IS NOT NULL
   AND EXISTS (SELECT 1 FROM paper_trial_links l WHERE l.paper_id = h.paper_id AND l.nct_id = h.nct_id
-              AND coalesce(l.reference_type, '') != 'BACKGROUND')"""
+              AND coalesce(l.reference_type, '') != 'BACKGROUND')
+UNION ALL
+SELECT 'gap:' || g.id || ':opened', g.topic, 'gap_opened', g.opened_run_id, g.source, NULL, g.window_from,
+       g.window_to, g.reason, NULL
+FROM monitoring_gaps g
+UNION ALL
+SELECT 'gap:' || g.id || ':closed', g.topic, 'gap_closed', g.closed_run_id, g.source, NULL, g.window_from,
+       g.window_to, NULL, NULL
+FROM monitoring_gaps g WHERE g.closed_run_id IS NOT NULL
+UNION ALL
+SELECT 'left:' || s.topic || ':' || s.record_id || ':' || s.left_run_id, s.topic, 'left_search', s.left_run_id,
+       s.record_id, s.title, NULL, NULL, s.source, s.url
+FROM left_search s"""
 # Trials whose results are overdue: completed over a year ago, nothing posted, no paper
 # reporting them (a RESULT reference, or a linked empirical study that is not retracted).
 VIEWS = {

@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from operator import itemgetter
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
+from ..errors import LitwatchError
 from .db import transaction
 from .schema import TABLES
 from .spec import Family
@@ -236,7 +237,7 @@ def _record_history(conn: sqlite3.Connection, writer: Writer, new: list[Prepared
     history = writer.history
     assert history is not None
     dated = writer.column(history.dated_by)
-    rows = []
+    rows: list[tuple[Any, int | None, str, str | None, str | None, Any]] = []
     if history.first_sighting:
         first = writer.column(history.first_sighting)
         rows += [(p.key, run_id, "new", None, history_text(p.row[first]), p.row[dated]) for p in new]
@@ -293,9 +294,10 @@ def _write(conn: sqlite3.Connection, writer: Writer, new: list[Prepared], update
         origin_sql = _ORIGIN_SQL.replace(":origin", "?").replace(":rank", "?")
         raw_sets = ", raw_block = ?, raw_offset = ?, raw_length = ?" if writer.raw else ""
         conn.executemany(
-            f"UPDATE [{family.table}] SET {sets}{derived_sets}, record_hash = ?, changed_run_id = ?, seen_run_id = ?, "
-            f"origin = {origin_sql}{raw_sets} WHERE {family.key} = ?",
-            [p.row[1:] + (derive(p) + (p.digest,) if derive else ()) + (p.digest, run, run, origin, meta["rank"], origin)
+            f"UPDATE [{family.table}] SET {sets}{derived_sets}, record_hash = ?, changed_run_id = ?, "
+            f"seen_run_id = ?, origin = {origin_sql}{raw_sets} WHERE {family.key} = ?",
+            [p.row[1:] + (derive(p) + (p.digest,) if derive else ())
+             + (p.digest, run, run, origin, meta["rank"], origin)
              + (places.get(p.key, nowhere) if writer.raw else ()) + (p.key,) for p, _ in updated])
         if writer.raw:
             release_blocks(conn, [old[2] for _, old in updated if old[2] is not None])
@@ -323,6 +325,8 @@ def _archive(conn: sqlite3.Connection, records: list[Prepared]) -> dict[Any, tup
     codec, data = compress(b"".join(parts))
     block = conn.execute("INSERT INTO raw_blocks (codec, refs, data) VALUES (?, ?, ?)",
                          (codec, len(places), data)).lastrowid
+    if block is None:  # sqlite3 sets it after every INSERT of one row
+        raise LitwatchError("the raw copies could not be stored (SQLite returned no row id)")
     return {key: (block, start, length) for key, (_, start, length) in places.items()}
 
 

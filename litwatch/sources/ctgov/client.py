@@ -11,7 +11,6 @@ search's ID-only listing (``fields=NCTId``).
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date
 from typing import Any, Iterator
@@ -22,7 +21,7 @@ from .parse import studies_from_json
 from ...errors import ParseError, TransientResponse, UnknownFormat
 from ...http import HttpClient
 from ...paging import PageWalk
-from ..checks import count, nct_id, shown
+from ..checks import count, json_value, nct_id, shown
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class CtgovClient:
             page = self.http.get(f"{self.base_url}/studies", params=query, parse=parse_page)
             if token is None and isinstance(page.get("totalCount"), int):
                 walk.expected = page["totalCount"]
-            walk.page(key for key in map(study_id, page["studies"]) if key)
+            walk.page(map(study_id, page["studies"]))
             yield page
             token = page.get("nextPageToken")
             if not token:
@@ -109,9 +108,9 @@ def study_id(study: Any) -> str | None:
 def parse_page(response: requests.Response) -> dict[str, Any]:
     """A page's JSON; a truncated or foreign body is a passing fault, retried."""
     try:
-        data = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise TransientResponse(f"ClinicalTrials.gov returned malformed JSON ({e})") from None
+        data = json_value(response.content)
+    except ParseError as e:
+        raise TransientResponse(f"ClinicalTrials.gov returned {e}") from None
     try:
         studies, envelope = studies_from_json(data)
     except (UnknownFormat, ParseError) as e:

@@ -10,11 +10,13 @@ is kept in ``trials.raw`` so nothing the source sent is lost.
 
 from __future__ import annotations
 
+import io
 import json
-from typing import IO, Any
+from typing import IO, Any, Iterator
 
 from ...errors import BadRecord, ParseError, UnknownFormat
-from ..checks import check_record, kind, pmid, require_nct_id
+from ...files import MAX_RECORD_BYTES
+from ..checks import check_record, json_value, kind, pmid, require_nct_id
 
 Row = dict[str, Any]
 Record = dict[str, Any]
@@ -102,7 +104,7 @@ def _rows(study: dict[str, Any], p: dict[str, Any], nct_id: str) -> Record:
     outcomes = _obj(p, "outcomesModule")
     sponsor_rows = ([{"role": "lead", **_named(lead)}] if lead else []) + \
         [{"role": "collaborator", **_named(c)} for c in _objs(sponsors, "collaborators")]
-    rec = {
+    rec: Record = {
         "trials": trial,
         "trial_conditions": [{"source": "reported", "position": i, "condition": c, "mesh_id": None}
                              for i, c in enumerate(conditions, 1)]
@@ -204,18 +206,108 @@ def studies_from_json(data: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     raise UnknownFormat("JSON, but not ClinicalTrials.gov studies (no 'studies' list or 'protocolSection')")
 
 
-# JSON is read whole; a larger file (or a gzip bomb) is refused rather than exhausting memory.
+# A single study object is read whole; a larger one is refused rather than exhausting memory.
 MAX_JSON_BYTES = 512 << 20
 
 
-def read_json(stream: IO[bytes]) -> list[dict[str, Any]]:
-    """Read a ClinicalTrials.gov JSON file (any shape of :func:`studies_from_json`)."""
-    body = stream.read(MAX_JSON_BYTES + 1)
+def read_json(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
+    """Stream the studies of a ClinicalTrials.gov JSON file (any shape of
+    :func:`studies_from_json`).
+
+    An array of studies (a website download) or an API page is read one study at a time
+    (ijson), so memory holds a study, not the file; no study may span more than
+    :data:`~litwatch.files.MAX_RECORD_BYTES` of the file or nest deeper than
+    :data:`MAX_DEPTH`.
+    """
+    import ijson
+
+    # BufferedReader reads through readinto(), which every binary stream has but typing.IO does not declare.
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
+    head = buffered.peek(_HEAD)[:_HEAD].lstrip()
+    if head.startswith(b"[") or (head.startswith(b"{") and _page_first(head)):
+        try:
+            yield from _streamed(_Bounded(buffered), page=not head.startswith(b"["))
+        except ijson.JSONError as e:
+            raise ParseError(f"malformed JSON: {' '.join(str(e).split())}") from None
+        return
+    body = buffered.read(MAX_JSON_BYTES + 1)
     if len(body) > MAX_JSON_BYTES:
-        raise ParseError(f"JSON larger than {MAX_JSON_BYTES >> 20} MB; split it (the API pages "
-                         f"studies by 1,000) and import the parts")
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ParseError(f"malformed JSON: {e}") from None
-    return studies_from_json(data)[0]
+        raise ParseError(f"a JSON object larger than {MAX_JSON_BYTES >> 20} MB, not a study; refused")
+    yield from studies_from_json(json_value(body))[0]
+
+
+# Studies nest about eight levels; JSON nested far deeper is damaged or hostile.
+MAX_DEPTH = 64
+
+
+def _streamed(stream: "_Bounded", page: bool) -> Iterator[Any]:
+    """The items, built one at a time, of a JSON stream's top-level array, or (``page``) of
+    the ``studies`` array of its top-level object.
+
+    ijson's low-level events are used, not ``ijson.items``: its prefixes grow with depth, so
+    deeply nested input would take quadratic time before any bound applied.
+    """
+    import ijson
+    from ijson.common import ObjectBuilder
+
+    level = 2 if page else 1  # the depth of the array whose items are wanted
+    depth, builder, wanted = 0, None, not page
+    for event, value in ijson.basic_parse(stream, use_float=True):
+        if event == "map_key" and depth == 1 and page:
+            wanted = value == "studies"
+        if builder is None and not (wanted and depth == level):
+            if event in ("start_map", "start_array"):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ParseError(f"JSON nested more than {MAX_DEPTH} levels deep; refused as damaged or hostile")
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+            continue
+        if builder is None:  # an item begins (inside the wanted array)
+            if event in ("end_map", "end_array"):
+                depth -= 1  # the wanted array itself ends
+                continue
+            if event not in ("start_map", "start_array"):
+                yield value  # a scalar item (not a study): passed on, to be skipped by name
+                stream.since = 0
+                continue
+            builder = ObjectBuilder()
+        builder.event(event, value)
+        if event in ("start_map", "start_array"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ParseError(f"JSON nested more than {MAX_DEPTH} levels deep; refused as damaged or hostile")
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == level:
+                yield builder.value
+                stream.since = 0
+                builder = None
+
+
+_HEAD = 1 << 16
+
+
+def _page_first(head: bytes) -> bool:
+    """Whether a JSON object is an API page: its ``studies`` key comes before any study."""
+    studies, study = head.find(b'"studies"'), head.find(b'"protocolSection"')
+    return studies >= 0 and (study < 0 or studies < study)
+
+
+class _Bounded(io.RawIOBase):
+    """A stream that refuses to read more than a record's bound between two records."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream, self.since = stream, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self.stream.read(len(b))
+        self.since += len(data)
+        if self.since > MAX_RECORD_BYTES:
+            raise ParseError(f"a study larger than {MAX_RECORD_BYTES >> 20} MB (or one that never ends); "
+                             f"refused as damaged or hostile")
+        b[:len(data)] = data
+        return len(data)

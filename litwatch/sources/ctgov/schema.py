@@ -8,7 +8,8 @@ from ...store.spec import RECORD_META, RUN_FOREIGN_KEYS, Family, TableSpec, chil
 
 TRIAL = ("nct_id", "trials", str, "study (foreign key)")
 DERIVED: dict[str, tuple[type, str]] = {
-    "design": (str, 'the study-design vocabulary of articles.design, from the design module (randomized, non-randomized, single group, observational)'),
+    "design": (str, 'the study-design vocabulary of articles.design, from the design module (randomized, '
+                    'non-randomized, single group, observational)'),
     "design_source": (str, 'design_module'),
     "derived_hash": (str, 'record_hash the derived columns were computed from'),
 }
@@ -21,7 +22,8 @@ TABLES: dict[str, TableSpec] = {
         "official_title": (str, 'official title'),
         "acronym": (str, 'acronym'),
         "org_study_id": (str, "sponsor's own study ID"),
-        "overall_status": (str, 'RECRUITING, NOT_YET_RECRUITING, ACTIVE_NOT_RECRUITING, COMPLETED, TERMINATED, WITHDRAWN...'),
+        "overall_status": (str, 'RECRUITING, NOT_YET_RECRUITING, ACTIVE_NOT_RECRUITING, COMPLETED, TERMINATED, '
+                                'WITHDRAWN...'),
         "why_stopped": (str, 'reason given for stopping'),
         "study_type": (str, 'INTERVENTIONAL, OBSERVATIONAL, EXPANDED_ACCESS'),
         "phases": (str, 'JSON array (EARLY_PHASE1, PHASE1 ... PHASE4, NA)'),
@@ -62,7 +64,8 @@ TABLES: dict[str, TableSpec] = {
         "position": (int, 'order within its source'),
         "condition": (str, 'condition or MeSH term'),
         "mesh_id": (str, 'MeSH ID of a derived term'),
-    }, ('nct_id', 'source', 'position'), 'Conditions as registered, and the MeSH terms (and ancestors) ClinicalTrials.gov derived from them.', indexes=(('condition',),)),
+    }, ('nct_id', 'source', 'position'), 'Conditions as registered, and the MeSH terms (and ancestors) '
+                                         'ClinicalTrials.gov derived from them.', indexes=(('condition',),)),
     "trial_interventions": child(TRIAL, {
         "position": (int, 'order on the record'),
         "type": (str, 'DRUG, BEHAVIORAL, DEVICE, PROCEDURE...'),
@@ -76,7 +79,8 @@ TABLES: dict[str, TableSpec] = {
         "position": (int, 'order within its source'),
         "term": (str, 'MeSH term'),
         "mesh_id": (str, 'MeSH ID'),
-    }, ('nct_id', 'source', 'position'), 'MeSH terms (and ancestors) ClinicalTrials.gov derived from the interventions.'),
+    }, ('nct_id', 'source', 'position'), 'MeSH terms (and ancestors) ClinicalTrials.gov derived from the '
+                                         'interventions.'),
     "trial_arms": child(TRIAL, {
         "position": (int, 'order on the record'),
         "label": (str, 'arm label'),
@@ -113,7 +117,8 @@ TABLES: dict[str, TableSpec] = {
         "pmid": (int, 'PubMed ID of the cited publication, when given'),
         "type": (str, 'RESULT, BACKGROUND or DERIVED'),
         "citation": (str, 'citation text'),
-    }, ('nct_id', 'position'), 'Publications the record cites: RESULT, BACKGROUND or DERIVED (added by ClinicalTrials.gov).', indexes=(('pmid',),)),
+    }, ('nct_id', 'position'), 'Publications the record cites: RESULT, BACKGROUND or DERIVED (added by '
+                               'ClinicalTrials.gov).', indexes=(('pmid',),)),
     "trial_ids": child(TRIAL, {
         "position": (int, 'order on the record'),
         "id": (str, 'secondary ID'),
@@ -123,9 +128,12 @@ TABLES: dict[str, TableSpec] = {
     }, ('nct_id', 'position'), 'Secondary IDs (other registries, grants, sponsor numbers).', indexes=(('id',),)),
     "trial_topics": child(TRIAL, {
         "topic": (str, 'topic name'),
-        "relevance": (str, "core (both of the topic's concepts appear in the record), intervention or condition (only that one), none (neither: a query or an import brought it); see litwatch.evidence"),
-        "first_run_id": (int, 'run whose fetch or tagged import brought the study in (empty when only concept matching placed it in the topic)'),
-    }, ('nct_id', 'topic'), 'The studies of each topic and how central they are to it.', indexes=(('topic', 'relevance'),)),
+        "relevance": (str, "core (both of the topic's concepts appear in the record), intervention or condition (only "
+                           "that one), none (neither: a query or an import brought it); see litwatch.evidence"),
+        "first_run_id": (int, 'run whose fetch or tagged import brought the study in (empty when only concept matching '
+                              'placed it in the topic)'),
+    }, ('nct_id', 'topic'), 'The studies of each topic and how central they are to it.',
+        indexes=(('topic', 'relevance'),)),
     "trial_changes": TableSpec(
         {
         "id": (int, 'row number (primary key)'),

@@ -4,6 +4,7 @@ and the history of what changed in each study."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sqlite3
@@ -13,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 from ...errors import ParseError
 from ...files import JSON
 from ...store.writes import Counts, History, Prepared, Writer, delete, prepare, save, stored_rows
-from ..base import Batch, Search, Source, in_keys, parse_each
+from ..base import Batch, Listing, Search, Source, in_keys, parse_each
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
@@ -150,16 +151,18 @@ FROM trials t WHERE 1"""
         from .client import study_id
         from .parse import parse_study
 
-        if walk.pages == 1 and not walk.repeats and len(walk.keys) == search.expected:
+        if search.expected is None:
+            return  # the service gave no count: a listing could be checked against nothing
+        if walk.pages == 1 and not walk.repeats and walk.served == search.expected:
             return
         listing = client.ids(params)
         ids = listing.keys
         search.params["listed"] = len(ids)
-        if listing.repeats or len(ids) != listing.expected:
+        if listing.repeats or listing.served != listing.expected:
             log.warning("ClinicalTrials.gov's ID listing of the search is no more consistent than its pages "
                         "(%s, %d repeats); the studies missed cannot be told", listing.progress(), listing.repeats)
             return
-        search.expected = len(ids)
+        search.expected = listing.served
         gone = sorted(walk.keys - ids)
         if gone:
             log.info("ClinicalTrials.gov: %d studies served while paging have left the search since (%s); "
@@ -181,6 +184,25 @@ FROM trials t WHERE 1"""
                 f"{self.label} lists {len(ids)} studies for the search, but {len(lost)} of them were served neither "
                 f"while paging nor by NCT ID ({', '.join(lost[:3])}{', ...' if len(lost) > 3 else ''}); what "
                 f"arrived is stored, the run is marked failed and the next run will ask again")
+
+    def listing(self, client: "CtgovClient", topic: "Topic") -> Listing:
+        """The NCT IDs of the search, listed alone (``fields=NCTId`` pages)."""
+        from ...errors import IncompleteFetch
+        from .client import search_params
+
+        walk = client.ids(search_params(self.query(topic) or {}))
+        if walk.repeats or walk.unkeyed or walk.expected is None or len(walk.keys) != walk.expected:
+            raise IncompleteFetch(f"{self.label}'s ID listing does not add up ({walk.progress()}, {walk.repeats} "
+                                  f"repeats); nothing is flagged, try again later")
+        return Listing(set(walk.keys), walk.expected)
+
+    def record_ids(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, tuple[str, str | None, str | None]]:
+        out: dict[Any, tuple[str, str | None, str | None]] = {}
+        for where, params in in_keys("nct_id", keys):
+            for nct_id, title, url in conn.execute(f"SELECT nct_id, brief_title, url FROM trials WHERE 1{where}",
+                                                   params):
+                out[nct_id] = (nct_id, title, url)
+        return out
 
     def fetch_ids(self, client: "CtgovClient", ids: list[Any]) -> Iterator[Batch]:
         from .parse import parse_study
@@ -220,12 +242,17 @@ FROM trials t WHERE 1"""
     def read(self, fmt: str, stream: IO[bytes], name: str) -> Iterator[Batch]:
         from .parse import parse_study, read_json
 
-        try:
-            studies = read_json(stream)
-        except ParseError as e:
-            raise ParseError(f"{name}: {e}") from None
-        for i in range(0, len(studies), IMPORT_BATCH):
-            yield Batch.of(parse_each(parse_study, studies[i:i + IMPORT_BATCH], f"{name}: study", i + 1))
+        studies = read_json(stream)
+        first = 1
+        while True:
+            try:
+                chunk = list(itertools.islice(studies, IMPORT_BATCH))
+            except ParseError as e:
+                raise ParseError(f"{name}: {e}") from None
+            if not chunk:
+                return
+            yield Batch.of(parse_each(parse_study, chunk, f"{name}: study", first))
+            first += len(chunk)
 
     def save(self, conn: sqlite3.Connection, batch: Batch, *, run_id: int | None, topic: str | None,
              origin: str) -> Counts:

@@ -10,7 +10,6 @@ not recorded, so both a 200 and a 4xx carrying one are handled).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import urllib.parse
@@ -19,10 +18,10 @@ from typing import Any, Iterator
 
 import requests
 
-from ...errors import HttpError, HttpStatusError, LitwatchError, TransientResponse, UnknownFormat
+from ...errors import HttpError, HttpStatusError, LitwatchError, ParseError, TransientResponse, UnknownFormat
 from ...http import HttpClient
 from ...paging import PageWalk
-from ..checks import count, shown
+from ..checks import count, json_value, shown
 from .parse import parse_error_bean, results_from_json
 
 log = logging.getLogger(__name__)
@@ -38,6 +37,7 @@ REQUESTS_PER_SECOND = 2.0
 # clause count, well under Solr's default limit of 1,024 boolean clauses.
 MAX_QUERY_CHARS = 4000
 MAX_IDS_PER_QUERY = 100
+ID_PAGE_SIZE = 1000  # the most Europe PMC serves to a page
 
 _EXT_ID = re.compile(r"[A-Za-z0-9._-]+")
 _SOURCE = re.compile(r"[A-Za-z]{3}")
@@ -68,8 +68,8 @@ class EuropePmcClient:
         self.http = http
         self.base_url = base_url.rstrip("/")
 
-    def search_pages(self, query: str, *, since: date | None = None,
-                     walk: PageWalk | None = None) -> Iterator[dict[str, Any]]:
+    def search_pages(self, query: str, *, since: date | None = None, walk: PageWalk | None = None,
+                     result_type: str = "core", page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
         """Yield every page of a search: ``{"results": [...], "hitCount": int, "nextCursorMark": ...}``.
 
         Stops when the next cursor is absent, unchanged, ``*`` or the page is empty. ``walk``
@@ -77,20 +77,28 @@ class EuropePmcClient:
         :class:`IncompleteFetch` on a cursor that comes back to a page already read, and on
         a walk that pages on without bringing new records (:mod:`litwatch.paging`).
         """
-        params = {"query": query_for(query, since), "format": "json", "resultType": "core",
-                  "pageSize": str(PAGE_SIZE)}
+        params = {"query": query_for(query, since), "format": "json", "resultType": result_type,
+                  "pageSize": str(page_size)}
         walk = walk or PageWalk("Europe PMC", "records", token_name="cursor")
         cursor = "*"
         while True:
             page = self._search(dict(params, cursorMark=cursor))
             walk.expected = page["hitCount"]
-            walk.page(f"{r.get('source')}:{r.get('id')}" for r in page["results"])
+            walk.page(f"{r.get('source')}:{r.get('id')}" if isinstance(r, dict) else None for r in page["results"])
             yield page
             following = page.get("nextCursorMark")
             if not following or following == cursor or following == "*" or not page["results"]:
                 return
             walk.follow(following)
             cursor = following
+
+    def ids(self, query: str) -> PageWalk:
+        """The records a search holds, listed alone (``resultType=idlist``, a thousand to a
+        page), as a walk: its ``keys`` (``SOURCE:ID``) and ``expected`` (the hitCount)."""
+        walk = PageWalk("Europe PMC", "record IDs", token_name="cursor")
+        for _ in self.search_pages(query, walk=walk, result_type="idlist", page_size=ID_PAGE_SIZE):
+            pass
+        return walk
 
     def search_ids(self, ids: list[str]) -> list[dict[str, Any]]:
         """Fetch records by ``SOURCE:ID`` (``MED:39709209``, ``PPR:PPR1036674``; a bare number is a
@@ -125,8 +133,8 @@ def parse_search(response: requests.Response) -> dict[str, Any]:
     """
     body = response.content
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = json_value(body)
+    except ParseError:
         message = parse_error_bean(body)
         if message is not None:
             raise HttpError(f"Europe PMC refused the search: {message}", status=response.status_code) from None

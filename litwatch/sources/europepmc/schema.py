@@ -72,16 +72,23 @@ TABLES: dict[str, TableSpec] = {
         "collective_name": (str, "group author's name, for a collective"),
         "orcid": (str, 'ORCID iD, when given'),
         "affiliation": (str, "first affiliation listed (all of them are in the record's raw)"),
-    }, ("epmc_id", "position"), 'Authors in byline order (core results only; lite results carry just author_string).', indexes=(("orcid",),)),
+    }, ("epmc_id", "position"), 'Authors in byline order (core results only; lite results carry just '
+                                'author_string).', indexes=(("orcid",),)),
     "europepmc_links": child(RECORD, {
-        "kind": (str, "nct_text (NCT ID written in title or abstract), xref:<DB> (a database cross-references the record), preprint (target is this record's preprint), published_as (target is this preprint's published version), comment:<type> (e.g. comment:Erratum for)"),
-        "target": (str, 'NCT01234567, an epmc_id (MED:38289242, PPR:PPR179288), or for xref the database name (search results name the database only)'),
-        "note": (str, "how Europe PMC made the link, when it says ('CrossRef Pre-print loader', 'Link created based on a title-first author match')"),
-    }, ("epmc_id", "kind", "target"), 'What a record points to: NCT IDs in its text, databases cross-referencing it, its preprint or published version, comments and corrections.',
+        "kind": (str, "nct_text (NCT ID written in title or abstract), xref:<DB> (a database cross-references the "
+                      "record), preprint (target is this record's preprint), published_as (target is this preprint's "
+                      "published version), comment:<type> (e.g. comment:Erratum for)"),
+        "target": (str, 'NCT01234567, an epmc_id (MED:38289242, PPR:PPR179288), or for xref the database name (search '
+                        'results name the database only)'),
+        "note": (str, "how Europe PMC made the link, when it says ('CrossRef Pre-print loader', 'Link created based on "
+                      "a title-first author match')"),
+    }, ("epmc_id", "kind", "target"), 'What a record points to: NCT IDs in its text, databases cross-referencing it, '
+                                      'its preprint or published version, comments and corrections.',
         indexes=(("target",), ("kind",))),
     "europepmc_topics": child(RECORD, {
         "topic": (str, "topic name"),
-        "relevance": (str, "core (both of the topic's concepts appear in the record), intervention or condition (only that one), none (neither: a query or an import brought it); see litwatch.evidence"),
+        "relevance": (str, "core (both of the topic's concepts appear in the record), intervention or condition (only "
+                           "that one), none (neither: a query or an import brought it); see litwatch.evidence"),
         "first_run_id": (int, "run whose fetch or tagged import brought the record in (empty when only "
                               "concept matching placed it in the topic)"),
     }, ("epmc_id", "topic"), "The records of each topic and how central they are to it.",

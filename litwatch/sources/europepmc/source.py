@@ -14,7 +14,8 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 from ...errors import ParseError, UnknownFormat
 from ...files import JSON
 from ...store.writes import History, Prepared, Writer
-from ..base import Batch, Search, Source, in_keys, parse_each
+from ..base import Batch, Listing, Search, Source, in_keys, parse_each
+from ..checks import json_value
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ FROM europepmc_records e WHERE 1"""
         from .client import query_for
         from .parse import parse_result
 
-        query = self.query(topic)
+        query = self.query_string(topic)
         pages = client.search_pages(query, since=since)
         first = next(pages)
         params: dict[str, Any] = {"query": query_for(query, since), "pages": 1}
@@ -112,6 +113,26 @@ FROM europepmc_records e WHERE 1"""
                 yield Batch.of(parse_each(parse_result, page["results"], f"Europe PMC page {params['pages']}, result"))
 
         return Search(first["hitCount"], params, batches())
+
+    def listing(self, client: "EuropePmcClient", topic: "Topic") -> Listing:
+        """The records of the search, listed alone (``resultType=idlist`` pages)."""
+        from ...errors import IncompleteFetch
+
+        query = self.query(topic)
+        assert isinstance(query, str), "a topic without a Europe PMC query is not reconciled"
+        walk = client.ids(query)
+        if walk.repeats or walk.unkeyed or walk.expected is None or len(walk.keys) != walk.expected:
+            raise IncompleteFetch(f"{self.label}'s ID listing does not add up ({walk.progress()}, {walk.repeats} "
+                                  f"repeats); nothing is flagged, try again later")
+        return Listing(set(walk.keys), walk.expected)
+
+    def record_ids(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, tuple[str, str | None, str | None]]:
+        out: dict[Any, tuple[str, str | None, str | None]] = {}
+        for where, params in in_keys("epmc_id", keys):
+            for epmc_id, title, url in conn.execute(
+                    f"SELECT epmc_id, title, url FROM europepmc_records WHERE 1{where}", params):
+                out[epmc_id] = (epmc_id, title, url)
+        return out
 
     def fetch_ids(self, client: "EuropePmcClient", ids: list[Any]) -> Iterator[Batch]:
         from .parse import parse_result
@@ -163,9 +184,9 @@ FROM europepmc_records e WHERE 1"""
         if len(body) > MAX_JSON_BYTES:
             raise ParseError(f"{name}: JSON larger than {MAX_JSON_BYTES >> 20} MB; save the pages apart")
         try:
-            results, _ = results_from_json(json.loads(body))
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ParseError(f"{name}: malformed JSON: {e}") from None
+            results, _ = results_from_json(json_value(body))
+        except ParseError as e:
+            raise ParseError(f"{name}: {e}") from None
         except UnknownFormat as e:
             raise UnknownFormat(f"{name}: {e}") from None
         for i in range(0, len(results), IMPORT_BATCH):

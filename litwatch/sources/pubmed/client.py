@@ -12,18 +12,17 @@ again in the same run.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Iterator
+from typing import Iterator, overload
 
 import requests
 from lxml import etree
 
 from ...errors import EutilsError, ParseError, TransientResponse
 from ...http import HttpClient
-from ..checks import count as checked_count, pmid as checked_pmid, shown
+from ..checks import count as checked_count, json_value, pmid as checked_pmid, shown
 from .parse import Event, parse_xml_bytes, reject_entities
 
 log = logging.getLogger(__name__)
@@ -83,6 +82,8 @@ class PubMedClient:
         result.term, result.datetype = term, datetype
         if datetype:
             result.mindate, result.maxdate = mindate or MIN_DATE, maxdate or MAX_DATE
+        window = f" ({datetype} {_fmt(result.mindate)} to {_fmt(result.maxdate)})" if datetype else ""
+        log.info("PubMed esearch%s: %d records", window, result.count)
         for warning in result.warnings:
             log.warning("PubMed: %s", warning)
         return result
@@ -122,6 +123,8 @@ class PubMedClient:
     def efetch(self, result: SearchResult) -> Iterator[list[Event]]:
         """Yield the parsed records of a search, one batch (one request) at a time."""
         for start in range(0, result.count, self.batch_size):
+            log.info("PubMed efetch: records %d-%d of %d", start + 1, min(start + self.batch_size, result.count),
+                     result.count)
             params = {"db": "pubmed", "WebEnv": result.webenv, "query_key": result.query_key,
                       "retstart": str(start), "retmax": str(self.batch_size), "retmode": "xml",
                       **self.identity}
@@ -130,9 +133,12 @@ class PubMedClient:
     def listed_ids(self, result: SearchResult) -> list[int]:
         """The PMIDs a search (one date slice, within the retrieval window) holds now: the same
         esearch, asked for its ID list instead of history keys."""
+        log.info("PubMed esearch: listing the PMIDs of %d records", result.count)
         params = {"db": "pubmed", "term": result.term, "retmax": str(WINDOW), **self.identity}
         if result.datetype:
-            params.update(datetype=result.datetype, mindate=_fmt(result.mindate), maxdate=_fmt(result.maxdate))
+            # the same range esearch asked for (it records MIN_DATE and MAX_DATE for open ends)
+            params.update(datetype=result.datetype, mindate=_fmt(result.mindate or MIN_DATE),
+                          maxdate=_fmt(result.maxdate or MAX_DATE))
         count, ids = self.http.post(f"{self.base_url}/esearch.fcgi", data=params, parse=parse_id_list)
         if count > len(ids):
             raise EutilsError(f"PubMed listed only {len(ids)} of the {count} PMIDs of a search; the records "
@@ -151,6 +157,7 @@ class PubMedClient:
                 log.warning("PubMed: not asked for %s: not a PMID", shown(value))
         if not wanted:
             return []
+        log.info("PubMed efetch: %d records by PMID", len(wanted))
         params = {"db": "pubmed", "id": ",".join(map(str, wanted)), "retmode": "xml", **self.identity}
         return self.http.post(f"{self.base_url}/efetch.fcgi", data=params, parse=parse_efetch)
 
@@ -163,7 +170,8 @@ def parse_esearch(response: requests.Response) -> SearchResult:
     error = root.findtext("ERROR")
     if error:
         raise _eutils_error("esearch", error)
-    warnings, fatal = [], []
+    warnings: list[str] = []
+    fatal: list[str] = []
     for item in root.iterfind("ErrorList/*"):
         text = f"{item.tag} {item.text!r}"
         (warnings if item.tag == "PhraseNotFound" else fatal).append(text)
@@ -183,7 +191,8 @@ def parse_esearch(response: requests.Response) -> SearchResult:
 def parse_id_list(response: requests.Response) -> tuple[int, list[int]]:
     """An esearch body's Count and its IdList, as PMIDs."""
     count = parse_esearch(response).count
-    ids = [text.strip() for text in _xml_root(response, "esearch").xpath("IdList/Id/text()")]
+    found = _xml_root(response, "esearch").xpath("IdList/Id/text()")  # a list of strings
+    ids = [str(text).strip() for text in found] if isinstance(found, list) else []
     if not all(text.isdigit() for text in ids):
         raise TransientResponse("esearch listed an ID that is not a PMID")
     return count, [int(text) for text in ids]
@@ -222,8 +231,8 @@ def _check_json_error(body: bytes, what: str) -> None:
     if not body.lstrip().startswith(b"{"):
         return
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = json_value(body)
+    except ParseError:
         raise TransientResponse(f"{what} returned malformed JSON") from None
     message = data.get("error") or (data.get("esearchresult") or {}).get("ERROR")
     if message and "rate limit" in str(message).lower():
@@ -239,5 +248,9 @@ def _eutils_error(what: str, message: str) -> Exception:
     return EutilsError(f"NCBI {what} error: {text}")
 
 
+@overload
+def _fmt(d: date) -> str: ...
+@overload
+def _fmt(d: None) -> None: ...
 def _fmt(d: date | None) -> str | None:
     return d.strftime("%Y/%m/%d") if d else None

@@ -7,7 +7,7 @@ import json
 import re
 from typing import IO, Any, Iterator
 
-from ...errors import BadRecord
+from ...errors import BadRecord, ParseError
 from ..base import Skipped
 from ..checks import pmid as checked_pmid, require_pmid
 from .parse import Event, iso_from_text, normalize_orcid, parsed_from_dict
@@ -47,11 +47,33 @@ def iter_medline(handle: IO[str]) -> Iterator[Event]:
     event and the records after it are still read."""
     from Bio import Medline
 
-    for position, rec in enumerate(Medline.parse(handle), 1):
+    for position, rec in enumerate(Medline.parse(_lines(handle)), 1):
         try:
             yield Event("article", parsed_from_dict(medline_record(rec)))
         except BadRecord as e:
             yield Event("skipped", skipped=Skipped(f"record {position}", str(e)))
+
+
+# A MEDLINE line holds one field or a 6-column continuation of one; no real line nears this.
+# It is far above the field bound (checks.MAX_TEXT), so an oversized field skips its record
+# (counted and named) while a line without end is refused before it fills memory.
+MAX_LINE_CHARS = 64 << 20
+
+
+def _lines(handle: IO[str]) -> Iterator[str]:
+    """The lines of a MEDLINE file, each read within a bound: one that never ends (a damaged
+    or hostile file of gigabytes without a newline) is refused at its line number instead of
+    being read into memory whole."""
+    number = 0
+    while True:
+        line = handle.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise ParseError(f"line {number} is longer than {MAX_LINE_CHARS:,} characters, longer than any "
+                             f"MEDLINE line; refused as damaged or hostile")
+        yield line
 
 
 def medline_record(rec: dict[str, Any]) -> Record:
@@ -62,7 +84,7 @@ def medline_record(rec: dict[str, Any]) -> Record:
     if "PMID" not in rec:
         raise BadRecord("no PMID line")
     pmid = require_pmid(rec["PMID"])
-    ids = [{"pmid": pmid, "id_type": "pubmed", "value": str(pmid)}]
+    ids: list[Row] = [{"pmid": pmid, "id_type": "pubmed", "value": str(pmid)}]
     for aid in rec.get("AID", []):
         m = _BRACKETED.match(aid)
         if m:
@@ -74,7 +96,7 @@ def medline_record(rec: dict[str, Any]) -> Record:
     for row in ids:
         first_id.setdefault(row["id_type"], row["value"])
     lid_doi = _BRACKETED.match(rec.get("LID", ""))
-    history = []
+    history: list[Row] = []
     for h in rec.get("PHST", []):
         m = _BRACKETED.match(h)
         if m:
@@ -116,7 +138,7 @@ def medline_record(rec: dict[str, Any]) -> Record:
         "entrez_date": hist.get("entrez"),
         "pubmed_date": hist.get("pubmed"),
     }
-    comments = []
+    comments: list[Row] = []
     for tag, ref_type in MEDLINE_COMMENT_TAGS.items():
         for value in rec.get(tag, []):
             m = _REF_PMID.match(value)

@@ -20,9 +20,9 @@ from __future__ import annotations
 import io
 import json
 import re
-from json.encoder import encode_basestring as _js  # type: ignore[attr-defined]  # a JSON string, in C
+from json.encoder import encode_basestring as _js  # a JSON string, in C
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterator
 
 from lxml import etree
 
@@ -191,7 +191,9 @@ def _article(mc: etree._Element | None, pd: etree._Element | None, raw: bytes | 
             raise BadRecord("no MedlineCitation")
         return Event("article", parse_article(mc, pd, raw))
     except BadRecord as e:
-        return Event("skipped", skipped=Skipped(f"record {position}", str(e)))
+        # Its PMID, when readable, says the record was served (and refused), not missed.
+        pmid = checked_pmid(mc.findtext("PMID")) if mc is not None else None
+        return Event("skipped", pmids=[pmid] if pmid else [], skipped=Skipped(f"record {position}", str(e)))
 
 
 def _deleted(block: etree._Element) -> list[int]:
@@ -214,7 +216,8 @@ def _too_large(line: int | None) -> str:
 
 def _syntax_error(e: etree.XMLSyntaxError) -> str:
     """libxml2's message on one line, with the line and column in the file."""
-    entry = e.error_log.last_error if e.error_log else None
+    # lxml-stubs 0.5 lacks _ListErrorLog.last_error
+    entry = e.error_log.last_error if e.error_log else None  # type: ignore[attr-defined]
     message = " ".join((entry.message if entry else e.msg or str(e)).split())
     line, column = (entry.line, entry.column) if entry else (e.lineno, e.offset)
     return f"malformed XML at line {line}, column {column}: {message}"
@@ -224,7 +227,8 @@ def reject_entities(tree: etree._ElementTree) -> None:
     """Refuse documents that declare entities: PubMed never does, and entity tricks
     (billion laughs, external entities) are how XML attacks a parser."""
     dtd = tree.docinfo.internalDTD
-    if dtd is not None and any(True for _ in dtd.iterentities()):
+    # lxml-stubs 0.5 lacks DTD.iterentities
+    if dtd is not None and any(True for _ in dtd.iterentities()):  # type: ignore[attr-defined]
         raise ParseError("the document declares XML entities, which PubMed files never do; refused")
 
 
@@ -235,7 +239,7 @@ def parse_xml_bytes(body: bytes) -> list[Event]:
 
 def _free(elem: etree._Element) -> None:
     """Release a finished record and every sibling before it."""
-    elem.clear(keep_tail=False)
+    elem.clear(keep_tail=False)  # type: ignore[call-arg]  # lxml-stubs 0.5 lacks keep_tail
     parent = elem.getparent()
     if parent is not None:
         while elem.getprevious() is not None:
@@ -255,68 +259,96 @@ def parse_article(mc: etree._Element, pd: etree._Element | None, raw: bytes | No
     a: dict[str, Any] = dict.fromkeys(CONTENT)
     kids: dict[str, list[tuple]] = {name: [] for name in CHILDREN}
     a["medline_status"] = _clean(mc.get("Status"))
-    pmid = None
-    languages: list[str] = []
-    subsets: list[str] = []
-    other_ids: list[tuple[str, str]] = []
-    elocations: dict[str, str] = {}
+    found = _read_citation(mc, a, kids)
+    if found.pmid is None:
+        raise BadRecord("no PMID")
+    if pd is not None:
+        _read_pubmed_data(pd, a, kids)
+    first_id = _first_ids(kids["article_ids"], found.other_ids)
+    a["pmid"] = found.pmid
+    _complete(a, kids, found, first_id)
+    return _prepared(found.pmid, a, kids, raw)
+
+
+@dataclass
+class _Found:
+    """What a MedlineCitation gives besides article fields and child rows, for the fields
+    completed once the whole record is read."""
+
+    pmid: int | None = None
+    languages: list[str] = field(default_factory=list)
+    subsets: list[str] = field(default_factory=list)
+    other_ids: list[tuple[str, str]] = field(default_factory=list)  # (source, value)
+    elocations: dict[str, str] = field(default_factory=dict)
+
+
+_CITATION_DATES = {"DateCompleted": "date_completed", "DateRevised": "date_revised"}
+
+
+def _read_citation(mc: etree._Element, a: dict[str, Any], kids: dict[str, list[tuple]]) -> _Found:
+    """Fill article fields and child rows from the children of a MedlineCitation."""
+    found = _Found()
     for child in mc:
         tag = child.tag
-        if tag == "PMID":
-            pmid = require_pmid(child.text)
+        listed = _CITATION_LISTS.get(tag)
+        if listed is not None:
+            kids[listed[0]] = listed[1](child)
+        elif tag == "PMID":
+            found.pmid = require_pmid(child.text)
             a["pmid_version"] = _int(child.get("Version")) or 1
         elif tag == "Article":
-            elocations = _read_article(child, a, kids, languages)
-        elif tag == "MeshHeadingList":
-            kids["article_mesh"] = _mesh(child)
+            found.elocations = _read_article(child, a, kids, found.languages)
         elif tag == "MedlineJournalInfo":
-            for c in child:
-                t = c.tag
-                if t == "MedlineTA":
-                    a["journal_iso"] = a["journal_iso"] or _clean(c.text)
-                elif t == "NlmUniqueID":
-                    a["nlm_unique_id"] = _clean(c.text)
-                elif t == "ISSNLinking":
-                    a["issn_linking"] = _clean(c.text)
-                elif t == "Country":
-                    a["journal_country"] = _clean(c.text)
-        elif tag == "ChemicalList":
-            kids["article_chemicals"] = _chemicals(child)
-        elif tag == "SupplMeshList":
-            kids["article_supplementary_mesh"] = [
-                (i, s.get("UI"), _clean(s.text), s.get("Type")) for i, s in enumerate(child, 1)]
-        elif tag == "DateCompleted":
-            a["date_completed"] = _date(child)
-        elif tag == "DateRevised":
-            a["date_revised"] = _date(child)
+            _read_journal_info(child, a)
+        elif tag in _CITATION_DATES:
+            a[_CITATION_DATES[tag]] = _date(child)
         elif tag == "KeywordList":
             owner = child.get("Owner")
             kids["article_keywords"] += [(text, owner, int(k.get("MajorTopicYN") == "Y"))
                                          for k in child if (text := _text(k))]
-        elif tag == "CommentsCorrectionsList":
-            kids["article_comments"] = [
-                (i, c.get("RefType"), checked_pmid(c.findtext("PMID")), _clean(c.findtext("RefSource")),
-                 _clean(c.findtext("Note"))) for i, c in enumerate(child, 1)]
         elif tag == "CitationSubset":
             if child.text and child.text.strip():
-                subsets.append(child.text.strip())
+                found.subsets.append(child.text.strip())
         elif tag == "OtherAbstract":
             text, copyright_ = _abstract(child)
             kids["article_other_abstracts"].append(
                 (len(kids["article_other_abstracts"]) + 1, child.get("Type"), child.get("Language"), copyright_, text))
         elif tag == "OtherID":
             if child.text and child.text.strip():
-                other_ids.append((child.get("Source") or "", child.text.strip()))
+                found.other_ids.append((child.get("Source") or "", child.text.strip()))
         elif tag == "CoiStatement":
             a["coi_statement"] = _text(child)
-        elif tag == "InvestigatorList":
-            kids["article_investigators"] = _people(child, investigators=True)
-    if pmid is None:
-        raise BadRecord("no PMID")
-    ids = kids["article_ids"]
-    if pd is not None:
-        _read_pubmed_data(pd, a, kids)
-        ids = kids["article_ids"]
+    return found
+
+
+def _read_journal_info(info: etree._Element, a: dict[str, Any]) -> None:
+    for c in info:
+        t = c.tag
+        if t == "MedlineTA":
+            a["journal_iso"] = a["journal_iso"] or _clean(c.text)
+        elif t == "NlmUniqueID":
+            a["nlm_unique_id"] = _clean(c.text)
+        elif t == "ISSNLinking":
+            a["issn_linking"] = _clean(c.text)
+        elif t == "Country":
+            a["journal_country"] = _clean(c.text)
+
+
+def _supplementary_mesh(suppl_list: etree._Element) -> list[tuple]:
+    return [(i, s.get("UI"), _clean(s.text), s.get("Type")) for i, s in enumerate(suppl_list, 1)]
+
+
+def _comments(comments_list: etree._Element) -> list[tuple]:
+    return [(i, c.get("RefType"), checked_pmid(c.findtext("PMID")), _clean(c.findtext("RefSource")),
+             _clean(c.findtext("Note"))) for i, c in enumerate(comments_list, 1)]
+
+
+def _investigators(investigator_list: etree._Element) -> list[tuple]:
+    return _people(investigator_list, investigators=True)
+
+
+def _first_ids(ids: list[tuple], other_ids: list[tuple[str, str]]) -> dict[str, str]:
+    """The first ID of each type; the OtherIDs are appended to ``ids`` as ``other:<source>``."""
     first_id: dict[str, str] = {}
     for id_type, value in ids:
         first_id.setdefault(id_type, value)
@@ -327,21 +359,25 @@ def parse_article(mc: etree._Element, pd: etree._Element | None, raw: bytes | No
         word = value.split(None, 1)[0]
         if source == "NLM" and _PMC.match(word):
             first_id.setdefault("pmc", word)
-    a["pmid"] = pmid
+    return first_id
+
+
+def _complete(a: dict[str, Any], kids: dict[str, list[tuple]], found: _Found, first_id: dict[str, str]) -> None:
+    """The fields read from several places (or in place of a missing one), once all are read."""
     if a["title"] is None and a["vernacular_title"]:
         a["title"] = a["vernacular_title"]
     others = kids["article_other_abstracts"]
     if a["abstract"] is None and others:
         english = [o for o in others if (o[2] or "").lower() == "eng"]
         a["abstract"] = (english or others)[0][4]
-    a["doi"] = first_id.get("doi") or elocations.get("doi")
+    a["doi"] = first_id.get("doi") or found.elocations.get("doi")
     a["pmc_id"] = first_id.get("pmc")
-    a["pii"] = first_id.get("pii") or elocations.get("pii")
+    a["pii"] = first_id.get("pii") or found.elocations.get("pii")
+    languages = found.languages
     a["language"] = languages[0] if languages else None
     a["languages"] = json.dumps(languages) if languages else None
-    a["citation_subsets"] = json.dumps(subsets) if subsets else None
+    a["citation_subsets"] = json.dumps(found.subsets) if found.subsets else None
     a["pub_year"] = int(a["pub_date"][:4]) if a["pub_date"] else None
-    return _prepared(pmid, a, kids, raw)
 
 
 def _prepared(pmid: int, a: dict[str, Any], kids: dict[str, list[tuple]], raw: bytes | None) -> Prepared:
@@ -400,26 +436,31 @@ def _read_article(art: etree._Element, a: dict[str, Any], kids: dict[str, list[t
             kids["article_authors"] = _people(child)
         elif tag == "Pagination":
             a["pages"] = _pages(child)
-        elif tag == "ELocationID":
-            if child.text and child.text.strip():
-                elocations.setdefault(child.get("EIdType") or "", child.text.strip())
-        elif tag == "Language":
-            if child.text and child.text.strip():
-                languages.append(child.text.strip())
+        elif tag == "ELocationID" and child.text and child.text.strip():
+            elocations.setdefault(child.get("EIdType") or "", child.text.strip())
+        elif tag == "Language" and child.text and child.text.strip():
+            languages.append(child.text.strip())
         elif tag == "PublicationTypeList":
             kids["article_publication_types"] = [(p.get("UI"), _text(p)) for p in child]
         elif tag == "ArticleDate":
             a["article_date"] = a["article_date"] or _date(child)
         elif tag == "DataBankList":
-            kids["article_databanks"] = [
-                (_clean(bank.findtext("DataBankName")), acc.text.strip())
-                for bank in child for acc in bank.iterfind("AccessionNumberList/AccessionNumber")
-                if acc.text and acc.text.strip()]
+            kids["article_databanks"] = _databanks(child)
         elif tag == "GrantList":
-            kids["article_grants"] = [
-                (i, _clean(g.findtext("GrantID")), _clean(g.findtext("Acronym")), _clean(g.findtext("Agency")),
-                 _clean(g.findtext("Country"))) for i, g in enumerate(child, 1)]
+            kids["article_grants"] = _grants(child)
     return elocations
+
+
+def _databanks(databank_list: etree._Element) -> list[tuple]:
+    """(databank, accession number) of every accession number listed."""
+    return [(_clean(bank.findtext("DataBankName")), acc.text.strip())
+            for bank in databank_list for acc in bank.iterfind("AccessionNumberList/AccessionNumber")
+            if acc.text and acc.text.strip()]
+
+
+def _grants(grant_list: etree._Element) -> list[tuple]:
+    return [(i, _clean(g.findtext("GrantID")), _clean(g.findtext("Acronym")), _clean(g.findtext("Agency")),
+             _clean(g.findtext("Country"))) for i, g in enumerate(grant_list, 1)]
 
 
 def _read_journal(journal: etree._Element, a: dict[str, Any]) -> None:
@@ -511,12 +552,7 @@ def _people(people: etree._Element, investigators: bool = False) -> list[tuple]:
             elif tag == "CollectiveName":
                 collective = _text(c)
             elif tag == "AffiliationInfo":
-                for x in c:
-                    if x.tag == "Affiliation":
-                        if (text := _text(x)):
-                            affiliations.append(text)
-                    elif x.tag == "Identifier" and x.text and x.text.strip():
-                        affiliation_ids.append({"source": x.get("Source") or "", "id": x.text.strip()})
+                _read_affiliation(c, affiliations, affiliation_ids)
             elif tag == "Identifier" and (c.get("Source") or "").upper() == "ORCID":
                 orcid = normalize_orcid(c.text)
         first = affiliations[0] if affiliations else None
@@ -528,6 +564,16 @@ def _people(people: etree._Element, investigators: bool = False) -> list[tuple]:
             rows.append((len(rows) + 1, last, fore, initials, suffix, collective, first, listed, ids, orcid,
                          int(p.get("EqualContrib") == "Y")))
     return rows
+
+
+def _read_affiliation(info: etree._Element, affiliations: list[str], ids: list[dict[str, str]]) -> None:
+    """Add an <AffiliationInfo>'s affiliation text and identifiers (ROR, GRID...) to the lists."""
+    for x in info:
+        if x.tag == "Affiliation":
+            if (text := _text(x)):
+                affiliations.append(text)
+        elif x.tag == "Identifier" and x.text and x.text.strip():
+            ids.append({"source": x.get("Source") or "", "id": x.text.strip()})
 
 
 def _mesh(heading_list: etree._Element) -> list[tuple]:
@@ -568,14 +614,27 @@ def _chemicals(chemical_list: etree._Element) -> list[tuple]:
     return rows
 
 
+# MedlineCitation children read whole into one child table: tag -> (table, reader).
+_CITATION_LISTS: dict[str, tuple[str, Callable[[etree._Element], list[tuple]]]] = {
+    "MeshHeadingList": ("article_mesh", _mesh),
+    "ChemicalList": ("article_chemicals", _chemicals),
+    "SupplMeshList": ("article_supplementary_mesh", _supplementary_mesh),
+    "CommentsCorrectionsList": ("article_comments", _comments),
+    "InvestigatorList": ("article_investigators", _investigators),
+}
+
+
 def _abstract(ab: etree._Element) -> tuple[str | None, str | None]:
-    parts, copyright_ = [], None
+    parts: list[str] = []
+    copyright_ = None
     for t in ab:
         if t.tag == "AbstractText":
             text = _text(t)
             label = (t.get("Label") or "").strip()  # labels carry stray spaces, even em spaces
-            if text or label:
-                parts.append((f"{label}: {text}" if text else f"{label}:") if label else text)
+            if label:
+                parts.append(f"{label}: {text}" if text else f"{label}:")
+            elif text:
+                parts.append(text)
         elif t.tag == "CopyrightInformation":
             copyright_ = _clean(t.text)
     return "\n".join(parts) or None, copyright_
@@ -679,7 +738,8 @@ def _text(e: etree._Element | None) -> str | None:
     """All text inside an element, inline markup (<i>, <sup>...) kept as its text."""
     if e is None:
         return None
-    text = e.text if len(e) == 0 else "".join(e.itertext())
+    # lxml-stubs 0.5 types itertext() as str or bytes; lxml yields str on Python 3
+    text = e.text if len(e) == 0 else "".join(e.itertext())  # type: ignore[arg-type]
     if text:
         text = text.strip()
     return text or None

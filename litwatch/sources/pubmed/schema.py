@@ -173,10 +173,12 @@ TABLES: dict[str, TableSpec] = {
     }, ("pmid", "position"), "The reference list: what the paper cites.", indexes=(("ref_pmid",),)),
     "article_topics": child(ARTICLE, {
         "topic": (str, "topic name"),
-        "relevance": (str, "core (both of the topic's concepts appear in the record), intervention or condition (only that one), none (neither: a query or an import brought it); see litwatch.evidence"),
+        "relevance": (str, "core (both of the topic's concepts appear in the record), intervention or condition (only "
+                           "that one), none (neither: a query or an import brought it); see litwatch.evidence"),
         "first_run_id": (int, "run whose fetch or tagged import brought the record in (empty when only concept "
                               "matching placed it in the topic)"),
-    }, ("pmid", "topic"), "The records of each topic and how central they are to it.", indexes=(("topic", "relevance"),)),
+    }, ("pmid", "topic"), "The records of each topic and how central they are to it.",
+        indexes=(("topic", "relevance"),)),
     "article_deletions": TableSpec(
         {
             "pmid": (int, "PubMed ID PubMed deleted (primary key)"),

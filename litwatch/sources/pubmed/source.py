@@ -4,6 +4,7 @@ MEDLINE text exports)."""
 
 from __future__ import annotations
 
+import codecs
 import io
 import logging
 import sqlite3
@@ -14,7 +15,7 @@ from ...errors import ParseError
 from ...files import MEDLINE, PUBMED_XML
 from ...store.db import now, transaction
 from ...store.writes import Counts, History, Prepared, Writer, delete, raw_fingerprint, save, stored_rows
-from ..base import Batch, Search, Skipped, Source, in_keys
+from ..base import Batch, Listing, Search, Skipped, Source, in_keys
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
@@ -127,11 +128,19 @@ FROM articles a WHERE 1"""
         return PubMedClient(http or HttpClient(per_second=rate, budget=budget), self.url(config),
                             api_key=config.ncbi_api_key, email=config.ncbi_email, tool=config.ncbi_tool)
 
+    def advice(self, config: "Config") -> str | None:
+        # NCBI asks every E-utilities user for an e-mail address, to write before it blocks
+        # a client that misbehaves (Biopython warns the same way).
+        if config.ncbi_email:
+            return None
+        return ("no e-mail address for NCBI: NCBI asks for one, to contact you before blocking your requests; "
+                "set email under [ncbi] in litwatch.toml or the NCBI_EMAIL environment variable")
+
     def probe_url(self, config: "Config") -> str:
         return f"{self.url(config)}/einfo.fcgi"
 
     def search(self, client: "PubMedClient", topic: "Topic", since: date | None) -> Search:
-        query = self.query(topic)
+        query = self.query_string(topic)
         if since is None:
             searches = client.search(query)
         else:  # added (entry date) or revised (modification date) since the window start
@@ -178,8 +187,27 @@ FROM articles a WHERE 1"""
         if lost:
             raise IncompleteFetch(
                 f"PubMed lists {len(listed)} records for {_what(search)}, but {len(lost)} of them were served "
-                f"neither in its batches nor by PMID ({', '.join(map(str, lost[:3]))}{', ...' if len(lost) > 3 else ''}); "
+                f"neither in its batches nor by PMID ({', '.join(map(str, lost[:3]))}"
+                f"{', ...' if len(lost) > 3 else ''}); "
                 f"what arrived is stored, the run is marked failed and the next run will ask again")
+
+    def listing(self, client: "PubMedClient", topic: "Topic") -> Listing:
+        """The PMIDs of the search, listed by esearch (a date slice at a time past 9,999)."""
+        query = self.query(topic)
+        assert isinstance(query, str), "a topic without a PubMed query is not reconciled"
+        slices = client.search(query)
+        keys: set[int] = set()
+        for part in slices:
+            if part.count:
+                keys.update(client.listed_ids(part))
+        return Listing(keys, sum(part.count for part in slices))
+
+    def record_ids(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, tuple[str, str | None, str | None]]:
+        out: dict[Any, tuple[str, str | None, str | None]] = {}
+        for where, params in in_keys("pmid", keys):
+            for pmid, title in conn.execute(f"SELECT pmid, title FROM articles WHERE 1{where}", params):
+                out[pmid] = (f"PMID:{pmid}", title, f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/")
+        return out
 
     def fetch_ids(self, client: "PubMedClient", ids: list[Any]) -> Iterator[Batch]:
         for i in range(0, len(ids), FOLLOW_BATCH):
@@ -274,15 +302,43 @@ def _events(fmt: str, stream: IO[bytes], name: str) -> Iterator["Event"]:
         if fmt == PUBMED_XML:
             yield from iter_xml(stream)
         else:
-            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
+            text, replaced = _medline_text(stream, name)
             try:
                 yield from iter_medline(text)
             finally:
                 text.detach()  # closing the wrapper would close the file under the caller
+            if replaced:
+                log.warning("%s: %d %s not valid %s, read as U+FFFD (the replacement character)", name,
+                            len(replaced), "byte was" if len(replaced) == 1 else "bytes were",
+                            "UTF-8" if text.encoding.startswith("utf") else "Windows-1252")
     except ParseError as e:
         raise ParseError(f"{name}: {e}") from None
     except (OSError, EOFError) as e:  # truncated or corrupt gzip
         raise ParseError(f"{name}: cannot read ({e})") from None
+
+
+def _medline_text(stream: IO[bytes], name: str) -> tuple[io.TextIOWrapper, list[int]]:
+    """MEDLINE text decoded by what it is: UTF-8 (PubMed's exports, with or without a byte
+    order mark), else Windows-1252 (older reference-manager exports), said in a warning.
+    Bytes that still do not decode are replaced and counted in the returned list."""
+    # BufferedReader reads through readinto(), which every binary stream has but typing.IO does not declare.
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
+    head = buffered.peek(1 << 16)[:1 << 16]
+    sample = (head[:-3] if len(head) == 1 << 16 else head).decode("utf-8", errors="replace")  # no cut character
+    encoding = "utf-8-sig"
+    if "\ufffd" in sample and not any(ord(c) > 127 and c != "\ufffd" for c in sample):
+        encoding = "cp1252"  # not one UTF-8 character among bytes that are not ASCII
+        log.warning("%s: not UTF-8 text; read as Windows-1252", name)
+    replaced: list[int] = []
+    handler = f"litwatch-count-{id(replaced)}"
+
+    def count(error: UnicodeError) -> tuple[str, int]:
+        assert isinstance(error, UnicodeDecodeError)
+        replaced.extend(range(error.start, error.end))
+        return "\ufffd", error.end
+
+    codecs.register_error(handler, count)
+    return io.TextIOWrapper(buffered, encoding=encoding, errors=handler), replaced
 
 
 def _what(search: Any) -> str:
@@ -293,11 +349,12 @@ def _what(search: Any) -> str:
 
 
 def _keys(events: list["Event"]) -> Iterator[int]:
-    """The PMIDs of the records (articles and books) among events."""
+    """The PMIDs of the records served among events (articles, books, and records refused
+    as malformed whose PMID could be read)."""
     for event in events:
         if event.kind == "article" and event.record is not None:
             yield event.record.key
-        elif event.kind == "book":
+        elif event.kind in ("book", "skipped"):
             yield from event.pmids
 
 
@@ -334,7 +391,7 @@ def _batches(events: Iterator["Event"], size: int, origin: str) -> Iterator[Batc
     newest = None
     held = 0  # bytes of XML in the batch
     for event in events:
-        if event.kind == "article":
+        if event.kind == "article" and event.record is not None:  # an article always has its record
             batch.records.append(event.record)
             revised = event.record.row[REVISED]
             if revised and (newest is None or revised > newest):
