@@ -13,10 +13,10 @@ alternating order; the table shows medians. litwatch runs its command line
 full-text index, raw archive, evidence, relevance. pubmed_parser runs ``parse_medline_xml``
 (parse only, every record consumed). The floor counts ``<PubmedArticle>`` elements with
 lxml's iterparse, clearing each. litwatch's parser alone (every record read into its rows,
-nothing stored) shows what of litwatch's time is parsing and what is the store. Peak RSS is summed over the process and every child it
-starts, sampled every 20 ms with psutil (and checked against getrusage's exact peak of the
-largest process). ``--records N`` benchmarks the first N records of each file (written to a
-temporary gzip copy).
+nothing stored) shows what of litwatch's time is parsing and what is the store. Peak RSS is
+summed over the process and every child it starts, sampled every 20 ms with psutil (and
+checked against getrusage's exact peak of the largest process). ``--records N`` benchmarks the
+first N records of each file (written to a temporary gzip copy).
 
 Targets (issue 16): litwatch >= 2.5x pubmed_parser's records/s; peak RSS <= 64 MB summed.
 Needs the bench extra: pip install -e '.[bench]'

@@ -7,8 +7,9 @@ Builds (or reuses) a store of renumbered copies of the real 30,000-record baseli
 1,020,000 distinct records. The first ``--imported`` copies are imported as `litwatch import`
 does (one run, then the evidence refreshed); the others are made in SQL from the first copy's
 rows (same rows, PMIDs raised): on a 2-core machine shared with other work an import of 30,000
-records takes one to two minutes, so 34 imports would take about an hour. The ketamine/PTSD update-file subset is imported too, so the default
-topic has papers for the report. Then, on that store and on an empty one, it times:
+records takes one to two minutes, so 34 imports would take about an hour. The ketamine/PTSD
+update-file subset is imported too, so the default topic has papers for the report. Then, on
+that store and on an empty one, it times:
 
 - importing 1,000 new records (the first 1,000 of the baseline, renumbered past every copy),
   the whole ``litwatch import`` process;
@@ -130,7 +131,8 @@ def datasette_times(db: Path, runs: int) -> dict[str, list[float]]:
     from litwatch.browse import DATASETTE_SETTINGS, datasette_metadata
 
     # As `litwatch serve` runs it: litwatch's metadata and settings.
-    settings = {k: {"on": True, "off": False}.get(v, int(v) if v.isdigit() else v) for k, v in DATASETTE_SETTINGS.items()}
+    settings = {k: {"on": True, "off": False}.get(v, int(v) if v.isdigit() else v)
+                for k, v in DATASETTE_SETTINGS.items()}
     ds = Datasette([str(db)], metadata=datasette_metadata(db), settings=settings)
     name = db.stem
     pages = {

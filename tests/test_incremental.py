@@ -61,8 +61,8 @@ def stores(tmp_path_factory):
     # Forget everything derived, then derive it again from every stored record.
     for source in all_sources():
         if source.writer.derive:
-            full.execute(f"UPDATE [{source.family.table}] SET {', '.join(f'[{c}] = NULL' for c in source.writer.derived)}, "
-                         "derived_hash = NULL")
+            cleared = ", ".join(f"[{c}] = NULL" for c in source.writer.derived)
+            full.execute(f"UPDATE [{source.family.table}] SET {cleared}, derived_hash = NULL")
     full.execute("DELETE FROM paper_trial_links")
     for source in all_sources():
         full.execute(f"UPDATE [{source.family.topics}] SET relevance = NULL")
@@ -156,6 +156,7 @@ def test_the_topics_papers_read_through_keys_are_those_of_the_papers_view(stores
                                        {"topic": topic}).fetchall()
         ours = rows(f"({TOPIC_PAPERS_SQL})")
         assert ours == rows("papers")
-        assert {r[-5] for r in ours} >= ({"pubmed", "europepmc", "pubmed,europepmc"} if topic == "depression" else set())
+        both = {"pubmed", "europepmc", "pubmed,europepmc"} if topic == "depression" else set()
+        assert {r[-5] for r in ours} >= both
     incremental.rollback()
 

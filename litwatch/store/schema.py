@@ -210,8 +210,8 @@ def papers_of(articles: str, europepmc: str) -> str:
     itself would compute every paper first (its paper_id is an expression, not a key)."""
     arms = PAPERS_SQL.split("\nUNION ALL\n")
     assert len(arms) == 2 and arms[0].endswith("FROM articles a")
-    return f"{arms[0]} WHERE {articles}\nUNION ALL\n{arms[1].replace('WHERE e.pmid IS NULL', 'WHERE (e.pmid IS NULL', 1)}" \
-           f") AND {europepmc}"
+    second = arms[1].replace("WHERE e.pmid IS NULL", "WHERE (e.pmid IS NULL", 1)
+    return f"{arms[0]} WHERE {articles}\nUNION ALL\n{second}) AND {europepmc}"
 
 
 # The papers of the topic named by the parameter :topic (the rows of the papers view that
