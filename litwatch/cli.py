@@ -53,7 +53,8 @@ def counted(n: int, unit: str) -> str:
     return f"{n} {_ONE.get(unit, unit) if n == 1 else unit}"
 
 
-_ONE = {"studies": "study", "records": "record"}
+_ONE = {"studies": "study", "records": "record", "papers": "paper", "trials": "trial",
+        "paper-trial links": "paper-trial link"}
 
 
 class Failure(click.ClickException):
@@ -291,8 +292,8 @@ class Output:
             click.echo(json.dumps(summary, indent=2, sort_keys=True))
         elif evidence and "evidence" in summary:
             e = summary["evidence"]
-            self.line(f"evidence: {e['links']} paper-trial links; core to a topic: "
-                      f"{e['core_articles']} papers, {e['core_trials']} trials")
+            self.line(f"evidence: {counted(e['links'], 'paper-trial links')}; core to a topic: "
+                      f"{counted(e['core_articles'], 'papers')}, {counted(e['core_trials'], 'trials')}")
             if "topic" in summary:
                 t = summary["topic"]
                 placed = t["core"] + t["related"]
