@@ -15,7 +15,6 @@ A hostile variant overrides :meth:`CtgovStandin.page` (a page as served) and may
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import urllib.parse
@@ -47,7 +46,7 @@ def posted(study: dict) -> str:
 
 class CtgovStandin:
     def __init__(self, studies: list[dict], *, page_size: int = 50):
-        self.studies = copy.deepcopy(studies)
+        self.studies = json.loads(json.dumps(studies))  # a deep copy, several times faster than copy's
         self.page_size = page_size
         self.requests: list[dict[str, str]] = []
 

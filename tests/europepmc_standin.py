@@ -18,7 +18,6 @@ Both are reachable through ``responses`` or a real HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import base64
-import copy
 import gzip
 import json
 import re
@@ -59,7 +58,7 @@ def cursor_token(offset: int) -> str:
 class EuropePmcStandin:
     def __init__(self, records: list[dict], *, page_size: int = 1000, error_status: int = 200,
                  error_body: bytes | None = None, no_hits: tuple[str, ...] = (NO_RESULTS_QUERY,)):
-        self.records = copy.deepcopy(records)
+        self.records = json.loads(json.dumps(records))  # a deep copy, several times faster than copy's
         self.page_size = page_size
         self.error_status = error_status
         self.error_body = error_body or (FIXTURES / "epmc_errorbean_not_open_access.xml").read_bytes()
