@@ -89,6 +89,11 @@ class PageWalk:
                                   f"stopped instead of paging on")
         self._tokens.add(token)
 
+    def adds_up(self) -> bool:
+        """Whether the walk brought exactly the records the service counted: each once, each
+        with its key."""
+        return not self.repeats and not self.unkeyed and self.expected == len(self.keys)
+
     @property
     def served(self) -> int:
         """Distinct records served, counting those without a key once each."""

@@ -1,3 +1,5 @@
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,15 @@ def no_sleep(monkeypatch):
     slept = []
     monkeypatch.setattr("litwatch.http.time.sleep", slept.append)
     return slept
+
+
+@contextmanager
+def within(seconds):
+    """Fail if the block takes longer than ``seconds``."""
+    start = time.monotonic()
+    yield
+    elapsed = time.monotonic() - start
+    assert elapsed < seconds, f"took {elapsed:.2f} s"
 
 
 # Small readers of a litwatch database, so tests read like the questions they ask.

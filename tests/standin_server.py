@@ -61,3 +61,20 @@ def serve(handle: Handle, base_path: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class StandinServices:
+    """The three services' stand-ins served on 127.0.0.1 together; entered, it gives the
+    environment that points litwatch at them."""
+
+    def __init__(self, eutils, ctgov, europepmc):
+        self.eutils, self.ctgov, self.europepmc = eutils, ctgov, europepmc
+
+    def __enter__(self) -> dict[str, str]:
+        self._servers = [self.eutils.serve(), self.ctgov.serve(), self.europepmc.serve()]
+        urls = [s.__enter__() for s in self._servers]
+        return {"LITWATCH_EUTILS_URL": urls[0], "LITWATCH_CTGOV_URL": urls[1], "LITWATCH_EUROPEPMC_URL": urls[2]}
+
+    def __exit__(self, *exc) -> None:
+        for s in reversed(self._servers):
+            s.__exit__(*exc)

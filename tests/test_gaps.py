@@ -18,6 +18,7 @@ from litwatch.cli import cli
 from ctgov_standin import CtgovStandin, load_studies
 from europepmc_standin import EuropePmcStandin, load_results
 from eutils_standin import EutilsStandin, load_records
+from standin_server import StandinServices
 
 # The clients' pauses between requests (the services' rate limits) are recorded, not waited out.
 pytestmark = pytest.mark.usefixtures("no_sleep")
@@ -42,21 +43,11 @@ class FailingEutils(EutilsStandin):
         return super().handle(path, params)
 
 
-class Services:
+class Services(StandinServices):
     """The three stand-ins on 127.0.0.1, and the environment that points litwatch at them."""
 
     def __init__(self, records, studies=()):
-        self.eutils, self.ctgov = FailingEutils(list(records)), CtgovStandin(list(studies), page_size=60)
-        self.europepmc = EuropePmcStandin([])
-
-    def __enter__(self):
-        self._servers = [self.eutils.serve(), self.ctgov.serve(), self.europepmc.serve()]
-        urls = [s.__enter__() for s in self._servers]
-        return {"LITWATCH_EUTILS_URL": urls[0], "LITWATCH_CTGOV_URL": urls[1], "LITWATCH_EUROPEPMC_URL": urls[2]}
-
-    def __exit__(self, *exc):
-        for s in reversed(self._servers):
-            s.__exit__(*exc)
+        super().__init__(FailingEutils(list(records)), CtgovStandin(list(studies), page_size=60), EuropePmcStandin([]))
 
 
 @pytest.fixture

@@ -5,14 +5,13 @@ request, and the API key appears in no message and no log line."""
 import logging
 import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 
 from litwatch.errors import DeadlineExceeded, HttpError, ResponseTooLarge, ServiceUnavailable
 from litwatch.http import Deadline, HttpClient, probe
 
-from conftest import FIXTURES
+from conftest import FIXTURES, within
 from hostile_servers import (answer, echo_key, echo_request, endless_body, huge_announced, keep_alive_then,
                              redirect, refused_port, routes, serve, trickle_body, trickle_headers)
 
@@ -29,15 +28,6 @@ def no_leaks(caplog):
             thread.join(timeout=1)
             assert not thread.is_alive(), "a deadline timer outlived its request"
     assert KEY not in caplog.text
-
-
-@contextmanager
-def within(seconds):
-    """Fail if the block takes longer than ``seconds``."""
-    start = time.monotonic()
-    yield
-    elapsed = time.monotonic() - start
-    assert elapsed < seconds, f"took {elapsed:.2f} s"
 
 
 def client(**kw):

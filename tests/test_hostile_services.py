@@ -10,7 +10,6 @@ missed it.
 
 import json
 import sqlite3
-import time
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 
@@ -29,7 +28,7 @@ from litwatch.sources.europepmc.client import EuropePmcClient
 from litwatch.sources.pubmed.client import PubMedClient
 from litwatch.store import query
 
-from conftest import FIXTURES, count, fetch_ctgov, fetch_pubmed
+from conftest import FIXTURES, count, fetch_ctgov, fetch_pubmed, within
 from ctgov_standin import CtgovStandin, load_studies
 from europepmc_standin import EuropePmcStandin, cursor_token, load_results
 from eutils_standin import EutilsStandin, StoredRecord
@@ -44,15 +43,6 @@ ADDED = json.loads((FIXTURES / "page_single_NCT06341426.json").read_text())["stu
 
 def http(**kw):
     return HttpClient(**{"per_second": 0, "sleep": lambda s: None, "max_attempts": 2, "timeout": (2, 2), **kw})
-
-
-@contextmanager
-def within(seconds):
-    """Fail if the block takes longer than ``seconds``."""
-    start = time.monotonic()
-    yield
-    elapsed = time.monotonic() - start
-    assert elapsed < seconds, f"took {elapsed:.2f} s"
 
 
 def last_run(db) -> dict:

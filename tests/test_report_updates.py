@@ -15,6 +15,7 @@ from litwatch.cli import cli
 from ctgov_standin import CtgovStandin, load_studies
 from europepmc_standin import EuropePmcStandin
 from eutils_standin import EutilsStandin, load_records
+from standin_server import StandinServices
 
 TODAY = date.today().isoformat()
 PROTOCOL = 34092549  # the one ketamine-for-PTSD paper of the recorded data
@@ -43,21 +44,11 @@ def sql(query, *params):
         return db.execute(query, params).fetchall()
 
 
-class Services:
+class Services(StandinServices):
     """The three stand-ins, served on 127.0.0.1, and the environment that points litwatch at them."""
 
     def __init__(self, records, studies, epmc=()):
-        self.eutils, self.ctgov = EutilsStandin(records), CtgovStandin(studies, page_size=60)
-        self.europepmc = EuropePmcStandin(list(epmc))
-
-    def __enter__(self):
-        self._servers = [self.eutils.serve(), self.ctgov.serve(), self.europepmc.serve()]
-        urls = [s.__enter__() for s in self._servers]
-        return {"LITWATCH_EUTILS_URL": urls[0], "LITWATCH_CTGOV_URL": urls[1], "LITWATCH_EUROPEPMC_URL": urls[2]}
-
-    def __exit__(self, *exc):
-        for s in reversed(self._servers):
-            s.__exit__(*exc)
+        super().__init__(EutilsStandin(records), CtgovStandin(studies, page_size=60), EuropePmcStandin(list(epmc)))
 
 
 def test_an_incremental_update_reports_exactly_the_papers_and_trial_changes_it_stored(run, no_sleep):

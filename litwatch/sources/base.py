@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator
 
-from ..errors import BadRecord, UsageError
+from ..errors import BadRecord, IncompleteFetch, UsageError
 from ..redact import printable
 from ..store.spec import Family, TableSpec
 from ..store.writes import Counts, Prepared, Record, Writer, delete, load, save
@@ -26,6 +26,7 @@ from ..store.writes import Counts, Prepared, Record, Writer, delete, load, save
 if TYPE_CHECKING:
     from ..config import Config, Topic
     from ..http import Deadline, HttpClient
+    from ..paging import PageWalk
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,15 @@ class Listing:
 
     keys: set[Any]
     expected: int | None
+
+    @classmethod
+    def of(cls, walk: "PageWalk") -> "Listing":
+        """The listing a walk over ID-only pages made; :class:`IncompleteFetch` unless it
+        :meth:`~litwatch.paging.PageWalk.adds_up` (a listing proves nothing otherwise)."""
+        if not walk.adds_up():
+            raise IncompleteFetch(f"{walk.label}'s ID listing does not add up ({walk.progress()}, {walk.repeats} "
+                                  f"repeats); nothing is flagged, try again later")
+        return cls(set(walk.keys), walk.expected)
 
 
 class Source(ABC):

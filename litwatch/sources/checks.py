@@ -11,11 +11,14 @@ around it are stored. One bad record never stops a run.
 from __future__ import annotations
 
 import json
+import logging
 import re
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ..errors import BadRecord, ParseError
 from ..redact import excerpt
+
+log = logging.getLogger(__name__)
 
 # NLM, "MEDLINE/PubMed XML Element Descriptions and their Attributes", <PMID>: "a 1 to
 # 8-digit accession number with no leading zeros"
@@ -72,6 +75,20 @@ def require_nct_id(value: Any) -> str:
     if found is None:
         raise BadRecord(f"NCT ID {shown(value)} is not NCT followed by 8 digits")
     return found
+
+
+def askable(values: Iterable[Any], check: Callable[[Any], Any], service: str, kind: str) -> list[Any]:
+    """The distinct IDs among ``values`` that pass ``check`` (a normalizer returning None for
+    a value of another shape), in order; each other value is left out with a warning, since
+    one sent would make the service refuse the whole request, on every run."""
+    wanted = []
+    for value in values:
+        found = check(value)
+        if found:
+            wanted.append(found)
+        else:
+            log.warning("%s: not asked for %s: not %s", service, shown(value), kind)
+    return list(dict.fromkeys(wanted))
 
 
 def count(value: Any) -> int | None:

@@ -21,7 +21,7 @@ from .parse import studies_from_json
 from ...errors import ParseError, TransientResponse, UnknownFormat
 from ...http import HttpClient
 from ...paging import PageWalk
-from ..checks import count, json_value, nct_id, shown
+from ..checks import askable, count, json_value, nct_id, shown
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +81,7 @@ class CtgovClient:
         """Fetch known studies by NCT ID (one request per 1,000 IDs). An ID of another shape
         (read from a paper's text or databank list) is left out with a warning: sent, it would
         make the service refuse the whole request, on every run."""
-        wanted = []
-        for value in nct_ids:
-            found = nct_id(value)
-            if found:
-                wanted.append(found)
-            else:
-                log.warning("ClinicalTrials.gov: not asked for %s: not an NCT ID", shown(value))
-        nct_ids = list(dict.fromkeys(wanted))
+        nct_ids = askable(nct_ids, nct_id, "ClinicalTrials.gov", "an NCT ID")
         studies = []
         for i in range(0, len(nct_ids), PAGE_SIZE):
             params = {"format": "json", "pageSize": str(PAGE_SIZE), "filter.ids": ",".join(nct_ids[i:i + PAGE_SIZE])}

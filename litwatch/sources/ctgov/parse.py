@@ -253,36 +253,28 @@ def _streamed(stream: "_Bounded", page: bool) -> Iterator[Any]:
     level = 2 if page else 1  # the depth of the array whose items are wanted
     depth, builder, wanted = 0, None, not page
     for event, value in ijson.basic_parse(stream, use_float=True):
-        if event == "map_key" and depth == 1 and page:
-            wanted = value == "studies"
-        if builder is None and not (wanted and depth == level):
-            if event in ("start_map", "start_array"):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise ParseError(f"JSON nested more than {MAX_DEPTH} levels deep; refused as damaged or hostile")
-            elif event in ("end_map", "end_array"):
-                depth -= 1
-            continue
-        if builder is None:  # an item begins (inside the wanted array)
-            if event in ("end_map", "end_array"):
-                depth -= 1  # the wanted array itself ends
-                continue
-            if event not in ("start_map", "start_array"):
-                yield value  # a scalar item (not a study): passed on, to be skipped by name
-                stream.since = 0
-                continue
-            builder = ObjectBuilder()
-        builder.event(event, value)
-        if event in ("start_map", "start_array"):
+        if event in _STARTS:
             depth += 1
             if depth > MAX_DEPTH:
                 raise ParseError(f"JSON nested more than {MAX_DEPTH} levels deep; refused as damaged or hostile")
-        elif event in ("end_map", "end_array"):
+        elif event in _ENDS:
             depth -= 1
-            if depth == level:
+        elif event == "map_key" and depth == 1 and page:
+            wanted = value == "studies"
+        if builder is None and wanted and depth == level + 1 and event in _STARTS:
+            builder = ObjectBuilder()  # an item of the wanted array begins
+        if builder is not None:
+            builder.event(event, value)
+            if depth == level:  # and has just ended
                 yield builder.value
                 stream.since = 0
                 builder = None
+        elif wanted and depth == level and event not in _STARTS + _ENDS + ("map_key",):
+            yield value  # a scalar item (not a study): passed on, to be skipped by name
+            stream.since = 0
+
+
+_STARTS, _ENDS = ("start_map", "start_array"), ("end_map", "end_array")
 
 
 _HEAD = 1 << 16

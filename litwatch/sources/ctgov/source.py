@@ -187,14 +187,9 @@ FROM trials t WHERE 1"""
 
     def listing(self, client: "CtgovClient", topic: "Topic") -> Listing:
         """The NCT IDs of the search, listed alone (``fields=NCTId`` pages)."""
-        from ...errors import IncompleteFetch
         from .client import search_params
 
-        walk = client.ids(search_params(self.query(topic) or {}))
-        if walk.repeats or walk.unkeyed or walk.expected is None or len(walk.keys) != walk.expected:
-            raise IncompleteFetch(f"{self.label}'s ID listing does not add up ({walk.progress()}, {walk.repeats} "
-                                  f"repeats); nothing is flagged, try again later")
-        return Listing(set(walk.keys), walk.expected)
+        return Listing.of(client.ids(search_params(self.query(topic) or {})))
 
     def record_ids(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, tuple[str, str | None, str | None]]:
         out: dict[Any, tuple[str, str | None, str | None]] = {}

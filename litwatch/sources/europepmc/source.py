@@ -116,15 +116,7 @@ FROM europepmc_records e WHERE 1"""
 
     def listing(self, client: "EuropePmcClient", topic: "Topic") -> Listing:
         """The records of the search, listed alone (``resultType=idlist`` pages)."""
-        from ...errors import IncompleteFetch
-
-        query = self.query(topic)
-        assert isinstance(query, str), "a topic without a Europe PMC query is not reconciled"
-        walk = client.ids(query)
-        if walk.repeats or walk.unkeyed or walk.expected is None or len(walk.keys) != walk.expected:
-            raise IncompleteFetch(f"{self.label}'s ID listing does not add up ({walk.progress()}, {walk.repeats} "
-                                  f"repeats); nothing is flagged, try again later")
-        return Listing(set(walk.keys), walk.expected)
+        return Listing.of(client.ids(self.query_string(topic)))
 
     def record_ids(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, tuple[str, str | None, str | None]]:
         out: dict[Any, tuple[str, str | None, str | None]] = {}

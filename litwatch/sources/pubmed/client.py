@@ -22,7 +22,7 @@ from lxml import etree
 
 from ...errors import EutilsError, ParseError, TransientResponse
 from ...http import HttpClient
-from ..checks import count as checked_count, json_value, pmid as checked_pmid, shown
+from ..checks import askable, count as checked_count, json_value, pmid as checked_pmid
 from .parse import Event, parse_xml_bytes, reject_entities
 
 log = logging.getLogger(__name__)
@@ -148,13 +148,7 @@ class PubMedClient:
     def efetch_ids(self, pmids: list[int]) -> list[Event]:
         """Fetch records by PMID in one POST request (no history server needed). A value that is
         not a PMID is left out with a warning (NCBI would refuse the whole request)."""
-        wanted = []
-        for value in pmids:
-            pmid = checked_pmid(value)
-            if pmid:
-                wanted.append(pmid)
-            else:
-                log.warning("PubMed: not asked for %s: not a PMID", shown(value))
+        wanted = askable(pmids, checked_pmid, "PubMed", "a PMID")
         if not wanted:
             return []
         log.info("PubMed efetch: %d records by PMID", len(wanted))

@@ -8,6 +8,7 @@ import codecs
 import io
 import logging
 import sqlite3
+import threading
 from datetime import date
 from typing import IO, TYPE_CHECKING, Any, Iterator
 
@@ -193,9 +194,7 @@ FROM articles a WHERE 1"""
 
     def listing(self, client: "PubMedClient", topic: "Topic") -> Listing:
         """The PMIDs of the search, listed by esearch (a date slice at a time past 9,999)."""
-        query = self.query(topic)
-        assert isinstance(query, str), "a topic without a PubMed query is not reconciled"
-        slices = client.search(query)
+        slices = client.search(self.query_string(topic))
         keys: set[int] = set()
         for part in slices:
             if part.count:
@@ -330,15 +329,22 @@ def _medline_text(stream: IO[bytes], name: str) -> tuple[io.TextIOWrapper, list[
         encoding = "cp1252"  # not one UTF-8 character among bytes that are not ASCII
         log.warning("%s: not UTF-8 text; read as Windows-1252", name)
     replaced: list[int] = []
-    handler = f"litwatch-count-{id(replaced)}"
+    _replaced.bytes = replaced
+    return io.TextIOWrapper(buffered, encoding=encoding, errors=_COUNTED), replaced
 
-    def count(error: UnicodeError) -> tuple[str, int]:
-        assert isinstance(error, UnicodeDecodeError)
-        replaced.extend(range(error.start, error.end))
-        return "\ufffd", error.end
 
-    codecs.register_error(handler, count)
-    return io.TextIOWrapper(buffered, encoding=encoding, errors=handler), replaced
+_replaced = threading.local()  # what the file being decoded in this thread counts into
+_COUNTED = "litwatch-replace-counted"
+
+
+def _count_replaced(error: UnicodeError) -> tuple[str, int]:
+    """Replace undecodable bytes, as ``errors="replace"`` does, counting them."""
+    assert isinstance(error, UnicodeDecodeError)
+    _replaced.bytes.extend(range(error.start, error.end))
+    return "\ufffd", error.end
+
+
+codecs.register_error(_COUNTED, _count_replaced)
 
 
 def _what(search: Any) -> str:
