@@ -31,6 +31,9 @@ _SNIFF = 4096
 # ClinicalTrials.gov study with results a few MB of JSON, a Europe PMC result some KB. A
 # record past it is a damaged or hostile file, and holding it would cost memory without limit.
 MAX_RECORD_BYTES = 64 << 20
+# JSON a source reads whole (a single object, a Europe PMC page); a larger body is refused
+# rather than read into memory. ClinicalTrials.gov arrays and pages are streamed instead.
+MAX_JSON_BYTES = 512 << 20
 # Real files inflate about tenfold (PubMed XML 10x, ClinicalTrials.gov JSON 6x, indented
 # JSON 11x); a gzip bomb (one repeated byte) inflates about a thousandfold. Measured over
 # each window of decompressed output, so a real head cannot hide a bomb behind it.

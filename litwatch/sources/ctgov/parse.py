@@ -15,7 +15,7 @@ import json
 from typing import IO, Any, Iterator
 
 from ...errors import BadRecord, ParseError, UnknownFormat
-from ...files import MAX_RECORD_BYTES
+from ...files import MAX_JSON_BYTES, MAX_RECORD_BYTES
 from ..checks import check_record, json_value, kind, pmid, require_nct_id
 
 Row = dict[str, Any]
@@ -204,10 +204,6 @@ def studies_from_json(data: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     if isinstance(data, dict) and "protocolSection" in data:
         return [data], {}
     raise UnknownFormat("JSON, but not ClinicalTrials.gov studies (no 'studies' list or 'protocolSection')")
-
-
-# A single study object is read whole; a larger one is refused rather than exhausting memory.
-MAX_JSON_BYTES = 512 << 20
 
 
 def read_json(stream: IO[bytes]) -> Iterator[dict[str, Any]]:

@@ -12,6 +12,7 @@ from datetime import date
 from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from ...errors import ParseError, UnknownFormat
+from ...files import MAX_JSON_BYTES
 from ...files import JSON
 from ...store.writes import History, Prepared, Writer
 from ..base import Batch, Listing, Search, Source, in_keys, parse_each
@@ -169,7 +170,6 @@ FROM europepmc_records e WHERE 1"""
         return fmt == JSON and bool(_MARKERS.search(head)) and b'"protocolSection"' not in head
 
     def read(self, fmt: str, stream: IO[bytes], name: str) -> Iterator[Batch]:
-        from ..ctgov.parse import MAX_JSON_BYTES
         from .parse import parse_result, results_from_json
 
         body = stream.read(MAX_JSON_BYTES + 1)
