@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import evidence, gaps
 from .config import Config, Topic, load_config
-from .errors import LitwatchError, Unexpected, Unreachable, debugging
+from .errors import LitwatchError, Unexpected, Unreachable, UsageError, debugging
 from .lock import RunLock, close_abandoned_runs
 from .progress import Meter
 from .redact import printable
@@ -93,6 +93,26 @@ def reading(db: Db) -> Iterator[sqlite3.Connection]:
         yield conn
     finally:
         conn.close()
+
+
+def current(db: Db, config: Config) -> None:
+    """Recompute which records are on each topic whose concepts changed in the configuration
+    since they were placed (or that is new to a store of records), so that nothing read next
+    mixes new terms with old counts. Needs write access: without it, one line says how."""
+    with reading(db) as conn:
+        changed = evidence.stale(conn, config.topics)
+        rules = evidence.outdated(conn)
+    if not changed and not rules:
+        return
+    what = (f"the terms of topic {', '.join(t.name for t in changed)} changed since its records were placed"
+            if changed else "this litwatch's study-design rules are newer than the stored designs")
+    try:
+        with writing(db) as conn:
+            evidence.refresh(conn, config.topics)
+    except (LitwatchError, sqlite3.Error, OSError) as e:
+        raise UsageError(f"{what}, and the database cannot be brought up to date here ({printable(str(e))}): run "
+                         f"`litwatch migrate` where the database can be written, then try again") from None
+    log.warning("%s: recomputed before reading", what)
 
 
 def _topics(config: Config, names: Iterable[str]) -> list[Topic]:
@@ -190,12 +210,16 @@ def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), s
                     if on_result:
                         on_result(result)
         if follow:
-            for source in chosen:
+            # Links are followed only into the sources the topics use (or whose URL is configured):
+            # a service a topic never asks is not asked for its linked records either.
+            used = [s for s in chosen if s.name in config.urls or any(s.query(t) is not None
+                                                                       for t in _topics(config, topics))]
+            for source in used:
                 if source.name in down and source.missing_links(conn):
                     skip(f"{source.name} linked {source.unit}: skipped ({source.label} could not be reached)")
             with contained("following links", errors, on_error):
                 evidence.refresh(conn, config.topics)  # the links tell what to follow
-                reachable = [s for s in chosen if s.name not in down]
+                reachable = [s for s in used if s.name not in down]
                 for result in follow_links(conn, config, reachable, progress=progress):
                     if on_result:
                         on_result(result)
@@ -291,13 +315,15 @@ SAMPLE_DIR = Path(__file__).parent / "sample"  # package data: installed with li
 def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | Path = "data/report.html",
            fmt: str = "html", wait: float = 0.0, echo: Echo | None = None, on_result: OnResult | None = None,
            on_error: OnError | None = None, feed_output: str | Path | None = None,
-           progress: Meter | None = None) -> dict[str, Any]:
+           progress: Meter | None = None, changes: str | None = None) -> dict[str, Any]:
     """The scheduled job: fetch every topic from every source, then write the report of the
     first topic to ``output``.
 
     When no service can be reached and nothing was ever fetched, the bundled real sample is
     imported instead (and the report says so). With ``feed_output``, the first topic's Atom
-    feed of events is written there too. Returns the runs' summary plus ``report`` (None when
+    feed of events is written there too. ``changes`` is what the report's "what changed"
+    covers (default: the configuration's ``changes_since``; ``last-report`` suits a weekly
+    reader of a nightly update). Returns the runs' summary plus ``report`` (None when
     it could not be written), ``notice`` (and ``feed_entries``); a step that fails is in
     ``errors`` and the steps after it still run, as in :func:`fetch`.
     """
@@ -329,7 +355,7 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
         extra: dict[str, Any] = {key: done[key] for key in ("evidence", "offline") if key in done}
         extra.update(report=None, notice=None)
         with contained("report", errors, on_error):
-            data = write_report(conn, config, fmt=fmt, output=output, record=True)
+            data = write_report(conn, config, fmt=fmt, output=output, record=True, changes=changes)
             extra.update(report=str(output), notice=data["notice"])
         if feed_output:
             with contained("feed", errors, on_error):
@@ -344,13 +370,18 @@ def _labels() -> str:
 
 
 def build_report(db: Db, config: Config | None = None, *, topic: str | None = None, as_of: date | None = None,
-                 since: date | None = None, since_last_report: bool = False) -> dict[str, Any]:
-    """The report's data (what ``--format json`` prints) for a topic (default: the first)."""
+                 since: date | None = None, since_last_report: bool = False,
+                 changes: str | None = None) -> dict[str, Any]:
+    """The report's data (what ``--format json`` prints) for a topic (default: the first).
+    ``changes``: what "what changed" covers (default: the configuration's ``changes_since``)."""
     from .report.build import build_report as build
 
     config = config or load_config()
+    chosen = config.topic(topic)
+    current(db, config)
     with reading(db) as conn:
-        return build(conn, config.topic(topic), as_of=as_of, since=since, since_last_report=since_last_report)
+        return build(conn, chosen, as_of=as_of, since=since, since_last_report=since_last_report,
+                     changes=changes or config.changes_since)
 
 
 def render_report(data: dict[str, Any], fmt: str, *, output: str | Path | None = None,
@@ -379,7 +410,7 @@ def render_report(data: dict[str, Any], fmt: str, *, output: str | Path | None =
 def write_report(db: Db, config: Config | None = None, *, topic: str | None = None, fmt: str = "md",
                  output: str | Path | None = None, charts_dir: str | Path | None = None,
                  as_of: date | None = None, since: date | None = None, since_last_report: bool = False,
-                 section: str = "all", record: bool = False) -> dict[str, Any]:
+                 section: str = "all", record: bool = False, changes: str | None = None) -> dict[str, Any]:
     """Build and render a report, write it to ``output`` (when given) and return its data
     with the rendered ``text``. ``record`` remembers the report in the database (for the next
     report's ``since_last_report``), which needs a writable database."""
@@ -387,9 +418,15 @@ def write_report(db: Db, config: Config | None = None, *, topic: str | None = No
     from .report.build import record_report
 
     config = config or load_config()
+    config.topic(topic)
+    if not record:  # a recording report writes anyway: it refreshes below
+        current(db, config)
     opener = writing if record else reading
     with opener(db) as conn:
-        data = build(conn, config.topic(topic), as_of=as_of, since=since, since_last_report=since_last_report)
+        if record and evidence.stale(conn, config.topics):
+            evidence.refresh(conn, config.topics)
+        data = build(conn, config.topic(topic), as_of=as_of, since=since, since_last_report=since_last_report,
+                     changes=changes or config.changes_since, output=str(output) if output else None)
         text = render_report(data, fmt, output=output, charts_dir=charts_dir, section=section)
         if output:
             write_text(output, text)
@@ -404,7 +441,6 @@ def feed(db: Db, config: Config | None = None, *, topic: str | None = None, kind
     entries). Entry IDs are stable: a feed reader shows each event once."""
     from .events import KINDS, events
     from .feed import FEED_ENTRIES, atom
-    from .errors import UsageError
 
     config = config or load_config()
     chosen = config.topic(topic)
@@ -412,6 +448,7 @@ def feed(db: Db, config: Config | None = None, *, topic: str | None = None, kind
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         raise UsageError(f"unknown event kind(s): {', '.join(unknown)} (known: {', '.join(KINDS)})")
+    current(db, config)
     with reading(db) as conn:
         items = events(conn, chosen.name, kinds=kinds, limit=limit or FEED_ENTRIES)
     return atom(chosen, items, link=link), len(items)
@@ -432,7 +469,6 @@ def notify(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), 
     :raises NotifyError: the send failed; the events stay unsent for next time.
     """
     from .config import Notify
-    from .errors import UsageError
     from .notify import mark_backlog, message, pending, send
 
     config = config or load_config()
@@ -443,6 +479,7 @@ def notify(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), 
                              "or set LITWATCH_SMTP_HOST, LITWATCH_NOTIFY_FROM and LITWATCH_NOTIFY_TO")
         settings = Notify(smtp_host="(not configured)", sender="litwatch@example.org", to=("you@example.org",))
     chosen = _topics(config, topics)
+    current(db, config)
     with (reading(db) if dry_run else writing(db, wait)) as conn:
         digest = pending(conn, config, chosen, settings)
         text = _plain(message(config, digest, settings)) if digest.count else ""
@@ -520,7 +557,6 @@ def reparse(db: Db, config: Config | None = None, *, sources: Iterable[str] = ()
 def migrate(db: str | Path, config: Config | None = None) -> int:
     """Upgrade a database's schema in place (and refresh the evidence derived from it);
     return the schema version."""
-    from .errors import UsageError
     from .store.db import SCHEMA_VERSION
 
     if not Path(db).is_file():

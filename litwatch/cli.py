@@ -209,6 +209,18 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter("use YYYY-MM-DD") from None
 
 
+def _parse_changes(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from .config import changes_since
+    from .errors import ConfigError
+
+    try:
+        return changes_since(value)
+    except ConfigError:
+        raise click.BadParameter(f"{value!r}: give last-update, last-report or a period such as '7 days'") from None
+
+
 def machine_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--quiet, --json and --wait: what a scheduled run needs."""
     f = click.option("--wait", type=float, default=0, show_default=True,
@@ -489,30 +501,39 @@ def emit(text: str, output: str | None, what: str | None = None) -> None:
 @click.option("--since", type=str, callback=_parse_date,
               help="'What changed' since YYYY-MM-DD (default: the last run).")
 @click.option("--since-last-report", is_flag=True, help="'What changed' since the last report `update` wrote.")
+@click.option("--changes-since", "changes", callback=_parse_changes, metavar="WHEN",
+              help="What 'What changed' covers: last-update, last-report or a period ('7 days'); default: "
+                   "[report] changes_since, else last-update.")
 @click.option("--section", type=click.Choice(["all", "summary"]), default="all", show_default=True,
               help="summary: only the opening paragraph and its references (HTML: a fragment to include).")
+@click.option("--record", is_flag=True, help="Remember this report (needs write access): the next "
+                                             "--changes-since last-report for the same --output starts after it.")
 @click.pass_obj
 @reports_errors
 def report(obj: Context, topic: str | None, fmt: str, output: str | None, charts_dir: str | None,
-           as_of: date | None, since: date | None, since_last_report: bool, section: str) -> None:
+           as_of: date | None, since: date | None, since_last_report: bool, changes: str | None,
+           section: str, record: bool) -> None:
     """Write the "ongoing research" brief of a topic: a summary to quote, trials in
     progress, completed trials and their results, published evidence by design, the
     evidence behind the topic's claims, what changed, related research, and the sources.
     Only records that mention both of the topic's concepts are counted. Markdown,
-    self-contained HTML with charts, or JSON. Reads the database only.
+    self-contained HTML with charts, or JSON. Reads the database only (unless --record,
+    or a topic's terms changed and its records must be placed again first).
 
     \b
     Example:
         litwatch report --format html -o report.html
         litwatch report --charts-dir charts -o report.md --since-last-report
         litwatch report --section summary --format html -o summary.html
+        litwatch report -o weekly.html --changes-since last-report --record
     """
     from . import api
 
     if since and since_last_report:
         raise click.UsageError("--since and --since-last-report cannot be combined")
     data = api.write_report(obj.db_path, obj.config, topic=topic, fmt=fmt, output=output, charts_dir=charts_dir,
-                            as_of=as_of, since=since, since_last_report=since_last_report, section=section)
+                            as_of=as_of, since=since, since_last_report=since_last_report, section=section,
+                            changes=changes, record=record)
     if output:
         click.echo(f"Report written to {output}" + (f" ({data['notice']})" if data["notice"] else ""), err=True)
     else:
@@ -524,11 +545,14 @@ def report(obj: Context, topic: str | None, fmt: str, output: str | None, charts
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="html", show_default=True)
 @click.option("--feed", "feed_output", type=click.Path(dir_okay=False),
               help="Also write the first topic's Atom feed of events here (e.g. data/feed.atom).")
+@click.option("--changes-since", "changes", callback=_parse_changes, metavar="WHEN",
+              help="What the report's 'What changed' covers: last-update, last-report (since the last report "
+                   "update wrote) or a period ('7 days'); default: [report] changes_since, else last-update.")
 @machine_options
 @click.pass_obj
 @reports_errors
-def update(obj: Context, output: str, fmt: str, feed_output: str | None, quiet: bool, as_json: bool,
-           wait: float) -> None:
+def update(obj: Context, output: str, fmt: str, feed_output: str | None, changes: str | None, quiet: bool,
+           as_json: bool, wait: float) -> None:
     """Fetch every topic from every source, then write the report of the first topic.
 
     When neither service can be reached and the database is empty, the bundled real
@@ -538,13 +562,15 @@ def update(obj: Context, output: str, fmt: str, feed_output: str | None, quiet: 
     \b
     Example:
         litwatch update -o public/ketamine-ptsd.html --quiet
+        litwatch update --changes-since last-report   # a weekly reader of a nightly update
     """
     from . import api
 
     out = Output(quiet, as_json)
     try:
         summary = api.update(obj.db_path, obj.config, output=output, fmt=fmt, wait=wait, echo=out.note,
-                             on_result=out.result, on_error=out.error, feed_output=feed_output, progress=out.bars)
+                             on_result=out.result, on_error=out.error, feed_output=feed_output, progress=out.bars,
+                             changes=changes)
     finally:
         out.close()
     if summary["report"]:
@@ -624,7 +650,8 @@ def datasette_metadata(obj: Context, output: str | None) -> None:
     """
     from . import browse
 
-    emit(json.dumps(browse.datasette_metadata(obj.db_path), indent=2) + "\n", output, "metadata")
+    metadata = browse.datasette_metadata(obj.db_path, obj.config.topics[0].name)
+    emit(json.dumps(metadata, indent=2) + "\n", output, "metadata")
 
 
 @cli.command()
@@ -653,7 +680,7 @@ def serve(obj: Context, host: str, port: int, open_browser: bool) -> None:
     with reading(obj.db_path):
         pass  # a missing, foreign or outdated database is refused here, with one line
     metadata = Path(obj.db_path).with_suffix(".metadata.json")
-    write_text(metadata, json.dumps(browse.datasette_metadata(obj.db_path), indent=2))
+    write_text(metadata, json.dumps(browse.datasette_metadata(obj.db_path, obj.config.topics[0].name), indent=2))
     command = [sys.executable, "-m", "datasette", "serve", obj.db_path, "-m", str(metadata),
                "--host", host, "--port", str(port)] + (["--open"] if open_browser else [])
     for name, value in browse.DATASETTE_SETTINGS.items():

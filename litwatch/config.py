@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import logging
+import os
+import re
 import tomllib
 import urllib.parse
 from dataclasses import dataclass, field
@@ -50,10 +51,16 @@ DEFAULT_EUROPEPMC_QUERY = (
 
 @dataclass(frozen=True)
 class Claim:
-    """A claim an article on the topic makes, and the words that show a paper addresses it."""
+    """A claim an article on the topic makes, as a question about outcomes: ``terms`` name the
+    outcomes that would test it (instruments, symptoms, timings: "PCL-5", "suicidal ideation",
+    "24 hours"). A core paper bears on the claim only through a sentence of its abstract that
+    names one of them; a registered trial, through an outcome measure that does. With
+    ``only_with``, only papers and trials that also name one of those (e.g. "psychotherapy")
+    count: a claim about a combination."""
 
     name: str
     terms: tuple[str, ...]
+    only_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,16 +95,28 @@ DEFAULT_TOPIC = Topic(
                      "Stress Disorders, Post-Traumatic", "combat stress", "combat disorder",
                      "trauma-related stress", "traumatic stress disorder"),
     claims=(
-        Claim("Rapid symptom relief", ("rapid", "rapidly", "within 24 hours", "within hours", "24 hours",
-                                       "single infusion", "single dose", "acute")),
+        Claim("Relief within a day of a dose", ("24 hours", "24 h", "within hours", "within a day", "day 1",
+                                                "first day", "rapid reduction", "rapid improvement", "rapid relief",
+                                                "rapid response", "rapid onset", "rapidly reduced",
+                                                "rapidly improved", "rapid-acting")),
+        Claim("Lower PTSD symptom severity", ("CAPS-5", "CAPS", "Clinician-Administered PTSD Scale", "PCL-5", "PCL",
+                                              "PTSD Checklist", "IES-R", "Impact of Event Scale", "PTSD symptom",
+                                              "symptoms of PTSD", "PTSD severity", "symptom severity")),
+        Claim("Benefit that lasts for weeks", ("remission", "relapse", "durable", "durability", "sustained",
+                                                "two weeks", "2 weeks", "four weeks", "4 weeks", "one month",
+                                                "1 month", "3 months", "follow-up")),
+        Claim("Less suicidal ideation", ("suicidal ideation", "suicidality", "suicidal thoughts", "C-SSRS",
+                                         "Columbia Suicide Severity Rating Scale", "Scale for Suicide Ideation",
+                                         "suicide attempt")),
+        Claim("Dissociation and other side effects pass quickly", (
+            "CADSS", "Clinician-Administered Dissociative States Scale", "dissociation", "dissociative symptoms",
+            "adverse events", "side effects", "blood pressure", "tolerability", "well tolerated")),
         Claim("Greater effect when combined with psychotherapy",
-              ("psychotherapy", "cognitive behavioral", "cognitive behavioural", "CBT", "e-CBT",
-               "prolonged exposure", "exposure therapy", "ketamine-assisted", "trauma-focused",
-               "mindfulness")),
-        Claim("Reduced suicidal ideation", ("suicidal", "suicide", "suicidality")),
-        Claim("Durability and safety", ("durable", "durability", "sustained", "maintenance", "relapse",
-                                        "long-term", "follow-up", "safety", "adverse", "tolerability",
-                                        "dissociat", "abuse potential")),
+              ("CAPS-5", "CAPS", "PCL-5", "PCL", "PTSD Checklist", "PTSD symptom", "symptoms of PTSD",
+               "symptom severity", "remission"),
+              only_with=("psychotherapy", "prolonged exposure", "exposure therapy", "cognitive behavioral",
+                         "cognitive behavioural", "CBT", "cognitive processing therapy", "trauma-focused",
+                         "ketamine-assisted")),
     ),
 )
 
@@ -133,6 +152,9 @@ class Config:
     notify: Notify | None = None
     # How long one run may take before it stops and is recorded as failed.
     run_budget_minutes: float = DEFAULT_RUN_BUDGET_MINUTES
+    # What the report's "what changed" covers by default: the last update, everything since the
+    # last report `update` wrote ("last-report"), or a period ("7 days", "2 weeks").
+    changes_since: str = "last-update"
     source_path: str | None = field(default=None, compare=False)
 
     @property
@@ -150,7 +172,7 @@ class Config:
         raise ConfigError(f"unknown topic {name!r} (configured: {known})")
 
 
-_TOP_KEYS = {"ncbi", "services", "run", "topics", "notify"}
+_TOP_KEYS = {"ncbi", "services", "run", "report", "topics", "notify"}
 _NCBI_KEYS = {"api_key": "ncbi_api_key", "email": "ncbi_email", "tool": "ncbi_tool"}
 _TOPIC_KEYS = {"name", "title", "intervention_terms", "condition_terms", "claims"}
 # Keys of the first release, still read: key -> (source, query key).
@@ -218,6 +240,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
     _reject_unknown(run, {"budget_minutes"}, "run.")
     if "budget_minutes" in run:
         values["run_budget_minutes"] = _minutes(run["budget_minutes"], "run.budget_minutes")
+    report = _table(data, "report")
+    _reject_unknown(report, {"changes_since"}, "report.")
+    if "changes_since" in report:
+        values["changes_since"] = changes_since(_string(report["changes_since"], "report.changes_since"),
+                                                "report.changes_since")
     if "topics" in data:
         values["topics"] = _topics(data["topics"])
     values["notify"] = _table(data, "notify")
@@ -276,11 +303,11 @@ def _topic(item: Any, where: str) -> Topic:
         raise ConfigError(f"config key '{where}' has no query: give at least one of "
                           + ", ".join(f"[topics.{s}]" for s in query_keys))
     fields["queries"] = queries
-    for key in _LIST_KEYS & set(item):
-        value = item[key]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"config key '{where}.{key}' must be an array of strings")
-        fields[key] = tuple(v.strip() for v in value if v.strip())
+    for key in sorted(_LIST_KEYS):
+        fields[key] = _terms(item.get(key), f"{where}.{key}")
+        if not fields[key]:
+            raise ConfigError(f"config key '{where}.{key}' is missing or empty: a record is on a topic when it names "
+                              f"a term of each of its two concepts, so both need at least one term")
     if "claims" in item:
         fields["claims"] = _claims(item["claims"], f"{where}.claims")
     return Topic(**fields)
@@ -291,13 +318,24 @@ def _claims(raw: Any, where: str) -> tuple[Claim, ...]:
         raise ConfigError(f"config key '{where}' must be an array of tables ([[topics.claims]])")
     claims = []
     for i, item in enumerate(raw):
-        if not isinstance(item, dict) or set(item) != {"name", "terms"}:
-            raise ConfigError(f"config key '{where}[{i}]' must have exactly 'name' and 'terms'")
-        terms = item["terms"]
-        if not isinstance(terms, list) or not terms or not all(isinstance(t, str) for t in terms):
-            raise ConfigError(f"config key '{where}[{i}].terms' must be a non-empty array of strings")
-        claims.append(Claim(_string(item["name"], f"{where}[{i}].name"), tuple(terms)))
+        if not isinstance(item, dict) or not {"name", "terms"} <= set(item) <= {"name", "terms", "only_with"}:
+            raise ConfigError(f"config key '{where}[{i}]' must have 'name' and 'terms' (and may have 'only_with')")
+        name = _string(item["name"], f"{where}[{i}].name").strip()
+        terms = _terms(item["terms"], f"{where}[{i}].terms")
+        if not name or not terms:
+            raise ConfigError(f"config key '{where}[{i}]' needs a name and at least one term (an outcome: an "
+                              f"instrument, a symptom or a timing, e.g. \"PCL-5\", \"suicidal ideation\")")
+        claims.append(Claim(name, terms, _terms(item.get("only_with"), f"{where}[{i}].only_with")))
     return tuple(claims)
+
+
+def _terms(value: Any, key: str) -> tuple[str, ...]:
+    """An array of terms, stripped, blanks dropped (None: no terms)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"config key '{key}' must be an array of strings")
+    return tuple(v.strip() for v in value if v.strip())
 
 
 _NOTIFY_KEYS = {"smtp_host", "smtp_port", "security", "user", "from", "to"}
@@ -383,6 +421,34 @@ def _minutes(value: Any, key: str) -> float:
     return float(value)
 
 
+_PERIOD = re.compile(r"(\d{1,4})\s*(day|week)s?")
+
+
+def changes_since(value: str, key: str = "--changes-since") -> str:
+    """What "what changed" covers: ``last-update``, ``last-report`` or a period (``7 days``,
+    ``2 weeks``), normalized.
+
+    :raises ConfigError: any other value.
+    """
+    text = " ".join(value.lower().split())
+    if text in ("last-update", "last-report"):
+        return text
+    match = _PERIOD.fullmatch(text)
+    if not match or int(match.group(1)) == 0:
+        raise ConfigError(f"config key '{key}' must be last-update, last-report or a period such as "
+                          f"\"7 days\" or \"2 weeks\", got {value!r}")
+    n = int(match.group(1))
+    return f"{n} {match.group(2)}{'s' if n != 1 else ''}"
+
+
+def period_days(changes: str) -> int | None:
+    """Days of a period given as :func:`changes_since` normalizes it (None for the others)."""
+    match = _PERIOD.fullmatch(changes)
+    if not match:
+        return None
+    return int(match.group(1)) * (7 if match.group(2) == "week" else 1)
+
+
 def _check_url(value: str, key: str) -> str:
     """A service's base URL: http(s), with a host, and a port that is a port."""
     with contextlib.suppress(ValueError):  # a malformed URL is refused below, its password masked first
@@ -431,6 +497,12 @@ def config_template() -> str:
         "# keeps what arrived, is recorded as failed, and the next source still runs.",
         f"budget_minutes = {DEFAULT_RUN_BUDGET_MINUTES:g}",
         "",
+        "[report]",
+        "# What the brief's \"What changed\" covers: last-update (what the last update brought),",
+        "# last-report (everything since the last report `update` wrote: for a weekly reader of a",
+        "# nightly update), or a period such as \"7 days\".",
+        'changes_since = "last-update"',
+        "",
         "# One [[topics]] table per subject. The first one is the default topic.",
         "[[topics]]",
         "# The name is what commands take (--topic); the title is what readers see.",
@@ -450,10 +522,17 @@ def config_template() -> str:
         lines += [f"[topics.{s.name}]", *(f"# {line}" for line in s.query_help.splitlines())]
         values = {"query": query} if isinstance(query, str) else query
         lines += [f"{key} = {_toml(value)}" for key, value in values.items()] + [""]
-    lines += ["# Claims the report weighs the published evidence for: a core paper addresses a claim",
-              "# when one of its terms appears in its title or abstract."]
+    lines += ["# Claims the article makes, each as a question about outcomes. 'terms' name the outcomes",
+              "# that would test it: instruments (\"PCL-5\"), symptoms (\"suicidal ideation\"), timings",
+              "# (\"24 hours\"), matched as whole words or phrases (a trailing * matches any ending).",
+              "# A paper bears on a claim only through a sentence of its abstract that names one (the",
+              "# brief quotes it; a title alone never counts); a registered trial, through a primary or",
+              "# secondary outcome measure that names one. 'only_with' (optional) keeps the papers and",
+              "# trials that also name one of its terms: a claim about a combination."]
     for claim in DEFAULT_TOPIC.claims:
         lines += ["[[topics.claims]]", f"name = {_toml(claim.name)}", f"terms = {json.dumps(list(claim.terms))}"]
+        if claim.only_with:
+            lines.append(f"only_with = {json.dumps(list(claim.only_with))}")
     return "\n".join(lines) + "\n"
 
 

@@ -27,6 +27,7 @@ import sqlite3
 from typing import Any, Iterable
 
 from .config import Topic
+from .designs import RULES_VERSION
 from .sources import all_sources
 from .sources.base import Source, in_keys
 from .store.db import transaction
@@ -42,7 +43,7 @@ def refresh(conn: sqlite3.Connection, topics: Iterable[Topic], *, full: bool = F
     what it holds."""
     topics = list(topics)
     with transaction(conn):
-        full = full or _setting(conn, "evidence") != "current"
+        full = full or _setting(conn, "evidence") != "current" or _new_rules(conn)
         since = int(_setting(conn, "evidence_run") or 0)
         last = conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0]
         changed = {}
@@ -75,6 +76,34 @@ def refresh(conn: sqlite3.Connection, topics: Iterable[Topic], *, full: bool = F
         _remember(conn, "evidence", "current")
         _remember(conn, "evidence_run", str(last))
         return {**counts(conn, topics), "left_out": {name: n for name, n in left_out.items() if n}}
+
+
+def outdated(conn: sqlite3.Connection) -> bool:
+    """Whether the stored designs were derived by older design rules than this litwatch's."""
+    rules = _setting(conn, "design_rules")
+    return rules is not None and rules != str(RULES_VERSION)
+
+
+def _new_rules(conn: sqlite3.Connection) -> bool:
+    """When the design rules changed since the designs were derived, have every derived column
+    computed again (and say so); a store without the setting was derived by these rules."""
+    if not outdated(conn):
+        _remember(conn, "design_rules", str(RULES_VERSION))
+        return False
+    for source in all_sources():
+        if source.writer.derive is not None:
+            conn.execute(f"UPDATE [{source.family.table}] SET derived_hash = NULL")
+    _remember(conn, "design_rules", str(RULES_VERSION))
+    return True
+
+
+def stale(conn: sqlite3.Connection, topics: Iterable[Topic]) -> list[Topic]:
+    """The topics whose records were placed with other concepts than they have now (a topic
+    whose terms were edited, or a topic new to a store that holds records): what depends on
+    them must be recomputed before it is read."""
+    records = any(conn.execute(f"SELECT 1 FROM [{s.family.table}] LIMIT 1").fetchone() for s in all_sources())
+    return [t for t in topics if _setting(conn, f"topic:{t.name}") != _concepts(t)
+            and (records or _setting(conn, f"topic:{t.name}") is not None)]
 
 
 def joined(conn: sqlite3.Connection, topic: str, runs: list[int]) -> dict[str, int]:
@@ -166,9 +195,11 @@ def relate(conn: sqlite3.Connection, topic: Topic, source: Source, keys: list | 
             found = [(k, relevance(text or "", intervention, condition)) for k, text in rows]
             conn.executemany(f"UPDATE [{table}] SET relevance = ? WHERE {key} = ? AND topic = ?",
                              [(level, k, topic.name) for k, level in found])
-            conn.executemany(f"INSERT INTO [{table}] ({key}, topic, relevance) VALUES (?, ?, 'core') "
+            # A record that joins by its concepts is news from its first live sighting, if any.
+            conn.executemany(f"INSERT INTO [{table}] ({key}, topic, relevance, live_run_id) SELECT ?, ?, 'core', "
+                             f"live_run_id FROM [{source.family.table}] WHERE {key} = ? "
                              f"ON CONFLICT ({key}, topic) DO NOTHING",
-                             [(k, topic.name) for k, level in found if level == "core"])
+                             [(k, topic.name, k) for k, level in found if level == "core"])
             conn.executemany(f"DELETE FROM [{table}] WHERE {key} = ? AND topic = ? AND first_run_id IS NULL",
                              [(k, topic.name) for k, level in found if level != "core"])
             before = conn.total_changes

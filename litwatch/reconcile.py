@@ -84,13 +84,14 @@ def _stored(conn: sqlite3.Connection, source: Source, keys: set[Any]) -> set[Any
 
 def _join(conn: sqlite3.Connection, source: Source, topic: Topic, keys: set[Any], run_id: int) -> None:
     """Place the listed records already stored in the topic as its query's (a record that only
-    concept matching had placed there, or that a link brought, is now known to be the query's)."""
+    concept matching had placed there, or that a link brought, is now known to be the query's);
+    one that only files or the sample held is news from this live listing on."""
     table, key = source.family.topics, source.family.key
-    rows = [(k, topic.name, run_id) for k in sorted(keys)]
+    rows = [(k, topic.name, run_id, run_id) for k in sorted(keys)]
     with transaction(conn):
-        conn.executemany(f"INSERT INTO [{table}] ({key}, topic, first_run_id) VALUES (?, ?, ?) "
+        conn.executemany(f"INSERT INTO [{table}] ({key}, topic, first_run_id, live_run_id) VALUES (?, ?, ?, ?) "
                          f"ON CONFLICT ({key}, topic) DO UPDATE SET first_run_id = coalesce(first_run_id, "
-                         f"excluded.first_run_id)", rows)
+                         f"excluded.first_run_id), live_run_id = coalesce(live_run_id, excluded.live_run_id)", rows)
 
 
 def _flag(conn: sqlite3.Connection, source: Source, topic: Topic, listed: set[Any], run_id: int) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from litwatch import evidence, frames
 from litwatch.browse import QUERIES, datasette_metadata
 from litwatch.cli import cli
-from litwatch.config import DEFAULT_TOPIC
+from litwatch.config import DEFAULT_TOPIC, Topic
 from litwatch.sync import import_file
 from litwatch.store import open_db
 from litwatch.store.schema import TABLES, VIEWS
@@ -34,6 +34,17 @@ PLUGINS = Path(__file__).parent / "datasette_plugins"
 # "Today" for the Datasette server: the day the ClinicalTrials.gov download was made (its
 # versionHolder), so the queries counting from today find rows of it however old it gets.
 TODAY = "2025-05-07"
+# Every canned query's parameters, empty as Datasette leaves them: the brief's topic, core records.
+PARAMS = {"nct_id": "", "topic": "", "relevance": ""}
+
+
+# A broad topic that holds 127 of the recorded download's 128 trials, for the canned queries
+# that count from today.
+BROAD = Topic(name="digital-health", queries={"ctgov": {"intervention": "digital"}}, title="Digital health",
+              intervention_terms=("digital", "app", "apps", "software", "device", "online", "internet", "mobile",
+                                  "virtual", "game", "smartphone", "web", "computer", "video", "text messag",
+                                  "telehealth", "remote", "wearable", "sensor", "platform", "program"),
+              condition_terms=("disorder", "disease", "syndrome", "pain", "health", "patients", "adults", "children"))
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +53,8 @@ def dbfile(tmp_path_factory):
     db = open_db(path)
     import_file(db, SUBSET, topic=DEFAULT_TOPIC.name)
     import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json", topic=DEFAULT_TOPIC.name)
-    evidence.refresh(db, [DEFAULT_TOPIC])
+    import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json", topic=BROAD.name)
+    evidence.refresh(db, [DEFAULT_TOPIC, BROAD])
     db.close()
     return path
 
@@ -58,7 +70,7 @@ def test_metadata_describes_every_table_and_column(dbfile):
         assert tables[name]["description"] and name in db.view_names()
     assert tables["articles"]["fts_table"] == "articles_fts" and tables["articles_fts"]["hidden"]
     for name, canned in meta["databases"]["litwatch"]["queries"].items():
-        db.execute(canned["sql"], {"nct_id": ""}).fetchall()  # every canned query runs
+        db.execute(canned["sql"], PARAMS).fetchall()  # every canned query runs
 
 
 def free_port():
@@ -123,14 +135,16 @@ def test_datasette_full_text_search(datasette):
 @pytest.mark.parametrize("name", sorted(QUERIES))
 def test_every_canned_query_answers(datasette, dbfile, name):
     """Datasette's answer is the query's rows, value for value (today pinned on both sides)."""
-    rows = get(f"{datasette}/{name}.json?_shape=array&nct_id=")
+    rows = get(f"{datasette}/{name}.json?_shape=array&nct_id=")  # the other parameters left to their defaults
     db = open_db(dbfile)
     pin_today(db, TODAY)
-    assert rows == query(db, QUERIES[name]["sql"], {"nct_id": ""})
+    assert rows == query(db, QUERIES[name]["sql"], PARAMS)
 
 
 def trials(dbfile) -> list[dict]:
-    return query(open_db(dbfile), "SELECT * FROM trials")
+    """The trials of the broad topic, whatever their relevance (the canned queries' relevance=all)."""
+    return query(open_db(dbfile), "SELECT * FROM trials WHERE nct_id IN (SELECT nct_id FROM trial_topics "
+                                  "WHERE topic = 'digital-health')")
 
 
 def plus_a_year(day: str) -> str:
@@ -139,7 +153,7 @@ def plus_a_year(day: str) -> str:
 
 def test_trials_completing_in_the_next_12_months_as_of_a_fixed_day(datasette, dbfile):
     """The canned query's trials, worked out here in Python from the stored values."""
-    answer = get(f"{datasette}/trials_completing_next_12_months.json?_shape=array")
+    answer = get(f"{datasette}/trials_completing_next_12_months.json?_shape=array&topic=digital-health&relevance=all")
     in_progress = {"RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING"}
     expected = sorted((t["primary_completion_date"], t["nct_id"]) for t in trials(dbfile)
                       if t["overall_status"] in in_progress and t["primary_completion_date"]
@@ -150,7 +164,7 @@ def test_trials_completing_in_the_next_12_months_as_of_a_fixed_day(datasette, db
 
 def test_unreported_trials_as_of_a_fixed_day(datasette, dbfile):
     """Completed before a year ago, nothing posted, no paper reporting them (worked out here)."""
-    answer = get(f"{datasette}/unreported_trials.json?_shape=array")
+    answer = get(f"{datasette}/unreported_trials.json?_shape=array&topic=digital-health&relevance=all")
     db = open_db(dbfile)
     reported = {r["nct_id"] for r in query(db, "SELECT l.nct_id, l.reference_type, p.design, p.retracted "
                                                  "FROM paper_trial_links l LEFT JOIN papers p USING (paper_id)")
@@ -162,7 +176,7 @@ def test_unreported_trials_as_of_a_fixed_day(datasette, dbfile):
                       if t["overall_status"] == "COMPLETED" and not t["has_results"] and t["nct_id"] not in reported
                       and (t["primary_completion_date"] or t["completion_date"] or "9999") < year_ago)
     assert [(r["completed"], r["nct_id"]) for r in answer] == expected
-    assert len(expected) == 39
+    assert len(expected) == 38
 
 
 def test_papers_linked_to_one_trial(datasette):
@@ -209,7 +223,7 @@ def test_export_refuses_unknown_tables_and_writes(dbfile):
     assert "no table or view named" in CliRunner().invoke(cli, ["--db", str(dbfile), "export", "x; drop"]).output
     result = CliRunner().invoke(cli, ["--db", str(dbfile), "export", "--sql", "delete from runs"])
     assert result.exit_code == 1 and "the query does more than read" in result.output
-    assert count(open_db(dbfile), "runs") == 2
+    assert count(open_db(dbfile), "runs") == 3  # the fixture's three imports, none deleted
 
 
 def test_ris_round_trip(dbfile):

@@ -74,6 +74,16 @@ def test_unreachable_service_is_one_line_and_non_zero(run, no_sleep):
      "config key 'services.ctgov_url' is not a valid URL (Invalid IPv6 URL)"),
     ("[services]\nctgov_url = 'http://h:99999/'\n", "is not a valid URL (Port out of range 0-65535)"),
     ("[services]\nctgov_url = 'http://u:pass word@/'\n", "config key 'services.ctgov_url' must name a host, got 'http://***@/'"),
+    ("[[topics]]\nname = 'x'\nintervention_terms = []\ncondition_terms = ['PTSD']\n[topics.pubmed]\nquery = 'y'\n",
+     "config key 'topics[0].intervention_terms' is missing or empty: a record is on a topic when it names a term of "
+     "each of its two concepts"),
+    ("[[topics]]\nname = 'x'\nintervention_terms = ['ketamine']\ncondition_terms = [' ']\n[topics.pubmed]\n"
+     "query = 'y'\n", "config key 'topics[0].condition_terms' is missing or empty"),
+    ("[[topics]]\nname = 'x'\nintervention_terms = ['k']\ncondition_terms = ['p']\n[topics.pubmed]\nquery = 'y'\n"
+     "[[topics.claims]]\nname = 'Works'\nterms = []\n", "config key 'topics[0].claims[0]' needs a name and at least "
+     "one term (an outcome"),
+    ("[report]\nchanges_since = 'lately'\n", "config key 'report.changes_since' must be last-update, last-report or "
+     "a period such as \"7 days\""),
 ])
 def test_bad_config_names_the_key(run, tmp_path, text, message):
     (tmp_path / "bad.toml").write_text(text)

@@ -131,6 +131,20 @@ def test_nct_ids_in_abstracts_link_papers_to_trials_and_bring_the_trials_in(db):
     assert len([r for r in ctgov.requests if "filter.ids" in r]) == 1
 
 
+def test_a_topic_that_uses_europe_pmc_only_never_asks_the_registry_it_does_not_use(tmp_path):
+    """Its papers name NCT IDs, but ClinicalTrials.gov is neither a source of the topic nor
+    configured: following links leaves it alone, and the fetch succeeds (any request to it
+    would fail here: the mock knows only Europe PMC)."""
+    config = Config(urls={"europepmc": BASE}, topics=(TOPIC,))
+    with responses.RequestsMock() as rsps:
+        EuropePmcStandin(load("epmc_records_links_derived.json")).add_to(rsps, BASE)
+        done = api.fetch(tmp_path / "litwatch.db", config)
+    assert done["status"] == "success" and done["errors"] == []
+    assert [r["source"] for r in done["runs"]] == ["europepmc"]
+    with open_db(tmp_path / "litwatch.db", readonly=True) as db:
+        assert db.execute("SELECT count(*) FROM paper_trial_links").fetchone()[0] == 2  # the links are kept
+
+
 def test_a_preprint_names_its_journal_version(db):
     import_file(db, FIXTURES / "epmc_records_links_derived.json")
     rows = query(db, "SELECT p.paper_id, p.server, l.kind, l.target FROM papers p "
@@ -145,7 +159,9 @@ def test_config_takes_europe_pmc_queries_and_url(tmp_path):
     from litwatch.config import load_config
 
     (tmp_path / "c.toml").write_text('[services]\neuropepmc_url = "http://127.0.0.1:9/rest"\n'
-                                     '[[topics]]\nname = "x"\n[topics.europepmc]\nquery = "ketamine"\n')
+                                     '[[topics]]\nname = "x"\nintervention_terms = ["ketamine"]\n'
+                                     'condition_terms = ["PTSD"]\n'
+                                     '[topics.europepmc]\nquery = "ketamine"\n')
     config = load_config(tmp_path / "c.toml", env={"LITWATCH_EUROPEPMC_URL": "http://proxy.test/rest/"})
     assert config.urls["europepmc"] == "http://proxy.test/rest"
     assert config.topics[0].queries == {"europepmc": "ketamine"}

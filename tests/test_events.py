@@ -4,6 +4,7 @@ server on 127.0.0.1."""
 
 import shutil
 import smtplib
+from dataclasses import replace
 
 import feedparser
 import pytest
@@ -16,28 +17,51 @@ from litwatch.config import DEFAULT_TOPIC, Config
 from litwatch.events import RECORD_KINDS, events
 from litwatch.store import open_db
 
-from conftest import FIXTURES, SUBSET
+from conftest import FIXTURES
+from ctgov_standin import CtgovStandin, load_studies, nct_id
+from europepmc_standin import EuropePmcStandin, load_results
+from eutils_standin import EutilsStandin, load_records
+from standin_server import StandinServices
 from test_europepmc_source import CANCER
 from test_report import DTX, TOML
 
 CONFIG = Config(topics=(DEFAULT_TOPIC, DTX, CANCER))
-STEPS = [
-    [SUBSET, FIXTURES / "ctg-studies_dtx_psychiatric.json", FIXTURES / "epmc_search_1000results_cancer.json.gz"],
-    [FIXTURES / "ctgov_NCT04040387_completed_with_results_derived.json"],
-    [FIXTURES / "pubmed_34092549_v2_retracted_corrected_indexed_derived.xml"],
-    [FIXTURES / "delete_citation_34092549_synthetic.xml"],
-]
+
+
+def replaced(items, new, key):
+    """``items`` with the item of ``new``'s key replaced by ``new``."""
+    return [new if key(item) == key(new) else item for item in items]
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """The database after each import step (one command each, as `litwatch import` runs)."""
+    """The database after each step, as a watch meets the records: live searches of stand-ins
+    serving real records (then a changed copy of a real trial, then of a real paper), and last
+    an update file's deletion imported."""
     folder = tmp_path_factory.mktemp("events")
     path, stages = folder / "litwatch.db", []
-    for i, files in enumerate(STEPS):
-        api.import_paths(path, files, CONFIG)
-        stages.append(folder / f"after_step_{i}.db")
-        shutil.copy(path, stages[-1])
+    eutils, ctgov = EutilsStandin(load_records()), CtgovStandin(load_studies())
+    europepmc = EuropePmcStandin(load_results("epmc_search_1000results_cancer.json.gz"))
+    steps = [
+        lambda: None,
+        lambda: setattr(ctgov, "studies", replaced(ctgov.studies, load_studies(
+            "ctgov_NCT04040387_completed_with_results_derived.json")[0], nct_id)),
+        lambda: setattr(eutils, "records", replaced(eutils.records, load_records(
+            FIXTURES / "pubmed_34092549_v2_retracted_corrected_indexed_derived.xml")[0], lambda r: r.pmid)),
+    ]
+    with StandinServices(eutils, ctgov, europepmc) as env, pytest.MonkeyPatch.context() as m:
+        m.setattr("litwatch.http.time.sleep", lambda seconds: None)
+        config = replace(CONFIG, urls={"pubmed": env["LITWATCH_EUTILS_URL"], "ctgov": env["LITWATCH_CTGOV_URL"],
+                                       "europepmc": env["LITWATCH_EUROPEPMC_URL"]})
+        for i, (step, sources) in enumerate(zip(steps, [(), ("ctgov",), ("pubmed",)], strict=True)):
+            step()
+            done = api.fetch(path, config, sources=sources, full=True, follow=False)
+            assert done["status"] == "success", done["errors"]
+            stages.append(folder / f"after_step_{i}.db")
+            shutil.copy(path, stages[-1])
+    api.import_paths(path, [FIXTURES / "delete_citation_34092549_synthetic.xml"], CONFIG)
+    stages.append(folder / "after_step_3.db")
+    shutil.copy(path, stages[-1])
     return stages
 
 
@@ -167,7 +191,7 @@ def test_the_digest_arrives_once_and_then_only_what_is_new(built, smtp, tmp_path
     assert "New study protocol: Combining Ketamine" not in body
     again = notify(db, env)
     assert again.exit_code == 0 and again.output == "Nothing new to send.\n" and len(inbox.messages) == 1
-    api.import_paths(db, STEPS[2], CONFIG)  # the paper is retracted
+    api.import_paths(db, [FIXTURES / "pubmed_34092549_v2_retracted_corrected_indexed_derived.xml"], CONFIG)
     third = notify(db, env)
     assert third.exit_code == 0 and len(inbox.messages) == 2
     assert "Retracted: Combining Ketamine" in inbox.messages[1].content.decode()

@@ -187,8 +187,9 @@ def test_an_offline_fetch_gives_up_in_seconds_and_skips_the_link_step(run):
 def test_no_ncbi_email_is_warned_once_per_run(run, services, tmp_path):
     _, _, env = services
     del env["NCBI_EMAIL"]
-    (tmp_path / "two.toml").write_text("[[topics]]\nname = 'a'\n[topics.pubmed]\nquery = 'ketamine'\n"
-                                       "[[topics]]\nname = 'b'\n[topics.pubmed]\nquery = 'esketamine'\n")
+    terms = "intervention_terms = ['ketamine']\ncondition_terms = ['PTSD']\n"
+    (tmp_path / "two.toml").write_text(f"[[topics]]\nname = 'a'\n{terms}[topics.pubmed]\nquery = 'ketamine'\n"
+                                       f"[[topics]]\nname = 'b'\n{terms}[topics.pubmed]\nquery = 'esketamine'\n")
     result = run("--config", "two.toml", "fetch", "--source", "pubmed", env=env)
     warned = [line for line in result.stderr.splitlines() if "e-mail" in line]
     assert len(warned) == 1

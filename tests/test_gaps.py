@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from litwatch.cli import cli
+from litwatch.store.db import SCHEMA_VERSION
 
 from ctgov_standin import CtgovStandin, load_studies
 from europepmc_standin import EuropePmcStandin, load_results
@@ -268,7 +269,7 @@ def test_a_version_4_database_gets_the_gaps_its_failed_fetches_left(tmp_path):
     """)
     conn.close()
     conn = open_db(path)  # upgraded: the PubMed failure is still uncovered, the trials one was covered
-    assert conn.execute("PRAGMA user_version").fetchone() == (5,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     assert conn.execute("SELECT source, window_from, window_to, opened_run_id, closed_run_id FROM monitoring_gaps"
                         ).fetchall() == [("pubmed", "2026-10-29", "2026-11-02", 2, None)]
     assert conn.execute("SELECT kind, record_id FROM events WHERE kind LIKE 'gap%'").fetchall() == \

@@ -14,7 +14,7 @@ from litwatch.sync import import_file
 
 from conftest import FIXTURES, SUBSET
 
-SKIP = {"first_run_id", "changed_run_id", "seen_run_id", "run_id", "id", "raw_block", "raw_offset",
+SKIP = {"first_run_id", "changed_run_id", "seen_run_id", "live_run_id", "run_id", "id", "raw_block", "raw_offset",
         "derived_hash", "origin"}
 
 

@@ -220,40 +220,53 @@ def test_each_design_says_whether_it_was_indexed_or_inferred(data, rendered):
     assert "| study protocol | 2 | 0 | 2 |" in rendered["md"]
 
 
-def test_claims_separate_evidence_from_work_under_study(data):
+def test_claims_list_only_records_whose_abstract_or_registered_outcomes_name_them(db, data):
     claims = {c["claim"]: c for c in data["claims"]}
     online = claims["Works online"]
     assert online["evidence"] == [] and [p["pmid"] for p in online["under_study"]] == [34092549]
-    assert online["strength"] == ("No published study of evidence weight addresses it yet; it is under study "
-                                  "(1 protocol or preprint).")
+    (protocol,) = online["under_study"]
+    assert protocol["quote"] == {"section": "CONCLUSIONS", "term": "online", "text": (
+        "If successful, this study will open online/asynchronous therapeutic options to patients with PTSD and will "
+        "provide new insights into the functional role of glutamate in trauma-related disorders as well as in "
+        "learning, memory, and fear-extinction.")}
+    abstract = db.execute("SELECT abstract FROM articles WHERE pmid = 34092549").fetchone()[0]
+    assert protocol["quote"]["text"] in abstract and protocol["size"] == "20 participants"
+    assert online["statement"] == (
+        "In the PubMed files imported (not a live search), no published study of digital therapeutics for PTSD "
+        "names these outcomes in its abstract. 1 study protocol names them. In the ClinicalTrials.gov files "
+        "imported (not a live search), no registered trial of digital therapeutics for PTSD measures them as a "
+        "primary or secondary outcome.")
+    # NightWare's trial is about nightmares, but no primary or secondary outcome it registered names them
     nightmares = claims["Fewer nightmares"]
-    assert [t["nct_id"] for t in nightmares["registered_trials"]] == ["NCT04040387"]
-    assert nightmares["strength"] == ("No published study of evidence weight addresses it yet; it is under study "
-                                      "(1 registered trial in progress).")
+    assert nightmares["registered_trials"] == [] and nightmares["evidence"] == []
 
 
 # ----------------------------------------------------------- changes ------
 
-def test_what_changed_is_what_the_last_import_brought(data, rendered):
+def test_what_changed_counts_trials_changed_and_names_them(data, rendered):
     changes = data["changes"]
-    assert changes["described"] == f"in the last update ({SECOND})"
+    assert changes["label"] == "In the update of 2 February 2026"
     assert changes["new_publications"] == [] and changes["new_trials"] == []
-    assert [(c["nct_id"], c["label"], c["old"], c["new"]) for c in changes["trial_changes"]] == [
-        ("NCT05989841", "status", "Recruiting", "Completed")]
-    assert "| Recruiting | Completed | 2026-02-01 |" in rendered["md"]
-    assert "New in the last update (2026-02-02): 1 change to a registered trial" in data["summary"]["text"]
+    assert [(c["nct_id"], c["title"], c["label"], c["old"], c["new"]) for c in changes["trial_changes"]] == [
+        ("NCT05989841", "Mitigating PTSD-CUD After Sexual Assault", "status", "Recruiting", "Completed")]
+    assert changes["trials_changed"] == 1
+    assert ("| [NCT05989841](https://clinicaltrials.gov/study/NCT05989841) Mitigating PTSD-CUD After Sexual Assault "
+            "| status | Recruiting | Completed | 2026-02-01 |") in rendered["md"]
+    assert "1 registered trial with changes to its record (1 change)" in rendered["md"]
+    assert data["summary"]["text"].endswith(
+        "In the update of 2 February 2026: 1 registered trial with changes to its record [6].")
 
 
-def test_the_first_report_covers_everything_stored(dbpath, data):
+def test_records_only_files_hold_are_not_news_until_a_live_search_brings_them(dbpath):
     with open_db(dbpath, readonly=True) as db:
         first = build_report(db, DTX, as_of=date(2026, 1, 10))
     changes = first["changes"]
-    assert changes["described"] == f"in the first update, everything stored ({FIRST})"
-    assert {p["pmid"] for p in changes["new_publications"]} == {34092549, 34097318, 34033583}
-    assert {t["nct_id"] for t in changes["new_trials"]} == {t["nct_id"] for t in first["newest_trials"]} | {
-        t["nct_id"] for t in changes["new_trials"]}
-    assert len(changes["new_trials"]) == first["counts"]["trials"] == 8
-    assert "This is the first report of this watch." in first["summary"]["text"]
+    assert changes["label"] == "In the first update (10 January 2026), everything stored"
+    assert changes["new_publications"] == [] and changes["new_trials"] == []
+    assert (changes["imported_publications"], changes["imported_trials"]) == (3, 8)
+    assert changes["held_only"] == ("3 papers and 8 registered trials only in files or the bundled sample so far: "
+                                    "news when a live search first brings them")
+    assert "What changed" not in first["summary"]["text"] and "first" not in first["summary"]["text"]
 
 
 def test_as_of_gives_the_state_of_that_day(dbpath):
@@ -266,25 +279,29 @@ def test_as_of_gives_the_state_of_that_day(dbpath):
 def test_since_a_date_and_since_the_last_report(dbpath, tmp_path):
     with open_db(dbpath, readonly=True) as db:
         since = build_report(db, DTX, since=date(2026, 1, 1))
-    assert since["changes"]["described"] == "since 2026-01-01"
-    assert len(since["changes"]["new_trials"]) == 8
+    assert since["changes"]["label"] == "Since 1 January 2026"
+    assert since["changes"]["imported_trials"] == 8 and since["changes"]["trials_changed"] == 1
     copy = tmp_path / "copy.db"
     copy.write_bytes(dbpath.read_bytes())
     api.write_report(copy, CONFIG, fmt="md", record=True)
     after = api.build_report(copy, CONFIG, since_last_report=True)
-    assert after["changes"]["described"].startswith("since the last report (")
+    assert after["changes"]["label"] == f"Since the report of {date.today().day} {date.today():%B %Y}"
     assert after["changes"]["trial_changes"] == [] and after["changes"]["new_publications"] == []
 
 
 # ----------------------------------------------------------- summary ------
 
-def test_the_summary_is_written_from_the_figures_with_numbered_references(data):
+def test_the_summary_says_what_the_searched_sources_hold_with_numbered_references(data):
     summary = data["summary"]
     assert summary["text"].startswith(
-        "As of 2 February 2026, 8 registered trials of digital therapeutics for PTSD are listed on "
-        "ClinicalTrials.gov; 2 are recruiting or about to, in the United States [1, 2].")
-    assert "No randomized trial or meta-analysis of digital therapeutics for PTSD has been published yet" in (
-        summary["text"])
+        "The ClinicalTrials.gov files imported (not a live search) hold 8 registered trials of digital therapeutics "
+        "for PTSD; 2 are recruiting or about to, in the United States [1, 2]. The PubMed files imported (not a "
+        "live search) hold no randomized controlled trial, meta-analysis or systematic review of digital "
+        "therapeutics for PTSD; the published papers they hold on it are 1 narrative review and 2 study protocols "
+        "[3, 4, 5].")
+    for internal in ("in this database", "inferred from wording", "in the last update", "has been published",
+                     "have been published", "has not been published"):
+        assert internal not in summary["text"]
     assert [r["url"] for r in summary["references"][:2]] == [
         "https://clinicaltrials.gov/study/NCT04040387", "https://clinicaltrials.gov/study/NCT06868446"]
     marks = sorted({int(n) for group in re.findall(r"\[([\d, ]+)\]", summary["text"]) for n in group.split(", ")})
@@ -394,29 +411,6 @@ def test_text_from_records_is_text_in_html_and_markdown(dbpath, tmp_path):
     assert row.count(" | ") == 8  # the pipe in the title does not add a column
 
 
-def test_claim_strength_counts_studies_by_design_and_says_which_are_inferred(tmp_path):
-    """Real indexed and not-yet-indexed records (trials, a meta-analysis, protocols), under a
-    broad topic that makes them core."""
-    topic = Topic(name="care", queries={"pubmed": "x"}, title="Interventions for patients",
-                  intervention_terms=("intervention", "training", "therapy", "supplementation", "treatment", "support"),
-                  condition_terms=("patients", "children", "infants", "caregivers", "women", "adults", "people"),
-                  claims=(Claim("Improves quality of life", ("quality of life",)),
-                          Claim("Effective", ("effective", "effectiveness", "efficacy", "effect"))))
-    config = Config(topics=(topic,))
-    api.import_paths(tmp_path / "x.db", [FIXTURES / "pubmed_design_wording_examples.xml",
-                                         FIXTURES / "pubmed20n0014_design_examples.xml"], config, topic="care")
-    claims = {c["claim"]: c for c in api.build_report(tmp_path / "x.db", config)["claims"]}
-    assert claims["Improves quality of life"]["strength"] == "1 meta-analysis addresses it (newest 2021)."
-    effective = claims["Effective"]
-    assert effective["strength"] == (
-        "1 meta-analysis, 2 randomized controlled trials and 1 single-arm or open-label trial address it "
-        "(newest 2021); the design of 2 of them is inferred from wording, not yet indexed.")
-    assert [(p["pmid"], p["design_basis"]) for p in effective["evidence"]] == [
-        (33417236, "indexed"), (34097368, "inferred"), (32047925, "indexed"), (34092158, "inferred")]
-    # protocols ("Design of CLARO", "Rationale and design of DRINK-T1D") are under study, never evidence
-    assert [p["pmid"] for p in effective["under_study"]] == [33713840, 33974993]
-
-
 def test_topic_titles_queries_and_claims_from_the_configuration_are_text_too(dbpath, tmp_path):
     script = "<script>alert(1)</script>"
     topic = Topic(name="dtx-ptsd", title=f"Digital {script}",
@@ -438,3 +432,29 @@ def test_a_date_before_the_first_run_says_so(dbpath):
         data = build_report(db, DTX, as_of=date(2025, 12, 31))
     assert data["notices"] == [f"No run had ended by 2025-12-31: the first run of this database started on {FIRST}."]
     assert data["counts"]["trials"] == 0
+
+
+def test_edited_terms_are_applied_before_the_report_never_mixed_with_old_counts(dbpath, tmp_path):
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(dbpath.read_bytes())
+    narrower = TOML.replace('"smartphone", "mobile app", "eHealth", "virtual reality",\n                      ', "")
+    narrower = narrower.replace('intervention_terms = ["digital therapeutic", "NightWare", ',
+                                'intervention_terms = ["NightWare", ')
+    assert "digital therapeutic\"," not in narrower and "eHealth" not in narrower
+    config = tmp_path / "narrower.toml"
+    config.write_text(narrower)
+    result = CliRunner().invoke(cli, ["--db", str(copy), "--config", str(config), "report", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["concepts"]["intervention"] == ["NightWare", "app-based", "internet-based"]
+    with open_db(copy, readonly=True) as db:
+        core = db.execute("SELECT count(*) FROM trial_topics WHERE topic = 'dtx-ptsd' AND relevance = 'core'")
+        assert data["counts"]["trials"] == core.fetchone()[0] < 8
+    # where the records cannot be placed again, the report is refused in one line saying how
+    config.write_text(narrower.replace('"NightWare", ', ""))
+    (tmp_path / "copy.db.lock").unlink(missing_ok=True)
+    (tmp_path / "copy.db.lock").mkdir()
+    refused = CliRunner().invoke(cli, ["--db", str(copy), "--config", str(config), "report"])
+    assert refused.exit_code == 2 and len(refused.output.splitlines()) == 1
+    assert "the terms of topic dtx-ptsd changed since its records were placed" in refused.output
+    assert "run `litwatch migrate` where the database can be written" in refused.output

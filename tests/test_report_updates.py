@@ -18,6 +18,7 @@ from eutils_standin import EutilsStandin, load_records
 from standin_server import StandinServices
 
 TODAY = date.today().isoformat()
+LONG_TODAY = f"{date.today().day} {date.today():%B %Y}"
 PROTOCOL = 34092549  # the one ketamine-for-PTSD paper of the recorded data
 
 
@@ -59,8 +60,8 @@ def test_an_incremental_update_reports_exactly_the_papers_and_trial_changes_it_s
         first = run("update", env=env)
         assert first.exit_code == 0, first.output
         data = report(run)
-        assert data["changes"]["described"] == f"in the first update, everything stored ({TODAY})"
-        assert data["counts"]["publications"] == 0 and "This is the first report" in data["summary"]["text"]
+        assert data["changes"]["label"] == f"In the first update ({LONG_TODAY}), everything stored"
+        assert data["counts"]["publications"] == 0
 
         services.eutils.records = [r if r not in later else replace(r, edat=TODAY.replace("-", "/"))
                                    for r in records]
@@ -80,17 +81,13 @@ def test_an_incremental_update_reports_exactly_the_papers_and_trial_changes_it_s
 
     data = report(run)
     changes = data["changes"]
-    assert changes["described"] == f"in the last update ({TODAY})"
+    assert changes["label"] == f"In the update of {LONG_TODAY}"
     assert [p["pmid"] for p in changes["new_publications"]] == [PROTOCOL]
     assert len(changes["new_publications"]) + changes["new_related_publications"] == len(stored)
     assert changes["trial_changes"] == []  # neither trial tests ketamine
     assert changes["related_trial_changes"] == len(changed)
     assert data["counts"]["publications"] == 1
-    # the canned Datasette query answers the same question
-    from litwatch.browse import QUERIES
-    canned = sql(QUERIES["changes_in_last_update"]["sql"])
-    assert {row[1] for row in canned if row[0] == "paper"} >= {f"PMID:{PROTOCOL}"}
-    assert sum(row[0] == "trial" for row in canned) == len(changed)
+
 
 
 def test_live_data_replaces_the_offline_sample(run, monkeypatch, no_sleep):
@@ -113,6 +110,102 @@ def test_live_data_replaces_the_offline_sample(run, monkeypatch, no_sleep):
     assert sample_only and str(sample_only[0][0]) not in json.dumps(data)
     assert data["notices"] == [f"Data: live searches of PubMed (last {TODAY}), ClinicalTrials.gov (last {TODAY}) "
                                f"and Europe PMC (last {TODAY})."]
+
+
+def test_a_paper_the_sample_held_is_announced_when_a_live_search_first_brings_it(run, monkeypatch, no_sleep):
+    """The README's order: an offline update (the sample holds PMID 34092549), then a live one.
+    The live search is the paper's news: in "what changed", the feed and the digest."""
+    import feedparser
+
+    with monkeypatch.context() as m:
+        m.setattr("litwatch.http.probe", lambda url: False)
+        assert run("update").exit_code == 0
+    sample = report(run)
+    assert sample["changes"]["new_publications"] == [] and sample["changes"]["imported_publications"] == 1
+    assert run("notify", "--dry-run").output == "Nothing new to send.\n"
+    assert feedparser.parse(run("feed").output).entries == []
+
+    with Services(load_records(), []) as env:
+        assert run("update", env=env).exit_code == 0
+    data = report(run)
+    assert [p["pmid"] for p in data["changes"]["new_publications"]] == [PROTOCOL]
+    assert data["summary"]["text"].endswith(f"In the update of {LONG_TODAY}: 1 new paper [1].")
+    (entry,) = feedparser.parse(run("feed").output).entries
+    assert entry.id == f"urn:litwatch:event:paper:ketamine-ptsd:PMID:{PROTOCOL}"
+    live_run = sql("SELECT live_run_id FROM article_topics WHERE pmid = ?", PROTOCOL)[0][0]
+    assert sql("SELECT kind FROM runs WHERE id = ?", live_run) == [("fetch",)]
+    assert entry.updated.startswith(sql("SELECT finished_at FROM runs WHERE id = ?", live_run)[0][0][:19])
+    digest = run("notify", "--dry-run").output
+    assert digest.startswith("1 new event since the last digest.") and f"/{PROTOCOL}/" in digest
+
+
+def test_a_weekly_reader_of_nightly_updates_sees_the_whole_week(run, no_sleep):
+    """Nightly updates, a brief read once a week: what changed covers the reader's week (since
+    the last weekly report, or a period), whatever the nights in between brought."""
+    records = load_records()
+    later = [r for r in records if r.pmid == PROTOCOL]
+    services = Services([r for r in records if r not in later], load_studies())
+    with services as env:
+        assert run("update", env=env).exit_code == 0  # night 1
+        assert run("report", "-o", "weekly.md", "--record").exit_code == 0  # the reader's weekly brief
+        services.eutils.records = [replace(r, edat=TODAY.replace("-", "/")) if r in later else r for r in records]
+        assert run("update", env=env).exit_code == 0  # night 2 brings the paper
+        assert run("update", env=env).exit_code == 0  # night 3 brings nothing
+        nightly = report(run)["changes"]
+        assert nightly["label"] == f"In the update of {LONG_TODAY}" and nightly["new_publications"] == []
+        weekly = run("report", "-o", "weekly.md", "--changes-since", "last-report", "--record")
+        assert weekly.exit_code == 0
+        text = open("weekly.md").read()
+        assert f"Since the report of {LONG_TODAY}: 1 new paper" in text and f"/{PROTOCOL}/" in text
+        period = json.loads(run("report", "--format", "json", "--changes-since", "7 days").output)["changes"]
+        assert [p["pmid"] for p in period["new_publications"]] == [PROTOCOL]
+        # the configuration does it for every update: the nightly brief covers the week
+        open("litwatch.toml", "w").write('[report]\nchanges_since = "7 days"\n')
+        assert run("update", env=env).exit_code == 0  # night 4
+    brief = json.loads(run("report", "--format", "json").output)
+    assert [p["pmid"] for p in brief["changes"]["new_publications"]] == [PROTOCOL]
+    assert brief["changes"]["label"].startswith("Since ")
+
+
+def test_datasette_canned_queries_give_the_briefs_numbers(run, no_sleep):
+    """Digital therapeutics for PTSD (eight real trials on both concepts): after an update that
+    brings a paper and changes trials, each canned query, for the brief's topic by default, for
+    core and for related records, lists what the brief counts."""
+    from litwatch.browse import datasette_metadata
+    from test_report import TOML
+
+    open("litwatch.toml", "w").write(TOML)
+    records = load_records()
+    later = [r for r in records if r.pmid == PROTOCOL or r.pmid % 7 == 0]
+    services = Services([r for r in records if r not in later], load_studies())
+    with services as env:
+        assert run("update", env=env).exit_code == 0
+        services.eutils.records = [replace(r, edat=TODAY.replace("-", "/")) if r in later else r for r in records]
+        for nct in ("NCT05989841", "NCT04040387"):
+            status = services.ctgov.study(nct)["protocolSection"]["statusModule"]
+            status["overallStatus"], status["lastUpdatePostDateStruct"]["date"] = "ACTIVE_NOT_RECRUITING", TODAY
+        assert run("update", env=env).exit_code == 0
+    data = report(run)
+    queries = datasette_metadata("data/litwatch.db", "dtx-ptsd")["databases"]["litwatch"]["queries"]
+
+    def canned(name, relevance=""):
+        with sqlite3.connect("data/litwatch.db") as db:
+            return db.execute(queries[name]["sql"], {"topic": "", "relevance": relevance, "nct_id": ""}).fetchall()
+
+    c, changes = data["counts"], data["changes"]
+    assert len(canned("recruiting_trials")) == c["trials_recruiting"] == 1
+    assert [r[0] for r in canned("trials_in_progress")] == [t["nct_id"] for t in data["trials_in_progress"]]
+    assert len(canned("latest_rcts_and_meta_analyses")) == c["randomized_trials"] + c["meta_analyses"]
+    assert {r[0] for r in canned("unreported_trials")} == {t["nct_id"] for t in data["completed_trials"]["unreported"]}
+    last = canned("changes_in_last_update")
+    assert [r[1] for r in last if r[0] == "new paper"] == [f"PMID:{p['pmid']}" for p in sorted(
+        changes["new_publications"], key=lambda p: p["paper_id"])]
+    assert [(r[1], r[3]) for r in last if r[0] == "trial"] == [(x["nct_id"], x["field"])
+                                                                for x in changes["trial_changes"]]
+    assert changes["trials_changed"] == 2 and changes["new_publications"]
+    related = canned("changes_in_last_update", "related")
+    assert sum(r[0] == "new paper" for r in related) == changes["new_related_publications"] > 0
+    assert sum(r[0] == "trial" for r in related) == changes["related_trial_changes"]
 
 
 def test_a_failed_refresh_is_in_the_notice_with_the_date_of_the_data(run, no_sleep):

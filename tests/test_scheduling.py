@@ -34,7 +34,8 @@ from conftest import FIXTURES, count, fetch_ctgov, fetch_pubmed
 
 # Run numbers differ between histories, and so does where a record's raw copy sits in the
 # archive (raw_block, raw_offset): its bytes are compared instead.
-RUN_COLUMNS = {"first_run_id", "changed_run_id", "seen_run_id", "run_id", "id", "raw_block", "raw_offset"}
+RUN_COLUMNS = {"first_run_id", "changed_run_id", "seen_run_id", "live_run_id", "run_id", "id", "raw_block",
+               "raw_offset"}
 # The run log and what it derives (gaps, flags) differ between histories by design.
 CONTENT_TABLES = [t for t in TABLES if t not in ("runs", "reports", "raw_blocks", "settings", "monitoring_gaps",
                                                  "left_search")]

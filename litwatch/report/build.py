@@ -25,10 +25,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from .. import __version__
-from ..config import Topic
+from ..config import Topic, period_days
 from ..designs import (COMMENTARY, DESIGNS, META_ANALYSIS, NARRATIVE_REVIEW, OTHER, PRECLINICAL, PROTOCOL, RCT,
                        SYSTEMATIC_REVIEW)
-from ..evidence import concept_pattern
 from ..gaps import label as source_label
 from ..gaps import notices as gap_notices
 from ..gaps import open_gaps
@@ -37,6 +36,7 @@ from ..sources import all_sources
 from ..sources.ctgov.source import TRACKED_FIELDS
 from ..store.db import now, query, transaction
 from ..store.schema import REPORTED_TRIALS_SQL, TOPIC_PAPERS_SQL
+from . import claims
 
 IN_PROGRESS = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING")
 RECRUITING = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION")
@@ -77,15 +77,24 @@ class Window:
 
 
 def build_report(db: sqlite3.Connection, topic: Topic, *, as_of: date | None = None,
-                 since: date | None = None, since_last_report: bool = False) -> dict[str, Any]:
+                 since: date | None = None, since_last_report: bool = False,
+                 changes: str = "last-update", output: str | None = None) -> dict[str, Any]:
     """Everything the brief shows, as JSON-ready data.
 
     :param as_of: report the state after the runs started on or before this day.
-    :param since: start of "what changed" (default: what the last update, or set of fetches
-        and imports, brought; with ``since_last_report``, everything after the last report
-        ``update`` wrote).
+    :param since: start of "what changed" (default: what ``changes`` says).
+    :param changes: what "what changed" covers when ``since`` is not given: ``last-update``
+        (what the last update, or set of fetches and imports, brought), ``last-report``
+        (everything after the last report ``update`` wrote), or a period ("7 days").
+        ``since_last_report`` is ``changes="last-report"``.
+    :param output: the file the report is written to: ``last-report`` starts after the last
+        report recorded for that file (when there is one; else after the last recorded).
     """
     window = _window(db, as_of)
+    days = period_days(changes)
+    if since is None and days:
+        since = window.day - timedelta(days=days)
+    since_last_report = since_last_report or changes == "last-report"
     basis = _basis(db, topic, window)
     papers = _papers(db, topic, window, basis)
     trials = _trials(db, topic, window, basis)
@@ -100,8 +109,12 @@ def build_report(db: sqlite3.Connection, topic: Topic, *, as_of: date | None = N
     core_trials = [t for t in trials if t["relevance"] == "core"]
     in_progress = sorted((t for t in core_trials if t["overall_status"] in IN_PROGRESS),
                          key=lambda t: (t["primary_completion_date"] or "9999", t["nct_id"]))
-    changes = _changes(db, topic, window, since, since_last_report, papers, trials)
-    claims = _claims(topic, journal + preprints, texts, core_trials, trial_texts)
+    what_changed = _changes(db, topic, window, since, since_last_report, papers, trials, output)
+    searched = _searched(basis)
+    outcomes = _grouped_rows(db, "SELECT nct_id, kind, measure, description, time_frame FROM trial_outcomes "
+                                 "WHERE nct_id IN ({}) ORDER BY nct_id, kind, position",
+                             [t["nct_id"] for t in core_trials])
+    claims_found = _claims(topic, journal + preprints, texts, core_trials, trial_texts, outcomes, searched)
     report: dict[str, Any] = {
         "title": f"Ongoing research: {topic.display_title}",
         "topic": topic.name,
@@ -143,9 +156,10 @@ def build_report(db: sqlite3.Connection, topic: Topic, *, as_of: date | None = N
             "latest_meta_analyses": _latest(journal, {META_ANALYSIS, SYSTEMATIC_REVIEW}),
             "retracted": [p for p in core if p["retracted"]],
         },
-        "claims": claims,
+        "claims": claims_found,
+        "searched": searched,
         "related": _related(topic, papers, trials),
-        "changes": changes,
+        "changes": what_changed,
         "sources": _sources(db, topic, window, basis, papers + trials),
     }
     report["notices"] = _notices(report, basis)
@@ -205,6 +219,52 @@ def _basis(db: sqlite3.Connection, topic: Topic, window: Window) -> dict[str, An
             "gap_notices": gap_notices(gaps)}
 
 
+def _searched(basis: dict[str, Any]) -> dict[str, Any]:
+    """Where the report's papers and trials come from, in the words every sentence about them
+    starts with: what was searched and when ("PubMed and Europe PMC, searched on 6 December
+    2026"), or that the data are the bundled sample or imported files, not a live search."""
+    out: dict[str, Any] = {}
+    for kind in ("papers", "trials"):
+        used = [s for s in all_sources() if s.holds == kind and s.name in basis["sources"]]
+        out[kind] = _held_by(basis, used)
+        out[f"{kind}_used"] = bool(used)
+    return out
+
+
+def _held_by(basis: dict[str, Any], sources: list[Any]) -> dict[str, Any]:
+    """``where`` (the subject of "... hold(s)"), ``In`` ("In <where>"), ``verb`` (hold, holds)
+    and ``live`` for the records of ``sources``."""
+    live: dict[str, list[str]] = {}
+    sample, files = [], []
+    for source in sources:
+        fresh = basis["sources"][source.name]
+        if fresh["live"]:
+            live.setdefault(_long_date(fresh["last_success"][:10]), []).append(source.label)
+        elif any(f["source"] == source.name and f["file"] and "/sample/" not in f["file"].replace("\\", "/")
+                 for f in basis["files"]):
+            files.append(source.label)
+        elif source.name in basis["sample"]:
+            sample.append(source.label)
+    parts = []
+    if len(live) == 1:
+        (day, labels), = live.items()
+        parts.append(f"{_and(labels)}, searched on {day}")
+    elif live:
+        parts.append(_and([f"{_and(labels)} (searched on {day})" for day, labels in live.items()]))
+    if files:
+        parts.append(f"the {_and(files)} files imported (not a live search)")
+    if sample:
+        parts.append(f"the bundled sample of real {_and(sample)} records (not a live search)")
+    if not parts:
+        labels = [s.label for s in sources]
+        where = (f"the records stored so far (no search of {' or '.join(labels)} has succeeded yet)" if labels
+                 else "the records stored so far")
+        return {"where": where, "In": f"In {where}", "verb": "hold", "live": False}
+    many = len(parts) > 1 or bool(files) or any(len(labels) > 1 for labels in live.values()) or len(live) > 1
+    where = ", and ".join(parts) if len(parts) > 1 and "," in parts[0] else " and ".join(parts)
+    return {"where": where, "In": f"In {where}", "verb": "hold" if many else "holds", "live": bool(live)}
+
+
 # ---------------------------------------------------------------- records -----
 
 def _excluded_origin(basis: dict[str, Any], source: str) -> str:
@@ -219,7 +279,7 @@ def _papers(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[st
     pubmed, europepmc = _excluded_origin(basis, "pubmed"), _excluded_origin(basis, "europepmc")
     # Only the topic's papers are read (through the keys of its records), not the whole store.
     rows = query(db, f"""
-        SELECT p.*, t.relevance, coalesce(p.title, '') || ' ' || coalesce(p.abstract, '') AS text
+        SELECT p.*, t.relevance, t.live_run_id
         FROM ({TOPIC_PAPERS_SQL}) p JOIN paper_topics t ON t.paper_id = p.paper_id AND t.topic = :topic
         WHERE p.first_run_id IN ({window.sql}) AND t.relevance IN ('core', 'intervention', 'condition')
           AND (p.sources NOT LIKE 'pubmed%' OR EXISTS (SELECT 1 FROM articles x WHERE x.pmid = p.pmid {pubmed}))
@@ -239,7 +299,7 @@ def _papers(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[st
             "design_basis": _basis_of_design(r["design_source"]),
             "preprint": bool(r["preprint"]), "server": r["server"], "sources": r["sources"].split(","),
             "retracted": bool(r["retracted"]), "corrected": bool(r["corrected"]), "relevance": r["relevance"],
-            "first_run_id": r["first_run_id"], "text": r["text"],
+            "first_run_id": r["first_run_id"], "live_run_id": r["live_run_id"], "text": r["abstract"],
             "url": r["url"], "link_label": "PubMed" if r["sources"].startswith("pubmed") else "Europe PMC",
             "doi_url": f"https://doi.org/{r['doi']}" if r["doi"] else None,
             "citation": citation(authors, r),
@@ -293,7 +353,7 @@ def _trials(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[st
             f"AND field != 'new' ORDER BY id DESC"):
         later[(nct_id, field)] = old  # the earliest later change's old value wins
     rows = query(db, f"""
-        SELECT x.*, tt.relevance,
+        SELECT x.*, tt.relevance, tt.live_run_id AS topic_live_run_id,
                coalesce(x.brief_title, '') || ' ' || coalesce(x.official_title, '') || ' ' ||
                coalesce(x.brief_summary, '') AS text
         FROM trials x JOIN trial_topics tt ON tt.nct_id = x.nct_id AND tt.topic = ?
@@ -309,6 +369,7 @@ def _trials(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[st
                            ids).fetchall()) if ids else {}
     out = []
     for r in rows:
+        r["text"] += " " + " ".join(interventions.get(r["nct_id"], []))
         for field in TRACKED_FIELDS:
             if (r["nct_id"], field) in later:
                 r[field] = _typed(field, later[(r["nct_id"], field)])
@@ -328,6 +389,7 @@ def _trials(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[st
             "last_update_posted": r["last_update_posted"],
             "has_results": bool(r["has_results"]), "results_first_posted": r["results_first_posted"],
             "relevance": r["relevance"], "url": r["url"], "text": r["text"],
+            "first_run_id": r["first_run_id"], "live_run_id": r["topic_live_run_id"],
         }
         trial["overdue_months"] = _overdue(trial, window.day)
         out.append(trial)
@@ -374,6 +436,16 @@ def _grouped(db: sqlite3.Connection, sql: str, ids: list[Any]) -> dict[Any, list
         chunk = ids[i:i + 900]
         for key, value in db.execute(sql.format(_marks(chunk)), chunk):
             out.setdefault(key, []).append(value)
+    return out
+
+
+def _grouped_rows(db: sqlite3.Connection, sql: str, ids: list[Any]) -> dict[Any, list[dict[str, Any]]]:
+    """Rows (as dicts, first column the key) of ``sql`` for ``ids``, grouped by key."""
+    out: dict[Any, list[dict[str, Any]]] = {}
+    for i in range(0, len(ids), 900):
+        chunk = ids[i:i + 900]
+        for row in query(db, sql.format(_marks(chunk)), chunk):
+            out.setdefault(next(iter(row.values())), []).append(row)
     return out
 
 
@@ -425,60 +497,89 @@ def _latest(papers: list[dict[str, Any]], designs: set[str]) -> list[dict[str, A
     return sorted(chosen, key=lambda p: (p["year"] or 0, p["entrez_date"] or "", p["paper_id"]), reverse=True)[:LATEST]
 
 
-def _claims(topic: Topic, papers: list[dict[str, Any]], texts: dict[str, str], trials: list[dict[str, Any]],
-            trial_texts: dict[str, str]) -> list[dict[str, Any]]:
-    """For each claim, the core papers that mention it (by its terms), sorted into evidence
-    (designs that test it, strongest first), work under study (protocols, preprints, registered
-    trials in progress) and other papers that only mention it (reviews, commentaries...)."""
+def _claims(topic: Topic, papers: list[dict[str, Any]], abstracts: dict[str, str | None],
+            trials: list[dict[str, Any]], trial_texts: dict[str, str], outcomes: dict[str, list[dict[str, Any]]],
+            searched: dict[str, Any]) -> list[dict[str, Any]]:
+    """For each claim, what the topic's core records say of its outcomes, quoted: published
+    studies (evidence, strongest design first), protocols and preprints (under study), other
+    papers, and the registered trials whose outcome measures name them (ongoing research)."""
     out = []
     for claim in topic.claims:
-        pattern = concept_pattern(claim.terms)
-        mentioning = [p for p in papers if pattern and pattern.search(texts[p["paper_id"]])]
-        mentioning.sort(key=lambda p: (DESIGNS.index(p["design"]), -(p["year"] or 0), p["paper_id"]))
-        evidence = [p for p in mentioning if p["design"] in EVIDENCE and not p["preprint"]]
-        under_study = [p for p in mentioning if p["design"] == PROTOCOL or p["preprint"]]
-        registered = [t for t in trials if t["overall_status"] in IN_PROGRESS and pattern
-                      and pattern.search(trial_texts[t["nct_id"]])]
-        others = [p for p in mentioning if p not in evidence and p not in under_study]
-        out.append({
-            "claim": claim.name, "terms": list(claim.terms),
+        pattern = claims.terms_pattern(claim.terms)
+        within = claims.terms_pattern(claim.only_with)
+        if pattern is None:
+            continue
+        quoted, background = [], 0
+        for p in papers:
+            text = abstracts.get(p["paper_id"])
+            if within and not within.search(f"{p['title'] or ''}\n{text or ''}"):
+                continue
+            found, named = claims.quote(text, pattern)
+            if found:
+                quoted.append(dict(p, quote=found, size=claims.stated_size(text)))
+            else:
+                background += named
+        quoted.sort(key=lambda p: (DESIGNS.index(p["design"]), -(p["year"] or 0), p["paper_id"]))
+        evidence = [p for p in quoted if p["design"] in EVIDENCE and not p["preprint"]]
+        under_study = [p for p in quoted if p["design"] == PROTOCOL or p["preprint"]]
+        others = [p for p in quoted if p not in evidence and p not in under_study]
+        registered = []
+        for t in trials:
+            if within and not within.search(trial_texts[t["nct_id"]]):
+                continue
+            measures = claims.trial_measures(outcomes.get(t["nct_id"], []), pattern)
+            if measures:
+                registered.append(dict(t, measures=measures))
+        registered.sort(key=lambda t: (t["overall_status"] not in IN_PROGRESS, t["primary_completion_date"] or "9999",
+                                       t["nct_id"]))
+        entry = {
+            "claim": claim.name, "terms": list(claim.terms), "only_with": list(claim.only_with),
             "evidence_by_design": {d: n for d in EVIDENCE if (n := sum(p["design"] == d for p in evidence))},
-            "evidence": evidence, "under_study": under_study, "registered_trials": registered,
-            "other_mentions": len(others),
-            "strength": _strength(evidence, under_study, registered, others),
-        })
+            "evidence": evidence, "under_study": under_study, "other_papers": others,
+            "background_only": background, "registered_trials": registered,
+        }
+        entry["statement"] = _claim_statement(entry, topic, searched)
+        out.append(entry)
     return out
 
 
-def _strength(evidence: list[dict[str, Any]], under_study: list[dict[str, Any]],
-              registered: list[dict[str, Any]], others: list[dict[str, Any]]) -> str:
-    """How strong the published support for a claim is, in words a reader trusts."""
+def _claim_statement(claim: dict[str, Any], topic: Topic, searched: dict[str, Any]) -> str:
+    """What the searched sources hold on a claim's outcomes, in words that say no more than
+    the records: which papers name them in their abstracts, which registered trials measure
+    them; absence as what was searched."""
+    phrase = _lower_first(topic.display_title)
+    papers, trials = searched["papers"], searched["trials"]
+    evidence = claim["evidence"]
     if evidence:
-        parts = []
-        for design, (one, many) in EVIDENCE.items():
-            n = sum(p["design"] == design for p in evidence)
-            if n:
-                parts.append(f"{n} {one if n == 1 else many}")
+        kinds = _and([_count(n, *EVIDENCE[d]) for d, n in claim["evidence_by_design"].items()])
         newest = max((p["year"] for p in evidence if p["year"]), default=None)
-        inferred = sum(p["design_basis"] == "inferred" for p in evidence)
-        text = f"{_and(parts)} {'address' if len(evidence) > 1 else 'addresses'} it"
-        text += f" (newest {newest})" if newest else ""
-        if inferred:
-            text += (f"; the design of {inferred} of them is inferred from wording, not yet indexed"
-                     if len(evidence) > 1 else "; its design is inferred from wording, not yet indexed")
-        return text + "."
-    text = "No published study of evidence weight addresses it yet"
-    pending = []
-    if under_study:
-        pending.append(f"{len(under_study)} protocol{'s' if len(under_study) > 1 else ''} or preprint"
-                       f"{'s' if len(under_study) > 1 else ''}")
-    if registered:
-        pending.append(f"{len(registered)} registered trial{'s' if len(registered) > 1 else ''} in progress")
-    if pending:
-        text += f"; it is under study ({_and(pending)})"
-    if others:
-        text += f"; {len(others)} other paper{'s' if len(others) > 1 else ''} (reviews, commentaries...) mention it"
-    return text + "."
+        one = len(evidence) == 1
+        text = (f"{papers['In']}, the {'abstract' if one else 'abstracts'} of "
+                f"{_count(len(evidence), 'published study', 'published studies')} of {phrase} "
+                f"{'names' if one else 'name'} these outcomes: {kinds}" + (f" (newest {newest})" if newest else "")
+                + f". {'Its sentence is' if one else 'Each sentence is'} quoted below: naming an outcome is not "
+                  f"finding for the claim.")
+    else:
+        text = f"{papers['In']}, no published study of {phrase} names these outcomes in its abstract."
+    counted = [(n, one, many) for n, one, many in (
+        (sum(p["design"] == PROTOCOL for p in claim["under_study"]), "study protocol", "study protocols"),
+        (sum(p["preprint"] for p in claim["under_study"]), "preprint (not peer reviewed)",
+         "preprints (not peer reviewed)"),
+        (len(claim["other_papers"]), "paper of another kind", "papers of other kinds")) if n]
+    if counted:
+        names = "names" if sum(n for n, _, _ in counted) == 1 else "name"
+        text += f" {_and([_count(n, one, many) for n, one, many in counted])} {names} them."
+    if searched["trials_used"]:
+        registered = claim["registered_trials"]
+        going = sum(t["overall_status"] in IN_PROGRESS for t in registered)
+        if registered:
+            text += (f" {trials['In']}, {_count(len(registered), 'registered trial', 'registered trials')} of {phrase} "
+                     f"{'measures' if len(registered) == 1 else 'measure'} them as a primary or secondary outcome"
+                     + (f", {going} of them in progress" if going and len(registered) > 1 else
+                        " (in progress)" if going else "") + ".")
+        else:
+            text += f" {trials['In']}, no registered trial of {phrase} measures them as a primary or secondary outcome."
+    return text
 
 
 def _and(parts: list[str]) -> str:
@@ -507,54 +608,80 @@ def _related(topic: Topic, papers: list[dict[str, Any]], trials: list[dict[str, 
 
 
 def _changes(db: sqlite3.Connection, topic: Topic, window: Window, since: date | None, since_last_report: bool,
-             papers: list[dict[str, Any]], trials: list[dict[str, Any]]) -> dict[str, Any]:
+             papers: list[dict[str, Any]], trials: list[dict[str, Any]], output: str | None = None) -> dict[str, Any]:
     """What the last update brought (or what runs brought since ``since`` / the last report):
-    new papers, new trials, changes of the topic's trials."""
-    described: str | None
-    if since:
-        runs = [r[0] for r in db.execute(f"SELECT id FROM runs WHERE id IN ({window.sql}) AND started_at >= ?",
-                                         [since.isoformat()])]
-        described = f"since {since.isoformat()}"
-    elif since_last_report and (last := db.execute(
-            "SELECT max(last_run_id) FROM reports WHERE topic = ?", [topic.name]).fetchone()[0]) is not None:
-        runs = [r for r in window.run_ids if r > last]
-        made = db.execute("SELECT max(made_at) FROM reports WHERE topic = ?", [topic.name]).fetchone()[0]
-        described = f"since the last report ({_day(made)})"
-    else:
-        session = db.execute(f"SELECT max(session) FROM runs WHERE id IN ({window.sql}) "
-                             f"AND kind IN ('fetch', 'import', 'follow')").fetchone()[0]
-        runs = [r[0] for r in db.execute(f"SELECT id FROM runs WHERE id IN ({window.sql}) AND session = ?",
-                                         [session])]
-        first = db.execute(f"SELECT count(DISTINCT session) FROM runs WHERE id IN ({window.sql}) "
-                           f"AND kind IN ('fetch', 'import', 'follow')").fetchone()[0] <= 1
-        described = None if first else "in the last update"
+    papers and trials new to the topic's readers (first brought by a live search in those
+    runs: a record only a file or the bundled sample held before is news then), records
+    imported from files, and the changes of the topic's trials, each trial named."""
+    runs, mode, when = _change_runs(db, topic, window, since, since_last_report, output)
     run_set = set(runs)
     started = db.execute(f"SELECT min(started_at) FROM runs WHERE id IN ({','.join(map(str, runs)) or 'NULL'})"
                          ).fetchone()[0]
-    if described is None:
-        described = "in the first update, everything stored" + (f" ({_day(started)})" if started else "")
-    elif described == "in the last update":
-        described += f" ({_day(started)})" if started else " (none yet)"
+    label = {"first": "In the first update" + (f" ({_long_date(started[:10])})" if started else "")
+                      + ", everything stored",
+             "last-update": f"In the update of {_long_date(started[:10])}" if started else "In the last update (none)",
+             "last-report": f"Since the report of {_long_date(when)}" if when else "Since the last report",
+             "since": f"Since {_long_date(when)}" if when else "Since the start"}[mode]
     in_topic = {t["nct_id"]: t for t in trials}
     rows = query(db, f"""SELECT c.nct_id, c.field, c.old_value, c.new_value, c.last_update_posted, c.run_id
                           FROM trial_changes c WHERE c.run_id IN ({",".join(map(str, runs)) or "NULL"})
-                          ORDER BY c.nct_id, c.id""")
-    changed = [r for r in rows if r["nct_id"] in in_topic]
+                          AND c.field != 'new' ORDER BY c.nct_id, c.id""")
+    # A change is news once the trial is: changes between a file's copy and the first live one are not.
+    changed = [r for r in rows if r["nct_id"] in in_topic and (in_topic[r["nct_id"]]["live_run_id"] or 0) < r["run_id"]]
     for c in changed:
-        c["relevance"] = in_topic[c["nct_id"]]["relevance"]
-        c["label"] = _field_label(c["field"])
-        c["old"], c["new"] = change_value(c["field"], c["old_value"]), change_value(c["field"], c["new_value"])
-    new_papers = [p for p in papers if p["first_run_id"] in run_set and not p["retracted"]]
-    new_trial_ids = {c["nct_id"] for c in changed if c["field"] == "new"}
+        t = in_topic[c["nct_id"]]
+        c.update(relevance=t["relevance"], title=t["title"], url=t["url"], label=_field_label(c["field"]),
+                 old=change_value(c["field"], c["old_value"]), new=change_value(c["field"], c["new_value"]))
+    news = [p for p in papers if p["live_run_id"] in run_set and not p["retracted"]]
+    imported = [p for p in papers if p["first_run_id"] in run_set and p["live_run_id"] is None and not p["retracted"]]
+    new_trials = [t for t in trials if t["live_run_id"] in run_set]
+    core_changes = [c for c in changed if c["relevance"] == "core"]
+    imported_papers = sum(p["relevance"] == "core" for p in imported)
+    imported_trials = sum(t["relevance"] == "core" and t["live_run_id"] is None and t["first_run_id"] in run_set
+                          for t in trials)
+    held = [_count(n, one, many) for n, one, many in ((imported_papers, "paper", "papers"),
+                                                      (imported_trials, "registered trial", "registered trials")) if n]
     return {
-        "described": described, "since": started, "runs": runs,
-        "new_publications": [p for p in new_papers if p["relevance"] == "core"],
-        "new_related_publications": sum(p["relevance"] != "core" for p in new_papers),
-        "new_trials": [t for t in trials if t["nct_id"] in new_trial_ids and t["relevance"] == "core"],
-        "new_related_trials": sum(in_topic[n]["relevance"] != "core" for n in new_trial_ids),
-        "trial_changes": [c for c in changed if c["field"] != "new" and c["relevance"] == "core"],
-        "related_trial_changes": sum(c["field"] != "new" and c["relevance"] != "core" for c in changed),
+        "mode": mode, "label": label, "phrase": label[0].lower() + label[1:], "since": started, "runs": runs,
+        "new_publications": _newest([p for p in news if p["relevance"] == "core"], len(news)),
+        "new_related_publications": sum(p["relevance"] != "core" for p in news),
+        "imported_publications": imported_papers,
+        "new_trials": sorted((t for t in new_trials if t["relevance"] == "core"),
+                             key=lambda t: (t["first_posted"] or "", t["nct_id"]), reverse=True),
+        "new_related_trials": sum(t["relevance"] != "core" for t in new_trials),
+        "imported_trials": imported_trials,
+        "held_only": (f"{_and(held)} only in files or the bundled sample so far: news when a live search first "
+                      f"brings {'it' if imported_papers + imported_trials == 1 else 'them'}") if held else None,
+        "trial_changes": core_changes,
+        "trials_changed": len({c["nct_id"] for c in core_changes}),
+        "changed_trials": [in_topic[n] for n in dict.fromkeys(c["nct_id"] for c in core_changes)],
+        "related_trial_changes": sum(c["relevance"] != "core" for c in changed),
+        "related_trials_changed": len({c["nct_id"] for c in changed if c["relevance"] != "core"}),
     }
+
+
+def _change_runs(db: sqlite3.Connection, topic: Topic, window: Window, since: date | None,
+                 since_last_report: bool, output: str | None) -> tuple[list[int], str, str | None]:
+    """The runs "what changed" covers, how they were chosen (first, last-update, last-report,
+    since) and the day it starts from (the last report's, or ``since``)."""
+    if since:
+        runs = [r[0] for r in db.execute(f"SELECT id FROM runs WHERE id IN ({window.sql}) AND started_at >= ?",
+                                         [since.isoformat()])]
+        return runs, "since", since.isoformat()
+    if since_last_report:
+        recorded = "SELECT max(last_run_id), max(made_at) FROM reports WHERE topic = ? AND last_run_id IN " \
+                   "(SELECT id FROM runs)"
+        last, made = db.execute(recorded + " AND output = ?", [topic.name, output]).fetchone()
+        if last is None:
+            last, made = db.execute(recorded, [topic.name]).fetchone()
+        if last is not None:
+            return [r for r in window.run_ids if r > last], "last-report", made[:10]
+    session = db.execute(f"SELECT max(session) FROM runs WHERE id IN ({window.sql}) "
+                         f"AND kind IN ('fetch', 'import', 'follow')").fetchone()[0]
+    runs = [r[0] for r in db.execute(f"SELECT id FROM runs WHERE id IN ({window.sql}) AND session = ?", [session])]
+    first = db.execute(f"SELECT count(DISTINCT session) FROM runs WHERE id IN ({window.sql}) "
+                       f"AND kind IN ('fetch', 'import', 'follow')").fetchone()[0] <= 1
+    return runs, "first" if first else "last-update", None
 
 
 _FIELD_LABELS = {"overall_status": "status", "phases": "phase", "enrollment": "enrollment",
@@ -652,19 +779,25 @@ def _notices(report: dict[str, Any], basis: dict[str, Any]) -> list[str]:
 # ------------------------------------------------------------- the summary ----
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
-    """A short paragraph the article can quote as it stands, written from the figures, with
-    numbered references to the records it rests on."""
+    """A short paragraph an editor can paste as it stands: each sentence says what the searched
+    sources hold and when they were searched (never that something has or has not been
+    published), with numbered references to the records it rests on."""
     refs = _References()
     c = report["counts"]
     topic = _lower_first(report["topic_title"])
-    sentences = [_trials_sentence(report, topic, refs), _evidence_sentence(report, topic, refs)]
-    if c["preprints"]:
-        sentences.append(f"{c['preprints']} preprint{'s' if c['preprints'] != 1 else ''}, not peer reviewed, "
-                         f"{'add' if c['preprints'] != 1 else 'adds'} to this"
-                         + refs.cite(report["newest_preprints"][:3]) + ".")
-    sentences.append(_changes_sentence(report, topic, refs))
-    if not any(s["live"] for s in report["basis"]["sources"].values()):
-        sentences.append("These figures come from files, not from a live search of the registries.")
+    sentences = []
+    if report["searched"]["trials_used"]:
+        sentences.append(_trials_sentence(report, topic, refs))
+    if report["searched"]["papers_used"]:
+        sentences.append(_evidence_sentence(report, topic, refs))
+        if c["preprints"]:
+            sentences.append(f"{_upper_first(report['searched']['papers']['where'])} also "
+                             f"{report['searched']['papers']['verb']} "
+                             f"{_count(c['preprints'], 'preprint', 'preprints')}, not peer reviewed"
+                             + refs.cite(report["newest_preprints"][:3]) + ".")
+    changed = _changes_sentence(report, topic, refs)
+    if changed:
+        sentences.append(changed)
     return {"text": " ".join(sentences), "references": refs.entries}
 
 
@@ -690,24 +823,29 @@ class _References:
 
 
 def _trials_sentence(report: dict[str, Any], topic: str, refs: _References) -> str:
-    """How many trials are registered, and how many recruit (where)."""
+    """How many trials the registry holds, and how many recruit (where)."""
     c = report["counts"]
-    when = _long_date(report["as_of"][:10])
+    held = report["searched"]["trials"]
+    where, verb = _upper_first(held["where"]), held["verb"]
     in_progress = report["trials_in_progress"]
     recruiting = [t for t in in_progress if t["overall_status"] in RECRUITING]
     if not c["trials"]:
-        return f"As of {when}, no registered trial of {topic} is in this database."
-    text = (f"As of {when}, {c['trials']} registered trial{'s' if c['trials'] != 1 else ''} of {topic} "
-            f"{'are' if c['trials'] != 1 else 'is'} listed on ClinicalTrials.gov")
+        return f"{where} {verb} no registered trial of {topic}."
+    text = f"{where} {verb} {_count(c['trials'], 'registered trial', 'registered trials')} of {topic}"
     if recruiting:
         text += (f"; {len(recruiting)} {'are' if len(recruiting) != 1 else 'is'} recruiting or about to"
                  + _where(recruiting))
+    elif in_progress:
+        text += f"; {len(in_progress)} {'are' if len(in_progress) != 1 else 'is'} in progress, none recruiting"
     return text + refs.cite((recruiting or in_progress)[:5]) + "."
 
 
 def _evidence_sentence(report: dict[str, Any], topic: str, refs: _References) -> str:
-    """The strongest published evidence (meta-analyses, randomized trials), else what there is."""
+    """The strongest evidence the searched sources hold (meta-analyses, randomized trials),
+    else what papers they hold: never what has (not) been published in the world."""
     c = report["counts"]
+    held = report["searched"]["papers"]
+    where, verb = _upper_first(held["where"]), held["verb"]
     evidence = report["published_evidence"]
     strongest = evidence["latest_meta_analyses"] + evidence["latest_randomized_trials"]
     if strongest:
@@ -721,32 +859,39 @@ def _evidence_sentence(report: dict[str, Any], topic: str, refs: _References) ->
         newest = max((p["year"] for p in strongest if p["year"]), default=None)
         basis = report["design_basis"]
         inferred = sum(basis[d]["inferred"] for d in (META_ANALYSIS, SYSTEMATIC_REVIEW, RCT) if d in basis)
-        text = f"The strongest published evidence is {_and(parts)}" + (f" (newest {newest})" if newest else "")
+        text = f"{where} {verb} {_and(parts)} of {topic}" + (f" (the newest from {newest})" if newest else "")
         if inferred:
-            text += f"; {inferred} of them {'is' if inferred == 1 else 'are'} identified from wording, not yet indexed"
+            text += (f"; the design of {inferred} of them is read from the abstract, as the National Library of "
+                     f"Medicine has not yet indexed {'it' if inferred == 1 else 'them'}")
         return text + refs.cite(strongest[:5]) + "."
     if c["publications"]:
         designs = report["publications_by_design"]
         kinds = _and([_count(n, *WORDS.get(d, (d, d))) for d, n in designs.items()])
-        return (f"No randomized trial or meta-analysis of {topic} has been published yet; the published "
-                f"work is {kinds}" + refs.cite(report["newest_publications"][:3]) + ".")
-    return f"No paper on {topic} is in this database yet."
+        return (f"{where} {verb} no randomized controlled trial, meta-analysis or systematic review of {topic}; "
+                f"the published papers {'it holds' if verb == 'holds' else 'they hold'} on it are {kinds}"
+                + refs.cite(report["newest_publications"][:3]) + ".")
+    return f"{where} {verb} no published paper on {topic}."
 
 
-def _changes_sentence(report: dict[str, Any], topic: str, refs: _References) -> str:
-    """What the last update brought (nothing to compare with in the first report)."""
+def _changes_sentence(report: dict[str, Any], topic: str, refs: _References) -> str | None:
+    """What the last update (or the period) brought: papers and trials counted as such, plain
+    dates. None for the first update (nothing to compare with)."""
     changes = report["changes"]
-    if changes["described"].startswith("in the first"):
-        return "This is the first report of this watch."
-    n_papers, n_trials, n_changes = (len(changes["new_publications"]), len(changes["new_trials"]),
-                                     len(changes["trial_changes"]))
-    if not (n_papers or n_trials or n_changes):
-        return f"Nothing new on {topic} {changes['described']}."
+    if changes["mode"] == "first":
+        return None
+    n_papers, n_trials, n_changed = (len(changes["new_publications"]), len(changes["new_trials"]),
+                                     changes["trials_changed"])
+    if not (n_papers or n_trials or n_changed):
+        return f"{changes['label']}, nothing new on {topic} was found."
     bits = [_count(n, one, many) for n, one, many in
-            ((n_papers, "paper", "papers"), (n_trials, "trial", "trials"),
-             (n_changes, "change to a registered trial", "changes to registered trials")) if n]
-    return (f"New {changes['described']}: {_and(bits)}"
-            + refs.cite(changes["new_publications"][:3] + changes["new_trials"][:3]) + ".")
+            ((n_papers, "new paper", "new papers"), (n_trials, "new registered trial", "new registered trials"))
+            if n]
+    if n_changed:
+        bits.append(f"{_count(n_changed, 'registered trial', 'registered trials')} with changes to "
+                    f"{'its' if n_changed == 1 else 'their'} record")
+    return (f"{changes['label']}: {_and(bits)}"
+            + refs.cite(changes["new_publications"][:3] + changes["new_trials"][:3] + changes["changed_trials"][:3])
+            + ".")
 
 
 def _where(trials: list[dict[str, Any]], shown: int = 5) -> str:
@@ -765,6 +910,10 @@ def _where(trials: list[dict[str, Any]], shown: int = 5) -> str:
 
 def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _lower_first(title: str) -> str:

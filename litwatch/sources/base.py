@@ -131,6 +131,7 @@ class Source(ABC):
     label: ClassVar[str]  # what a reader calls it: "PubMed"
     service: ClassVar[str]  # how it is reached: "NCBI E-utilities"
     unit: ClassVar[str]  # what it serves: "records", "studies"
+    holds: ClassVar[str] = "papers"  # what its records are to a reader: "papers" or "trials"
     family: ClassVar[Family]
     tables: ClassVar[dict[str, TableSpec]]
     writer: ClassVar[Writer]

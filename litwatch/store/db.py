@@ -24,7 +24,7 @@ from ..errors import LitwatchError, UsageError
 log = logging.getLogger(__name__)
 
 # 1: the first release (no version recorded, user_version 0); 2: this one.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x4C697457  # "LitW": marks a file as a litwatch database
 
 
@@ -172,8 +172,27 @@ def _to_5(conn: sqlite3.Connection) -> None:
     open_missing(conn)
 
 
+def _to_6(conn: sqlite3.Connection) -> None:
+    """Version 5 -> 6: when each record was first seen live (``live_run_id``, on records and on
+    their topic rows: news is what a live search brings, whatever a file or the sample held).
+    Earlier versions kept no sightings: a record stored live counts from the run that first
+    stored it when that run was live, else from the last run that saw it; a topic row, from the
+    live run that brought it into the topic, else from its record's."""
+    from .schema import FAMILIES
+
+    # The design rules changed too (litwatch.designs.RULES_VERSION 2): the next refresh derives again.
+    conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('design_rules', '1')")
+    live = "(SELECT kind FROM runs WHERE id = {}) IN ('fetch', 'follow', 'reconcile')"
+    for family in FAMILIES.values():
+        conn.execute(f"UPDATE [{family.table}] SET live_run_id = CASE WHEN {live.format('first_run_id')} "
+                     f"THEN first_run_id ELSE seen_run_id END WHERE origin = 'live'")
+        conn.execute(f"UPDATE [{family.topics}] SET live_run_id = CASE WHEN {live.format('first_run_id')} "
+                     f"THEN first_run_id ELSE (SELECT x.live_run_id FROM [{family.table}] x "
+                     f"WHERE x.{family.key} = [{family.topics}].{family.key}) END")
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _to_2), (3, _to_3), (4, _to_4),
-                                                                     (5, _to_5)]
+                                                                     (5, _to_5), (6, _to_6)]
 
 
 _savepoints = itertools.count(1)

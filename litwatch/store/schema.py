@@ -223,10 +223,10 @@ TOPIC_PAPERS_SQL = papers_of(
 # Each paper's topics, whichever source's records placed it there.
 PAPER_TOPICS_SQL = """
 SELECT paper_id, topic, CASE WHEN max(relevance = 'core') THEN 'core' ELSE max(relevance) END AS relevance,
-       min(first_run_id) AS first_run_id
-FROM (SELECT 'PMID:' || pmid AS paper_id, topic, relevance, first_run_id FROM article_topics
+       min(first_run_id) AS first_run_id, min(live_run_id) AS live_run_id
+FROM (SELECT 'PMID:' || pmid AS paper_id, topic, relevance, first_run_id, live_run_id FROM article_topics
       UNION ALL
-      SELECT coalesce('PMID:' || e.pmid, t.epmc_id), t.topic, t.relevance, t.first_run_id
+      SELECT coalesce('PMID:' || e.pmid, t.epmc_id), t.topic, t.relevance, t.first_run_id, t.live_run_id
       FROM europepmc_topics t JOIN europepmc_records e ON e.epmc_id = t.epmc_id)
 GROUP BY paper_id, topic"""
 # What happened to each topic's core records, one row per event, with a stable ID: new
@@ -236,12 +236,12 @@ GROUP BY paper_id, topic"""
 # finds it). Dated by the run that saw it.
 EVENTS_SQL = """
 SELECT 'paper:' || t.topic || ':' || p.paper_id AS event_id, t.topic,
-       CASE WHEN p.preprint THEN 'new_preprint' ELSE 'new_paper' END AS kind, p.first_run_id AS run_id,
+       CASE WHEN p.preprint THEN 'new_preprint' ELSE 'new_paper' END AS kind, t.live_run_id AS run_id,
        p.paper_id AS record_id, p.title, NULL AS old_value, p.design AS new_value,
        CASE WHEN p.design_source IN ('publication_type', 'mesh') THEN 'indexed'
             WHEN p.design_source = 'text' THEN 'inferred' END AS detail, p.url
 FROM paper_topics t JOIN papers p ON p.paper_id = t.paper_id
-WHERE t.relevance = 'core'
+WHERE t.relevance = 'core' AND t.live_run_id IS NOT NULL
 UNION ALL
 SELECT t.topic || ':trial_changes:' || c.id, t.topic,
        CASE c.field WHEN 'new' THEN 'new_trial' WHEN 'overall_status' THEN 'trial_status'
@@ -250,12 +250,16 @@ SELECT t.topic || ':trial_changes:' || c.id, t.topic,
             WHEN 'primary_completion_date' THEN 'trial_completion_date'
             WHEN 'completion_date' THEN 'trial_completion_date'
             WHEN 'start_date' THEN 'trial_start_date' ELSE 'trial_' || c.field END,
-       c.run_id, c.nct_id, x.brief_title, c.old_value, c.new_value, c.field, x.url
+       CASE c.field WHEN 'new' THEN t.live_run_id ELSE c.run_id END, c.nct_id, x.brief_title, c.old_value,
+       CASE c.field WHEN 'new' THEN coalesce((SELECT s.new_value FROM trial_changes s WHERE s.nct_id = c.nct_id
+            AND s.field = 'overall_status' AND s.run_id <= t.live_run_id ORDER BY s.id DESC LIMIT 1), c.new_value)
+            ELSE c.new_value END, c.field, x.url
 FROM trial_changes c JOIN trial_topics t ON t.nct_id = c.nct_id AND t.relevance = 'core'
 JOIN trials x ON x.nct_id = c.nct_id
 WHERE c.field IN ('new', 'overall_status', 'phases', 'enrollment', 'has_results', 'primary_completion_date',
                   'completion_date', 'start_date')
   AND NOT (c.field = 'has_results' AND c.new_value != '1')
+  AND t.live_run_id IS NOT NULL AND (c.field = 'new' OR c.run_id > t.live_run_id)
 UNION ALL
 SELECT t.topic || ':article_changes:' || c.id, t.topic,
        CASE c.field WHEN 'retracted' THEN 'paper_retracted' WHEN 'corrected' THEN 'paper_corrected'
@@ -263,9 +267,9 @@ SELECT t.topic || ':article_changes:' || c.id, t.topic,
        c.run_id, 'PMID:' || c.pmid, coalesce(a.title, (SELECT d.title FROM article_deletions d WHERE d.pmid = c.pmid)),
        c.old_value, c.new_value, c.field, 'https://pubmed.ncbi.nlm.nih.gov/' || c.pmid || '/'
 FROM article_changes c
-JOIN (SELECT pmid, topic FROM article_topics WHERE relevance = 'core'
-      UNION SELECT d.pmid, j.value FROM article_deletions d JOIN json_each(coalesce(d.topics, '[]')) j) t
-  ON t.pmid = c.pmid
+JOIN (SELECT pmid, topic, live_run_id FROM article_topics WHERE relevance = 'core'
+      UNION SELECT d.pmid, j.value, 0 FROM article_deletions d JOIN json_each(coalesce(d.topics, '[]')) j) t
+  ON t.pmid = c.pmid AND c.run_id > t.live_run_id
 LEFT JOIN articles a ON a.pmid = c.pmid
 WHERE (c.field IN ('retracted', 'corrected') AND c.new_value = '1') OR c.field = 'pmid_version'
    OR (c.field = 'design_source' AND c.new_value IN ('publication_type', 'mesh') AND coalesce(c.old_value, '') = 'text')
@@ -273,6 +277,7 @@ UNION ALL
 SELECT t.topic || ':europepmc_changes:' || c.id, t.topic, 'paper_retracted', c.run_id, c.epmc_id, e.title,
        c.old_value, c.new_value, c.field, e.url
 FROM europepmc_changes c JOIN europepmc_topics t ON t.epmc_id = c.epmc_id AND t.relevance = 'core'
+  AND c.run_id > t.live_run_id
 LEFT JOIN europepmc_records e ON e.epmc_id = c.epmc_id
 WHERE c.field = 'retracted' AND c.new_value = '1'
 UNION ALL
@@ -280,7 +285,8 @@ SELECT 'deleted:' || j.value || ':PMID:' || d.pmid, j.value, 'paper_deleted', d.
        NULL, NULL, d.as_of, 'https://pubmed.ncbi.nlm.nih.gov/' || d.pmid || '/'
 FROM article_deletions d JOIN json_each(coalesce(d.topics, '[]')) j
 UNION ALL
-SELECT 'link:' || t.topic || ':' || h.paper_id || ':' || h.nct_id, t.topic, 'trial_paper', h.first_run_id, h.nct_id,
+SELECT 'link:' || t.topic || ':' || h.paper_id || ':' || h.nct_id, t.topic, 'trial_paper',
+       max(h.first_run_id, t.live_run_id), h.nct_id,
        coalesce(p.title, h.paper_id), NULL, h.paper_id,
        (SELECT group_concat(coalesce(l.reference_type, l.source)) FROM paper_trial_links l
         WHERE l.paper_id = h.paper_id AND l.nct_id = h.nct_id),
@@ -288,7 +294,7 @@ SELECT 'link:' || t.topic || ':' || h.paper_id || ':' || h.nct_id, t.topic, 'tri
                             THEN 'https://pubmed.ncbi.nlm.nih.gov/' || substr(h.paper_id, 6) || '/' END)
 FROM link_history h JOIN trial_topics t ON t.nct_id = h.nct_id AND t.relevance = 'core'
 LEFT JOIN papers p ON p.paper_id = h.paper_id
-WHERE h.first_run_id IS NOT NULL
+WHERE h.first_run_id IS NOT NULL AND t.live_run_id IS NOT NULL
   AND EXISTS (SELECT 1 FROM paper_trial_links l WHERE l.paper_id = h.paper_id AND l.nct_id = h.nct_id
               AND coalesce(l.reference_type, '') != 'BACKGROUND')
 UNION ALL

@@ -40,6 +40,23 @@ class TableSpec:
         return (self.pk,) if isinstance(self.pk, str) else self.pk
 
 
+def topics_table(parent: tuple[str, str, type, str], what: str) -> TableSpec:
+    """The topic-membership table of a family whose main table is ``parent`` (see :func:`child`):
+    ``what`` names its records in the descriptions ("records", "studies")."""
+    return child(parent, {
+        "topic": (str, "topic name"),
+        "relevance": (str, "core (both of the topic's concepts appear in the record), intervention or condition (only "
+                           "that one), none (neither: a query or an import brought it); see litwatch.evidence"),
+        "first_run_id": (int, "run whose fetch or tagged import brought the record in (empty when only concept "
+                              "matching placed it in the topic)"),
+        "live_run_id": (int, "first live run (a fetch, a followed link, a reconcile: not a file or the bundled "
+                             "sample) that brought it while it is in the topic: when it is news to the topic's readers "
+                             "(events, feed, digest, the report's 'what changed'); empty while only files or the "
+                             "sample held it"),
+    }, (parent[0], "topic"), f"The {what} of each topic and how central they are to it.",
+        indexes=(("topic", "relevance"), ("topic", "live_run_id")))
+
+
 def child(parent: tuple[str, str, type, str], columns: dict[str, tuple[type, str]],
           pk: tuple[str, ...], description: str, indexes: tuple[tuple[str, ...], ...] = ()) -> TableSpec:
     """A child table of ``parent`` = (key column, parent table, key type, key description)."""
@@ -58,6 +75,8 @@ RECORD_META: dict[str, tuple[type, str]] = {
                          "changes whenever a record is received)"),
     "origin": (str, "where the stored copy came from: live (a fetch), import (a file) or sample (the "
                     "bundled offline sample); a live sighting wins over the others"),
+    "live_run_id": (int, "first run that received the record from a live service (a fetch, a followed link, a "
+                         "reconcile); empty while only imported files or the bundled sample held it"),
 }
 RUN_FOREIGN_KEYS = (("first_run_id", "runs", "id"), ("changed_run_id", "runs", "id"))
 

@@ -216,19 +216,32 @@ def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record | Pr
             counts.updated += not again
             updated.append((p, old))
     meta = {"run": run_id, "origin": origin, "rank": ORIGINS[origin]}
+    live = run_id if origin == "live" else None
     with transaction(conn):
         _write(conn, writer, new, updated, meta)
         if touched:
-            conn.executemany(f"UPDATE [{family.table}] SET seen_run_id = :run, origin = {_ORIGIN_SQL} "
-                             f"WHERE {family.key} = :key", [dict(meta, key=k) for k in touched])
+            conn.executemany(f"UPDATE [{family.table}] SET seen_run_id = :run, origin = {_ORIGIN_SQL}, "
+                             f"live_run_id = coalesce(live_run_id, :live) WHERE {family.key} = :key",
+                             [dict(meta, key=k, live=live) for k in touched])
         if topic:
-            conn.executemany(f"INSERT OR IGNORE INTO [{family.topics}] ({family.key}, topic, first_run_id) "
-                             f"VALUES (?, ?, ?)", [(k, topic, run_id) for k in batch])
+            conn.executemany(f"INSERT OR IGNORE INTO [{family.topics}] ({family.key}, topic, first_run_id, "
+                             f"live_run_id) VALUES (?, ?, ?, ?)", [(k, topic, run_id, live) for k in batch])
+        if live is not None:
+            seen_live(conn, family, list(batch), live)
         if writer.history:
             _record_history(conn, writer, new, [(p, old[ranked:]) for p, old in updated], run_id)
         if also:
             also(conn, Outcome(new, updated, counts))
     return counts
+
+
+def seen_live(conn: sqlite3.Connection, family: Family, keys: Sequence[Any], run_id: int) -> None:
+    """A live run received these records: in every topic that holds them and had only seen them
+    in files or the bundled sample, they are news from this run on."""
+    for i in range(0, len(keys), CHUNK):
+        chunk = list(keys[i:i + CHUNK])
+        conn.execute(f"UPDATE [{family.topics}] SET live_run_id = ? WHERE live_run_id IS NULL "
+                     f"AND {family.key} IN ({','.join('?' * len(chunk))})", [run_id, *chunk])
 
 
 def _record_history(conn: sqlite3.Connection, writer: Writer, new: list[Prepared],
@@ -277,12 +290,13 @@ def _write(conn: sqlite3.Connection, writer: Writer, new: list[Prepared], update
     derived = [f"[{c}]" for c in writer.derived] + (["derived_hash"] if derive else [])
     if new:
         cols = ", ".join([f"[{c}]" for c in content] + derived + [
-            "record_hash", "first_run_id", "changed_run_id", "seen_run_id", "origin"]
+            "record_hash", "first_run_id", "changed_run_id", "seen_run_id", "origin", "live_run_id"]
             + (["raw_block", "raw_offset", "raw_length"] if writer.raw else []))
-        width = len(content) + len(derived) + 5 + (3 if writer.raw else 0)
+        width = len(content) + len(derived) + 6 + (3 if writer.raw else 0)
+        live = run if origin == "live" else None
         conn.executemany(
             f"INSERT INTO [{family.table}] ({cols}) VALUES ({', '.join('?' * width)})",
-            [p.row + (derive(p) + (p.digest,) if derive else ()) + (p.digest, run, run, run, origin)
+            [p.row + (derive(p) + (p.digest,) if derive else ()) + (p.digest, run, run, run, origin, live)
              + (places.get(p.key, nowhere) if writer.raw else ()) for p in new])
         _index_text(conn, family, [p.key for p in new])
     if updated:
@@ -295,9 +309,10 @@ def _write(conn: sqlite3.Connection, writer: Writer, new: list[Prepared], update
         raw_sets = ", raw_block = ?, raw_offset = ?, raw_length = ?" if writer.raw else ""
         conn.executemany(
             f"UPDATE [{family.table}] SET {sets}{derived_sets}, record_hash = ?, changed_run_id = ?, "
-            f"seen_run_id = ?, origin = {origin_sql}{raw_sets} WHERE {family.key} = ?",
+            f"seen_run_id = ?, origin = {origin_sql}, live_run_id = coalesce(live_run_id, ?){raw_sets} "
+            f"WHERE {family.key} = ?",
             [p.row[1:] + (derive(p) + (p.digest,) if derive else ())
-             + (p.digest, run, run, origin, meta["rank"], origin)
+             + (p.digest, run, run, origin, meta["rank"], origin, run if origin == "live" else None)
              + (places.get(p.key, nowhere) if writer.raw else ()) + (p.key,) for p, _ in updated])
         if writer.raw:
             release_blocks(conn, [old[2] for _, old in updated if old[2] is not None])

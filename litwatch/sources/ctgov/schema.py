@@ -4,7 +4,7 @@ the history of what changed from run to run."""
 
 from __future__ import annotations
 
-from ...store.spec import RECORD_META, RUN_FOREIGN_KEYS, Family, TableSpec, child
+from ...store.spec import RECORD_META, RUN_FOREIGN_KEYS, Family, TableSpec, child, topics_table
 
 TRIAL = ("nct_id", "trials", str, "study (foreign key)")
 DERIVED: dict[str, tuple[type, str]] = {
@@ -126,14 +126,7 @@ TABLES: dict[str, TableSpec] = {
         "domain": (str, 'issuing organization'),
         "link": (str, 'link, when given'),
     }, ('nct_id', 'position'), 'Secondary IDs (other registries, grants, sponsor numbers).', indexes=(('id',),)),
-    "trial_topics": child(TRIAL, {
-        "topic": (str, 'topic name'),
-        "relevance": (str, "core (both of the topic's concepts appear in the record), intervention or condition (only "
-                           "that one), none (neither: a query or an import brought it); see litwatch.evidence"),
-        "first_run_id": (int, 'run whose fetch or tagged import brought the study in (empty when only concept matching '
-                              'placed it in the topic)'),
-    }, ('nct_id', 'topic'), 'The studies of each topic and how central they are to it.',
-        indexes=(('topic', 'relevance'),)),
+    "trial_topics": topics_table(TRIAL, "studies"),
     "trial_changes": TableSpec(
         {
         "id": (int, 'row number (primary key)'),

@@ -70,6 +70,7 @@ class CtgovSource(Source):
     label = "ClinicalTrials.gov"
     service = "ClinicalTrials.gov API v2"
     unit = "studies"
+    holds = "trials"
     family = FAMILY
     tables = TABLES
     writer = Writer(FAMILY, rank_sql="last_update_posted, version_holder", rank=rank,

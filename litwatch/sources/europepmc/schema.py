@@ -9,7 +9,7 @@ shows it once.
 
 from __future__ import annotations
 
-from ...store.spec import RECORD_META, RUN_FOREIGN_KEYS, Family, TableSpec, child
+from ...store.spec import RECORD_META, RUN_FOREIGN_KEYS, Family, TableSpec, child, topics_table
 
 RECORD = ("epmc_id", "europepmc_records", str, "the record (europepmc_records.epmc_id)")
 DERIVED: dict[str, tuple[type, str]] = {
@@ -85,14 +85,7 @@ TABLES: dict[str, TableSpec] = {
     }, ("epmc_id", "kind", "target"), 'What a record points to: NCT IDs in its text, databases cross-referencing it, '
                                       'its preprint or published version, comments and corrections.',
         indexes=(("target",), ("kind",))),
-    "europepmc_topics": child(RECORD, {
-        "topic": (str, "topic name"),
-        "relevance": (str, "core (both of the topic's concepts appear in the record), intervention or condition (only "
-                           "that one), none (neither: a query or an import brought it); see litwatch.evidence"),
-        "first_run_id": (int, "run whose fetch or tagged import brought the record in (empty when only "
-                              "concept matching placed it in the topic)"),
-    }, ("epmc_id", "topic"), "The records of each topic and how central they are to it.",
-        indexes=(("topic", "relevance"),)),
+    "europepmc_topics": topics_table(RECORD, "records"),
     "europepmc_changes": TableSpec({
         "id": (int, "row number (primary key)"),
         "epmc_id": (str, "Europe PMC record (kept after a deletion: no foreign key)"),

@@ -8,7 +8,7 @@ The order of the content columns here is the order in which the parser
 
 from __future__ import annotations
 
-from ...store.spec import RECORD_META, RUN_FOREIGN_KEYS, Family, TableSpec, child
+from ...store.spec import RECORD_META, RUN_FOREIGN_KEYS, Family, TableSpec, child, topics_table
 
 ARTICLE = ("pmid", "articles", int, "article (foreign key)")
 DERIVED: dict[str, tuple[type, str]] = {
@@ -171,14 +171,7 @@ TABLES: dict[str, TableSpec] = {
         "ref_doi": (str, "DOI of the cited work, when given"),
         "ref_pmc": (str, "PubMed Central ID of the cited work, when given"),
     }, ("pmid", "position"), "The reference list: what the paper cites.", indexes=(("ref_pmid",),)),
-    "article_topics": child(ARTICLE, {
-        "topic": (str, "topic name"),
-        "relevance": (str, "core (both of the topic's concepts appear in the record), intervention or condition (only "
-                           "that one), none (neither: a query or an import brought it); see litwatch.evidence"),
-        "first_run_id": (int, "run whose fetch or tagged import brought the record in (empty when only concept "
-                              "matching placed it in the topic)"),
-    }, ("pmid", "topic"), "The records of each topic and how central they are to it.",
-        indexes=(("topic", "relevance"),)),
+    "article_topics": topics_table(ARTICLE, "records"),
     "article_deletions": TableSpec(
         {
             "pmid": (int, "PubMed ID PubMed deleted (primary key)"),
