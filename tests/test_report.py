@@ -297,7 +297,7 @@ def test_the_summary_says_what_the_searched_sources_hold_with_numbered_reference
         "The ClinicalTrials.gov files imported (not a live search) hold 8 registered trials of digital therapeutics "
         "for PTSD; 2 are recruiting or about to, in the United States [1, 2]. The PubMed files imported (not a "
         "live search) hold no randomized controlled trial, meta-analysis or systematic review of digital "
-        "therapeutics for PTSD; the published papers they hold on it are 1 narrative review and 2 study protocols "
+        "therapeutics for PTSD; they hold 1 narrative review and 2 study protocols "
         "[3, 4, 5].")
     for internal in ("in this database", "inferred from wording", "in the last update", "has been published",
                      "have been published", "has not been published"):

@@ -129,7 +129,10 @@ def test_a_paper_the_sample_held_is_announced_when_a_live_search_first_brings_it
         assert run("update", env=env).exit_code == 0
     data = report(run)
     assert [p["pmid"] for p in data["changes"]["new_publications"]] == [PROTOCOL]
-    assert data["summary"]["text"].endswith(f"In the update of {LONG_TODAY}: 1 new paper [1].")
+    assert data["summary"]["text"] == (
+        f"ClinicalTrials.gov, searched on {LONG_TODAY}, holds no registered trial of ketamine for PTSD. PubMed and "
+        f"Europe PMC, searched on {LONG_TODAY}, hold no randomized controlled trial, meta-analysis or systematic "
+        f"review of ketamine for PTSD; they hold 1 study protocol [1]. In the update of {LONG_TODAY}: 1 new paper [1].")
     (entry,) = feedparser.parse(run("feed").output).entries
     assert entry.id == f"urn:litwatch:event:paper:ketamine-ptsd:PMID:{PROTOCOL}"
     live_run = sql("SELECT live_run_id FROM article_topics WHERE pmid = ?", PROTOCOL)[0][0]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -232,8 +233,9 @@ def _searched(basis: dict[str, Any]) -> dict[str, Any]:
 
 
 def _held_by(basis: dict[str, Any], sources: list[Any]) -> dict[str, Any]:
-    """``where`` (the subject of "... hold(s)"), ``In`` ("In <where>"), ``verb`` (hold, holds)
-    and ``live`` for the records of ``sources``."""
+    """``where`` (what holds the records), ``subject`` (the same, punctuated to start "...
+    hold(s)"), ``In`` ("In <where>"), ``verb`` (hold, holds) and ``live`` for the records of
+    ``sources``."""
     live: dict[str, list[str]] = {}
     sample, files = [], []
     for source in sources:
@@ -259,10 +261,13 @@ def _held_by(basis: dict[str, Any], sources: list[Any]) -> dict[str, Any]:
         labels = [s.label for s in sources]
         where = (f"the records stored so far (no search of {' or '.join(labels)} has succeeded yet)" if labels
                  else "the records stored so far")
-        return {"where": where, "In": f"In {where}", "verb": "hold", "live": False}
+        return {"where": where, "subject": where, "In": f"In {where}", "verb": "hold", "live": False}
     many = len(parts) > 1 or bool(files) or any(len(labels) > 1 for labels in live.values()) or len(live) > 1
     where = ", and ".join(parts) if len(parts) > 1 and "," in parts[0] else " and ".join(parts)
-    return {"where": where, "In": f"In {where}", "verb": "hold" if many else "holds", "live": bool(live)}
+    # "PubMed, searched on 6 December 2026, holds ...": the date is set off on both sides.
+    subject = where + ("," if re.search(r"searched on \d+ \w+ \d{4}$", where) else "")
+    return {"where": where, "subject": subject, "In": f"In {where}", "verb": "hold" if many else "holds",
+            "live": bool(live)}
 
 
 # ---------------------------------------------------------------- records -----
@@ -791,7 +796,7 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
     if report["searched"]["papers_used"]:
         sentences.append(_evidence_sentence(report, topic, refs))
         if c["preprints"]:
-            sentences.append(f"{_upper_first(report['searched']['papers']['where'])} also "
+            sentences.append(f"{_upper_first(report['searched']['papers']['subject'])} also "
                              f"{report['searched']['papers']['verb']} "
                              f"{_count(c['preprints'], 'preprint', 'preprints')}, not peer reviewed"
                              + refs.cite(report["newest_preprints"][:3]) + ".")
@@ -826,7 +831,7 @@ def _trials_sentence(report: dict[str, Any], topic: str, refs: _References) -> s
     """How many trials the registry holds, and how many recruit (where)."""
     c = report["counts"]
     held = report["searched"]["trials"]
-    where, verb = _upper_first(held["where"]), held["verb"]
+    where, verb = _upper_first(held["subject"]), held["verb"]
     in_progress = report["trials_in_progress"]
     recruiting = [t for t in in_progress if t["overall_status"] in RECRUITING]
     if not c["trials"]:
@@ -845,7 +850,7 @@ def _evidence_sentence(report: dict[str, Any], topic: str, refs: _References) ->
     else what papers they hold: never what has (not) been published in the world."""
     c = report["counts"]
     held = report["searched"]["papers"]
-    where, verb = _upper_first(held["where"]), held["verb"]
+    where, verb = _upper_first(held["subject"]), held["verb"]
     evidence = report["published_evidence"]
     strongest = evidence["latest_meta_analyses"] + evidence["latest_randomized_trials"]
     if strongest:
@@ -868,7 +873,7 @@ def _evidence_sentence(report: dict[str, Any], topic: str, refs: _References) ->
         designs = report["publications_by_design"]
         kinds = _and([_count(n, *WORDS.get(d, (d, d))) for d, n in designs.items()])
         return (f"{where} {verb} no randomized controlled trial, meta-analysis or systematic review of {topic}; "
-                f"the published papers {'it holds' if verb == 'holds' else 'they hold'} on it are {kinds}"
+                f"{'it holds' if verb == 'holds' else 'they hold'} {kinds}"
                 + refs.cite(report["newest_publications"][:3]) + ".")
     return f"{where} {verb} no published paper on {topic}."
 
