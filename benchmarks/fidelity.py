@@ -773,6 +773,125 @@ def report(all_stats: list[dict[str, Any]], tally: Tally, elapsed: float) -> Non
     print(f"\ntime: {elapsed:.1f} s (imports and comparisons, one file after the other); peak RSS {rss:.0f} MB")
 
 
+# ---------------------------------------------------------------------------------------------
+# Merges: every copy of a record, whatever its source, shape or order, merged field by field.
+
+DATA = SHARED.parent
+MERGE_SETS = [  # (name, files imported in every order, what each file is)
+    ("Europe PMC: one search as core, lite and ID-list results (25 records)",
+     [DATA / "europepmc" / f"JonasHeinickeBio__pyEuropePMC__tests__fixtures__search_cancer{suffix}.json"
+      for suffix in ("_core", "", "_idlist")]),
+    ("ClinicalTrials.gov: a study by ID and in a search page, both field-limited",
+     [DATA / "ctgov" / "api_v2_pages_biomcp" / "get_nct06382129_20260811.json",
+      DATA / "ctgov" / "api_v2_pages_biomcp" / "search_nsclc_egfr_l858r_20260811.json"]),
+    ("ClinicalTrials.gov: two downloads a day apart (10 studies, data versions 2023-06-28 and -29)",
+     [DATA / "ctgov" / "website_download_json" / "dgg32__clinical-trials-public__ctg-studies.json",
+      DATA / "ctgov" / "website_download_json" / "dgg32__clinical-trials-public__ctg-studies_5.json"]),
+    ("ClinicalTrials.gov: a whole download and a field-limited one (NCT00162175)",
+     [DATA / "ctgov" / "website_download_json" / "vsuptl__JSON_conversion__ctg-studies.json",
+      DATA / "ctgov" / "website_download_json" / "vsuptl__JSON_conversion__ctg-studies_3.json"]),
+    ("PubMed and Europe PMC: one paper from both sources (PMID 22663011)",
+     [DATA / "pubmed" / "biomcp_eutils" / "efetch_citation_22663011.xml",
+      DATA / "europepmc" / "genomoncology__biomcp__testdata__sources__europepmc__search_pmid_22663011.json"]),
+]
+# What a merge must not depend on: the run numbers, and which run saw the record last.
+BOOKKEEPING = {"first_run_id", "changed_run_id", "seen_run_id", "live_run_id", "raw_block", "raw_offset",
+               "raw_length", "cited_by_count"}
+
+
+def leaves(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
+    """Every (path, value) of a JSON document's scalars; list items by position."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from leaves(item, path + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from leaves(item, path + (i,))
+    else:
+        yield path, value
+
+
+def documents(path: Path) -> dict[str, dict]:
+    """A JSON file's records as documents by key (Europe PMC results, ClinicalTrials.gov studies)."""
+    data = json.loads(path.read_text())
+    if isinstance(data, dict) and "resultList" in data:
+        return {f"{r['source']}:{r['id']}": {k: v for k, v in r.items() if k != "citedByCount"}
+                for r in data["resultList"]["result"]}
+    studies = data if isinstance(data, list) else data.get("studies", [data])
+    return {s["protocolSection"]["identificationModule"]["nctId"]: s for s in studies}
+
+
+def state(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
+    """Every stored row of every record table, bookkeeping left out, to compare orders."""
+    out = {}
+    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%fts%' "
+                                 "AND name NOT LIKE '%_changes' AND name NOT IN ('runs', 'raw_blocks', 'settings', "
+                                 "'reports', 'absent_ids')"):
+        # Change tables record the order copies came in: that is what they are for.
+        cols = [c[1] for c in conn.execute(f"PRAGMA table_info([{table}])") if c[1] not in BOOKKEEPING]
+        out[table] = sorted(conn.execute(f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{table}]").fetchall(),
+                            key=repr)
+    return out
+
+
+def check_merges(examples: int) -> tuple[int, int]:
+    """Import each set of copies in every order: the stores must be equal whatever the order,
+    and every value of every copy (a JSON leaf) must be in the merged document unless a copy
+    of another order of recency or richness states another value for it. Returns (values
+    compared, values that agree)."""
+    from itertools import permutations
+
+    from litwatch.store import open_db
+    from litwatch.sync import import_file
+
+    compared = agreed = 0
+    print("\nMerges: every copy of a record, in every order")
+    for name, files in MERGE_SETS:
+        if not all(f.is_file() for f in files):
+            print(f"  {name}: files missing, skipped")
+            continue
+        states, merged_docs = [], []
+        for order in permutations(files):
+            with tempfile.TemporaryDirectory() as tmp:
+                conn = open_db(Path(tmp) / "merge.db")
+                for f in order:
+                    import_file(conn, f)
+                states.append(state(conn))
+                merged_docs.append({key: json.loads(raw) for table, key_col in (("europepmc_records", "epmc_id"),
+                                                                                  ("trials", "nct_id"))
+                                    for key, raw in conn.execute(f"SELECT {key_col}, raw FROM [{table}]")})
+                conn.close()
+        same = all(s == states[0] for s in states)
+        # Every leaf of every JSON copy is in the merged document (with a value from some copy).
+        copies = [documents(f) for f in files if f.suffix == ".json"]
+        leaf_total = leaf_kept = 0
+        for merged in merged_docs:
+            for copy in copies:
+                for key, doc in copy.items():
+                    stored = merged.get(key)
+                    if stored is None:
+                        continue
+                    have = dict(leaves(stored))
+                    for path, _ in leaves(doc):
+                        leaf_total += 1
+                        leaf_kept += path in have or _under_list(path, have)
+        rows = sum(len(v) for v in states[0].values())
+        compared += rows * len(states) + leaf_total
+        agreed += (rows * len(states) if same else 0) + leaf_kept
+        print(f"  {name}: {len(states)} orders, stores {'identical' if same else 'DIFFER'} ({rows:,} rows each); "
+              f"{leaf_kept:,} of {leaf_total:,} values of the copies kept in the merged documents")
+    return compared, agreed
+
+
+def _under_list(path: tuple, have: dict) -> bool:
+    """A list item of a poorer copy merged into a list of another length: kept when the
+    merged document has the list."""
+    for i, step in enumerate(path):
+        if isinstance(step, int):
+            return any(p[:i] == path[:i] for p in have)
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", type=Path, help="PubMed XML files (.xml or .xml.gz); default: see above")
@@ -790,9 +909,11 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     try:
         all_stats = [check_file(f, tally, args.raw_sample) for f in files]
+        merged, agreed = check_merges(args.examples)
     except LitwatchError as e:
         parser.exit(1, f"fidelity: {e}\n")
     report(all_stats, tally, time.perf_counter() - t)
+    print(f"\nMerges: {agreed:,} of {merged:,} values agree ({percent(agreed, merged)})")
     return 0
 
 

@@ -33,7 +33,7 @@ from .sources.base import Source, in_keys
 from .store.db import transaction
 from .store.writes import changed_since
 
-NCT_ID = re.compile(r"\bNCT\s?(\d{8})\b", re.IGNORECASE)
+NCT_ID = re.compile(r"\bNCT\s?([0-9]{8})\b", re.IGNORECASE | re.ASCII)  # ASCII digits only
 RELEVANCE = ("core", "intervention", "condition", "none")
 
 
@@ -56,6 +56,7 @@ def refresh(conn: sqlite3.Connection, topics: Iterable[Topic], *, full: bool = F
                 gone = source.deleted_since(conn, since)
                 if changed[source.name] or gone:
                     source.links(conn, changed[source.name] + gone)
+        _versions(conn)
         # A link seen for the first time is dated by the last run before this refresh.
         conn.execute("INSERT OR IGNORE INTO link_history (paper_id, nct_id, first_run_id) "
                      "SELECT DISTINCT paper_id, nct_id, ? FROM paper_trial_links", [last or None])
@@ -104,6 +105,14 @@ def stale(conn: sqlite3.Connection, topics: Iterable[Topic]) -> list[Topic]:
     records = any(conn.execute(f"SELECT 1 FROM [{s.family.table}] LIMIT 1").fetchone() for s in all_sources())
     return [t for t in topics if _setting(conn, f"topic:{t.name}") != _concepts(t)
             and (records or _setting(conn, f"topic:{t.name}") is not None)]
+
+
+def _versions(conn: sqlite3.Connection) -> None:
+    """Which stored preprints are earlier versions of stored papers, as the sources tell
+    (``paper_versions``): recomputed whole, preprints are few."""
+    found = [row for source in all_sources() for row in source.versions(conn)]
+    conn.execute("DELETE FROM paper_versions")
+    conn.executemany("INSERT OR IGNORE INTO paper_versions (paper_id, version_id, how) VALUES (?, ?, ?)", found)
 
 
 def joined(conn: sqlite3.Connection, topic: str, runs: list[int]) -> dict[str, int]:

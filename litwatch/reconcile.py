@@ -12,6 +12,7 @@ and flags the records the query had brought that the list no longer holds: kept,
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 from typing import Any
 
@@ -26,14 +27,15 @@ log = logging.getLogger(__name__)
 
 
 def reconcile_topic(conn: sqlite3.Connection, config: Config, source: Source, topic: Topic, *,
-                    client: Any = None, progress: Meter | None = None) -> RunResult:
+                    client: Any = None, progress: Meter | None = None, accept: bool = False) -> RunResult:
     """Compare the topic's search at ``source`` with the store: fetch what is missing, flag
     what left. One recorded run (kind ``reconcile``); ``params`` holds ``listed``, ``stored``,
     ``fetched``, ``left`` (newly flagged), ``returned`` (listed again) and ``not_served``.
     ``progress`` meters the missing records fetched by ID.
 
-    :raises LitwatchError: the service failed or its listing did not add up (recorded as a
-        failed run; nothing is flagged).
+    :raises LitwatchError: the service failed, its listing did not add up, or it would flag
+        more records at once than a search loses in the normal course (:func:`_sane`; unless
+        ``accept``): recorded as a failed run; nothing is flagged.
     """
     from .sync import _budget, _within
 
@@ -49,6 +51,7 @@ def reconcile_topic(conn: sqlite3.Connection, config: Config, source: Source, to
         assert listing is not None
         counts.expected = listing.expected
         listed = listing.keys
+        _sane(source, topic, _members(conn, source, topic), listed, accept)
         stored = _stored(conn, source, listed)
         missing = sorted(listed - stored)
         advance = start(progress, f"{source.name} {topic.name} missing {source.unit}", len(missing), source.unit)
@@ -66,6 +69,41 @@ def reconcile_topic(conn: sqlite3.Connection, config: Config, source: Source, to
         params.update(listed=len(listed), stored=len(stored), fetched=len(missing) - len(not_served),
                       left=left, returned=returned, not_served=len(not_served))
     return RunResult(run_id, source.name, topic.name, "reconcile", "success", counts, params)
+
+
+# A listing that would flag more of a topic's records than this at once is more likely a fault
+# of the service (an empty answer, a backend glitch) than records leaving: the larger of a
+# fifth of the records and fifty.
+MASS_SHARE, MASS_FLOOR = 0.2, 50
+
+
+def _members(conn: sqlite3.Connection, source: Source, topic: Topic) -> set[Any]:
+    """The records the topic's query brought from this source (a fetch or reconcile of it)."""
+    table, key = source.family.topics, source.family.key
+    return {r[0] for r in conn.execute(
+        f"SELECT {key} FROM [{table}] WHERE topic = ? AND first_run_id IN (SELECT id FROM runs WHERE topic = ? "
+        f"AND source = ? AND kind IN ('fetch', 'reconcile'))", [topic.name, topic.name, source.name])}
+
+
+def _sane(source: Source, topic: Topic, members: set[Any], listed: set[Any], accept: bool) -> None:
+    """Refuse a listing that would flag a mass of records as having left the search: one that
+    lists nothing where records are stored, or whose departures pass the larger of a fifth of
+    the topic's records and fifty (unless ``accept``: the query was changed on purpose)."""
+    from .errors import IncompleteFetch
+
+    gone = len([k for k in members if k not in listed])
+    limit = max(math.ceil(MASS_SHARE * len(members)), MASS_FLOOR)
+    if accept or not gone:
+        return
+    if not listed:
+        raise IncompleteFetch(f"{source.label} listed no {source.unit} for {topic.name}, where {len(members)} are "
+                              f"stored from its search: taken for a fault of the service, nothing is flagged; try "
+                              f"again later")
+    if gone > limit:
+        raise IncompleteFetch(f"{source.label}'s listing for {topic.name} would flag {gone} of its {len(members)} "
+                              f"stored {source.unit} as having left the search (more than {limit} at once): taken for "
+                              f"a fault of the service, nothing is flagged; if the query was changed on purpose, run "
+                              f"`litwatch reconcile --accept-departures`")
 
 
 def reconciles(source: Source) -> bool:
@@ -97,10 +135,7 @@ def _join(conn: sqlite3.Connection, source: Source, topic: Topic, keys: set[Any]
 def _flag(conn: sqlite3.Connection, source: Source, topic: Topic, listed: set[Any], run_id: int) -> tuple[int, int]:
     """Flag the records the topic's query brought that the listing lacks; unflag those listed
     again. Returns (newly flagged, returned)."""
-    table, key = source.family.topics, source.family.key
-    members = {r[0] for r in conn.execute(
-        f"SELECT {key} FROM [{table}] WHERE topic = ? AND first_run_id IN (SELECT id FROM runs WHERE topic = ? "
-        f"AND source = ? AND kind IN ('fetch', 'reconcile'))", [topic.name, topic.name, source.name])}
+    members = _members(conn, source, topic)
     flagged = {r[0] for r in conn.execute(
         "SELECT record_key FROM left_search WHERE source = ? AND topic = ? AND returned_run_id IS NULL",
         [source.name, topic.name])}
@@ -125,15 +160,6 @@ def _flag(conn: sqlite3.Connection, source: Source, topic: Topic, listed: set[An
         log.info("%s %s: %d records left the search since (%s); kept and flagged", source.label, topic.name,
                  len(gone), ", ".join(map(str, gone[:5])))
     return len(gone), len(back)
-
-
-def still_out(conn: sqlite3.Connection, topic: str | None = None) -> list[dict[str, Any]]:
-    """The records flagged as out of their topic's search, and not listed again since."""
-    from .store.db import query
-
-    return query(conn, "SELECT source, topic, record_id, title, url, left_run_id FROM left_search "
-                       "WHERE returned_run_id IS NULL AND coalesce(topic = ?, 1) ORDER BY source, topic, record_id",
-                 [topic])
 
 
 def line(result: RunResult, label: str, unit: str) -> str:

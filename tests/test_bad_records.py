@@ -28,7 +28,7 @@ from litwatch.sync import fetch_topic, import_file
 from conftest import FIXTURES, count
 from ctgov_standin import CtgovStandin, load_studies
 from europepmc_standin import EuropePmcStandin, load_results
-from eutils_standin import EutilsStandin, StoredRecord
+from eutils_standin import EutilsStandin, StoredRecord, load_records
 
 WORDING = FIXTURES / "pubmed_design_wording_examples.xml"  # 15 real PubmedArticle records
 FIRST_PMID = b">33974993</PMID>"
@@ -409,3 +409,62 @@ def test_a_malformed_record_in_a_gzipped_baseline_style_file_is_one_line(db, tmp
     assert all(one_line(w) and "\u202e" not in w for w in warnings(caplog))
     assert "PMID '33974993\\nforged\\u202e' is not a PubMed ID" in warnings(caplog)[0]
 
+
+
+class MalformedListing(EutilsStandin):
+    """Serves the real records with one PMID made malformed ("12a45", in its record and in the
+    search's ID list), as a corrupt index entry would."""
+
+    def __init__(self, records, victim):
+        bad = next(r for r in records if r.pmid == victim)
+        xml = bad.xml.replace(f">{victim}</PMID>".encode(), b">12a45</PMID>", 1)
+        super().__init__([r if r is not bad else StoredRecord(999999999, r.edat, r.mdat, r.pdat, xml)
+                          for r in records])
+
+    def _esearch(self, params):
+        return super()._esearch(params).replace(b"<Id>999999999</Id>", b"<Id>12a45</Id>")
+
+
+def test_one_malformed_pmid_in_a_batch_is_that_records_problem_never_the_runs(db, caplog, real_records):
+    """Before: the listing that completes a run (the batches lacked the skipped record) refused
+    the whole esearch answer for its one malformed ID, so every run of the topic failed."""
+    import responses
+
+    records = load_records()
+    standin = MalformedListing(records, 34092549)
+    base = "https://eutils.test/entrez/eutils"
+    config = Config(urls={"pubmed": base}, topics=(TOPIC,))
+    with responses.RequestsMock() as rsps:
+        standin.add_to(rsps, base)
+        result = fetch_topic(db, config, get("pubmed"), TOPIC)
+    assert result.status == "success"
+    assert (result.counts.received, result.counts.skipped) == (len(records), 1)
+    assert count(db, "articles") == len(records) - 1
+    assert any("12a45" in w for w in warnings(caplog))
+
+
+def test_nct_ids_written_with_other_digits_are_no_links():
+    """Fullwidth or Arabic-Indic digits are digits to Python's regular expressions; an NCT ID
+    is ASCII digits only (abstract text written out here)."""
+    from litwatch.evidence import NCT_ID
+
+    text = "Registered as NCT０５３０５２３５ and NCT٠٥٣٠٥٢٣٥, and as NCT05305235."
+    assert NCT_ID.findall(text) == ["05305235"]
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_one_absurd_number_is_that_studys_problem_never_the_files(db, tmp_path, caplog, compressed):
+    """Before: one study whose enrollment was 10^30 made the whole file refused ("integer
+    overflow" from the fast JSON reader), so the other studies were not stored. Four real
+    studies, the third edited."""
+    studies = load_studies()[:4]
+    text = json.dumps(studies, indent=1)
+    victim = studies[2]["protocolSection"]["identificationModule"]["nctId"]
+    count_at = text.index('"count"', text.index(victim))
+    text = text[:count_at] + '"count": 1000000000000000000000000000000' + text[text.index(",", count_at):]
+    path = tmp_path / ("absurd_enrollment_derived.json" + (".gz" if compressed else ""))
+    path.write_bytes(gzip.compress(text.encode()) if compressed else text.encode())
+    result = import_file(db, path)
+    assert (result.counts.received, result.counts.new, result.counts.skipped) == (4, 3, 1)
+    assert victim not in {r[0] for r in db.execute("SELECT nct_id FROM trials")}
+    assert any(victim in w and "too large to store" in w for w in warnings(caplog))

@@ -6,6 +6,7 @@ stored records with each search's full ID list, fetches what an incremental upda
 see and flags what left the search."""
 
 import json
+import re
 import sqlite3
 from dataclasses import replace
 from datetime import date, timedelta
@@ -17,7 +18,7 @@ from litwatch.cli import cli
 from litwatch.store.db import SCHEMA_VERSION
 
 from ctgov_standin import CtgovStandin, load_studies
-from europepmc_standin import EuropePmcStandin, load_results
+from europepmc_standin import EuropePmcStandin, cursor_token, load_results
 from eutils_standin import EutilsStandin, load_records
 from standin_server import StandinServices
 
@@ -159,8 +160,8 @@ def test_an_interrupted_process_leaves_a_gap_too(run):
             conn.execute("INSERT INTO runs (topic, source, kind, started_at, status, params) VALUES "
                          "('ketamine-ptsd', 'ctgov', 'fetch', ?, 'running', ?)",
                          [f"{TODAY}T07:00:00Z", json.dumps({"mode": "incremental", "since": "2026-01-01"})])
-        listing = run("runs")  # read-only: the run is not closed yet
-        assert "Open monitoring gaps" not in listing.output
+        listing = run("runs")  # a reader sees the dead run as interrupted, and its gap
+        assert "Open monitoring gaps (1)" in listing.output
         update = run("update", env=env)  # closes the dead run (a gap), then covers it
         assert update.exit_code == 0, update.output
     rows = sql("SELECT g.source, g.window_from, r.status, g.closed_run_id IS NOT NULL FROM monitoring_gaps g "
@@ -316,3 +317,100 @@ def test_reconcile_stops_at_the_run_budget_and_flags_nothing(db):
             reconcile_topic(db, config, get("ctgov"), DEFAULT_TOPIC)
     assert db.execute("SELECT kind, status FROM runs ORDER BY id DESC LIMIT 1").fetchone() == ("reconcile", "failed")
     assert db.execute("SELECT count(*) FROM left_search").fetchone() == (0,)  # a partial listing flags nothing
+
+
+# ---------------------------------------------------------- sanity before mass events --
+
+class GlitchedListing(EutilsStandin):
+    """esearch answers as a backend glitch does: a Count of 0 and no ID (``empty``), or an ID
+    list with some IDs repeated in place of others (``repeat``); searches with a date window
+    (the fetch's) answer normally."""
+
+    def __init__(self, records, mode):
+        super().__init__(records)
+        self.mode = mode
+
+    def _esearch(self, params):
+        body = super()._esearch(params)
+        if "datetype" in params or params.get("usehistory") == "y" and "retmax" not in params:
+            return body
+        if self.mode == "empty":
+            return re.sub(rb"<Count>\d+</Count>", b"<Count>0</Count>", re.sub(rb"<Id>\d+</Id>", b"", body))
+        ids = re.findall(rb"<Id>\d+</Id>", body)
+        return body.replace(b"".join(ids), b"".join(ids[:50] + ids[:50] + ids[100:]))
+
+
+@pytest.mark.parametrize("mode", ["empty", "repeat"])
+def test_a_glitched_listing_fails_the_reconcile_and_flags_nothing(run, mode):
+    """Before: a Count of 0 and an empty ID list flagged all stored records as having left the
+    search (each an event, in the feed and the digest); 50 IDs repeated in place of 50 others
+    flagged those 50."""
+    records = load_records()
+    with Services(records) as env:
+        assert run("update", env=env).exit_code == 0
+    services = StandinServices(GlitchedListing(records, mode), CtgovStandin([]), EuropePmcStandin([]))
+    with services as env:
+        result = run("reconcile", "--source", "pubmed", env=env)
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    expected = ("listed no records for ketamine-ptsd, where 304 are stored" if mode == "empty"
+                else "ID listing does not add up (254 distinct IDs of 304 counted, 50 repeats)")
+    assert expected in result.output and "nothing is flagged" in result.output
+    assert sql("SELECT count(*) FROM left_search") == [(0,)]
+    assert sql("SELECT count(*) FROM events WHERE kind = 'left_search'") == [(0,)]
+
+
+def test_more_departures_than_a_fifth_of_the_topic_are_refused_unless_accepted(run):
+    records = load_records()
+    with Services(records) as env:
+        assert run("update", env=env).exit_code == 0
+    services = Services(records[:200])  # 104 of 304 gone at once: over max(61, 50)
+    with services as env:
+        refused = run("reconcile", "--source", "pubmed", env=env)
+        assert refused.exit_code == 1
+        assert "would flag 104 of its 304 stored records as having left the search (more than 61 at once)" in (
+            refused.output)
+        assert sql("SELECT count(*) FROM left_search") == [(0,)]
+        accepted = run("reconcile", "--source", "pubmed", "--accept-departures", env=env)
+    assert accepted.exit_code == 0 and "104 left the search (flagged)" in accepted.output
+    assert sql("SELECT count(*) FROM left_search") == [(104,)]
+
+
+class UncountedRepeatingPages(EuropePmcStandin):
+    """Europe PMC with hitCount null, whose second page repeats the first (``listing``: its ID
+    list adds up; else it too has no count)."""
+
+    def __init__(self, records, listing):
+        super().__init__(records, page_size=10)
+        self.listing = listing
+
+    def page(self, hits, params):
+        if params.get("resultType") == "idlist":
+            page = super().page(hits, params)
+            if not self.listing:
+                page["hitCount"] = None
+            return page
+        repeated = params.get("cursorMark") == cursor_token(10)
+        page = super().page(hits, dict(params, cursorMark="*") if repeated else params)
+        if repeated:  # page 2 is page 1 again, and points on to page 3
+            page["nextCursorMark"] = cursor_token(20)
+        page["hitCount"] = None
+        return page
+
+
+@pytest.mark.parametrize("listing", [True, False])
+def test_an_uncounted_search_whose_pages_repeat_is_completed_from_its_listing_or_fails(run, listing):
+    """Before: hitCount null and page 2 repeating page 1 ended in success with 900 of 1,000
+    records (here 15 of 25)."""
+    topic = ('[[topics]]\nname = "cancer"\nintervention_terms = ["therapy"]\ncondition_terms = ["cancer"]\n'
+             '[topics.europepmc]\nquery = "cancer"\n')
+    open("litwatch.toml", "w").write(topic)
+    standin = UncountedRepeatingPages(load_results(), listing)
+    with StandinServices(EutilsStandin([]), CtgovStandin([]), standin) as env:
+        result = run("fetch", "--source", "europepmc", "--no-follow", env=env)
+    stored = sql("SELECT count(*) FROM europepmc_records")[0][0]
+    if listing:
+        assert result.exit_code == 0 and stored == 25, result.output
+        assert "25 of 25 records fetched" in result.output
+    else:
+        assert result.exit_code == 1 and stored == 15
+        assert "gave no count for the search and its pages repeated 10 records" in result.output

@@ -449,3 +449,20 @@ def test_with_only_runs_dated_in_the_future_the_window_is_everything(db, monkeyp
                [iso(datetime.now(timezone.utc) + timedelta(days=200))] * 2)
     db.commit()
     assert runs.incremental_start(db, "ketamine-ptsd", "pubmed") is None
+
+
+def test_a_study_that_left_while_paging_is_said_so_not_77_of_76(tmp_path, monkeypatch):
+    """Before: a walk in which a study left the search between pages printed "129 of 128
+    studies fetched"."""
+    from click.testing import CliRunner
+    from litwatch.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("litwatch.http.time.sleep", lambda s: None)
+    hostile = WithdrawnAndAdded(load_studies(), page_size=50)
+    with serve(lambda path, params: hostile.handle(params), "/api/v2") as url:
+        result = CliRunner().invoke(cli, ["fetch", "--source", "ctgov", "--no-follow"],
+                                    env={"LITWATCH_CTGOV_URL": url})
+    assert result.exit_code == 0, result.output
+    assert "129 studies fetched, 128 of them still in the search (1 left it while paging; kept) (" in result.output
+    assert "129 of 128" not in result.output

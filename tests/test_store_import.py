@@ -48,11 +48,15 @@ def test_a_revised_record_replaces_its_child_rows(db, tmp_path):
     import_file(db, FIXTURES / "pubmed-29768149.xml")
     authors_before = count(db, "article_authors")
     revised = (FIXTURES / "pubmed-29768149.xml").read_text(encoding="utf-8")
-    # Drop the last author: the same PMID comes back revised.
+    # Drop the last author: the same PMID comes back revised (a later DateRevised).
     start = revised.rindex("<Author ")
     end = revised.index("</Author>", start) + len("</Author>")
+    revised = revised[:start] + revised[end:]
+    dated = revised.index("<DateRevised>")
+    year = revised.index("<Year>", dated) + len("<Year>")
+    revised = revised[:year] + "2099" + revised[year + 4:]
     path = tmp_path / "revised_synthetic.xml"
-    path.write_text(revised[:start] + revised[end:], encoding="utf-8")
+    path.write_text(revised, encoding="utf-8")
     result = import_file(db, path)
     assert (result.counts.updated, result.counts.new) == (1, 0)
     assert count(db, "article_authors") == authors_before - 1

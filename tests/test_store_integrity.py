@@ -107,15 +107,20 @@ def test_a_medline_text_copy_ranks_below_the_xml_copy_of_the_same_revision():
     """No shared file holds one record in both forms; the rule is checked on a real XML
     record and the same values without their XML (as a MEDLINE text export gives them)."""
     from litwatch.sources.pubmed.parse import parse_xml_bytes
-    from litwatch.sources.pubmed.source import rank
+    from litwatch.store.merge import Verdict, verdict
 
     (event,) = parse_xml_bytes((FIXTURES / "pubmed-29768149.xml").read_bytes())
     xml = event.record
-    text = xml._replace(raw=None)
-    version, date = xml.row[1], xml.row[PUBMED.writer.column("date_revised")]
-    assert rank(text, (version, date, True)) == -1  # kept: the stored XML copy
-    assert rank(xml, (version, date, False)) == 1  # taken: the XML copy over the text one
-    assert rank(xml, (version, date, True)) == 0
+    text = xml._replace(raw=None, digest="0" * 32)
+    writer = PUBMED.writer
+
+    def weigh(incoming, stored):
+        return verdict((writer.recency(incoming), writer.recency(stored)), (writer.shape(incoming),
+                       writer.shape(stored)), writer.full_shape, (writer.says(incoming), writer.says(stored)),
+                       (incoming.digest, stored.digest))
+    assert weigh(text, xml) is Verdict.UNDER_STORED  # kept: the stored XML copy (PubMed copies are whole)
+    assert weigh(xml, text) is Verdict.OVER_STORED  # taken: the XML copy over the text one
+    assert weigh(xml, xml) is Verdict.KEEP
 
 
 # ---------------------------------------------------------------- ClinicalTrials.gov --
@@ -185,7 +190,7 @@ def test_an_undated_field_limited_download_changes_nothing(db, caplog):
     before = query(db, "SELECT * FROM trials")
     children = db.execute("SELECT count(*) FROM trial_outcomes").fetchone()
     result = import_file(db, FIXTURES / "ctg-studies_field_limited.json")
-    assert (result.counts.skipped, result.counts.updated) == (1, 0)
+    assert (result.counts.unchanged, result.counts.updated) == (1, 0)  # it says nothing the stored copy lacks
     assert query(db, "SELECT * FROM trials") == [dict(before[0], seen_run_id=result.run_id)]
     assert db.execute("SELECT count(*) FROM trial_outcomes").fetchone() == children
     assert db.execute("SELECT count(*) FROM trial_changes WHERE run_id = ?", [result.run_id]).fetchone() == (0,)

@@ -115,6 +115,18 @@ class Listing:
     expected: int | None
 
     @classmethod
+    def checked(cls, label: str, keys: list[Any], expected: int | None) -> "Listing":
+        """The listing of IDs a service answered in one go (an esearch ID list):
+        :class:`IncompleteFetch` when an ID is repeated (it stands in for another) or the IDs do
+        not add up to the count it gave."""
+        distinct = set(keys)
+        if len(distinct) != len(keys) or expected != len(distinct):
+            raise IncompleteFetch(f"{label}'s ID listing does not add up ({len(distinct)} distinct IDs of "
+                                  f"{expected} counted, {len(keys) - len(distinct)} repeats); nothing is flagged, "
+                                  f"try again later")
+        return cls(distinct, expected)
+
+    @classmethod
     def of(cls, walk: "PageWalk") -> "Listing":
         """The listing a walk over ID-only pages made; :class:`IncompleteFetch` unless it
         :meth:`~litwatch.paging.PageWalk.adds_up` (a listing proves nothing otherwise)."""
@@ -253,6 +265,11 @@ class Source(ABC):
         """Write the paper-trial links this source's records state into ``paper_trial_links``,
         replacing the ones it wrote before: for the records ``keys`` (they changed), or for all
         of them (``None``)."""
+
+    def versions(self, conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+        """(paper_id, version_id, how): the stored papers whose earlier versions (preprints) this
+        source's records are or name (for ``paper_versions``)."""
+        return []
 
     def reparse(self, conn: sqlite3.Connection) -> Iterator[list[Prepared]]:
         """The stored records parsed again from their raw copies, in batches (for

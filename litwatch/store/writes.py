@@ -10,9 +10,10 @@ applies it the same way on every path (fetch, import, link-following, reparse).
 from __future__ import annotations
 
 import hashlib
+import json
 import marshal
 import sqlite3
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field as dataclass_field, fields
 from operator import itemgetter
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
@@ -76,11 +77,6 @@ def raw_fingerprint(raw: bytes) -> str:
     return hashlib.sha1(raw).hexdigest()
 
 
-# rank(incoming, stored rank values) > 0: incoming is newer; 0: no evidence either way (the
-# later arrival wins); < 0: incoming is older and is not stored.
-Rank = Callable[[Prepared, tuple], int]
-
-
 @dataclass(frozen=True)
 class History:
     """A family's change table: when a newer copy replaces a stored record, one row per
@@ -97,14 +93,33 @@ class History:
 
 @dataclass(frozen=True)
 class Writer:
-    """How a family's records are written: its tables and the source's recency rule
-    (``rank_sql`` selects the stored values ``rank`` compares with; ``rank_values`` gives the
-    same values of a record not yet stored)."""
+    """How a family's records are written: its tables, and what its source says of each copy
+    of a record for :mod:`litwatch.store.merge` to decide between copies: its ``recency``
+    (values stating when it was revised), its ``shape`` (how much a copy of its kind carries:
+    higher is richer, up to ``full_shape``) and what it ``says`` of its own state; each is a
+    function of an incoming copy and, for the stored one, SQL over the main table (``*_sql``,
+    selecting the same values). A source whose copies are JSON documents it can read again names
+    the content column holding it (``document``) and how to read one (``rebuild``): its copies
+    are then laid over each other field by field. ``unhashed`` columns are stored but left out of
+    a record's fingerprint (a document that unions what copies said); ``volatile`` ones are
+    refreshed from every copy that states them and never make a record "updated" (a citation
+    count)."""
 
     family: Family
-    rank_sql: str = ""
-    rank: Rank | None = None
-    rank_values: Callable[[Prepared], tuple] | None = None
+    recency_sql: str = ""
+    recency: Callable[[Prepared], tuple] | None = None
+    shape_sql: str = "1"
+    shape: Callable[[Prepared], int] = lambda p: 1
+    full_shape: int = 1
+    says_sql: str = ""
+    says: Callable[[Prepared], tuple] | None = None
+    document: str | None = None
+    rebuild: Callable[[dict], Prepared] | None = None
+    # The tracked fields a document states (a field-limited copy states some only): a value the
+    # stored copy did not state is no change when a richer copy brings it.
+    states: Callable[[dict], set[str]] | None = None
+    unhashed: tuple[str, ...] = ()
+    volatile: tuple[str, ...] = ()
     raw: bool = False  # the source's records go to the raw archive (raw_blocks)
     # The evidence columns computed from a record's own rows (design...), written with it.
     derived: tuple[str, ...] = ()
@@ -119,6 +134,12 @@ class Writer:
         """Position of a content column in ``Prepared.row``."""
         return self.content.index(name)
 
+    @property
+    def hashed(self) -> list[int]:
+        """Positions of the content columns a fingerprint covers."""
+        skip = set(self.unhashed) | set(self.volatile)
+        return [i for i, name in enumerate(self.content) if name not in skip]
+
 
 def prepare(writer: Writer, records: Iterable[Record | Prepared]) -> list[Prepared]:
     """Rows of parsed records in table column order, fingerprinted; records already
@@ -126,6 +147,8 @@ def prepare(writer: Writer, records: Iterable[Record | Prepared]) -> list[Prepar
     family = writer.family
     main = itemgetter(*writer.content)
     children = {name: itemgetter(*TABLES[name].names) for name in family.children}
+    hashed = writer.hashed
+    whole = len(hashed) == len(writer.content)
     out = []
     for rec in records:
         if isinstance(rec, Prepared):
@@ -133,7 +156,7 @@ def prepare(writer: Writer, records: Iterable[Record | Prepared]) -> list[Prepar
             continue
         row = tuple(_plain(v) for v in main(rec[family.table]))
         kids = {name: [tuple(_plain(v) for v in get(r)) for r in rec[name]] for name, get in children.items()}
-        out.append(Prepared(row[0], row, kids, fingerprint(row, kids)))
+        out.append(Prepared(row[0], row, kids, fingerprint(row if whole else tuple(row[i] for i in hashed), kids)))
     return out
 
 
@@ -161,17 +184,34 @@ class Outcome:
     counts: Counts
 
 
+@dataclass
+class Stored:
+    """What the store holds of a record that a copy is weighed against."""
+
+    digest: str
+    seen_run_id: int | None
+    raw_block: int | None
+    recency: tuple
+    shape: int
+    says: tuple
+    volatile: tuple
+    tracked: tuple
+
+
 def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record | Prepared], *, run_id: int | None,
          topic: str | None = None, origin: str = "live",
          also: Callable[[sqlite3.Connection, Outcome], None] | None = None) -> Counts:
     """Store a batch of parsed records in one transaction and count what happened.
 
     - a key not stored yet is **new**;
-    - a copy identical to the stored one is **unchanged** (only marked as seen);
-    - a different copy that the source ranks newer, or cannot rank (the later arrival
-      wins), is **updated**: its row is rewritten and its child rows replaced;
-    - a copy the source ranks older is **skipped**, the stored one kept;
-    - a key this run already received is **repeated** (counted once in ``received``).
+    - a copy whose values equal the stored ones is **unchanged** (only marked as seen; its
+      volatile columns, a citation count, refreshed);
+    - otherwise :mod:`litwatch.store.merge` decides between the copies from what each says,
+      never from which came last: the incoming copy, the stored one, or one laid over the other
+      field by field. When the result's values differ from the stored ones, the record is
+      **updated** (row rewritten, child rows replaced); when the stored copy stands, **skipped**;
+    - a key this run already received is **repeated** (counted once in ``received``), and the
+      copies of one batch are weighed against each other the same way.
 
     ``also`` runs inside the same transaction, after the writes (e.g. change history).
     """
@@ -183,56 +223,162 @@ def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record | Pr
     for p in prepare(writer, records):
         earlier = batch.get(p.key)
         counts.repeated += earlier is not None
-        if earlier is None or _newer_or_same(writer, p, earlier):
-            batch[p.key] = p
-    raw_col = ", raw_block" if writer.raw else ", NULL"
-    rank_cols = f", {writer.rank_sql}" if writer.rank_sql else ""
-    tracked = "".join(f", [{c}]" for c in writer.history.fields) if writer.history else ""
-    stored = stored_rows(conn, family.table, family.key, f"record_hash, seen_run_id{raw_col}{rank_cols}{tracked}",
-                         list(batch))
-    ranked = 3 + (len(writer.rank_values(next(iter(batch.values())))) if writer.rank_values else 0)
-    new: list[Prepared] = []
-    updated: list[tuple[Prepared, tuple]] = []
-    touched: list[Any] = []
-    for key, p in batch.items():
-        old = stored.get(key)
-        if old is None:
-            new.append(p)
-            counts.received += 1
-            counts.new += 1
-            continue
-        again = run_id is not None and old[1] == run_id
-        if again:
-            counts.repeated += 1
-        else:
-            counts.received += 1
-        if old[0] == p.digest:
-            counts.unchanged += not again
-            touched.append(key)
-        elif writer.rank is not None and writer.rank(p, old[3:ranked]) < 0:
-            counts.skipped += not again
-            touched.append(key)
-        else:
-            counts.updated += not again
-            updated.append((p, old))
+        batch[p.key] = p if earlier is None else combine(writer, p, earlier, _incoming(writer, earlier)) or earlier
+    plan = _plan(conn, writer, batch, run_id, counts)
+    new, updated = plan.new, plan.updated
     meta = {"run": run_id, "origin": origin, "rank": ORIGINS[origin]}
     live = run_id if origin == "live" else None
+    stated = _stated(conn, writer, updated) if writer.history else {}  # read before the rows are rewritten
     with transaction(conn):
-        _write(conn, writer, new, updated, meta)
-        if touched:
+        _write(conn, writer, new, [(p, (old.digest, old.seen_run_id, old.raw_block)) for p, old in updated], meta)
+        if plan.touched:
             conn.executemany(f"UPDATE [{family.table}] SET seen_run_id = :run, origin = {_ORIGIN_SQL}, "
                              f"live_run_id = coalesce(live_run_id, :live) WHERE {family.key} = :key",
-                             [dict(meta, key=k, live=live) for k in touched])
+                             [dict(meta, key=k, live=live) for k in plan.touched])
+        _write_quietly(conn, writer, plan)
         if topic:
             conn.executemany(f"INSERT OR IGNORE INTO [{family.topics}] ({family.key}, topic, first_run_id, "
                              f"live_run_id) VALUES (?, ?, ?, ?)", [(k, topic, run_id, live) for k in batch])
         if live is not None:
             seen_live(conn, family, list(batch), live)
         if writer.history:
-            _record_history(conn, writer, new, [(p, old[ranked:]) for p, old in updated], run_id)
+            _record_history(conn, writer, new, updated, run_id, stated)
         if also:
-            also(conn, Outcome(new, updated, counts))
+            also(conn, Outcome(new, [(p, (old.digest, old.seen_run_id, old.raw_block)) for p, old in updated],
+                               counts))
     return counts
+
+
+@dataclass
+class _Plan:
+    """What a batch does to the store, record by record."""
+
+    new: list[Prepared] = dataclass_field(default_factory=list)
+    updated: list[tuple[Prepared, Stored]] = dataclass_field(default_factory=list)
+    touched: list[Any] = dataclass_field(default_factory=list)  # seen again: stored copy kept
+    refresh: list[Prepared] = dataclass_field(default_factory=list)  # their volatile columns to refresh
+    quiet: list[Prepared] = dataclass_field(default_factory=list)  # unchanged values, a layered document to keep
+
+
+def _plan(conn: sqlite3.Connection, writer: Writer, batch: dict[Any, Prepared], run_id: int | None,
+          counts: Counts) -> _Plan:
+    """Weigh each copy of the batch against the stored record, and count what it does."""
+    stored = _stored(conn, writer, list(batch))
+    plan = _Plan()
+    for key, p in batch.items():
+        old = stored.get(key)
+        if old is None:
+            plan.new.append(p)
+            counts.received += 1
+            counts.new += 1
+            continue
+        again = run_id is not None and old.seen_run_id == run_id
+        counts.repeated += again
+        counts.received += not again
+        merged = p if old.digest == p.digest else combine(writer, p, None, old, conn)
+        if merged is None:
+            counts.skipped += not again
+        elif merged.digest == old.digest:
+            counts.unchanged += not again
+            if merged is not p and writer.unhashed:
+                plan.quiet.append(merged)  # the layered document keeps what the poorer copy added
+        else:
+            counts.updated += not again
+            plan.updated.append((merged, old))
+            continue
+        plan.touched.append(key)
+        fresh = _volatile(writer, p)
+        if fresh != old.volatile and any(v is not None for v in fresh):
+            plan.refresh.append(p)
+    return plan
+
+
+def _write_quietly(conn: sqlite3.Connection, writer: Writer, plan: _Plan) -> None:
+    """Columns that change without the record changing: layered documents, citation counts."""
+    family = writer.family
+    if plan.quiet:
+        sets = ", ".join(f"[{c}] = ?" for c in writer.unhashed)
+        conn.executemany(f"UPDATE [{family.table}] SET {sets} WHERE {family.key} = ?",
+                         [(*(p.row[writer.column(c)] for c in writer.unhashed), p.key) for p in plan.quiet])
+    if plan.refresh:
+        sets = ", ".join(f"[{c}] = coalesce(?, [{c}])" for c in writer.volatile)
+        conn.executemany(f"UPDATE [{family.table}] SET {sets} WHERE {family.key} = ?",
+                         [(*_volatile(writer, p), p.key) for p in plan.refresh])
+
+
+def _volatile(writer: Writer, p: Prepared) -> tuple:
+    return tuple(p.row[writer.column(c)] for c in writer.volatile)
+
+
+def _incoming(writer: Writer, p: Prepared) -> Stored:
+    """A copy of this batch, as a later copy of the same batch weighs it."""
+    return Stored(p.digest, None, None, writer.recency(p) if writer.recency else (), writer.shape(p),
+                  writer.says(p) if writer.says else (), _volatile(writer, p), ())
+
+
+def _stored(conn: sqlite3.Connection, writer: Writer, keys: list[Any]) -> dict[Any, Stored]:
+    """What the store holds of these records, as copies are weighed against it."""
+    family = writer.family
+    parts = [("record_hash, seen_run_id", 2), ("raw_block" if writer.raw else "NULL", 1)]
+    width = {"recency": 0, "says": 0}
+    for name, sql in (("recency", writer.recency_sql), ("says", writer.says_sql)):
+        if sql:
+            width[name] = len(_split_sql(sql))
+            parts.append((sql, width[name]))
+    parts.append((writer.shape_sql, 1))
+    parts += [(f"[{c}]", 1) for c in writer.volatile]
+    tracked = writer.history.fields if writer.history else ()
+    parts += [(f"[{c}]", 1) for c in tracked]
+    rows = stored_rows(conn, family.table, family.key, ", ".join(sql for sql, _ in parts), keys)
+    out = {}
+    for key, row in rows.items():
+        at = 3
+        recency = tuple(row[at:at + width["recency"]])
+        at += width["recency"]
+        says = tuple(row[at:at + width["says"]])
+        at += width["says"]
+        shape = row[at] or 1
+        at += 1
+        volatile = tuple(row[at:at + len(writer.volatile)])
+        at += len(writer.volatile)
+        out[key] = Stored(row[0], row[1], row[2], recency, shape, says, volatile, tuple(row[at:]))
+    return out
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Top-level comma-separated expressions of a select list (commas inside parentheses kept)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(sql):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            out.append(sql[start:i])
+            start = i + 1
+    return out + [sql[start:]]
+
+
+def combine(writer: Writer, p: Prepared, earlier: Prepared | None, old: Stored,
+            conn: sqlite3.Connection | None = None) -> Prepared | None:
+    """The copy that results from an incoming one and a stored one (``earlier``, when it is of
+    the same batch; else read from ``conn`` when copies must be laid over each other): the
+    incoming copy, a layered one, or None when the stored copy stands."""
+    from .merge import Verdict, layered, verdict
+
+    decided = verdict((writer.recency(p) if writer.recency else (), old.recency), (writer.shape(p), old.shape),
+                      writer.full_shape, (writer.says(p) if writer.says else (), old.says), (p.digest, old.digest))
+    if decided is Verdict.TAKE:
+        return p
+    if decided is Verdict.KEEP or writer.document is None or writer.rebuild is None:
+        # A source that cannot lay copies over each other keeps the winner whole.
+        return p if decided is Verdict.OVER_STORED else None
+    if earlier is None:
+        earlier = load(conn, writer, [p.key])[0] if conn is not None else None
+        if earlier is None:
+            return None
+    at = writer.column(writer.document)
+    mine, theirs = json.loads(p.row[at]), json.loads(earlier.row[at])
+    document = layered(theirs, mine) if decided is Verdict.OVER_STORED else layered(mine, theirs)
+    return prepare(writer, [writer.rebuild(document)])[0]
 
 
 def seen_live(conn: sqlite3.Connection, family: Family, keys: Sequence[Any], run_id: int) -> None:
@@ -244,9 +390,21 @@ def seen_live(conn: sqlite3.Connection, family: Family, keys: Sequence[Any], run
                      f"AND {family.key} IN ({','.join('?' * len(chunk))})", [run_id, *chunk])
 
 
+def _stated(conn: sqlite3.Connection, writer: Writer,
+            updated: list[tuple[Prepared, Stored]]) -> dict[Any, set[str]]:
+    """The tracked fields each stored copy poorer than a whole one stated (read from its document)."""
+    partial = [p.key for p, old in updated if old.shape < writer.full_shape]
+    if not partial or writer.states is None or writer.document is None:
+        return {}
+    at = writer.column(writer.document)
+    return {p.key: writer.states(json.loads(p.row[at])) for p in load(conn, writer, partial)}
+
+
 def _record_history(conn: sqlite3.Connection, writer: Writer, new: list[Prepared],
-                    updated: list[tuple[Prepared, tuple]], run_id: int | None) -> None:
-    """The change rows of a saved batch (see :class:`History`)."""
+                    updated: list[tuple[Prepared, Stored]], run_id: int | None,
+                    stated: dict[Any, set[str]] | None = None) -> None:
+    """The change rows of a saved batch (see :class:`History`). A value the stored copy did not
+    state (a field a field-limited copy lacks) that a richer copy brings is no change."""
     history = writer.history
     assert history is not None
     dated = writer.column(history.dated_by)
@@ -254,10 +412,13 @@ def _record_history(conn: sqlite3.Connection, writer: Writer, new: list[Prepared
     if history.first_sighting:
         first = writer.column(history.first_sighting)
         rows += [(p.key, run_id, "new", None, history_text(p.row[first]), p.row[dated]) for p in new]
-    for p, before in updated:
+    for p, stored in updated:
         derived = writer.derive(p) if writer.derive else ()
-        for field, old in zip(history.fields, before, strict=True):
+        said = (stated or {}).get(p.key)
+        for field, old in zip(history.fields, stored.tracked, strict=True):
             value = derived[writer.derived.index(field)] if field in writer.derived else p.row[writer.column(field)]
+            if said is not None and field not in said and field not in writer.derived:
+                continue
             if history_text(old) != history_text(value):
                 rows.append((p.key, run_id, field, history_text(old), history_text(value), p.row[dated]))
     conn.executemany(f"INSERT INTO [{history.table}] ({writer.family.key}, run_id, field, old_value, new_value, "
@@ -269,12 +430,6 @@ def history_text(value: Any) -> str | None:
     if value is None:
         return None
     return str(int(value)) if isinstance(value, bool) else str(value)
-
-
-def _newer_or_same(writer: Writer, p: Prepared, earlier: Prepared) -> bool:
-    if writer.rank is None or writer.rank_values is None:
-        return True
-    return writer.rank(p, writer.rank_values(earlier)) >= 0
 
 
 def _write(conn: sqlite3.Connection, writer: Writer, new: list[Prepared], updated: list[tuple[Prepared, tuple]],

@@ -99,7 +99,8 @@ def _rows(study: dict[str, Any], p: dict[str, Any], nct_id: str) -> Record:
         "maximum_age": eligibility.get("maximumAge"),
         "healthy_volunteers": eligibility.get("healthyVolunteers"),
         "url": STUDY_URL.format(nct_id),
-        "raw": json.dumps(study, ensure_ascii=False, separators=(",", ":")),
+        # Keys sorted: the same study sent with its keys in another order is the same copy.
+        "raw": json.dumps(study, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
     }
     outcomes = _obj(p, "outcomesModule")
     sponsor_rows = ([{"role": "lead", **_named(lead)}] if lead else []) + \
@@ -206,14 +207,21 @@ def studies_from_json(data: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     raise UnknownFormat("JSON, but not ClinicalTrials.gov studies (no 'studies' list or 'protocolSection')")
 
 
-def read_json(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
+class NumberTooLarge(ParseError):
+    """The fast JSON reader met an integer past 64 bits (yajl's "integer overflow"): one study's
+    absurd value, which the exact reader (``read_json(..., exact=True)``) takes, for the study's
+    own check to refuse."""
+
+
+def read_json(stream: IO[bytes], exact: bool = False) -> Iterator[dict[str, Any]]:
     """Stream the studies of a ClinicalTrials.gov JSON file (any shape of
     :func:`studies_from_json`).
 
     An array of studies (a website download) or an API page is read one study at a time
     (ijson), so memory holds a study, not the file; no study may span more than
     :data:`~litwatch.files.MAX_RECORD_BYTES` of the file or nest deeper than
-    :data:`MAX_DEPTH`.
+    :data:`MAX_DEPTH`. ``exact``: Python's JSON events instead of yajl's (ten times slower; for
+    a file holding an integer past 64 bits, see :class:`NumberTooLarge`).
     """
     import ijson
 
@@ -222,9 +230,12 @@ def read_json(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
     head = buffered.peek(_HEAD)[:_HEAD].lstrip()
     if head.startswith(b"[") or (head.startswith(b"{") and _page_first(head)):
         try:
-            yield from _streamed(_Bounded(buffered), page=not head.startswith(b"["))
+            yield from _streamed(_Bounded(buffered), page=not head.startswith(b"["), exact=exact)
         except ijson.JSONError as e:
-            raise ParseError(f"malformed JSON: {' '.join(str(e).split())}") from None
+            message = " ".join(str(e).split())
+            if "integer overflow" in message and not exact:
+                raise NumberTooLarge(f"a number too large for the fast JSON reader: {message}") from None
+            raise ParseError(f"malformed JSON: {message}") from None
         return
     body = buffered.read(MAX_JSON_BYTES + 1)
     if len(body) > MAX_JSON_BYTES:
@@ -236,7 +247,7 @@ def read_json(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
 MAX_DEPTH = 64
 
 
-def _streamed(stream: "_Bounded", page: bool) -> Iterator[Any]:
+def _streamed(stream: "_Bounded", page: bool, exact: bool = False) -> Iterator[Any]:
     """The items, built one at a time, of a JSON stream's top-level array, or (``page``) of
     the ``studies`` array of its top-level object.
 
@@ -248,7 +259,8 @@ def _streamed(stream: "_Bounded", page: bool) -> Iterator[Any]:
 
     level = 2 if page else 1  # the depth of the array whose items are wanted
     depth, builder, wanted = 0, None, not page
-    for event, value in ijson.basic_parse(stream, use_float=True):
+    backend = ijson.get_backend("python") if exact else ijson
+    for event, value in backend.basic_parse(stream, use_float=True):
         if event in _STARTS:
             depth += 1
             if depth > MAX_DEPTH:

@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from ...errors import ParseError
 from ...files import JSON
-from ...store.writes import Counts, History, Prepared, Writer, delete, prepare, save, stored_rows
+from ...store.writes import Counts, History, Prepared, Writer, delete, prepare, save
 from ..base import Batch, Listing, Search, Source, in_keys, parse_each
 from .schema import FAMILY, TABLES
 
@@ -45,24 +45,38 @@ def derive(p: Prepared) -> tuple:
     return classify_trial(p.row[STUDY_TYPE], p.row[ALLOCATION]), "design_module"
 
 
-def rank(p: Prepared, stored: tuple) -> int:
-    """Which copy of a study is newer: the later last update posted, then the later data
-    version (``versionHolder``: two downloads of the same update a day apart differ there);
-    a copy without a date is never taken for a newer one. A field-limited copy (no version)
-    of a date not older than the stored one is merged into it before this is asked."""
-    posted, holder = p.row[POSTED], p.row[HOLDER]
-    stored_posted, stored_holder = stored
-    if posted != stored_posted:
-        if posted is None:
-            return -1
-        if stored_posted is None:
-            return 1
-        return 1 if posted > stored_posted else -1
-    if holder and stored_holder and holder != stored_holder:
-        return 1 if holder > stored_holder else -1
-    if bool(holder) != bool(stored_holder):
-        return 1 if holder else -1  # a whole copy over a field-limited one of the same date
-    return 0
+# Where a study states each tracked field: a field-limited copy states some of them only.
+_STATED = {"overall_status": ("protocolSection", "statusModule", "overallStatus"),
+           "phases": ("protocolSection", "designModule", "phases"),
+           "enrollment": ("protocolSection", "designModule", "enrollmentInfo", "count"),
+           "enrollment_type": ("protocolSection", "designModule", "enrollmentInfo", "type"),
+           "start_date": ("protocolSection", "statusModule", "startDateStruct", "date"),
+           "start_date_type": ("protocolSection", "statusModule", "startDateStruct", "type"),
+           "primary_completion_date": ("protocolSection", "statusModule", "primaryCompletionDateStruct", "date"),
+           "primary_completion_date_type": ("protocolSection", "statusModule", "primaryCompletionDateStruct",
+                                            "type"),
+           "completion_date": ("protocolSection", "statusModule", "completionDateStruct", "date"),
+           "completion_date_type": ("protocolSection", "statusModule", "completionDateStruct", "type"),
+           "has_results": ("hasResults",)}
+
+
+def _states(study: dict) -> set[str]:
+    """The tracked fields a study's document states."""
+    out = set()
+    for field, path in _STATED.items():
+        node: Any = study
+        for step in path:
+            node = node.get(step) if isinstance(node, dict) else None
+        if node is not None:
+            out.add(field)
+    return out
+
+
+def _rebuild(study: dict) -> Any:
+    """A study's rows from its JSON document (a merged copy)."""
+    from .parse import parse_study
+
+    return parse_study(study)
 
 
 class CtgovSource(Source):
@@ -71,10 +85,17 @@ class CtgovSource(Source):
     service = "ClinicalTrials.gov API v2"
     unit = "studies"
     holds = "trials"
+    parser_version = 2  # 2: raw with its keys sorted
     family = FAMILY
     tables = TABLES
-    writer = Writer(FAMILY, rank_sql="last_update_posted, version_holder", rank=rank,
-                    rank_values=lambda p: (p.row[POSTED], p.row[HOLDER]),
+    # When a study was revised: its last update posted, then its data version (two downloads of
+    # the same update a day apart differ there). A field-limited copy (an API query with
+    # fields=, a website download of chosen columns: no data version) is poorer than a whole
+    # study; copies are JSON documents, laid over each other field by field.
+    writer = Writer(FAMILY, recency_sql="last_update_posted, version_holder",
+                    recency=lambda p: (p.row[POSTED], p.row[HOLDER]),
+                    shape_sql="1 + (version_holder IS NOT NULL)", shape=lambda p: 2 if p.row[HOLDER] else 1,
+                    full_shape=2, document="raw", rebuild=_rebuild, states=_states,
                     derived=("design", "design_source"), derive=derive,
                     history=History("trial_changes", TRACKED_FIELDS, "last_update_posted", "overall_status"))
     default_url = DEFAULT_URL
@@ -165,6 +186,7 @@ FROM trials t WHERE 1"""
             return
         search.expected = listing.served
         gone = sorted(walk.keys - ids)
+        search.params["left_while_paging"] = len(gone)
         if gone:
             log.info("ClinicalTrials.gov: %d studies served while paging have left the search since (%s); "
                      "they stay stored", len(gone), ", ".join(gone[:5]))
@@ -236,27 +258,28 @@ FROM trials t WHERE 1"""
         return fmt == JSON and (b'"protocolSection"' in head or b'"studies"' in head)
 
     def read(self, fmt: str, stream: IO[bytes], name: str) -> Iterator[Batch]:
-        from .parse import parse_study, read_json
+        """The file's studies in batches. An integer past 64 bits (one study's absurd value)
+        stops the fast reader: the file is then read again from its start by the exact one,
+        past the studies already read, and that study is refused by its own check."""
+        from ...files import open_input
+        from .parse import NumberTooLarge, read_json
 
-        studies = read_json(stream)
-        first = 1
-        while True:
-            try:
-                chunk = list(itertools.islice(studies, IMPORT_BATCH))
-            except ParseError as e:
-                raise ParseError(f"{name}: {e}") from None
-            if not chunk:
-                return
-            yield Batch.of(parse_each(parse_study, chunk, f"{name}: study", first))
-            first += len(chunk)
+        read = 0
+        try:
+            for batch in _study_batches(read_json(stream), name, 1):
+                read += len(batch.records) + batch.skipped
+                yield batch
+        except NumberTooLarge:
+            log.info("%s: a number too large for the fast JSON reader; reading it again exactly", name)
+            with open_input(name) as (_, again, _, _):
+                yield from _study_batches(itertools.islice(read_json(again, exact=True), read, None), name, read + 1)
 
     def save(self, conn: sqlite3.Connection, batch: Batch, *, run_id: int | None, topic: str | None,
              origin: str) -> Counts:
-        """Store studies (a field-limited copy merged into the stored one first); the writer
-        records, in the same transaction, what changed in each (``trial_changes``: one row per
-        changed tracked field, a ``new`` row for a study seen for the first time)."""
-        records = _merge_limited(conn, prepare(self.writer, batch.records))
-        counts = save(conn, self.writer, records, run_id=run_id, topic=topic, origin=origin)
+        """Store studies; the writer records, in the same transaction, what changed in each
+        (``trial_changes``: one row per changed tracked field, a ``new`` row for a study seen for
+        the first time)."""
+        counts = save(conn, self.writer, batch.records, run_id=run_id, topic=topic, origin=origin)
         if counts.skipped:
             log.warning("kept %d stored studies newer than the copies received", counts.skipped)
         counts.deleted += delete(conn, self.family, batch.deletes)
@@ -266,34 +289,21 @@ FROM trials t WHERE 1"""
 
 
 FOLLOW_BATCH = 500  # NCT IDs per filter.ids request when following links
-# What a study holds, module by module: a field-limited copy has some of them only.
-SECTIONS = ("protocolSection", "resultsSection", "annotationSection", "documentSection", "derivedSection")
+def _study_batches(studies: Iterator[Any], name: str, first: int) -> Iterator[Batch]:
+    """Batches of a file's studies, numbered from ``first`` in their names."""
+    from .parse import NumberTooLarge, parse_study
 
-
-def _merge_limited(conn: sqlite3.Connection, records: list[Prepared]) -> list[Prepared]:
-    """Field-limited copies (an API query with ``fields=``, a website download of chosen
-    columns: no data version) of stored studies, made whole: the modules the copy has replace
-    the stored ones, the stored study keeps the modules the copy lacks. A copy older than the
-    stored study is left as it is (its rank refuses it)."""
-    from .parse import parse_study
-
-    limited = [p for p in records if not p.row[HOLDER]]
-    if not limited:
-        return records
-    stored = stored_rows(conn, "trials", "nct_id", "raw, last_update_posted", [p.key for p in limited])
-    merged: dict[str, Prepared] = {}
-    for p in limited:
-        old = stored.get(p.key)
-        if old is None or (old[1] and (p.row[POSTED] is None or p.row[POSTED] < old[1])):
-            continue
-        study = json.loads(old[0])
-        for name, section in json.loads(p.row[RAW]).items():
-            if name in SECTIONS and isinstance(section, dict) and isinstance(study.get(name), dict):
-                study[name] = {**study[name], **section}
-            else:
-                study[name] = section
-        merged[p.key] = prepare(CtgovSource.writer, [parse_study(study)])[0]
-    return [merged.get(p.key, p) if not p.row[HOLDER] else p for p in records]
+    while True:
+        try:
+            chunk = list(itertools.islice(studies, IMPORT_BATCH))
+        except NumberTooLarge:
+            raise
+        except ParseError as e:
+            raise ParseError(f"{name}: {e}") from None
+        if not chunk:
+            return
+        yield Batch.of(parse_each(parse_study, chunk, f"{name}: study", first))
+        first += len(chunk)
 
 
 def _page_batch(page: dict[str, Any], number: int) -> Batch:

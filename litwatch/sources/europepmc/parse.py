@@ -28,18 +28,39 @@ Row = dict[str, Any]
 Record = dict[str, Any]
 
 RECORD_URL = "https://europepmc.org/article/{}/{}"
-NCT_ID = re.compile(r"\bNCT\s?(\d{8})\b", re.IGNORECASE)
+NCT_ID = re.compile(r"\bNCT\s?([0-9]{8})\b", re.IGNORECASE | re.ASCII)  # ASCII digits only
 _SOURCE = re.compile(r"[A-Z]{3}")
 _EXT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # what the client can ask for again by ID
-# Markup Europe PMC leaves in titles and abstracts (sometimes entity-escaped). Only these
-# tags are dropped: abstracts also hold bare "<" and ">" ("p <0.05") that must stay.
-_INLINE_TAG = re.compile(r"</?(?:i|b|u|em|strong|sub|sup|sc|span|p|br|a)\b[^<>]*/?>", re.IGNORECASE)
-_HEADING = re.compile(r"<h\d\b[^<>]*>(.*?)</h\d>", re.IGNORECASE | re.DOTALL)
-_BREAK = re.compile(r"<br\s*/?>|</p>", re.IGNORECASE)
+# Markup Europe PMC leaves in titles and abstracts (sometimes entity-escaped): HTML, and the
+# JATS of preprint servers (Research Square: "<jats:sec><jats:title>Methods</jats:title>
+# <jats:p>..."). Only these tags are dropped: abstracts also hold bare "<" and ">" ("p <0.05")
+# that must stay.
+_JATS = "(?:jats:)?"
+_INLINE_TAG = re.compile(rf"</?(?:i|b|u|em|strong|sub|sup|sc|span|p|br|a|{_JATS}(?:italic|bold|underline|sc|sub|sup|p|"
+                         rf"sec|abstract|list|list-item|xref|ext-link|named-content|styled-content|inline-formula|"
+                         rf"break|title)|jats:[a-z-]+)\b[^<>]*/?>", re.IGNORECASE)
+_HEADING = re.compile(rf"<h\d\b[^<>]*>(.*?)</h\d>|<{_JATS}title\b[^<>]*>(.*?)</{_JATS}title>",
+                      re.IGNORECASE | re.DOTALL)
+_BREAK = re.compile(rf"<br\s*/?>|</{_JATS}p>|</{_JATS}sec>", re.IGNORECASE)
+# A heading that only names the text it heads ("Abstract") is no section of it.
+_BARE_HEADINGS = {"abstract", "summary"}
 _PREPRINT_LINKS = {"preprint in": "preprint", "preprint of": "published_as"}
 # Counts that change from day to day without the record changing: not stored, so that a
 # record fetched again compares equal and no false "updated" is counted.
 VOLATILE = {"citedByCount"}
+# What kind of search result a copy is, by what it carries: an ID list result carries IDs only;
+# a core one carries what only core results do (the journal as an object, the author list, the
+# abstract, the record's dates); anything else is a lite result.
+_ID_KEYS = {"id", "source", "pmid", "pmcid", "doi", "fullTextIdList"}
+_CORE_KEYS = {"journalInfo", "authorList", "abstractText", "dateOfRevision", "dateOfCreation", "pubTypeList",
+              "meshHeadingList", "keywordList"}
+
+
+def result_type(result: dict[str, Any]) -> str:
+    """idlist, lite or core: which kind of result a copy is."""
+    if result.keys() <= _ID_KEYS:
+        return "idlist"
+    return "core" if result.keys() & _CORE_KEYS else "lite"
 
 
 def parse_result(result: dict[str, Any]) -> Record:
@@ -119,8 +140,11 @@ def _rows(result: dict[str, Any], source: str, ext_id: str, epmc_id: str) -> Rec
         "has_tm_accessions": _yes(result.get("hasTMAccessionNumbers")),
         "tm_accession_types": _json_list(_listed(result, "tmAccessionTypeList", "accessionType")),
         "url": RECORD_URL.format(source, ext_id),
+        "result_type": result_type(result),
+        "cited_by_count": _int(result.get("citedByCount")),
+        # Keys sorted: the same result sent with its keys in another order is the same copy.
         "raw": json.dumps({k: v for k, v in result.items() if k not in VOLATILE}, ensure_ascii=False,
-                          separators=(",", ":")),
+                          separators=(",", ":"), sort_keys=True),
     }
     authors = [_author(epmc_id, position, a)
                for position, a in enumerate(_listed(result, "authorList", "author"), 1) if isinstance(a, dict)]
@@ -196,11 +220,18 @@ def _markup_text(value: Any) -> str | None:
     if not isinstance(text, str):
         raise BadRecord(f"a title or abstract is {kind(text)}, not text")
     text = html.unescape(text)
-    text = _HEADING.sub(lambda m: f"\n{m.group(1).strip()}: ", text)
+    text = _HEADING.sub(_heading, text)
     text = _BREAK.sub("\n", text)
     text = _INLINE_TAG.sub("", text)
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line) or None
+
+
+def _heading(match: re.Match[str]) -> str:
+    """A heading as the start of a 'Label: ' line (a bare "Abstract" heading dropped)."""
+    label = " ".join((match.group(1) or match.group(2) or "").split())
+    label = re.sub(r"<[^<>]*>", "", label).strip()
+    return "\n" if not label or label.lower().rstrip(":") in _BARE_HEADINGS else f"\n{label.rstrip(':')}: "
 
 
 def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:

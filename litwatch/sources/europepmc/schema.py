@@ -58,7 +58,13 @@ TABLES: dict[str, TableSpec] = {
         "has_tm_accessions": (int, '1 if Europe PMC text-mined accession numbers from the full text'),
         "tm_accession_types": (str, 'JSON array of the text-mined accession types, e.g. ["nct", "refsnp"]'),
         "url": (str, "the record's Europe PMC page"),
-        "raw": (str, 'the search result as received (compact JSON), so nothing the source sent is lost'),
+        "result_type": (str, "the richest kind of search result the record was read from: core, lite or idlist "
+                             "(a poorer copy never erases what a richer one brought)"),
+        "cited_by_count": (int, "times cited, as Europe PMC last said (stored from every copy; never makes a "
+                                "record count as updated)"),
+        "raw": (str, "the search results received for the record, laid over each other field by field as its "
+                     "columns are (compact JSON, keys sorted; the citation count left out), so nothing the source "
+                     "sent is lost"),
         } | DERIVED | RECORD_META,
         pk="epmc_id", foreign_keys=RUN_FOREIGN_KEYS,
         indexes=(("pmid",), ("doi",), ("pmcid",), ("first_index_date",)),

@@ -6,6 +6,7 @@ a PMID are the same papers as PubMed's, and the ``papers`` view shows each once.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 from datetime import date
@@ -14,15 +15,19 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 from ...errors import ParseError, UnknownFormat
 from ...files import MAX_JSON_BYTES
 from ...files import JSON
+from ...store.db import query
 from ...store.writes import History, Prepared, Writer
 from ..base import Batch, Listing, Search, Source, in_keys, parse_each
 from ..checks import json_value
 from .schema import FAMILY, TABLES
 
 if TYPE_CHECKING:
+    from ...paging import PageWalk
     from ...config import Config, Topic
     from ...http import Deadline, HttpClient
     from .client import EuropePmcClient
+
+log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://www.ebi.ac.uk/europepmc/webservices/rest"
 IMPORT_BATCH = 500
@@ -35,6 +40,8 @@ _CONTENT = FAMILY.content(TABLES)
 REVISED, INDEXED = _CONTENT.index("date_of_revision"), _CONTENT.index("first_index_date")
 TITLE, ABSTRACT = _CONTENT.index("title"), _CONTENT.index("abstract")
 TYPES, MESH = _CONTENT.index("pub_types"), _CONTENT.index("mesh")
+RESULT_TYPE = _CONTENT.index("result_type")
+_SHAPES = {"idlist": 1, "lite": 2, "core": 3}
 _LINK_KIND = TABLES["europepmc_links"].names.index("kind")
 
 
@@ -50,14 +57,61 @@ def derive(p: Prepared) -> tuple:
     return design, basis, int(retracted)
 
 
-def rank(p: Prepared, stored: tuple) -> int:
-    """Which copy of a record is newer: the later revision date (``dateOfRevision``, else the
-    first index date); without one, the later arrival."""
-    mine = p.row[REVISED] or p.row[INDEXED]
-    theirs = stored[0]
-    if mine and theirs and mine != theirs:
-        return 1 if mine > theirs else -1
-    return 0
+# A preprint DOI with a version suffix: "10.21203/rs.3.rs-6664819/v1".
+_DOI_VERSION = re.compile(r"(.+)/v(\d+)", re.IGNORECASE)
+
+
+def _paper_ids(conn: sqlite3.Connection) -> dict[str, str]:
+    """Each stored Europe PMC record's paper (``PMID:`` for a record with a PubMed ID), and each
+    stored PubMed record's as ``MED:<pmid>``, by the IDs Europe PMC's relations use."""
+    out = {epmc_id: f"PMID:{pmid}" if pmid else epmc_id
+           for epmc_id, pmid in conn.execute("SELECT epmc_id, pmid FROM europepmc_records")}
+    for (pmid,) in conn.execute("SELECT pmid FROM articles WHERE pmid IN (SELECT CAST(substr(target, 5) AS INTEGER) "
+                                "FROM europepmc_links WHERE kind = 'published_as' AND target LIKE 'MED:%')"):
+        out[f"MED:{pmid}"] = f"PMID:{pmid}"
+    return out
+
+
+def _words(text: str | None) -> str:
+    """A title as compared: lower case, letters and digits only."""
+    return " ".join(re.findall(r"[a-z0-9]+", (text or "").lower()))
+
+
+def _first_author(names: str | None) -> str:
+    """The first author's family name from an author string ("Smith JA, Doe J." -> "smith")."""
+    first = (names or "").split(",")[0].split()
+    return first[0].lower() if first else ""
+
+
+def _same_title_and_author(conn: sqlite3.Connection, preprint: dict[str, Any]) -> str | None:
+    """The journal paper (not a preprint) with the preprint's title and first author, if one is
+    stored: candidates found through the full-text indexes of the titles, then compared whole."""
+    title, author = _words(preprint["title"]), _first_author(preprint["author_string"])
+    words = title.split()
+    if len(words) < 4 or not author:
+        return None
+    match = " ".join(f'"{w}"' for w in words[:12])
+    for table, key in (("articles", "pmid"), ("europepmc_records", "epmc_id")):
+        rows = conn.execute(f"SELECT t.{key} FROM [{table}_fts] f JOIN [{table}] t ON t.rowid = f.rowid "
+                            f"WHERE [{table}_fts] MATCH ? LIMIT 20", [f"title : ({match})"]).fetchall()
+        for (key_value,) in rows:
+            paper = query(conn, "SELECT paper_id, title, preprint FROM papers WHERE " +
+                          ("pmid = ?" if key == "pmid" else "epmc_id = ?"), [key_value])
+            if not paper or paper[0]["preprint"] or _words(paper[0]["title"]) != title:
+                continue
+            first = conn.execute("SELECT coalesce(last_name, collective_name) FROM article_authors WHERE pmid = ? "
+                                 "ORDER BY position LIMIT 1", [key_value]).fetchone() if key == "pmid" else \
+                conn.execute("SELECT author_string FROM europepmc_records WHERE epmc_id = ?", [key_value]).fetchone()
+            if first and (_first_author(first[0]) == author):
+                return str(paper[0]["paper_id"])
+    return None
+
+
+def _rebuild(result: dict) -> Any:
+    """A record's rows from its JSON document (a merged copy)."""
+    from .parse import parse_result
+
+    return parse_result(result)
 
 
 class EuropePmcSource(Source):
@@ -65,10 +119,17 @@ class EuropePmcSource(Source):
     label = "Europe PMC"
     service = "Europe PMC REST API"
     unit = "records"
+    # 2: result_type and cited_by_count; raw with its keys sorted
+    parser_version = 2
     family = FAMILY
     tables = TABLES
-    writer = Writer(FAMILY, rank_sql="coalesce(date_of_revision, first_index_date)", rank=rank,
-                    rank_values=lambda p: (p.row[REVISED] or p.row[INDEXED],),
+    # When a record was revised: its dateOfRevision (core results only; lite and ID-list ones
+    # state none, so they are never taken for newer). Copies are an ID list < lite < core result,
+    # JSON documents laid over each other field by field.
+    writer = Writer(FAMILY, recency_sql="date_of_revision", recency=lambda p: (p.row[REVISED],),
+                    shape_sql="CASE result_type WHEN 'core' THEN 3 WHEN 'idlist' THEN 1 ELSE 2 END",
+                    shape=lambda p: _SHAPES[p.row[RESULT_TYPE]], full_shape=3, document="raw", rebuild=_rebuild,
+                    unhashed=("raw",), volatile=("cited_by_count",),
                     derived=("design", "design_source", "retracted"), derive=derive,
                     history=History("europepmc_changes", ("retracted", "design", "design_source"), "date_of_revision"))
     default_url = DEFAULT_URL
@@ -102,18 +163,49 @@ FROM europepmc_records e WHERE 1"""
         from .client import query_for
         from .parse import parse_result
 
+        from ...paging import PageWalk
+
         query = self.query_string(topic)
-        pages = client.search_pages(query, since=since)
+        walk = PageWalk(self.label, self.unit, token_name="cursor")
+        pages = client.search_pages(query, since=since, walk=walk)
         first = next(pages)
         params: dict[str, Any] = {"query": query_for(query, since), "pages": 1}
+        search = Search(first["hitCount"], params, iter(()))
 
         def batches() -> Iterator[Batch]:
             yield Batch.of(parse_each(parse_result, first["results"], "Europe PMC page 1, result"))
             for page in pages:
                 params["pages"] += 1
                 yield Batch.of(parse_each(parse_result, page["results"], f"Europe PMC page {params['pages']}, result"))
+            yield from self._complete(client, params["query"], walk, search)
 
-        return Search(first["hitCount"], params, batches())
+        search.batches = batches()
+        return search
+
+    def _complete(self, client: "EuropePmcClient", query: str, walk: "PageWalk", search: Search) -> Iterator[Batch]:
+        """A walk of unknown size whose pages repeated records proves nothing: a repeated page
+        may stand in for one never served. The search's IDs are then listed alone, the listing
+        becomes what the search holds and what the walk missed is fetched by ID; a listing that
+        does not add up either fails the run (what arrived is kept)."""
+        from ...errors import IncompleteFetch
+        from .parse import parse_result
+
+        if search.expected is not None or not walk.repeats:
+            return
+        listing = client.ids(query)
+        if not listing.adds_up():
+            raise IncompleteFetch(f"{self.label} gave no count for the search and its pages repeated {walk.repeats} "
+                                  f"records, and its ID listing does not add up either ({listing.progress()}): whether "
+                                  f"records are missing cannot be told; what arrived is kept, the run is marked "
+                                  f"failed and the next run will ask again")
+        search.expected = listing.expected
+        search.params["listed"] = len(listing.keys)
+        missing = sorted(listing.keys - walk.keys)
+        if missing:
+            log.warning("Europe PMC: %d of the %d records the search holds were not served while paging (%d "
+                        "repeats); fetching them by ID", len(missing), len(listing.keys), walk.repeats)
+            search.params["fetched_by_id"] = len(missing)
+            yield Batch.of(parse_each(parse_result, client.search_ids(missing), "Europe PMC record fetched by ID"))
 
     def listing(self, client: "EuropePmcClient", topic: "Topic") -> Listing:
         """The records of the search, listed alone (``resultType=idlist`` pages)."""
@@ -142,6 +234,38 @@ FROM europepmc_records e WHERE 1"""
             "WHERE l.kind IN ('preprint', 'published_as') AND l.target NOT IN (SELECT epmc_id FROM europepmc_records) "
             "AND NOT (l.target LIKE 'MED:%' AND CAST(substr(l.target, 5) AS INTEGER) IN (SELECT pmid FROM articles)) "
             "ORDER BY l.target")]
+
+    def versions(self, conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+        """Preprints that are earlier versions of stored papers: by Europe PMC's own relations
+        ("Preprint of" / "Preprint in"), by the same preprint DOI with another version suffix
+        (Research Square's ``.../v1``, ``.../v2``: the newest stands for the others), else by the
+        same title and first author as a stored journal paper."""
+        stored = _paper_ids(conn)
+        out: dict[str, tuple[str, str, str]] = {}
+        for epmc_id, kind, target in conn.execute(
+                "SELECT epmc_id, kind, target FROM europepmc_links WHERE kind IN ('preprint', 'published_as')"):
+            preprint, published = (target, epmc_id) if kind == "preprint" else (epmc_id, target)
+            paper = stored.get(published)
+            if paper and preprint in stored:
+                out[preprint] = (paper, preprint, "europepmc")
+        preprints = query(conn, "SELECT epmc_id, doi, title, author_string, preprint_version FROM europepmc_records "
+                                "WHERE is_preprint = 1 AND pmid IS NULL")
+        families: dict[str, list[dict[str, Any]]] = {}
+        for p in preprints:
+            match = _DOI_VERSION.fullmatch(p["doi"] or "")
+            if match:
+                families.setdefault(match.group(1), []).append(dict(p, v=int(match.group(2))))
+        for versions in families.values():
+            newest = max(versions, key=lambda p: (p["v"], p["preprint_version"] or 0))
+            for p in versions:
+                if p is not newest and p["epmc_id"] not in out:
+                    out[p["epmc_id"]] = (newest["epmc_id"], p["epmc_id"], "doi_version")
+        for p in preprints:
+            if p["epmc_id"] not in out and p["title"]:
+                paper = _same_title_and_author(conn, p)
+                if paper:
+                    out[p["epmc_id"]] = (paper, p["epmc_id"], "title_author")
+        return sorted(out.values())
 
     def links(self, conn: sqlite3.Connection, keys: list[Any] | None = None) -> None:
         """NCT IDs written in a record's title or abstract."""

@@ -22,7 +22,7 @@ from lxml import etree
 
 from ...errors import EutilsError, ParseError, TransientResponse
 from ...http import HttpClient
-from ..checks import askable, count as checked_count, json_value, pmid as checked_pmid
+from ..checks import askable, count as checked_count, json_value, pmid as checked_pmid, shown
 from .parse import Event, parse_xml_bytes, reject_entities
 
 log = logging.getLogger(__name__)
@@ -130,20 +130,23 @@ class PubMedClient:
                       **self.identity}
             yield self.http.post(f"{self.base_url}/efetch.fcgi", data=params, parse=parse_efetch)
 
-    def listed_ids(self, result: SearchResult) -> list[int]:
+    def listed_ids(self, result: SearchResult) -> tuple[list[int], int]:
         """The PMIDs a search (one date slice, within the retrieval window) holds now: the same
-        esearch, asked for its ID list instead of history keys."""
+        esearch, asked for its ID list instead of history keys; and how many listed IDs were
+        not PMIDs (each named in a warning, left out: one would otherwise fail every run)."""
         log.info("PubMed esearch: listing the PMIDs of %d records", result.count)
         params = {"db": "pubmed", "term": result.term, "retmax": str(WINDOW), **self.identity}
         if result.datetype:
             # the same range esearch asked for (it records MIN_DATE and MAX_DATE for open ends)
             params.update(datetype=result.datetype, mindate=_fmt(result.mindate or MIN_DATE),
                           maxdate=_fmt(result.maxdate or MAX_DATE))
-        count, ids = self.http.post(f"{self.base_url}/esearch.fcgi", data=params, parse=parse_id_list)
-        if count > len(ids):
-            raise EutilsError(f"PubMed listed only {len(ids)} of the {count} PMIDs of a search; the records "
-                              f"its batches missed cannot be told")
-        return ids
+        count, ids, bad = self.http.post(f"{self.base_url}/esearch.fcgi", data=params, parse=parse_id_list)
+        for text in bad:
+            log.warning("PubMed esearch listed %s, which is not a PMID: left out", shown(text))
+        if count > len(ids) + len(bad):
+            raise EutilsError(f"PubMed listed only {len(ids) + len(bad)} of the {count} PMIDs of a search; the "
+                              f"records its batches missed cannot be told")
+        return ids, len(bad)
 
     def efetch_ids(self, pmids: list[int]) -> list[Event]:
         """Fetch records by PMID in one POST request (no history server needed). A value that is
@@ -182,14 +185,13 @@ def parse_esearch(response: requests.Response) -> SearchResult:
                         translation=root.findtext("QueryTranslation"), warnings=warnings)
 
 
-def parse_id_list(response: requests.Response) -> tuple[int, list[int]]:
-    """An esearch body's Count and its IdList, as PMIDs."""
+def parse_id_list(response: requests.Response) -> tuple[int, list[int], list[str]]:
+    """An esearch body's Count, its IdList's PMIDs, and the listed IDs that are not PMIDs."""
     count = parse_esearch(response).count
     found = _xml_root(response, "esearch").xpath("IdList/Id/text()")  # a list of strings
-    ids = [str(text).strip() for text in found] if isinstance(found, list) else []
-    if not all(text.isdigit() for text in ids):
-        raise TransientResponse("esearch listed an ID that is not a PMID")
-    return count, [int(text) for text in ids]
+    texts = [str(text).strip() for text in found] if isinstance(found, list) else []
+    ids = [checked_pmid(text) for text in texts]
+    return count, [i for i in ids if i is not None], [t for t, i in zip(texts, ids, strict=True) if i is None]
 
 
 def parse_efetch(response: requests.Response) -> list[Event]:

@@ -34,6 +34,11 @@ IMPORT_BATCH = 500  # records per store transaction when reading files
 BATCH_BYTES = 2 << 20
 _CONTENT = FAMILY.content(TABLES)
 VERSION, REVISED = _CONTENT.index("pmid_version"), _CONTENT.index("date_revised")
+STATUS = _CONTENT.index("medline_status")
+_HISTORY_DATE = TABLES["article_history"].names.index("date")
+# How far NLM's processing of a record has gone: of two copies of the same revision, the one
+# further along says more (a later recording of the record).
+STATUS_ORDER = ("Publisher", "In-Data-Review", "In-Process", "PubMed-not-MEDLINE", "MEDLINE")
 TITLE, ABSTRACT = _CONTENT.index("title"), _CONTENT.index("abstract")
 # Positions in the child rows (key first) of what the evidence reads.
 _TYPE_NAME = TABLES["article_publication_types"].names.index("name")
@@ -67,20 +72,21 @@ def _deleted_records(conn: sqlite3.Connection, pmids: list[int]) -> dict[int, tu
     return out
 
 
-def rank(p: Prepared, stored: tuple) -> int:
-    """Which copy of a record is newer: the higher version (``<PMID Version>``), then the later
-    revision (``DateRevised``), then the fuller copy of the same revision (XML, kept whole in
-    the raw archive, over a MEDLINE text export); without evidence either way, the later
-    arrival (0)."""
-    version, revised, whole = p.row[VERSION] or 1, p.row[REVISED], p.raw is not None
-    stored_version, stored_revised, stored_whole = stored[0] or 1, stored[1], bool(stored[2])
-    if version != stored_version:
-        return 1 if version > stored_version else -1
-    if revised and stored_revised and revised != stored_revised:
-        return 1 if revised > stored_revised else -1
-    if whole != stored_whole:
-        return 1 if whole else -1
-    return 0
+def recency(p: Prepared) -> tuple:
+    """When a copy was revised: its version (``<PMID Version>``), then its ``DateRevised``."""
+    return p.row[VERSION] or 1, p.row[REVISED]
+
+
+def says(p: Prepared) -> tuple:
+    """Of two copies of the same revision, how far NLM's processing had gone (its status),
+    then its latest history date: the later recording says more."""
+    status = p.row[STATUS]
+    history = max((r[_HISTORY_DATE] for r in p.children["article_history"] if r[_HISTORY_DATE]), default=None)
+    return (STATUS_ORDER.index(status) if status in STATUS_ORDER else -1), history
+
+
+_STATUS_SQL = ("CASE medline_status " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(STATUS_ORDER))
+               + " ELSE -1 END")
 
 
 class PubMedSource(Source):
@@ -91,8 +97,12 @@ class PubMedSource(Source):
     parser_version = 2  # 2: embargoed PMC IDs, ELocationID pii, references' pmcid, NULL for empty lists
     family = FAMILY
     tables = TABLES
-    writer = Writer(FAMILY, rank_sql="pmid_version, date_revised, raw_block IS NOT NULL", rank=rank,
-                    rank_values=lambda p: (p.row[VERSION], p.row[REVISED], p.raw is not None), raw=True,
+    # Copies are whole records; an XML copy (kept whole in the raw archive) is richer than a
+    # MEDLINE text export of the same revision.
+    writer = Writer(FAMILY, recency_sql="coalesce(pmid_version, 1), date_revised", recency=recency,
+                    shape_sql="1 + (raw_block IS NOT NULL)", shape=lambda p: 2 if p.raw is not None else 1,
+                    full_shape=2, says_sql=f"{_STATUS_SQL}, (SELECT max(h.date) FROM article_history h "
+                                          f"WHERE h.pmid = articles.pmid)", says=says, raw=True,
                     derived=("design", "design_source", "retracted", "corrected"), derive=derive,
                     history=History("article_changes", ("pmid_version", "medline_status", "publication_status",
                                                         "design", "design_source", "retracted", "corrected"),
@@ -172,10 +182,10 @@ FROM articles a WHERE 1"""
         only if every listed record has then arrived."""
         from ...errors import IncompleteFetch
 
-        listed = client.listed_ids(search)
+        listed, malformed = client.listed_ids(search)
         params = found.params
-        if found.expected is not None:  # one search: the listing is its latest count
-            found.expected = len(listed)
+        if found.expected is not None:  # one search: the listing is its latest count (a malformed ID: a skip)
+            found.expected = len(listed) + malformed
         missing = [pmid for pmid in listed if pmid not in got]
         log.warning("PubMed's efetch batches brought %d distinct records of the %d %s holds; fetching the %d "
                     "missing by PMID", len(got), search.count, _what(search), len(missing))
@@ -195,11 +205,14 @@ FROM articles a WHERE 1"""
     def listing(self, client: "PubMedClient", topic: "Topic") -> Listing:
         """The PMIDs of the search, listed by esearch (a date slice at a time past 9,999)."""
         slices = client.search(self.query_string(topic))
-        keys: set[int] = set()
+        keys: list[int] = []
+        malformed = 0
         for part in slices:
             if part.count:
-                keys.update(client.listed_ids(part))
-        return Listing(keys, sum(part.count for part in slices))
+                listed, bad = client.listed_ids(part)
+                keys += listed
+                malformed += bad
+        return Listing.checked(self.label, keys, sum(part.count for part in slices) - malformed)
 
     def record_ids(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, tuple[str, str | None, str | None]]:
         out: dict[Any, tuple[str, str | None, str | None]] = {}
