@@ -218,10 +218,15 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    from .errors import ParseError
+    from .files import MAX_CONFIG_BYTES, read_regular
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(path, MAX_CONFIG_BYTES, "configuration").decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except ParseError as e:  # a named pipe, a device, a file too large: refused before it is read whole
+        raise ConfigError(f"config {e}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"config {path}: not valid TOML: {e}") from None
     _reject_unknown(data, _TOP_KEYS, "")
@@ -288,7 +293,8 @@ def _topic(item: Any, where: str) -> Topic:
     name = _string(item.get("name", ""), f"{where}.name").strip()
     if not name:
         raise ConfigError(f"config key '{where}.name' is missing or empty")
-    fields: dict[str, Any] = {"name": name, "title": _string(item.get("title", ""), f"{where}.title").strip()}
+    title = _one_line(_string(item.get("title", ""), f"{where}.title").strip(), f"{where}.title")
+    fields: dict[str, Any] = {"name": name, "title": title}
     for source, keys in query_keys.items():
         if source not in item:
             continue
@@ -377,17 +383,20 @@ def _notify(table: dict[str, Any], env: Mapping[str, str]) -> Notify | None:
     sender = _string(values.get("from", ""), "notify.from")
     for key, address in [("notify.from", sender)] + [("notify.to", t) for t in to]:
         _check_address(address, key)
-    return Notify(smtp_host=_string(values["smtp_host"], "notify.smtp_host"), sender=sender, to=tuple(to),
-                  smtp_port=port, security=security, user=values.get("user") or None,
+    user = _one_line(_string(values.get("user") or "", "notify.user"), "notify.user") or None
+    return Notify(smtp_host=_one_line(_string(values["smtp_host"], "notify.smtp_host"), "notify.smtp_host"),
+                  sender=sender, to=tuple(to), smtp_port=port, security=security, user=user,
                   password=env.get("LITWATCH_SMTP_PASSWORD") or None)
 
 
 def _check_address(address: str, key: str) -> None:
-    """An address as mail headers take it: "you@example.org" or "Name <you@example.org>"."""
+    """An address as mail headers take it: "you@example.org" or "Name <you@example.org>", on
+    one line (a line break would end the header and start another)."""
     from email.errors import HeaderParseError
     from email.headerregistry import Address
     from email.utils import parseaddr
 
+    _one_line(address, key)
     _, spec = parseaddr(address)
     try:
         parsed = Address(addr_spec=spec) if spec and spec.count("@") == 1 else None
@@ -395,6 +404,19 @@ def _check_address(address: str, key: str) -> None:
         parsed = None
     if parsed is None or not parsed.username or "." not in parsed.domain:
         raise ConfigError(f"config key '{key}' is not an e-mail address: {address!r}")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _one_line(value: str, key: str) -> str:
+    """A value that goes into a mail header or a feed's title: refused when it holds a line
+    break or another control character (a header would end there, and the rest be read as
+    headers of its own)."""
+    if _CONTROL.search(value):
+        raise ConfigError(f"config key '{key}' holds a line break or another control character, which cannot go "
+                          f"into a mail header: '{redact.printable(value)}'")
+    return value
 
 
 def _reject_unknown(table: dict, allowed: set[str], prefix: str) -> None:

@@ -1,6 +1,11 @@
 """An Atom feed of a topic's events, written by feedgenerator (the feed library Pelican
 maintains), for any feed reader: one entry per event, its ID stable across runs, so a reader
-shows each event once."""
+shows each event once.
+
+One record cannot break the feed: every text in it goes through
+:func:`~litwatch.redact.plain` (secrets masked, control characters such as an ESC dropped,
+which XML cannot carry), and only http(s) URLs become links (an entry whose record has
+another kind of URL links to the feed's page instead)."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from datetime import datetime, timezone
 
 from .config import Topic
 from .events import Event
+from .redact import plain, web_url
 
 FEED_ENTRIES = 200
 
@@ -32,17 +38,19 @@ def atom(topic: Topic, events: list[Event], *, link: str | None = None) -> str:
         def latest_post_date(self) -> datetime:  # the newest event, not the clock: same data, same bytes
             return newest
 
-    home = link or _search_url(topic)
+    home = web_url(link) or _search_url(topic)
     newest = max((_when(e.at) for e in events if e.at), default=datetime(1970, 1, 1, tzinfo=timezone.utc))
+    title = plain(topic.display_title)
     feed = Feed(
-        title=f"litwatch: {topic.display_title}", link=home, feed_guid=feed_id(topic), language="en",
-        description=f"What changed in the research on {topic.display_title}: new papers and trials, trial status "
+        title=f"litwatch: {title}", link=home, feed_guid=feed_id(topic), language="en",
+        description=f"What changed in the research on {title}: new papers and trials, trial status "
                     f"and results, retractions.")
     for e in events:
         when = _when(e.at) if e.at else newest
         # the summary is typed html: escaped here, so a title's "<script>" stays text in a reader
-        feed.add_item(title=e.headline, link=e.url or home, unique_id=entry_id(e), description=html.escape(_summary(e)),
-                      pubdate=when, updateddate=when, categories=[e.kind, e.importance])
+        feed.add_item(title=plain(e.headline), link=web_url(e.url) or home, unique_id=entry_id(e),
+                      description=html.escape(plain(_summary(e))), pubdate=when, updateddate=when,
+                      categories=[plain(e.kind), e.importance])
     return feed.writeString("utf-8")
 
 

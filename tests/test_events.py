@@ -13,8 +13,9 @@ from click.testing import CliRunner
 
 from litwatch import api
 from litwatch.cli import cli
-from litwatch.config import DEFAULT_TOPIC, Config
+from litwatch.config import DEFAULT_TOPIC, Config, Notify
 from litwatch.events import RECORD_KINDS, events
+from litwatch.notify import message, pending
 from litwatch.store import open_db
 
 from conftest import FIXTURES
@@ -134,6 +135,53 @@ def test_the_feed_of_the_same_database_is_the_same_bytes_and_filters_kinds(built
     assert result.exit_code == 2 and "unknown event kind(s): no_such_kind" in result.output
 
 
+def hostile_copy(built, tmp_path, **columns):
+    """A copy of the database after the trial's change, its record edited (synthetic values)."""
+    db = tmp_path / "litwatch.db"
+    shutil.copy(built[1], db)
+    with open_db(db) as conn:
+        for column, value in columns.items():
+            conn.execute(f"UPDATE trials SET [{column}] = ? WHERE nct_id = 'NCT04040387'", [value])
+        conn.commit()
+    return db
+
+
+def test_a_control_character_in_a_title_cannot_break_the_feed_or_the_digest(built, tmp_path):
+    db = hostile_copy(built, tmp_path, brief_title="Traumatic \x1b[31mNightmares\x07 Treated\x00 by\r\nNightWare\x0c")
+    result = CliRunner().invoke(cli, ["--db", str(db), "--config", str(_toml(tmp_path)), "feed"])
+    assert result.exit_code == 0, result.output
+    parsed = feedparser.parse(result.output)
+    assert not parsed.bozo
+    assert "NCT04040387 completed: Traumatic [31mNightmares Treated by NightWare" in [e.title for e in parsed.entries]
+    digest = notify(db, {}, "--dry-run")
+    assert digest.exit_code == 0 and "NCT04040387 completed: Traumatic [31mNightmares Treated by NightWare\n" in \
+        digest.output
+    assert not any(c in result.output + digest.output for c in "\x1b\x07\x00\x0c\r")
+
+
+def test_only_http_links_reach_the_feed_and_the_digest(built, tmp_path):
+    db = hostile_copy(built, tmp_path, url="javascript:alert(1)")
+    refused = CliRunner().invoke(cli, ["--db", str(db), "feed", "--link", "javascript:alert(1)"])
+    assert refused.exit_code == 2
+    assert refused.output == "Error: the feed's link (--link) must be an http(s) URL, got 'javascript:alert(1)'\n"
+    text, _ = api.feed(db, CONFIG, topic="dtx-ptsd", link="https://example.org/report.html")
+    links = {e.title: e.link for e in feedparser.parse(text).entries}
+    assert links["NCT04040387 posted results: Traumatic Nightmares Treated by NightWare (To Arouse Not Awaken)"] == \
+        "https://example.org/report.html"  # the feed's page stands in for the record's
+    with open_db(db, readonly=True) as conn:
+        settings = Notify(smtp_host="mail.example.org", sender="w@example.org", to=("x@example.org",))
+        mail = message(CONFIG, pending(conn, CONFIG, [DTX], settings), settings)
+    html = mail.get_body(("html",)).get_content()
+    assert "NCT04040387 posted results" in html
+    assert "javascript:" not in text + html + mail.get_body(("plain",)).get_content()
+
+
+def _toml(tmp_path):
+    config = tmp_path / "dtx.toml"
+    config.write_text(TOML)
+    return config
+
+
 # ---------------------------------------------------------------- digest ----
 
 class Inbox:
@@ -228,8 +276,10 @@ def test_a_refused_login_is_one_line_and_keeps_the_events(built, tmp_path):
         controller.stop()
     assert result.exit_code == 1 and len(result.output.splitlines()) == 1
     assert "login refused" in result.output and "wrong-password-123" not in result.output
-    with open_db(db, readonly=True) as conn:
-        assert conn.execute("SELECT count(*) FROM notifications").fetchone() == (0,)
+    with open_db(db, readonly=True) as conn:  # no event counted as sent (the older ones are marked seen)
+        assert conn.execute("SELECT count(*) FROM notifications WHERE message_id IS NOT NULL "
+                            "OR sent_at IS NOT NULL").fetchone() == (0,)
+        assert conn.execute("SELECT status FROM digests").fetchall() == [("refused",)]
 
 
 @pytest.mark.parametrize("env,message", [
@@ -238,10 +288,29 @@ def test_a_refused_login_is_one_line_and_keeps_the_events(built, tmp_path):
     ({"LITWATCH_SMTP_HOST": "mail.example.org", "LITWATCH_NOTIFY_FROM": "w@example.org", "LITWATCH_NOTIFY_TO": "x@"},
      "config key 'notify.to' is not an e-mail address"),
     ({}, "no SMTP server configured"),
+    ({"LITWATCH_SMTP_HOST": "mail.example.org", "LITWATCH_NOTIFY_FROM": "w@example.org\r\nBcc: all@example.org",
+      "LITWATCH_NOTIFY_TO": "writer@example.org"},
+     r"config key 'notify.from' holds a line break or another control character, which cannot go into a mail header: "
+     r"'w@example.org\r\nBcc: all@example.org'"),
+    ({"LITWATCH_SMTP_HOST": "mail.example.org", "LITWATCH_NOTIFY_FROM": "w@example.org",
+      "LITWATCH_NOTIFY_TO": "writer@example.org,x@example.org\nBcc: all@example.org"},
+     "config key 'notify.to' holds a line break"),
 ])
 def test_bad_notify_configuration_is_one_line_and_exit_2(built, env, message):
     result = notify(built[1], env)
     assert result.exit_code == 2 and message in result.output and len(result.output.splitlines()) == 1
+
+
+def test_a_topic_title_that_cannot_go_into_a_mail_subject_is_refused_when_read(built, tmp_path):
+    config = tmp_path / "dtx.toml"
+    config.write_text(TOML.replace('title = "Digital therapeutics for PTSD"',
+                                   'title = "Digital therapeutics\\r\\nBcc: all@example.org"'))
+    env = {"LITWATCH_SMTP_HOST": "mail.example.org", "LITWATCH_NOTIFY_FROM": "w@example.org",
+           "LITWATCH_NOTIFY_TO": "writer@example.org"}
+    result = CliRunner().invoke(cli, ["--db", str(built[1]), "--config", str(config), "notify"], env=env)
+    assert result.exit_code == 2
+    assert result.output == ("Error: config key 'topics[0].title' holds a line break or another control character, "
+                             "which cannot go into a mail header: 'Digital therapeutics\\r\\nBcc: all@example.org'\n")
 
 
 def test_an_unknown_smtp_host_is_one_line(built, tmp_path, monkeypatch):

@@ -97,3 +97,49 @@ def test_export_sql_reads_the_schema_and_is_stopped_when_endless(dbfile):
             rows(db, sql=endless, max_seconds=0.5)
         with pytest.raises(LitwatchError, match=r"more than 100 rows"):
             rows(db, sql="SELECT * FROM trial_locations", max_rows=100)
+
+
+# Every field a Markdown report prints from a record, each holding markup (synthetic values
+# written over real records): a marker names the field, so each is seen escaped in the report.
+HOSTILE = "<script>alert(1)</script>[x](javascript:alert(1))"
+FIELDS = {"articles": ["title", "journal", "journal_iso", "volume", "issue", "pages"],
+          "article_authors": ["last_name", "fore_name", "initials", "collective_name"],
+          "trials": ["brief_title", "acronym", "why_stopped", "lead_sponsor", "first_posted", "last_update_posted",
+                     "results_first_posted", "primary_completion_date", "completion_date"],
+          "trial_interventions": ["name"], "trial_outcomes": ["measure", "time_frame"], "trial_locations": ["country"]}
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory):
+    from test_report import CONFIG, DTX, STUDIES, SUBSET
+
+    path = tmp_path_factory.mktemp("hostile") / "litwatch.db"
+    api.import_paths(path, [SUBSET, STUDIES], CONFIG, topic=DTX.name)
+    markers = {}
+    with open_db(path) as db:
+        for table, columns in FIELDS.items():
+            for column in columns:
+                marker = markers[f"{table}.{column}"] = f"F{len(markers)}Z"
+                db.execute(f"UPDATE [{table}] SET [{column}] = coalesce([{column}], '') || ? || ?",
+                           [f" {marker}", HOSTILE])
+        # a quote (the sentence of an abstract that names a claim's outcome) and a registered
+        # trial's outcome measure that names one
+        db.execute("UPDATE articles SET abstract = replace(abstract, 'online/', ?)", [f"online Q0Z{HOSTILE} /"])
+        db.execute("UPDATE trial_outcomes SET measure = measure || ?", [f" nightmare Q1Z{HOSTILE}"])
+        markers.update(quote="Q0Z", outcome="Q1Z")
+        db.commit()
+    data = api.build_report(path, CONFIG)
+    return markers, api.render_report(data, "md"), api.render_report(data, "md", section="summary")
+
+
+def test_the_markdown_report_escapes_markup_in_every_field_from_a_record(hostile_report):
+    markers, md, summary = hostile_report
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;\\[x\\](javascript:alert(1))"
+    for field in ("articles.title", "articles.journal_iso", "articles.volume", "articles.pages",
+                  "article_authors.last_name", "article_authors.initials", "quote", "trials.brief_title",
+                  "trials.first_posted", "trials.primary_completion_date", "trials.last_update_posted",
+                  "trials.results_first_posted", "trials.lead_sponsor", "outcome", "trial_interventions.name",
+                  "trial_locations.country"):
+        assert f"{markers[field]}{escaped}" in md, field  # the field is in the report, as text
+    for text in (md, summary):
+        assert "<script" not in text and "](javascript:" not in text.replace("\\](javascript:", "")
