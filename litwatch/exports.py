@@ -13,7 +13,7 @@ import time
 from typing import Any, Iterable
 
 from .labels import readable_rows
-from .errors import LitwatchError
+from .errors import LitwatchError, storage_fault
 from .store.db import db_path, query, table_names, view_names
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -75,6 +75,9 @@ def rows(db: sqlite3.Connection, table: str | None = None, sql: str | None = Non
         if "not authorized" in str(e) or "authorization denied" in str(e):
             raise LitwatchError("the query does more than read (ATTACH, VACUUM, PRAGMA, writes and extensions "
                                 "are refused)") from None
+        fault = storage_fault(e)
+        if fault is not None:
+            raise fault from None
         raise LitwatchError(f"query failed: {e}") from None
 
 

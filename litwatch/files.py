@@ -5,7 +5,8 @@ record.
 Hostile input is refused within seconds and in bounded memory: a named pipe or a device is
 never read (it could block or never end), a gzip stream that inflates far beyond what real
 data does is stopped early, and the readers refuse a record larger than
-:data:`MAX_RECORD_BYTES` instead of holding it.
+:data:`MAX_RECORD_BYTES` instead of holding it. The configuration is read through the same
+door (:func:`read_regular`), whole but never past :data:`MAX_CONFIG_BYTES`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ MAX_JSON_BYTES = 512 << 20
 # each window of decompressed output, so a real head cannot hide a bomb behind it.
 MAX_INFLATION = 100
 _INFLATION_WINDOW = 16 << 20
+# A configuration file: a real one is a few KB (topics, terms, claims); a megabyte is room
+# for hundreds of topics, and reading more would only hold memory for a damaged file.
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def sniff(head: bytes) -> str:
@@ -122,20 +126,56 @@ def open_input(path: str | Path) -> Iterator[tuple[str, IO[bytes], IO[bytes], by
         raw.close()
 
 
-def _open_regular(path: Path) -> io.BufferedReader:
+def read_regular(path: str | Path, limit: int, what: str = "file") -> bytes:
+    """The whole of a small regular file (a configuration): at most ``limit`` bytes read,
+    whatever the file is.
+
+    :raises FileNotFoundError: there is no such file (the caller says what that means).
+    :raises ParseError: one line naming ``path``: not a regular file (a named pipe, a device:
+        refused before a byte is read), unreadable, or larger than ``limit``.
+    """
+    path = Path(path)
+    with _open_regular(path, f"read as a {what}", missing_ok=False) as f:
+        try:
+            data = f.read(limit + 1)
+        except OSError as e:
+            raise ParseError(f"{path}: cannot read ({e.strerror or e})") from None
+    if len(data) > limit:
+        raise ParseError(f"{path}: larger than {limit >> 10} KB, more than any real {what}; refused")
+    return data
+
+
+def regular_or_absent(path: str | Path) -> str | None:
+    """Why ``path`` cannot be a file litwatch writes in place (a database): "a directory",
+    "a device"...; None when it is a regular file or does not exist. Nothing is opened."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return f"unusable ({e.strerror or e})"
+    return None if stat.S_ISREG(mode) else _kind(mode)
+
+
+def _open_regular(path: Path, purpose: str = "imported", missing_ok: bool = True) -> io.BufferedReader:
     """Open a regular file for reading, refusing anything else before a byte is read.
 
     Opened non-blocking, then checked with fstat: opening a named pipe would otherwise wait
-    for a writer, and checking before opening leaves a moment to swap the file.
+    for a writer, and checking before opening leaves a moment to swap the file. With
+    ``missing_ok`` False a missing file raises FileNotFoundError, for the caller to name.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        if not missing_ok:
+            raise
+        raise ParseError(f"{path}: cannot open (No such file or directory)") from None
     except OSError as e:
         raise ParseError(f"{path}: cannot open ({e.strerror or e})") from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise ParseError(f"{path}: {_kind(mode)}, not a regular file; only files are imported")
+            raise ParseError(f"{path}: {_kind(mode)}, not a regular file; only files are {purpose}")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:

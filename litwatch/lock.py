@@ -2,7 +2,9 @@
 
 The lock is an ``flock`` on ``<database>.lock``, so the kernel releases it when its holder
 dies, however it dies: a lock left by a killed process is never in the way. The file
-also records who holds it, for the message a second run shows.
+also records who holds it, for the message a second run shows. Readers look at it too: a
+run still 'running' while no one holds the lock was left by a process that died, and every
+reader sees it as interrupted (:func:`abandoned_runs`).
 """
 
 from __future__ import annotations
@@ -11,18 +13,25 @@ import fcntl
 import os
 import stat
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Iterator
 
 import sqlite3
 
 from .errors import LitwatchError
+from .redact import printable
 from .store.db import now, transaction
 
 
 class LockBusy(LitwatchError):
     """Another litwatch process is writing to the same database."""
+
+
+# How long a writer retries a lock held by someone else before it says the database is busy
+# (longer with --wait).
+GRACE_SECONDS = 0.5
 
 
 class RunLock:
@@ -46,7 +55,10 @@ class RunLock:
             os.close(fd)
             raise LitwatchError(f"{self.path} is not a regular file; remove it")
         handle = os.fdopen(fd, "r+")
-        deadline = time.monotonic() + self.wait
+        # A reader asking whether a writer is alive (_no_writer) holds a shared lock for an
+        # instant: a short grace, so that it never makes a writer give up.
+        started = time.monotonic()
+        deadline = started + max(self.wait, GRACE_SECONDS)
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -57,7 +69,7 @@ class RunLock:
                     handle.close()
                     raise LockBusy(f"another litwatch run ({holder}) is writing to this database; "
                                    f"try again later or pass --wait SECONDS") from None
-                time.sleep(0.2)
+                time.sleep(0.02 if time.monotonic() < started + GRACE_SECONDS else 0.2)
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()} since {now()}\n")
@@ -77,11 +89,59 @@ class RunLock:
     @staticmethod
     def _holder(handle: IO[str]) -> str:
         handle.seek(0)
-        return handle.read().strip() or "unknown process"
+        return printable(handle.read(_HOLDER_BYTES).strip()) or "unknown process"
+
+
+# The lock file holds one short line ("pid 123 since ..."); more is never read.
+_HOLDER_BYTES = 200
 
 
 def _regular(fd: int) -> bool:
     return stat.S_ISREG(os.fstat(fd).st_mode)
+
+
+@contextmanager
+def _no_writer(db_path: str | Path) -> Iterator[bool]:
+    """Whether no litwatch process holds the database's write lock; while the block runs
+    (it should be short: a query), none can start. False when the lock file cannot tell.
+
+    Asked without taking the lock from anyone: a shared lock, tried without waiting; a
+    missing lock file means no writer ever ran here. A writer starting meanwhile waits for it
+    (see :data:`GRACE_SECONDS`)."""
+    try:
+        fd = os.open(f"{db_path}.lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield True
+        return
+    except OSError:
+        yield False
+        return
+    try:
+        free = _regular(fd)
+        if free:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                free = False
+        yield free
+    finally:
+        os.close(fd)  # lets the shared lock go
+
+
+def abandoned_runs(conn: sqlite3.Connection, db_path: str | Path) -> list[int]:
+    """The runs left 'running' by a process that died: those 'running' while no litwatch
+    process holds the write lock (a writer's own runs are running); none when the lock file
+    cannot tell. Costs one query on ``runs`` and, only when a run is 'running', a look at the
+    lock."""
+    if conn.execute("SELECT 1 FROM runs WHERE status = 'running' LIMIT 1").fetchone() is None:
+        return []
+    with _no_writer(db_path) as free:
+        if not free:
+            return []
+        return [r[0] for r in conn.execute("SELECT id FROM runs WHERE status = 'running' ORDER BY id")]
+
+
+ABANDONED = "the process ended before the run finished"
 
 
 def close_abandoned_runs(conn: sqlite3.Connection) -> int:
@@ -100,6 +160,5 @@ def close_abandoned_runs(conn: sqlite3.Connection) -> int:
                 received, new = received + seen, new + (first or 0)
             conn.execute(
                 "UPDATE runs SET status = 'interrupted', finished_at = ?, received = ?, new = ?, "
-                "error = coalesce(error, 'the process ended before the run finished') WHERE id = ?",
-                [now(), received, new, run_id])
+                "error = coalesce(error, ?) WHERE id = ?", [now(), received, new, ABANDONED, run_id])
     return len(abandoned)

@@ -161,6 +161,25 @@ def incremental_start(conn: sqlite3.Connection, topic: str, source: str) -> date
     return datetime.fromisoformat(started.replace("Z", "+00:00")).date() - timedelta(days=OVERLAP_DAYS)
 
 
+def show_interrupted(conn: sqlite3.Connection, run_ids: list[int]) -> None:
+    """Show runs a process that died left 'running' as interrupted on a connection that
+    cannot record it (a read-only database): a temporary view ``runs`` stands in front of
+    the table for this connection's queries, with those runs' status and error as
+    :func:`~litwatch.lock.close_abandoned_runs` would record them."""
+    from .lock import ABANDONED
+
+    if not run_ids:
+        return
+    ids = ", ".join(str(int(i)) for i in run_ids)
+    quoted = "'" + ABANDONED.replace("'", "''") + "'"
+    shown = {"status": f"CASE WHEN id IN ({ids}) THEN 'interrupted' ELSE status END",
+             "error": f"CASE WHEN id IN ({ids}) THEN coalesce(error, {quoted}) ELSE error END"}
+    columns = [r[1] for r in conn.execute("PRAGMA main.table_info(runs)")]
+    select = ", ".join(f"{shown[c]} AS [{c}]" if c in shown else f"[{c}]" for c in columns)
+    conn.execute("DROP VIEW IF EXISTS temp.runs")
+    conn.execute(f"CREATE TEMP VIEW runs AS SELECT {select} FROM main.runs")
+
+
 def last_run_id(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0]
 

@@ -220,3 +220,33 @@ def test_a_medline_line_that_never_ends_is_refused_at_its_number(db, tmp_path, m
     message = refused(db, path)
     assert "line" in message and "longer than any MEDLINE line" in message
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024
+
+
+# The configuration goes through the same door: regular files only, and a bound on its size.
+
+def test_the_configuration_is_refused_when_not_a_regular_file_or_too_large(tmp_path):
+    fifo = tmp_path / "litwatch.toml"
+    os.mkfifo(fifo)  # read as it was, it would wait forever for a writer
+    sparse = tmp_path / "huge.toml"
+    with open(sparse, "wb") as f:
+        f.truncate(20 << 30)  # 20 GB that take no disk
+    for config, said in (("/dev/zero", "a device, not a regular file"), (fifo, "a named pipe, not a regular file"),
+                         (sparse, "larger than 1024 KB")):
+        started = time.monotonic()
+        result = CliRunner().invoke(cli, ["--db", str(tmp_path / "l.db"), "--config", str(config), "fetch"])
+        assert result.exit_code == 2 and time.monotonic() - started < 5
+        (line,) = result.output.splitlines()
+        assert line.startswith(f"Error: config {config}: ") and said in line
+
+
+def test_the_configuration_from_dev_zero_costs_no_memory(tmp_path):
+    """Read whole, /dev/zero took all of a machine's memory (23.5 GB): now a bounded read, refused."""
+    code = ("import resource, sys\nfrom litwatch.config import load_config\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"  # were it read whole, fail, not swap
+            "try: load_config('/dev/zero')\nexcept Exception as e: print(e)\n"
+            # this process's own peak (ru_maxrss can carry the forking parent's)
+            "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = done.stdout.splitlines()
+    assert len(out) == 2 and "a device, not a regular file" in out[0], done.stdout + done.stderr
+    assert int(out[1]) < 200 * 1024  # KB

@@ -89,7 +89,8 @@ def datasette(dbfile, tmp_path_factory):
     meta = tmp_path_factory.mktemp("meta") / "metadata.json"
     meta.write_text(json.dumps(datasette_metadata(dbfile)))
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "datasette", "serve", str(dbfile), "-m", str(meta),
+    # Datasette as `litwatch serve` runs it (with litwatch's plugin), plus the tests' pinned today.
+    proc = subprocess.Popen([sys.executable, "-m", "litwatch.datasette_plugin", "serve", str(dbfile), "-m", str(meta),
                              "--plugins-dir", str(PLUGINS), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=dict(os.environ, LITWATCH_TEST_TODAY=TODAY))
