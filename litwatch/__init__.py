@@ -22,7 +22,7 @@ from .store.db import open_db  # noqa: E402
 # Loaded on first use: they pull in the HTTP stack, the parsers and the report renderers.
 _API = {"update", "fetch", "import_paths", "build_report", "render_report", "write_report", "export",
         "export_citations", "exportable", "feed", "list_runs", "migrate", "notify", "open_gaps", "reading",
-        "reconcile", "reparse", "writing"}
+        "reconcile", "reparse", "writing", "check"}
 
 
 def __getattr__(name: str) -> Any:
@@ -45,7 +45,7 @@ def frames(db: Any) -> dict[str, Any]:
     return _frames(db)
 
 
-__all__ = ["Config", "LitwatchError", "Topic", "__version__", "build_report", "datasette_metadata", "export",
+__all__ = ["Config", "LitwatchError", "Topic", "__version__", "build_report", "check", "datasette_metadata", "export",
            "export_citations", "exportable", "feed", "fetch", "frames", "import_paths", "list_runs", "load_config",
            "migrate", "notify", "open_db", "open_gaps", "reading", "reconcile", "render_report", "reparse", "update",
            "write_report", "writing"]

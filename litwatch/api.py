@@ -24,13 +24,13 @@ from typing import Any, Callable, Iterable, Iterator
 from . import evidence, gaps
 from .config import Config, Topic, load_config
 from .errors import LitwatchError, Unexpected, Unreachable, UsageError, debugging
-from .lock import RunLock, close_abandoned_runs
+from .lock import RunLock, abandoned_runs, close_abandoned_runs
 from .progress import Meter
 from .redact import printable
 from .runs import RunResult, last_run_id, session, summary
 from .sources import all_sources, get
 from .sources.base import Source
-from .store.db import open_db, scalar, transaction
+from .store.db import check_path, open_db, scalar, transaction
 from .sync import fetch_topic, follow_links, import_file, unreachable
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ def writing(db: Db, wait: float = 0.0, *, check_parsers: bool = True) -> Iterato
     if isinstance(db, sqlite3.Connection):
         yield db
         return
+    check_path(db)  # a device or a pipe is refused before a lock file is made beside it
     with RunLock(db, wait=wait):
         conn = open_db(db)
         try:
@@ -84,15 +85,35 @@ def _check_parsers(conn: sqlite3.Connection) -> None:
 
 @contextmanager
 def reading(db: Db) -> Iterator[sqlite3.Connection]:
-    """A read-only connection (a path must name an existing litwatch database)."""
+    """A read-only connection (a path must name an existing litwatch database). Runs a process
+    that died left 'running' are seen as interrupted (see :func:`_see_abandoned`)."""
     if isinstance(db, sqlite3.Connection):
         yield db
         return
     conn = open_db(db, readonly=True)
     try:
+        _see_abandoned(conn, db)
         yield conn
     finally:
         conn.close()
+
+
+def _see_abandoned(conn: sqlite3.Connection, db: str | Path) -> None:
+    """Runs left 'running' by a process that died (killed with ``kill -9``, a machine that
+    stopped) are recorded as interrupted, with the gaps they leave, as the next writer would
+    record them; when the database cannot be written here, this connection shows them so."""
+    from .runs import show_interrupted
+
+    abandoned = abandoned_runs(conn, db)
+    if not abandoned:
+        return
+    try:
+        with writing(db, check_parsers=False):
+            pass  # writing() closes abandoned runs first
+    except (LitwatchError, sqlite3.Error, OSError) as e:
+        log.warning("%d run(s) of a process that died are shown as interrupted; they cannot be recorded so here "
+                    "(%s): the next run that writes records it", len(abandoned), printable(str(e)))
+        show_interrupted(conn, abandoned)
 
 
 def current(db: Db, config: Config) -> None:
@@ -231,10 +252,12 @@ def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), s
 
 def reconcile(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), sources: Iterable[str] = (),
               wait: float = 0.0, on_result: OnResult | None = None, on_error: OnError | None = None,
-              on_skip: Echo | None = None, progress: Meter | None = None) -> dict[str, Any]:
+              on_skip: Echo | None = None, progress: Meter | None = None, accept: bool = False) -> dict[str, Any]:
     """Compare each topic's stored records with the full ID list its search holds at each
     source (or those named): fetch the missing, flag those that left the search (kept, with
-    an event), then refresh the evidence. One source failing does not stop the others.
+    an event), then refresh the evidence. One source failing does not stop the others. A
+    listing that would flag a mass of records (none listed where records are stored; more than
+    a fifth of them, or 50) fails its run and flags nothing, unless ``accept``.
 
     Returns the runs' summary plus ``reconciled``: per source and topic, ``listed`` (IDs the
     service listed), ``expected`` (the count it gave), ``stored``, ``fetched``, ``left``,
@@ -257,7 +280,7 @@ def reconcile(db: Db, config: Config | None = None, *, topics: Iterable[str] = (
                         on_skip(f"{source.name} {topic.name}: not reconciled ({why})")
                     continue
                 with contained(f"{source.name} {topic.name}", errors, on_error):
-                    result = reconcile_topic(conn, config, source, topic, progress=progress)
+                    result = reconcile_topic(conn, config, source, topic, progress=progress, accept=accept)
                     done.append({"source": source.name, "topic": topic.name, "run_id": result.run_id,
                                  "expected": result.counts.expected,
                                  **{k: result.params[k] for k in ("listed", "stored", "fetched", "left", "returned",
@@ -438,12 +461,19 @@ def write_report(db: Db, config: Config | None = None, *, topic: str | None = No
 def feed(db: Db, config: Config | None = None, *, topic: str | None = None, kinds: Iterable[str] = (),
          limit: int | None = None, link: str | None = None) -> tuple[str, int]:
     """A topic's events (default: the first topic's) as an Atom feed; returns (XML text,
-    entries). Entry IDs are stable: a feed reader shows each event once."""
+    entries). Entry IDs are stable: a feed reader shows each event once. ``link``, the page
+    the feed stands for, must be an http(s) URL.
+
+    :raises UsageError: an unknown event kind, or a ``link`` that is not an http(s) URL.
+    """
     from .events import KINDS, events
     from .feed import FEED_ENTRIES, atom
+    from .redact import excerpt, web_url
 
     config = config or load_config()
     chosen = config.topic(topic)
+    if link is not None and web_url(link) is None:
+        raise UsageError(f"the feed's link (--link) must be an http(s) URL, got '{excerpt(link)}'")
     kinds = list(kinds)
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
@@ -464,12 +494,20 @@ def notify(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), 
            wait: float = 0.0) -> dict[str, Any]:
     """Send the e-mail digest of the events not sent yet (every topic, or those named), over
     the SMTP server of ``[notify]``; with ``dry_run``, return it as text and send nothing.
-    Returns ``{"events", "sent", "to", "text"}``.
+    Returns ``{"events", "sent", "to", "refused", "text", "message_id"}``: ``to`` the
+    addresses the server accepted, ``refused`` those it refused (address -> its reply).
 
-    :raises NotifyError: the send failed; the events stay unsent for next time.
+    Delivery is at most once per event (see :mod:`litwatch.notify`): the digest is recorded
+    under the write lock, sent with the lock released (a fetch may start meanwhile), and its
+    outcome recorded in one small transaction; digests an earlier notify left unsettled are
+    settled first, each with a warning.
+
+    :raises NotifyError: the send failed (the events stay unsent for next time), or the
+        message was handed over and the answer lost (they are not sent again).
     """
     from .config import Notify
-    from .notify import mark_backlog, message, pending, send
+    from .notify import (Delivery, Undelivered, deliver, failure, mark_backlog, message, pending, record, reopened,
+                         settle, settle_abandoned)
 
     config = config or load_config()
     settings = config.notify
@@ -480,16 +518,40 @@ def notify(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), 
         settings = Notify(smtp_host="(not configured)", sender="litwatch@example.org", to=("you@example.org",))
     chosen = _topics(config, topics)
     current(db, config)
-    with (reading(db) if dry_run else writing(db, wait)) as conn:
+    result: dict[str, Any] = {"events": 0, "sent": 0, "to": list(settings.to), "refused": {}, "text": "",
+                              "message_id": None}
+    if dry_run:
+        with reading(db) as conn:
+            digest = pending(conn, config, chosen, settings)
+            text = _plain(message(config, digest, settings)) if digest.count else ""
+        return dict(result, events=digest.count, text=text)
+    with writing(db, wait) as conn:
+        for line in settle_abandoned(conn):
+            log.warning("%s", line)
         digest = pending(conn, config, chosen, settings)
-        text = _plain(message(config, digest, settings)) if digest.count else ""
-        if dry_run:
-            return {"events": digest.count, "sent": 0, "to": list(settings.to), "text": text}
-        if digest.count:
-            send(conn, config, digest, settings)
-        else:
+        if not digest.count:
             mark_backlog(conn, digest)
-    return {"events": digest.count, "sent": digest.count, "to": list(settings.to), "text": text}
+            return result
+        mail = message(config, digest, settings)
+        record(conn, digest, mail)  # before the send: whatever happens next, it is never sent twice
+    outcome: Delivery | Undelivered
+    try:
+        outcome = deliver(mail, settings)
+    except Undelivered as e:
+        outcome = e
+    try:
+        with reopened(db) as conn:
+            settle(conn, digest, outcome)
+    except (sqlite3.Error, OSError) as e:  # a full disk, say: the digest stays recorded as being sent
+        what = ("could not be sent" if isinstance(outcome, Undelivered) and not outcome.handed_over
+                else "was handed to the mail server")
+        raise LitwatchError(f"the digest of {digest.count} event(s) {what}, and recording that failed "
+                            f"({printable(str(e))}): its events are not sent again, delivery being at most once "
+                            f"(Message-ID {digest.message_id})") from None
+    if isinstance(outcome, Undelivered):
+        raise failure(digest, settings, outcome)
+    return dict(result, events=digest.count, sent=digest.count, to=outcome.accepted, refused=outcome.refused,
+                text=_plain(mail), message_id=digest.message_id)
 
 
 def export(db: Db, *, table: str | None = None, sql: str | None = None, fmt: str = "csv") -> tuple[str, int]:
@@ -566,6 +628,43 @@ def migrate(db: str | Path, config: Config | None = None) -> int:
     return SCHEMA_VERSION
 
 
+def check(db: str | Path, *, quick: bool = False, backup: str | Path | None = None) -> dict[str, Any]:
+    """Check a database with SQLite's own checks: ``integrity_check`` (with ``quick``,
+    ``quick_check``: several times faster, it does not match each index to its table), the
+    foreign keys, and whether this litwatch can use its schema. With ``backup``, a sound
+    database is then copied there (``VACUUM INTO``, the copy checked before it replaces an
+    older one). Reads the database only, without the lock: a run may write meanwhile.
+
+    Returns ``{"path", "sound", "check", "problems", "schema_version", "schema", "bytes",
+    "seconds", "backup"}``: ``problems`` what SQLite found (at most 100; none when
+    ``sound``), ``schema`` why this litwatch cannot use the database (or None), ``backup`` the
+    copy written (or None).
+
+    :raises UsageError: no database at ``db``.
+    """
+    import time
+
+    from .store.db import backup as copy
+    from .store.db import connect_readonly, examine, store_bytes
+
+    path = Path(db)
+    check_path(path)
+    if not path.is_file():
+        raise UsageError(f"no database at {path} (check --db or LITWATCH_DB)")
+    started = time.monotonic()
+    conn = connect_readonly(path)
+    try:
+        found = examine(conn, path, quick=quick)
+        result = {"path": str(path), "sound": not found["problems"], **found, "bytes": store_bytes(path),
+                  "seconds": round(time.monotonic() - started, 3), "backup": None}
+        if backup is not None and result["sound"] and not result["schema"]:
+            copy(conn, backup)
+            result["backup"] = str(backup)
+    finally:
+        conn.close()
+    return result
+
+
 def write_text(path: str | Path, text: str) -> None:
     """Write a file atomically (creating its folder): the text goes to a temporary file
     beside it, which then replaces the file, so a reader never sees half a report and a
@@ -575,6 +674,6 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, text.encode("utf-8"))
 
 
-__all__ = ["DEFAULT_DB", "build_report", "export", "export_citations", "exportable", "feed", "fetch", "import_paths",
-           "list_runs", "migrate", "notify", "open_gaps", "reading", "reconcile", "render_report", "reparse", "update",
-           "write_report", "writing"]
+__all__ = ["DEFAULT_DB", "build_report", "check", "export", "export_citations", "exportable", "feed", "fetch",
+           "import_paths", "list_runs", "migrate", "notify", "open_gaps", "reading", "reconcile", "render_report",
+           "reparse", "update", "write_report", "writing"]

@@ -20,7 +20,7 @@ import click
 
 from . import __version__
 from .config import DEFAULT_CONFIG_NAME, Config, config_template, load_config
-from .errors import LitwatchError, Unexpected, UsageError, debugging
+from .errors import DatabaseLocked, LitwatchError, Unexpected, UsageError, debugging, storage_fault
 from .redact import printable
 from .sources import NAMES as SOURCE_NAMES
 
@@ -147,17 +147,23 @@ def reports_errors(f: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(143 if isinstance(e, Terminated) else 130)
         except UsageError as e:
             failure = Failure(str(e), EXIT_USAGE)
-        except LockBusy as e:
+        except (LockBusy, DatabaseLocked) as e:
             failure = Failure(str(e), EXIT_BUSY)
         except LitwatchError as e:
             failure = Failure(str(e))
-        except sqlite3.DatabaseError as e:
-            failure = Failure(f"database error: {e}")
         except Exception as e:
-            if debugging():
-                raise
-            log.debug("unexpected error", exc_info=True)
-            failure = Failure(str(Unexpected(e)))
+            # A storage fault (a full disk, a read-only or damaged file, a lock held by another
+            # program, an I/O error) is said in one line with what to do.
+            fault = storage_fault(e, next((a.db_path for a in args if isinstance(a, Context)), None))
+            if fault is not None:
+                failure = Failure(str(fault), EXIT_BUSY if isinstance(fault, DatabaseLocked) else EXIT_FAILED)
+            elif isinstance(e, sqlite3.DatabaseError):
+                failure = Failure(f"database error: {e}")
+            else:
+                if debugging():
+                    raise
+                log.debug("unexpected error", exc_info=True)
+                failure = Failure(str(Unexpected(e)))
         if kwargs.get("as_json"):
             click.echo(json.dumps({"status": "failed", "runs": [], "errors": [{"what": "", "error": failure.message}]},
                                   indent=2, sort_keys=True))
@@ -289,9 +295,13 @@ class Output:
             self.line(f"{result.source} linked {unit}: {c.received} of {c.expected} fetched by ID{absent}{known} "
                       f"[run {result.run_id}]")
         else:
-            expected = "" if c.expected is None else f" of {c.expected}"
+            fetched = f"{c.received}{'' if c.expected is None else f' of {c.expected}'} {unit} fetched"
+            left = result.params.get("left_while_paging")
+            if left and c.expected is not None and c.received > c.expected:  # not "77 of 76"
+                fetched = (f"{c.received} {unit} fetched, {c.expected} of them still in the search ({left} left it "
+                           f"while paging; kept)")
             skipped = f", {c.skipped} skipped" if c.skipped else ""
-            self.line(f"{result.source} {result.topic}: {c.received}{expected} {unit} fetched "
+            self.line(f"{result.source} {result.topic}: {fetched} "
                       f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted{skipped})"
                       f"{_overlap(result)} [{result.params['mode']}, run {result.run_id}]")
 
@@ -361,11 +371,14 @@ def fetch(obj: Context, sources: tuple[str, ...], topics: tuple[str, ...], full:
 @click.option("--source", "sources", type=click.Choice(SOURCE_NAMES), multiple=True,
               help="Which source to reconcile (repeatable; default: all).")
 @click.option("--topic", "topics", multiple=True, help="Topic name (repeatable; default: every topic).")
+@click.option("--accept-departures", "accept", is_flag=True,
+              help="Flag the records a listing lacks even when they are more than a fifth of the topic's (or 50): "
+                   "the query was changed on purpose.")
 @machine_options
 @click.pass_obj
 @reports_errors
-def reconcile(obj: Context, sources: tuple[str, ...], topics: tuple[str, ...], quiet: bool, as_json: bool,
-              wait: float) -> None:
+def reconcile(obj: Context, sources: tuple[str, ...], topics: tuple[str, ...], accept: bool, quiet: bool,
+              as_json: bool, wait: float) -> None:
     """Compare each topic's stored records with the full list of IDs its search holds now.
 
     Asks each service for the search's IDs alone (cheap requests), fetches the records
@@ -384,7 +397,8 @@ def reconcile(obj: Context, sources: tuple[str, ...], topics: tuple[str, ...], q
     out = Output(quiet, as_json)
     try:
         summary = api.reconcile(obj.db_path, obj.config, topics=topics, sources=sources, wait=wait,
-                                on_result=out.result, on_error=out.error, on_skip=out.line, progress=out.bars)
+                                on_result=out.result, on_error=out.error, on_skip=out.line, progress=out.bars,
+                                accept=accept)
     finally:
         out.close()
     out.finish(summary, evidence=False)
@@ -618,8 +632,9 @@ def feed(obj: Context, topic: str | None, kinds: tuple[str, ...], limit: int, li
 def notify(obj: Context, topics: tuple[str, ...], dry_run: bool, wait: float) -> None:
     """E-mail a digest of the events not sent yet, grouped by importance, over the SMTP
     server of [notify] in litwatch.toml (password from LITWATCH_SMTP_PASSWORD). Each event
-    is sent once; nothing new, no mail; a failed send is retried next time. The first digest
-    covers what the last update brought.
+    is sent at most once; nothing new, no mail; a send the server refused is retried next
+    time. The first digest covers what the last update brought. Exit status: 0 sent (or
+    nothing to send), 3 sent but some recipients refused, 1 not sent, 2 bad configuration.
 
     \b
     Example:
@@ -630,10 +645,15 @@ def notify(obj: Context, topics: tuple[str, ...], dry_run: bool, wait: float) ->
     result = api.notify(obj.db_path, obj.config, topics=topics, dry_run=dry_run, wait=wait)
     if dry_run:
         click.echo(result["text"] or "Nothing new to send.", nl=bool(not result["text"]))
-    elif result["sent"]:
-        click.echo(f"Sent a digest of {result['sent']} event(s) to {', '.join(result['to'])}")
-    else:
+    elif not result["sent"]:
         click.echo("Nothing new to send.")
+    elif result["refused"]:
+        refused = "; ".join(f"{address} ({reply})" for address, reply in result["refused"].items())
+        click.echo(printable(f"Sent a digest of {result['sent']} event(s) to {', '.join(result['to'])}; refused by "
+                             f"the server, not sent to: {refused}"))
+        sys.exit(EXIT_PARTIAL)
+    else:
+        click.echo(printable(f"Sent a digest of {result['sent']} event(s) to {', '.join(result['to'])}"))
 
 
 @cli.command(name="datasette-metadata")
@@ -662,6 +682,8 @@ def datasette_metadata(obj: Context, output: str | None) -> None:
 @reports_errors
 def serve(obj: Context, host: str, port: int, open_browser: bool) -> None:
     """Browse the database in Datasette, with litwatch's metadata (Ctrl-C to stop).
+    Visitors read: SQL functions that reach memory or files (fts3_tokenizer,
+    load_extension) are refused. A damaged database is refused before it is served.
 
     Datasette is an optional extra: pip install 'litwatch[datasette]'.
 
@@ -674,14 +696,16 @@ def serve(obj: Context, host: str, port: int, open_browser: bool) -> None:
 
     from . import browse
     from .api import reading, write_text
+    from .store.db import check_sound
 
     if importlib.util.find_spec("datasette") is None:
         raise click.ClickException("Datasette is not installed: pip install 'litwatch[datasette]'")
-    with reading(obj.db_path):
-        pass  # a missing, foreign or outdated database is refused here, with one line
+    with reading(obj.db_path) as conn:  # a missing, foreign or outdated database is refused here, with one line
+        check_sound(conn, obj.db_path)  # and a damaged one (up to QUICK_CHECK_BYTES; larger: litwatch check)
     metadata = Path(obj.db_path).with_suffix(".metadata.json")
     write_text(metadata, json.dumps(browse.datasette_metadata(obj.db_path, obj.config.topics[0].name), indent=2))
-    command = [sys.executable, "-m", "datasette", "serve", obj.db_path, "-m", str(metadata),
+    # Datasette with litwatch's plugin (litwatch/datasette_plugin.py): visitors read, nothing more.
+    command = [sys.executable, "-m", "litwatch.datasette_plugin", "serve", obj.db_path, "-m", str(metadata),
                "--host", host, "--port", str(port)] + (["--open"] if open_browser else [])
     for name, value in browse.DATASETTE_SETTINGS.items():
         command += ["--setting", name, value]
@@ -788,6 +812,60 @@ def reparse(obj: Context, sources: tuple[str, ...], quiet: bool, as_json: bool, 
     out = Output(quiet, as_json)
     summary = api.reparse(obj.db_path, obj.config, sources=sources, wait=wait, on_result=out.result)
     out.finish(summary)
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="SQLite's quick_check instead of integrity_check: several times faster, "
+                                            "it does not match each index to its table.")
+@click.option("--backup", type=click.Path(dir_okay=False), metavar="PATH",
+              help="When the database is sound, write a checked copy of it here (VACUUM INTO), replacing an older "
+                   "copy only once the new one is complete.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as one JSON object.")
+@click.pass_obj
+@reports_errors
+def check(obj: Context, quick: bool, backup: str | None, as_json: bool) -> None:
+    """Check the database with SQLite's own checks (integrity_check, foreign keys) and
+    whether this litwatch can use its schema; exit 1 when it is damaged or unusable.
+    Reads only. Writers run quick_check on their own on stores up to 256 MB; a larger
+    store is checked by this command (a scheduled job can run it weekly).
+
+    \b
+    Example:
+        litwatch check
+        litwatch check --quick --backup backups/litwatch.db
+    """
+    from . import api
+    from .errors import DamagedDatabase
+    from .store.db import damage_message
+
+    result = api.check(obj.db_path, quick=quick, backup=backup)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    unmade = f" (no copy was written to {backup})" if backup else ""
+    if not result["sound"]:
+        error: LitwatchError = DamagedDatabase(damage_message(obj.db_path, result["check"], result["problems"])
+                                               + unmade)
+    elif result["schema"]:
+        error = LitwatchError(result["schema"] + unmade)
+    else:
+        if not as_json:
+            click.echo(_checked(result))
+        return
+    if as_json:
+        sys.exit(EXIT_FAILED)
+    raise error
+
+
+def _checked(result: dict[str, Any]) -> str:
+    """The line of a sound database (and of its copy)."""
+    from .store.db import SCHEMA_VERSION
+
+    version = result["schema_version"]
+    schema = (f"schema version {version}" + ("" if version == SCHEMA_VERSION else
+                                             ", older than this litwatch's: `litwatch migrate` upgrades it"))
+    copy = f"; copy written to {result['backup']}" if result["backup"] else ""
+    return (f"{result['path']}: sound ({result['check']}: ok; foreign keys: ok; {schema}); "
+            f"{result['bytes'] / 1e6:.1f} MB checked in {result['seconds']:.1f} s{copy}")
 
 
 @cli.command()

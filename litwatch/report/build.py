@@ -292,6 +292,11 @@ def _papers(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[st
                                                  {europepmc}))
         ORDER BY p.paper_id""", {"topic": topic.name})
     names = _authors(db, rows)
+    versions = _grouped_rows(db, "SELECT v.paper_id, v.version_id, v.how, e.preprint_server AS server, "
+                                 "e.first_publication_date AS posted, e.url FROM paper_versions v "
+                                 "JOIN europepmc_records e ON e.epmc_id = v.version_id "
+                                 "WHERE v.paper_id IN ({}) ORDER BY v.paper_id, e.first_publication_date, v.version_id",
+                             [r["paper_id"] for r in rows])
     out = []
     for r in rows:
         authors = names.get(r["paper_id"], [])
@@ -308,6 +313,8 @@ def _papers(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[st
             "url": r["url"], "link_label": "PubMed" if r["sources"].startswith("pubmed") else "Europe PMC",
             "doi_url": f"https://doi.org/{r['doi']}" if r["doi"] else None,
             "citation": citation(authors, r),
+            "versions": [{k: v[k] for k in ("version_id", "how", "server", "posted", "url")}
+                         for v in versions.get(r["paper_id"], [])],
         })
     return out
 

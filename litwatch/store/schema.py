@@ -131,16 +131,47 @@ LINK_TABLES: dict[str, TableSpec] = {
         description="When each paper-trial link first appeared (paper_trial_links is rewritten as records change; "
                     "this table only grows): the 'a paper about this trial appeared' events.",
         without_rowid=True),
+    "paper_versions": TableSpec(
+        {
+            "version_id": (str, "an earlier version of a paper: a preprint (PPR:PPR123456), or an earlier version of a "
+                                "preprint (primary key)"),
+            "paper_id": (str, "the paper it is a version of (as in the papers view): its journal version, or the "
+                              "preprint's newest version"),
+            "how": (str, "what says so: europepmc (Europe PMC's 'Preprint of' / 'Preprint in' relation), doi_version "
+                         "(the same preprint DOI with another version suffix) or title_author (the same title and "
+                         "first author)"),
+        },
+        pk="version_id", indexes=(("paper_id",),),
+        description="Preprints and their published versions, and versions of one preprint: shown as one paper with "
+                    "its history (the papers view lists the paper once), recomputed by each evidence refresh.",
+        without_rowid=True),
     "notifications": TableSpec(
         {
             "event_id": (str, "the event sent (see the events view)"),
             "channel": (str, "where it went: email:<recipient list>"),
             "sent_at": (str, "when it was sent (UTC); empty for events marked seen without sending (the first "
-                             "digest's backlog)"),
+                             "digest's backlog) and while their digest is being sent"),
+            "message_id": (str, "the digest that carried it (see digests); empty for events marked seen"),
         },
         pk=("event_id", "channel"),
-        description="Events already sent by `litwatch notify`, so none is sent twice.",
+        description="Events already sent by `litwatch notify` (or being sent, or perhaps sent), so none is sent twice.",
         without_rowid=True),
+    "digests": TableSpec(
+        {
+            "message_id": (str, "the e-mail's Message-ID (primary key)"),
+            "channel": (str, "where it went: email:<recipient list>, as in notifications"),
+            "events": (int, "events it carries (their notifications rows name it)"),
+            "prepared_at": (str, "when it was recorded, before it was handed to the mail server (UTC)"),
+            "sent_at": (str, "when the server accepted it (UTC)"),
+            "status": (str, "sending (handed over, no answer recorded yet), sent, refused (the server refused it "
+                            "before taking it: its events go out with the next digest) or unconfirmed (the "
+                            "connection ended after it was handed over, or litwatch stopped before recording the "
+                            "answer: it may have arrived, and its events are not sent again)"),
+            "detail": (str, "the recipients the server refused, or why the digest was refused or is unconfirmed"),
+        },
+        pk="message_id",
+        description="Every digest `litwatch notify` sent or tried to send, recorded before it is handed to the mail "
+                    "server, so that a send cut off at any point is never repeated: delivery is at most once."),
     "reports": TableSpec(
         {
             "id": (int, "report number (primary key)"),
@@ -199,8 +230,8 @@ SELECT coalesce('PMID:' || e.pmid, e.epmc_id), e.pmid, e.epmc_id, e.doi, e.title
        e.first_index_date, e.design, e.design_source, coalesce(e.retracted, 0), 0, e.is_preprint,
        e.preprint_server, 'europepmc', e.url, e.first_run_id, e.origin
 FROM europepmc_records e
-WHERE e.pmid IS NULL
-   OR (e.pmid NOT IN (SELECT pmid FROM articles)
+WHERE (e.pmid IS NULL AND e.epmc_id NOT IN (SELECT version_id FROM paper_versions))
+   OR (e.pmid NOT IN (SELECT pmid FROM articles) AND e.pmid NOT IN (SELECT pmid FROM article_deletions)
        AND e.epmc_id = (SELECT min(x.epmc_id) FROM europepmc_records x WHERE x.pmid = e.pmid))"""
 
 
@@ -210,7 +241,7 @@ def papers_of(articles: str, europepmc: str) -> str:
     itself would compute every paper first (its paper_id is an expression, not a key)."""
     arms = PAPERS_SQL.split("\nUNION ALL\n")
     assert len(arms) == 2 and arms[0].endswith("FROM articles a")
-    second = arms[1].replace("WHERE e.pmid IS NULL", "WHERE (e.pmid IS NULL", 1)
+    second = arms[1].replace("WHERE (e.pmid IS NULL", "WHERE ((e.pmid IS NULL", 1)
     return f"{arms[0]} WHERE {articles}\nUNION ALL\n{second}) AND {europepmc}"
 
 
