@@ -452,7 +452,8 @@ JSON_COLUMNS = {("articles", "languages"), ("articles", "citation_subsets"), ("a
                 ("article_mesh", "qualifiers")}
 # litwatch's own columns (bookkeeping, derived by litwatch.evidence, raw archive pointers): not
 # PubMed's fields, so not compared.
-OWN_COLUMNS = {"record_hash", "first_run_id", "changed_run_id", "seen_run_id", "origin", "design", "design_source",
+OWN_COLUMNS = {"record_hash", "first_run_id", "changed_run_id", "seen_run_id", "live_run_id", "origin", "design",
+               "design_source",
                "retracted", "corrected", "derived_hash", "raw_block", "raw_offset", "raw_length"}
 
 
