@@ -11,10 +11,7 @@ The public API: every command of the ``litwatch`` command line is one call here.
 
 from typing import Any
 
-# The one place the version is written (pyproject.toml reads it from here): asking
-# importlib.metadata instead costs a tenth of a second at every start of the command line.
-__version__ = "0.1.0"
-
+from .version import __version__
 from .config import Config, Topic, load_config  # noqa: E402
 from .errors import LitwatchError  # noqa: E402
 from .store.db import open_db  # noqa: E402

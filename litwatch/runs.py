@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Iterator
 
-from . import __version__
+from .version import __version__
 from .errors import LitwatchError
 from .redact import redact
 from .store.db import now, transaction

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from ..config import Topic, period_days
 from ..designs import (COMMENTARY, DESIGNS, META_ANALYSIS, NARRATIVE_REVIEW, OTHER, PRECLINICAL, PROTOCOL, RCT,
                        SYSTEMATIC_REVIEW)
