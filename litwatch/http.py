@@ -7,18 +7,16 @@ Every message it produces names the URL without its query string, is redacted (s
 origin, bodies are bounded in size, and a service that refuses connections is given up on
 after two quick attempts (:class:`~litwatch.errors.Unreachable`) instead of after the long
 backoff meant for overloaded servers.
+
+The ideas it leans on live in their own modules: when to try again and how long to wait in
+:mod:`litwatch.retry` (:class:`~litwatch.retry.Retry`), deadlines and the watch that holds a
+socket to one in :mod:`litwatch.deadline`, and the words of its messages in
+:mod:`litwatch.error_text`.
 """
 
 from __future__ import annotations
 
-import email.utils
-import html
-import json
 import logging
-import random
-import re
-import socket
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterable
@@ -26,60 +24,26 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, TypeVar
 
 import requests
-import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import NewConnectionError
 
-from . import __version__
+from .deadline import Deadline, Watch, WatchedAdapter
+from .error_text import ERROR_BODY_BYTES, clean, describe_failure, error_text, where as _where
 from .errors import (DeadlineExceeded, HttpError, HttpStatusError, LitwatchError, ResponseTooLarge,
                      ServiceUnavailable, TransientResponse, Unreachable)
-from .redact import SECRET_NAME, printable, redact, register, register_url
+from .redact import SECRET_NAME, redact, register, register_url
+from .retry import UNREACHABLE_ATTEMPTS, Retry
+from .version import __version__
 
-__all__ = ["USER_AGENT", "Deadline", "HttpClient", "HttpStats", "RateLimiter", "probe", "redact"]
+__all__ = ["ERROR_BODY_BYTES", "USER_AGENT", "Deadline", "HttpClient", "HttpStats", "RateLimiter", "Retry",
+           "probe", "redact"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"litwatch/{__version__} (+https://github.com/litwatch/litwatch)"
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 3
 MAX_BYTES = 256 * 2 ** 20
-# An error body is only quoted, never parsed whole: its first 64 KiB are plenty.
-ERROR_BODY_BYTES = 64 * 2 ** 10
 CHUNK_BYTES = 64 * 2 ** 10
-# Tries when a service cannot be reached at all: a second one rides out a blip (a server
-# restarting), more only delay the run's "offline" verdict.
-UNREACHABLE_ATTEMPTS = 2
-MESSAGE_CHARS = 300
-
-
-class Deadline:
-    """A moment, on the monotonic clock, that work must not run past: a run's time budget.
-
-    Give one to every :class:`HttpClient` of a run (``HttpClient(budget=Deadline(3600))``)
-    and no request starts, waits to retry or keeps reading after it.
-    """
-
-    def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic):
-        self.seconds = seconds
-        self._clock = clock
-        self.at = clock() + seconds
-
-    def remaining(self) -> float:
-        """Seconds left, never negative."""
-        return max(0.0, self.at - self._clock())
-
-    @property
-    def expired(self) -> bool:
-        return self.remaining() <= 0.0
-
-    def check(self, what: str = "the run") -> None:
-        """Raise :class:`DeadlineExceeded` if the deadline has passed."""
-        if self.expired:
-            raise DeadlineExceeded(f"{_clean(what)}: the time budget of {self.seconds:g} s is spent")
 
 
 class RateLimiter:
@@ -109,26 +73,27 @@ class HttpStats:
     retries: int = 0
 
 
-
-def _outcome(response: requests.Response, parse: Callable[[requests.Response], Any] | None
-             ) -> tuple[bool, Any, str, float | None]:
+def _outcome(response: requests.Response, parse: Callable[[requests.Response], Any] | None, retry: Retry
+             ) -> tuple[bool, Any, str, str | None]:
     """What one answer means: ``(True, value, "", None)`` when it is final, or ``(False,
-    None, why, retry_after)`` when it should be asked again (429, 5xx, a body ``parse``
-    calls a passing fault). Any other 4xx raises :class:`HttpStatusError` with its text."""
+    None, why, retry_after)`` when it should be asked again (a status ``retry`` retries, a
+    body ``parse`` calls a passing fault; ``retry_after`` is the header, if any). Any other
+    4xx raises :class:`HttpStatusError` with its text."""
     status = response.status_code
-    if status in RETRY_STATUSES:
-        text = _error_text(response)
-        return False, None, f"HTTP {status}: {text}" if text else f"HTTP {status}", _retry_after(
-            response.headers.get("Retry-After"))
+    if retry.retries_status(status):
+        text = error_text(response)
+        return False, None, f"HTTP {status}: {text}" if text else f"HTTP {status}", response.headers.get(
+            "Retry-After")
     if status >= 400:
-        text = _error_text(response) or "(empty body)"
+        text = error_text(response) or "(empty body)"
         raise HttpStatusError(f"{_where(response.url)} answered HTTP {status}: {text}", status, text)
     if parse is None:
         return True, response, "", None
     try:
         return True, parse(response), "", None
     except TransientResponse as e:
-        return False, None, _clean(str(e)), None
+        return False, None, clean(str(e)), None
+
 
 @dataclass
 class HttpClient:
@@ -151,6 +116,10 @@ class HttpClient:
     :param max_bytes: the largest response body accepted.
     :param secrets: strings never to show in a message (an ``api_key``, ``password`` or
         ``token`` sent as a parameter, and a URL's password, are registered by themselves).
+
+    ``max_attempts``, ``backoff``, ``max_backoff``, ``connect_backoff`` and
+    ``unreachable_attempts`` make the client's :attr:`retry` policy (a
+    :class:`~litwatch.retry.Retry`), which decides whether and when to try again.
     """
 
     per_second: float = 3.0
@@ -171,7 +140,7 @@ class HttpClient:
     def __post_init__(self) -> None:
         self.session.headers["User-Agent"] = USER_AGENT
         for prefix in ("http://", "https://"):
-            self.session.mount(prefix, _WatchedAdapter())
+            self.session.mount(prefix, WatchedAdapter())
         self.limiter = RateLimiter(self.per_second, sleep=self.sleep)
         for secret in self.secrets:
             register(secret)
@@ -193,6 +162,7 @@ class HttpClient:
         deadline = Deadline(self.total_timeout)
         if self.budget is not None:
             self.budget.check(f"{where} not started")
+        retry = self.retry
         last, unreachable, attempt, refused = "", 0, 0, False
         while True:
             attempt += 1
@@ -200,36 +170,41 @@ class HttpClient:
                 self.stats.retries += 1
             if not refused:  # a refused attempt reached no server, so its slot is still free
                 self.limiter.wait()
-            retry_after: float | None = None
+            retry_after: str | None = None
             refused = False
             try:
                 response = self._attempt(method, url, params, data, deadline, where)
             except DeadlineExceeded as e:
                 raise DeadlineExceeded(f"{e} (last: {last})" if last else str(e)) from None
-            except _TRANSIENT_ERRORS as e:
-                last, refused = _describe_failure(e)
+            except retry.exceptions as e:
+                last, refused = describe_failure(e)
                 unreachable += refused
-                if refused and unreachable >= self.unreachable_attempts:
-                    break
             except requests.RequestException as e:  # a malformed URL or header: retrying won't help
-                raise HttpError(f"{where}: {_describe_failure(e)[0]}") from None
+                raise HttpError(f"{where}: {describe_failure(e)[0]}") from None
             else:
-                final, value, last, retry_after = _outcome(response, parse)
+                final, value, last, retry_after = _outcome(response, parse, retry)
                 if final:
                     return value
-            if attempt >= self.max_attempts:
+            if not retry.should_retry(attempt, unreachable):
                 break
-            if refused:
-                delay = random.uniform(self.connect_backoff / 2, self.connect_backoff)
-            else:
-                delay = self._delay(attempt - 1, retry_after)
-            if delay >= self._deadline(deadline).remaining():
-                raise self._expired(deadline, where, last, waiting=True)
-            log.info("retrying %s in %.1f s (attempt %d of %d failed: %s)", where, delay, attempt,
-                     self.max_attempts, last)
-            (self.sleep or _sleep)(delay)
+            self._pause(retry.next_delay(attempt, retry_after=retry_after, refused=refused), deadline, where,
+                        attempt, last)
         tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
         raise (Unreachable if refused else ServiceUnavailable)(f"{where} failed after {tries} (last: {last})")
+
+    @property
+    def retry(self) -> Retry:
+        """The retry policy this client's settings make."""
+        return Retry(attempts=self.max_attempts, backoff=self.backoff, max_backoff=self.max_backoff,
+                     connect_backoff=self.connect_backoff, unreachable_attempts=self.unreachable_attempts)
+
+    def _pause(self, delay: float, own: Deadline, where: str, attempt: int, last: str) -> None:
+        """Wait ``delay`` seconds before the next attempt, unless that would run past the deadline."""
+        if delay >= self._deadline(own).remaining():
+            raise self._expired(own, where, last, waiting=True)
+        log.info("retrying %s in %.1f s (attempt %d of %d failed: %s)", where, delay, attempt,
+                 self.max_attempts, last)
+        (self.sleep or _sleep)(delay)
 
     def get(self, url: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Any:
         return self.request("GET", url, params=params, **kw)
@@ -244,7 +219,7 @@ class HttpClient:
         self.stats.requests += 1
         deadline = self._deadline(own)
         try:
-            with _Watch(deadline.remaining()) as watch:
+            with Watch(deadline.remaining()) as watch:
                 response = self._open(method, url, params, data, deadline, where)
                 try:
                     if response.status_code >= 400:
@@ -315,166 +290,19 @@ class HttpClient:
         verb = "has no time left to retry within" if waiting else "did not complete within"
         return DeadlineExceeded(f"{where} {verb} {limit}" + (f" (last: {last})" if last else ""))
 
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.max_backoff)
-        cap = min(self.max_backoff, self.backoff * 2 ** attempt)
-        return random.uniform(cap / 2, cap)
-
 
 def probe(url: str, timeout: float = 5.0) -> bool:
     """Whether a service answers at all: one GET, no retries, no redirect followed, no
     body read, at most ``timeout`` seconds in all. Any HTTP answer, even an error, counts."""
     session = HttpClient(per_second=0).session
     try:
-        with _Watch(timeout) as watch:
+        with Watch(timeout) as watch:
             session.get(url, stream=True, allow_redirects=False, timeout=(timeout, timeout)).close()
         return not watch.fired
     except (requests.RequestException, ValueError):  # ValueError: a URL http.client rejects
         return False
     finally:
         session.close()
-
-
-# --- Deadlines against trickling servers ----------------------------------------------
-#
-# Connect and read timeouts bound one socket operation each: a server that sends a byte
-# of its headers or body every few seconds never trips them, and a request could last
-# forever. Checking a clock between chunks bounds the body only when reads return often
-# (a 64 KiB read of a trickle blocks for a day), and cannot reach the headers at all,
-# which http.client reads line by line. Running the request in a worker thread and
-# abandoning it at the deadline would leave that thread, and its socket, blocked for as
-# long as the server cares to trickle.
-#
-# So each attempt runs under a watch: a timer thread that, at the deadline, shuts down
-# the sockets the attempt uses. shutdown() wakes a thread blocked in recv or send on that
-# socket at once, in any phase (TLS handshake, headers, body), without closing the file
-# descriptor under the thread that uses it; urllib3 then sees a dead connection and
-# discards it. The sockets reach the watch through connection classes mounted on the
-# client's Session (requests has no way to hand per-request state down to a connection,
-# hence the thread-local): a new connection registers its socket as soon as it is
-# connected, before TLS, and a pooled one when a request is sent on it. The watch holds a
-# duplicate of each descriptor and closes it when the attempt ends, so it can never shut
-# down a descriptor number the process has since reused. To http.client a shutdown can
-# look like the normal end of the headers or of a body without a length, so the watch's
-# ``fired`` flag, not the outcome, decides whether the attempt ran out of time.
-#
-# The connect is bounded by the connect timeout, cut to the time left; a DNS lookup,
-# which Python cannot interrupt, by the system resolver's own timeout. Without a socket
-# to watch (a SOCKS proxy, a mocked adapter) the per-operation timeouts, cut to the time
-# left, and the clock check after each chunk still apply.
-
-_active = threading.local()
-
-
-class _Watch:
-    """Shuts down an attempt's sockets when its deadline passes."""
-
-    def __init__(self, seconds: float):
-        self.fired = False
-        self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
-        self._done = False
-        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-        self._timer.name = "litwatch-deadline"
-        self._timer.daemon = True
-
-    def __enter__(self) -> _Watch:
-        _active.watch = self
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-        _active.watch = None
-        with self._lock:
-            self._done = True
-            for sock in self._sockets:
-                sock.close()
-            self._sockets.clear()
-
-    def attach(self, sock: socket.socket) -> None:
-        try:
-            duplicate = socket.fromfd(sock.fileno(), sock.family, sock.type)
-        except OSError:
-            return
-        with self._lock:
-            if self._done:
-                duplicate.close()
-                return
-            self._sockets.append(duplicate)
-            if self.fired:
-                _shut(duplicate)
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self.fired = True
-            for sock in self._sockets:
-                _shut(sock)
-
-
-def _shut(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed by the other side
-
-
-def _attach(sock: socket.socket) -> None:
-    watch = getattr(_active, "watch", None)
-    if watch is not None:
-        watch.attach(sock)
-
-
-class _Watched:
-    """Hands each socket to the running attempt's watch."""
-
-    sock: socket.socket | None
-
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()  # type: ignore[misc]
-        _attach(sock)
-        return sock
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        if self.sock is not None:  # a pooled connection, already connected
-            _attach(self.sock)
-        super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class _WatchedHTTPConnection(_Watched, HTTPConnection):
-    pass
-
-
-class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
-    pass
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
-
-
-class _WatchedAdapter(HTTPAdapter):
-    """requests' adapter, with connections that a deadline can interrupt."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
-
-    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        if type(manager) is urllib3.ProxyManager:  # SOCKS managers keep their own pools
-            manager.pool_classes_by_scheme = _POOLS
-        return manager
 
 
 # --- Reading bodies ----------------------------------------------------------------------
@@ -508,72 +336,6 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-# --- Messages ------------------------------------------------------------------------------
-
-_DECLARATIONS = re.compile(r"<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>|<!\[CDATA\[|\]\]>"
-                           r"|<(script|style)\b.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
-_ERROR_ELEMENT = re.compile(r"<(ERROR|errMsg|message|error)\b[^>]*>(.*?)</\1\s*>", re.DOTALL | re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
-_JSON_FIELDS = ("error", "message", "errorMessage", "errMsg", "detail", "title")
-
-
-def _error_text(response: requests.Response) -> str:
-    """The meaningful text of an error body, redacted, on one line, capped in length."""
-    body = response.content or b""
-    # requests assumes Latin-1 for any text/* without a charset; error bodies are UTF-8 or ASCII.
-    charset = re.search(r"charset=\"?([\w.:-]+)", response.headers.get("Content-Type", ""), re.IGNORECASE)
-    try:
-        text = body.decode(charset.group(1) if charset else "utf-8", "replace")
-    except LookupError:  # a charset Python does not know
-        text = body.decode("utf-8", "replace")
-    if len(body) >= ERROR_BODY_BYTES:
-        text = re.sub(r"\S*\Z", "", text)  # a secret cut in half would escape redaction
-    text = redact(text).strip()
-    if text[:1] in ("{", "["):
-        message = _json_message(text)
-        if message:
-            return _shorten(message)
-    if text.startswith("<"):
-        text = _DECLARATIONS.sub(" ", text)
-        element = _ERROR_ELEMENT.search(text)
-        if element:
-            return _shorten(html.unescape(_TAG.sub(" ", element.group(2))))
-        pieces = (html.unescape(piece).strip() for piece in _TAG.split(text))
-        return _shorten(next((p for p in pieces if p), ""))
-    return _shorten(next((line for line in text.splitlines() if line.strip()), ""))
-
-
-def _json_message(text: str) -> str | None:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    for _ in range(3):  # {"error": {"message": ...}} and [{"error": ...}]
-        if isinstance(data, list) and data:
-            data = data[0]
-        if not isinstance(data, dict):
-            break
-        value = next((data[k] for k in _JSON_FIELDS if data.get(k)), None)
-        if isinstance(value, str):
-            return value
-        data = value
-    return None
-
-
-def _shorten(text: str) -> str:
-    text = printable(" ".join(redact(text).split()))
-    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 1] + "…"
-
-
-def _clean(text: str) -> str:
-    return printable(redact(text))
-
-
-def _where(url: str) -> str:
-    """The URL without its query string, which may carry a key, safe to print."""
-    return _clean(url.split("?", 1)[0].split("#", 1)[0])
-
-
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urllib.parse.urlsplit(url)
     scheme = parts.scheme.lower()
@@ -592,57 +354,6 @@ def _register_secrets(url: str, *fields: Mapping[str, Any] | None) -> None:
                 register(value)
 
 
-_TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                     requests.exceptions.ContentDecodingError)
-
-
-def _describe_failure(e: requests.RequestException) -> tuple[str, bool]:
-    """What went wrong, in a few words, and whether the service could not be reached at
-    all (refused, unreachable, no such host): retrying that is quick or pointless."""
-    causes = list(_causes(e))
-    if any(isinstance(c, urllib3.exceptions.NameResolutionError) for c in causes):
-        return "could not resolve the host name", True
-    if isinstance(e, requests.ConnectTimeout):
-        return "timed out connecting", False
-    if isinstance(e, requests.Timeout):
-        return "timed out", False
-    if isinstance(e, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-        return "the response was cut short", False
-    if any(isinstance(c, NewConnectionError) for c in causes):
-        return "could not connect", True
-    if isinstance(e, requests.ConnectionError):
-        text = str(e).lower()
-        return ("connection reset" if "reset" in text or "aborted" in text else "could not connect"), False
-    return _clean(f"{type(e).__name__}: {e}")[:MESSAGE_CHARS], False
-
-
-def _causes(e: BaseException) -> Iterable[BaseException]:
-    """An exception and those it wraps (requests wraps urllib3's, which wrap socket errors)."""
-    seen: set[int] = set()
-    todo = [e]
-    while todo and len(seen) < 20:
-        current = todo.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo += [x for x in (current.__cause__, current.__context__, getattr(current, "reason", None),
-                             *current.args) if isinstance(x, BaseException)]
-
-
 def _sleep(seconds: float) -> None:
     time.sleep(seconds)  # looked up at call time, so tests can patch time.sleep
 
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

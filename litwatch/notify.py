@@ -261,7 +261,7 @@ def deliver(msg: EmailMessage, settings: Notify) -> Delivery:
 
     :raises Undelivered: one line; ``handed_over`` when the message may have arrived.
     """
-    from .http import _Watch  # the HTTP client's deadline: a timer that shuts the socket down
+    from .deadline import Watch  # the HTTP client's deadline watch: a timer that shuts the socket down
 
     redact.register_login(settings.user, settings.password)  # a server may echo the login it refuses
     seconds = SMTP_DEADLINE
@@ -272,7 +272,7 @@ def deliver(msg: EmailMessage, settings: Notify) -> Delivery:
     # The name TLS checks the certificate against: smtplib sets it in an __init__ that connects,
     # and this one connects later, once the socket can be watched.
     server._host = settings.smtp_host  # type: ignore[attr-defined]
-    with _Watch(seconds) as watch:
+    with Watch(seconds) as watch:
         server.watch = watch
         try:
             return _converse(server, msg, settings, state)

@@ -1,6 +1,9 @@
 """The shared HTTP layer: retries, backoff, Retry-After, errors that name the URL and show
 the meaningful text of a body, secrets masked, unreachable services given up on quickly."""
 
+import email.utils
+import time
+
 import pytest
 import requests
 import responses
@@ -10,6 +13,7 @@ from litwatch import redact as secrets
 from litwatch.errors import (DeadlineExceeded, HttpError, HttpStatusError, ResponseTooLarge, ServiceUnavailable,
                              TransientResponse, Unreachable)
 from litwatch.http import ERROR_BODY_BYTES, USER_AGENT, Deadline, HttpClient, RateLimiter, redact
+from litwatch.retry import Retry, parse_retry_after
 
 from conftest import FIXTURES
 
@@ -258,3 +262,45 @@ def test_a_deadline_counts_down_on_the_monotonic_clock():
     assert deadline.remaining() == 0 and deadline.expired
     with pytest.raises(DeadlineExceeded, match="^the run: the time budget of 5 s is spent$"):
         deadline.check()
+
+
+# --- The retry policy on its own -------------------------------------------------------------
+
+def test_the_retry_policy_waits_exponentially_longer_up_to_its_cap():
+    retry = Retry(backoff=1.0, max_backoff=6.0)
+    for attempt, cap in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 6.0), (5, 6.0)]:
+        assert cap / 2 <= retry.next_delay(attempt) <= cap
+
+
+def test_the_retry_policys_jitter_stays_within_half_the_delay_and_the_delay():
+    delays = [Retry(backoff=2.0).next_delay(3) for _ in range(200)]
+    assert all(4.0 <= delay <= 8.0 for delay in delays)
+    assert len(set(delays)) > 100  # full jitter: clients that failed together do not retry together
+
+
+def test_the_retry_policy_honours_retry_after_in_seconds_or_as_a_date_up_to_its_cap():
+    retry = Retry(backoff=1.0, max_backoff=60.0)
+    assert retry.next_delay(4, retry_after="7") == 7.0  # not the 4 to 8 s of the fourth retry
+    assert retry.next_delay(1, retry_after="3600") == 60.0
+    in_30_s = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 28 <= retry.next_delay(1, retry_after=in_30_s) <= 30
+    assert 0.5 <= retry.next_delay(1, retry_after="soon, maybe") <= 1.0  # unreadable: the usual backoff
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0 and parse_retry_after(None) is None
+
+
+def test_the_retry_policy_gives_up_fast_on_a_service_it_cannot_reach():
+    retry = Retry(attempts=5, connect_backoff=0.25, unreachable_attempts=2)
+    assert retry.should_retry(1, unreachable=1)  # a server restarting gets a second chance
+    assert not retry.should_retry(2, unreachable=2)  # not the five attempts of an overloaded one
+    assert 0.125 <= retry.next_delay(1, refused=True) <= 0.25  # and not its 1 s wait either
+
+
+def test_the_retry_policy_stops_when_its_attempts_are_spent():
+    retry = Retry(attempts=3)
+    assert [retry.should_retry(attempt) for attempt in (1, 2, 3)] == [True, True, False]
+    assert retry.retries_status(503) and retry.retries_status(429) and not retry.retries_status(404)
+
+
+def test_a_clients_settings_make_its_retry_policy():
+    assert HttpClient(max_attempts=3, backoff=0.5, unreachable_attempts=1).retry == \
+        Retry(attempts=3, backoff=0.5, unreachable_attempts=1)
