@@ -1,14 +1,12 @@
 """The litwatch command line: each command parses its options, makes one library call
-(:mod:`litwatch.api`) and prints what came back. Heavy modules load inside the commands
-that need them, so ``litwatch --help`` starts fast."""
+(:mod:`litwatch.api`) and prints what came back through :mod:`litwatch.terminal`. Heavy
+modules load inside the commands that need them, so ``litwatch --help`` starts fast."""
 
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import logging
-import os
 import signal
 import sqlite3
 import sys
@@ -18,24 +16,26 @@ from typing import Any, Callable
 
 import click
 
-from . import __version__
+from .version import __version__
 from .config import DEFAULT_CONFIG_NAME, Config, config_template, load_config
 from .errors import DatabaseLocked, LitwatchError, Unexpected, UsageError, debugging, storage_fault
+from .exports import CITED, RELEVANCE
 from .redact import printable
 from .sources import NAMES as SOURCE_NAMES
+from .terminal import (EXIT_BUSY, EXIT_FAILED, EXIT_PARTIAL, EXIT_USAGE, LogLines, Output, checked, emit,
+                       install_hint, runs_table, setup_logging)
 
 DEFAULT_DB = "data/litwatch.db"
-# Exit codes, for cron and CI.
-EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_BUSY = 1, 2, 3, 75
+log = logging.getLogger("litwatch")
 
 
 class Context:
     """What the group's options give every command."""
 
-    def __init__(self, db_path: str, config_path: str | None, terminal: Terminal | None = None):
+    def __init__(self, db_path: str, config_path: str | None, log_lines: LogLines | None = None):
         self.db_path = db_path
         self.config_path = config_path
-        self.terminal = terminal
+        self.log_lines = log_lines
         self._config: Config | None = None
 
     @property
@@ -44,17 +44,14 @@ class Context:
             self._config = load_config(self.config_path)
         return self._config
 
+    def check_config(self) -> Config:
+        """The configuration, read now: a command that does not need it still refuses a bad
+        --config (or ./litwatch.toml) with one line and exit 2, as every other command does."""
+        return self.config
 
-log = logging.getLogger("litwatch")
-
-
-def counted(n: int, unit: str) -> str:
-    """``n`` and its unit, singular for one: "1 study", "2 studies"."""
-    return f"{n} {_ONE.get(unit, unit) if n == 1 else unit}"
-
-
-_ONE = {"studies": "study", "records": "record", "papers": "paper", "trials": "trial",
-        "paper-trial links": "paper-trial link"}
+    def output(self, quiet: bool, as_json: bool) -> Output:
+        """Where a command's lines go (see :class:`litwatch.terminal.Output`)."""
+        return Output(quiet, as_json, self.log_lines)
 
 
 class Failure(click.ClickException):
@@ -65,60 +62,6 @@ class Failure(click.ClickException):
         super().__init__(printable(message))
         # click's stubs declare exit_code a class variable; click reads it from the instance.
         self.exit_code = exit_code  # type: ignore[misc]
-
-
-class OneLine(logging.Formatter):
-    """Log lines that stay one line each: control characters in a message are escaped; only
-    a traceback (logged at debug level, shown with -v) spans lines."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return printable(super().formatMessage(record))
-
-
-class Terminal(logging.StreamHandler):
-    """Log lines on stderr, one line each; a progress bar being drawn is moved past first,
-    so that a warning never lands in the middle of it."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)  # the stream of this invocation (CliRunner swaps it)
-        self.setFormatter(OneLine("%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"))
-        self.bars: Bars | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.bars is not None:
-            self.bars.interrupt()
-        super().emit(record)
-
-
-# Libraries that log at INFO what a litwatch user has no use for (matplotlib's font cache,
-# urllib3's connections): -v shows litwatch's own progress, not theirs.
-QUIET_LOGGERS = ("matplotlib", "PIL", "fontTools", "urllib3", "charset_normalizer", "asyncio", "feedgenerator",
-                 "datasette", "jinja2")
-
-
-def _setup_logging(ctx: click.Context, verbose: bool) -> Terminal:
-    """Send log lines to stderr for this invocation (WARNING, or INFO with -v) and undo it
-    when the command ends, so a library call or a test that follows starts clean."""
-    root = logging.getLogger()
-    handler = Terminal()
-    # With -v the handler passes litwatch's debug lines (tracebacks) too: the loggers' levels
-    # decide, other libraries' stay at INFO (root) or WARNING (QUIET_LOGGERS).
-    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    saved = [(root, root.level), (log, log.level)] + [(logging.getLogger(n), logging.getLogger(n).level)
-                                                     for n in QUIET_LOGGERS]
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
-    root.setLevel(logging.INFO if verbose else logging.WARNING)
-    if verbose:
-        log.setLevel(logging.DEBUG)  # litwatch's own debug lines: the tracebacks of unexpected errors
-    root.addHandler(handler)
-
-    def restore() -> None:
-        root.removeHandler(handler)
-        for logger, level in saved:
-            logger.setLevel(level)
-    ctx.call_on_close(restore)
-    return handler
 
 
 class Terminated(KeyboardInterrupt):
@@ -171,7 +114,40 @@ def reports_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Described(click.Command):
+    """A command whose help names the registered sources ({services}, {files}), read from their
+    packages only when help is shown: a new source is named with no edit here."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        original = self.help
+        self.help = _named(self.help)
+        try:
+            super().format_help_text(ctx, formatter)
+        finally:
+            self.help = original
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        original = self.help
+        self.help = _named(self.help)
+        try:
+            return super().get_short_help_str(limit)
+        finally:
+            self.help = original
+
+
+def _named(text: str | None) -> str | None:
+    if not text or "{" not in text:
+        return text
+    from .sources import cards, in_words
+
+    return text.replace("{services}", in_words(cards("LABEL"))).replace("{files}", "; ".join(cards("FILES")))
+
+
+class Commands(Described, click.Group):
+    command_class = Described
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="litwatch")
 @click.option("--db", "db_path", envvar="LITWATCH_DB", default=DEFAULT_DB, show_default=True,
               type=click.Path(dir_okay=False), help="SQLite database (env LITWATCH_DB).")
@@ -181,9 +157,9 @@ def reports_errors(f: Callable[..., Any]) -> Callable[..., Any]:
               help="Log each request (search windows, pages, batches) and the traceback of an unexpected error.")
 @click.pass_context
 def cli(ctx: click.Context, db_path: str, config_path: str | None, verbose: bool) -> None:
-    """Watch the research on a topic (default: ketamine for PTSD) in PubMed and
-    ClinicalTrials.gov, and keep it in one SQLite database."""
-    ctx.obj = Context(db_path, config_path, _setup_logging(ctx, verbose))
+    """Watch the research on a topic (default: ketamine for PTSD) in {services}, and keep it
+    in one SQLite database."""
+    ctx.obj = Context(db_path, config_path, setup_logging(ctx, verbose))
     signal.signal(signal.SIGTERM, _terminate)
 
 
@@ -236,98 +212,6 @@ def machine_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-class Output:
-    """Where a command's lines go: text, nothing but errors (--quiet: log warnings too are
-    left out), or one JSON summary (--json); and its progress bars (on a terminal only)."""
-
-    def __init__(self, quiet: bool, as_json: bool):
-        self.quiet, self.as_json = quiet, as_json
-        self.bars = Bars(silent=quiet or as_json)
-        ctx = click.get_current_context(silent=True)
-        obj = ctx.find_object(Context) if ctx else None
-        terminal = obj.terminal if obj else None
-        if terminal is not None:
-            terminal.bars = self.bars
-            if quiet:
-                terminal.setLevel(logging.ERROR)
-
-    def line(self, text: str) -> None:
-        if not (self.quiet or self.as_json):
-            self.bars.close()
-            click.echo(printable(text))
-
-    def note(self, text: str) -> None:
-        """A line for a person watching (stderr), silent with --quiet or --json."""
-        if not (self.quiet or self.as_json):
-            self.bars.close()
-            click.echo(printable(text), err=True)
-
-    def error(self, what: str, error: Exception) -> None:
-        """One line per failure, whatever the file name or message holds (the JSON summary
-        has the same errors)."""
-        if not self.as_json:
-            self.bars.close()
-            text = str(error)
-            named = not what or text.startswith(f"{what}:")  # the message names the file already
-            click.echo(printable(f"Error: {text}" if named else f"Error: {what}: {text}"), err=True)
-
-    def result(self, result: Any) -> None:
-        from .absent import RETRY_DAYS
-        from .sources import get
-
-        c = result.counts
-        source = get(result.source)
-        unit = source.unit
-        if result.kind == "reparse":
-            self.line(f"{result.source}: {c.received} {unit} reparsed from their raw copies ({c.updated} changed); "
-                      f"{result.params['without_raw']} without a raw copy kept as stored [run {result.run_id}]")
-        elif result.kind == "import":
-            self.line(f"{result.params['file']}: {counted(c.received, unit)} ({c.new} new, {c.updated} updated, "
-                      f"{c.unchanged} unchanged, {c.deleted} deleted, {c.skipped} skipped) [run {result.run_id}]")
-        elif result.kind == "reconcile":
-            from .reconcile import line
-
-            self.line(line(result, result.source, unit))
-        elif result.kind == "follow":
-            absent, known = result.params.get("absent"), result.params.get("known_absent")
-            absent = f"; {absent} not at {source.label} (asked again after {RETRY_DAYS} days)" if absent else ""
-            known = f"; {known} known to be absent not asked" if known else ""
-            self.line(f"{result.source} linked {unit}: {c.received} of {c.expected} fetched by ID{absent}{known} "
-                      f"[run {result.run_id}]")
-        else:
-            fetched = f"{c.received}{'' if c.expected is None else f' of {c.expected}'} {unit} fetched"
-            left = result.params.get("left_while_paging")
-            if left and c.expected is not None and c.received > c.expected:  # not "77 of 76"
-                fetched = (f"{c.received} {unit} fetched, {c.expected} of them still in the search ({left} left it "
-                           f"while paging; kept)")
-            skipped = f", {c.skipped} skipped" if c.skipped else ""
-            self.line(f"{result.source} {result.topic}: {fetched} "
-                      f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted{skipped})"
-                      f"{_overlap(result)} [{result.params['mode']}, run {result.run_id}]")
-
-    def close(self) -> None:
-        self.bars.close()
-
-    def finish(self, summary: dict[str, Any], evidence: bool = True) -> None:
-        """Print the evidence line or the JSON summary; exit 0, 3 (partial) or 1 (failed)."""
-        if self.as_json:
-            click.echo(json.dumps(summary, indent=2, sort_keys=True))
-        elif evidence and "evidence" in summary:
-            e = summary["evidence"]
-            self.line(f"evidence: {counted(e['links'], 'paper-trial links')}; core to a topic: "
-                      f"{counted(e['core_articles'], 'papers')}, {counted(e['core_trials'], 'trials')}")
-            if "topic" in summary:
-                t = summary["topic"]
-                placed = t["core"] + t["related"]
-                self.line(f"topic {t['name']}: {placed} of {placed + t['left_out']} imported records match it "
-                          f"({t['core']} on both concepts, {t['related']} on one); {t['left_out']} match neither "
-                          f"and were left out")
-        if summary["status"] == "partial":
-            sys.exit(EXIT_PARTIAL)
-        if summary["status"] == "failed":
-            sys.exit(EXIT_FAILED)
-
-
 @cli.command()
 @click.option("--source", "sources", type=click.Choice(("all",) + SOURCE_NAMES), multiple=True,
               help="Which source to fetch (repeatable; default: all).")
@@ -340,7 +224,7 @@ class Output:
 @reports_errors
 def fetch(obj: Context, sources: tuple[str, ...], topics: tuple[str, ...], full: bool, since: date | None,
           no_follow: bool, quiet: bool, as_json: bool, wait: float) -> None:
-    """Fetch the topics' records from PubMed, ClinicalTrials.gov and Europe PMC into the database.
+    """Fetch the topics' records from {services} into the database.
 
     The first run of a topic fetches everything; later runs ask only for records
     added or revised since the last successful run (minus a small overlap). Then the
@@ -357,7 +241,7 @@ def fetch(obj: Context, sources: tuple[str, ...], topics: tuple[str, ...], full:
 
     if full and since:
         raise click.UsageError("--full and --since cannot be combined")
-    out = Output(quiet, as_json)
+    out = obj.output(quiet, as_json)
     try:
         summary = api.fetch(obj.db_path, obj.config, topics=topics, sources=() if "all" in sources else sources,
                             full=full, since=since, follow=not no_follow, wait=wait, on_result=out.result,
@@ -394,7 +278,7 @@ def reconcile(obj: Context, sources: tuple[str, ...], topics: tuple[str, ...], a
     """
     from . import api
 
-    out = Output(quiet, as_json)
+    out = obj.output(quiet, as_json)
     try:
         summary = api.reconcile(obj.db_path, obj.config, topics=topics, sources=sources, wait=wait,
                                 on_result=out.result, on_error=out.error, on_skip=out.line, progress=out.bars,
@@ -414,9 +298,7 @@ def import_(obj: Context, paths: tuple[str, ...], topic: str | None, quiet: bool
             wait: float) -> None:
     """Import files; a file that fails is reported and the others still load.
 
-    PubMed files (efetch XML, baseline/update files .xml/.xml.gz, MEDLINE
-    text exports .nbib/.txt) and ClinicalTrials.gov JSON (website downloads, API pages,
-    single studies). The format is read from the content. Exit status as for fetch.
+    {files}. The format is read from the content. Exit status as for fetch.
 
     \b
     Example:
@@ -424,7 +306,7 @@ def import_(obj: Context, paths: tuple[str, ...], topic: str | None, quiet: bool
     """
     from . import api
 
-    out = Output(quiet, as_json)
+    out = obj.output(quiet, as_json)
     try:
         summary = api.import_paths(obj.db_path, paths, obj.config, topic=topic, wait=wait, progress=out.bars,
                                    on_result=out.result, on_error=out.error)
@@ -433,83 +315,13 @@ def import_(obj: Context, paths: tuple[str, ...], topic: str | None, quiet: bool
     out.finish(summary)
 
 
-def _overlap(result: Any) -> str:
-    """For PubMed's incremental fetch: its two date searches (added since, revised since)
-    share the records added and revised since; each is counted once, so say why the searches'
-    counts add up to more."""
-    searches = result.params.get("searches") or []
-    listed = sum(s.get("count") or 0 for s in searches)
-    if len(searches) < 2 or listed <= result.counts.received:
-        return ""
-    return (f"; each counted once: the searches for records added and revised since {result.params['since']} "
-            f"overlap ({listed} between them)")
-
-
-class Bars:
-    """The library's progress meters as bars on stderr (one at a time): only on a terminal,
-    never with --quiet or --json, in a pipe, a log file or cron. LITWATCH_PROGRESS=1 shows
-    them anyway, =0 never."""
-
-    def __init__(self, silent: bool):
-        wanted = os.environ.get("LITWATCH_PROGRESS", "").strip().lower()
-        self.forced = wanted in ("1", "always", "yes")
-        self.shown = not silent and wanted not in ("0", "never", "no") and (self.forced or sys.stderr.isatty())
-        self.bar: Any = None
-        self.drawn = False
-
-    def __call__(self, what: str, total: int | None, unit: str) -> Callable[..., None] | None:
-        """A bar for one step (a meter, see :mod:`litwatch.progress`)."""
-        self.close()
-        if not self.shown:
-            return None
-        label = f"Importing {Path(what).name}" if unit == "bytes" else what
-        # An endless iterable: a bar of unknown length (PubMed's two date searches overlap by
-        # an amount nobody knows in advance) still counts, with a moving block for the bar.
-        self.bar = click.progressbar(itertools.repeat(None) if total is None else None, length=total, label=label,
-                                     file=sys.stderr, show_pos=unit != "bytes", show_eta=total is not None,
-                                     item_show_func=lambda note: note)
-        if self.forced:
-            self.bar._is_atty = True  # click draws only on a terminal; asked to, draw anyway
-        self.bar.__enter__()
-        self.drawn = True
-        return self.update
-
-    def update(self, done: int, note: str = "") -> None:
-        if self.bar is not None:
-            self.bar.update(done, note or None)
-            self.drawn = True
-
-    def interrupt(self) -> None:
-        """A log line is coming: end the bar's line (the bar is drawn again on its next update)."""
-        if self.bar is not None and self.drawn:
-            self.drawn = False
-            sys.stderr.write("\n")
-            self.bar._last_line = None  # so the next update draws it in full below the log line
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-
-def emit(text: str, output: str | None, what: str | None = None) -> None:
-    """Write ``text`` to ``output`` (saying so on stderr when ``what`` is given), or to stdout."""
-    from .api import write_text
-
-    if output:
-        write_text(output, text)
-        if what:
-            click.echo(f"Wrote {what} to {output}", err=True)
-    else:
-        click.echo(text, nl=False)
-
-
 @cli.command()
 @click.option("--topic", help="Topic name (default: the first configured topic).")
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
 @click.option("--charts-dir", type=click.Path(file_okay=False),
-              help="Markdown: also write PNG charts here and link them.")
+              help="Markdown (a whole report): also write PNG charts here and link them; HTML carries its charts "
+                   "inline.")
 @click.option("--as-of", type=str, callback=_parse_date,
               help="Report the state after the runs started by YYYY-MM-DD.")
 @click.option("--since", type=str, callback=_parse_date,
@@ -545,6 +357,11 @@ def report(obj: Context, topic: str | None, fmt: str, output: str | None, charts
 
     if since and since_last_report:
         raise click.UsageError("--since and --since-last-report cannot be combined")
+    if charts_dir and (fmt != "md" or section != "all"):
+        unused = f"--format {fmt}" if fmt != "md" else "--section summary"
+        inline = " (an HTML report carries its charts inline)" if fmt == "html" else ""
+        raise Failure(f"--charts-dir writes the charts of a whole Markdown report, not of {unused}{inline}",
+                      EXIT_USAGE)
     data = api.write_report(obj.db_path, obj.config, topic=topic, fmt=fmt, output=output, charts_dir=charts_dir,
                             as_of=as_of, since=since, since_last_report=since_last_report, section=section,
                             changes=changes, record=record)
@@ -569,9 +386,10 @@ def update(obj: Context, output: str, fmt: str, feed_output: str | None, changes
            as_json: bool, wait: float) -> None:
     """Fetch every topic from every source, then write the report of the first topic.
 
-    When neither service can be reached and the database is empty, the bundled real
-    sample (litwatch/sample) is imported instead, and the report says so. Exit status as
-    for fetch; the report is written whenever anything is stored.
+    When none of {services} can be reached and the
+    database is empty, the bundled real sample (litwatch/sample) is imported instead, and
+    the report says so. Exit status as for fetch; the report is written whenever anything
+    is stored.
 
     \b
     Example:
@@ -580,7 +398,7 @@ def update(obj: Context, output: str, fmt: str, feed_output: str | None, changes
     """
     from . import api
 
-    out = Output(quiet, as_json)
+    out = obj.output(quiet, as_json)
     try:
         summary = api.update(obj.db_path, obj.config, output=output, fmt=fmt, wait=wait, echo=out.note,
                              on_result=out.result, on_error=out.error, feed_output=feed_output, progress=out.bars,
@@ -685,7 +503,8 @@ def serve(obj: Context, host: str, port: int, open_browser: bool) -> None:
     Visitors read: SQL functions that reach memory or files (fts3_tokenizer,
     load_extension) are refused. A damaged database is refused before it is served.
 
-    Datasette is an optional extra: pip install 'litwatch[datasette]'.
+    Datasette is an optional extra: from a clone, pip install -e '.[datasette]' (without
+    it, serve says the command for this installation).
 
     \b
     Example:
@@ -699,7 +518,7 @@ def serve(obj: Context, host: str, port: int, open_browser: bool) -> None:
     from .store.db import check_sound
 
     if importlib.util.find_spec("datasette") is None:
-        raise click.ClickException("Datasette is not installed: pip install 'litwatch[datasette]'")
+        raise Failure(f"Datasette is not installed: {install_hint('datasette')}")
     with reading(obj.db_path) as conn:  # a missing, foreign or outdated database is refused here, with one line
         check_sound(conn, obj.db_path)  # and a damaged one (up to QUICK_CHECK_BYTES; larger: litwatch check)
     metadata = Path(obj.db_path).with_suffix(".metadata.json")
@@ -720,38 +539,48 @@ def serve(obj: Context, host: str, port: int, open_browser: bool) -> None:
 @click.argument("table", required=False)
 @click.option("--sql", help="A read-only SQL query to export instead of a table.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "ris", "bibtex"]), default="csv",
-              show_default=True, help="csv/json: a table, view or query; ris/bibtex: citations of papers.")
+              show_default=True, help="csv/json: a table, view or query; ris/bibtex: citations of papers (TABLE "
+                                      "papers, the default) or of registered trials (TABLE trials).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (default: stdout).")
 @click.option("--list", "list_tables", is_flag=True, help="List the tables and views that can be exported.")
-@click.option("--topic", help="Citations: papers of this topic.")
+@click.option("--topic", help="Citations: papers (or trials) of this topic.")
 @click.option("--design", "designs", multiple=True, help="Citations: this study design (repeatable).")
-@click.option("--year-from", type=int, help="Citations: published in or after this year.")
-@click.option("--year-to", type=int, help="Citations: published in or before this year.")
-@click.option("--relevance", type=click.Choice(["core", "intervention", "condition", "none"]),
-              help="Citations: relevance to --topic (core: both of its concepts).")
+@click.option("--year-from", type=int, help="Citations: published (a trial: first posted) in or after this year.")
+@click.option("--year-to", type=int, help="Citations: published (a trial: first posted) in or before this year.")
+@click.option("--relevance", type=click.Choice(RELEVANCE),
+              help="Citations: relevance to --topic (core: both of its concepts; related: one of them, "
+                   "intervention or condition).")
 @click.option("--include-retracted", is_flag=True, help="Citations: keep retracted papers.")
 @click.pass_obj
 @reports_errors
 def export(obj: Context, table: str | None, sql: str | None, fmt: str, output: str | None, list_tables: bool,
            topic: str | None, designs: tuple[str, ...], year_from: int | None, year_to: int | None,
            relevance: str | None, include_retracted: bool) -> None:
-    """Export a table, view or query to CSV or JSON, or citations to RIS or BibTeX.
+    """Export a table, view or query to CSV or JSON, or citations of papers or registered
+    trials to RIS or BibTeX.
 
     \b
     Examples:
         litwatch export recruiting_trials -o recruiting.csv
         litwatch export --sql "select nct_id, brief_title from trials" --format json
         litwatch export --format ris --topic ketamine-ptsd --relevance core -o evidence.ris
+        litwatch export trials --format ris --topic ketamine-ptsd -o trials.ris
         litwatch export --format bibtex --design "randomized controlled trial" --year-from 2020
     """
     from . import api
 
+    obj.check_config()
     if list_tables:
         click.echo("\n".join(api.exportable(obj.db_path)))
         return
     if fmt in ("ris", "bibtex"):
-        text, n = api.export_citations(obj.db_path, fmt, topic=topic, designs=designs, year_from=year_from,
-                                       year_to=year_to, relevance=relevance, include_retracted=include_retracted)
+        if sql or (table and table not in CITED):
+            given = "--sql" if sql else repr(table)
+            raise Failure(f"--format {fmt} cites papers or trials, not {given}: litwatch export [papers|trials] "
+                          f"--format {fmt}", EXIT_USAGE)
+        text, n = api.export_citations(obj.db_path, fmt, of=table or "papers", topic=topic, designs=designs,
+                                       year_from=year_from, year_to=year_to, relevance=relevance,
+                                       include_retracted=include_retracted)
         summary = f"{n} citations"
     else:
         if bool(table) == bool(sql):
@@ -774,23 +603,16 @@ def runs(obj: Context, limit: int, as_json: bool) -> None:
     Example:
         litwatch runs --limit 5
     """
-    from tabulate import tabulate
-
     from .api import list_runs, open_gaps
 
+    obj.check_config()
     rows = list_runs(obj.db_path, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     elif not rows:
         click.echo("No runs yet. Try: litwatch fetch")
     else:
-        shown = [{k: printable(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows]
-        click.echo(tabulate(shown, headers="keys", tablefmt="simple", missingval=""))
-        gaps = open_gaps(obj.db_path)
-        if gaps:
-            click.echo(f"\nOpen monitoring gaps ({len(gaps)}):")
-            for gap in gaps:
-                click.echo(printable(f"  {gap['text']}"))
+        click.echo(runs_table(rows, open_gaps(obj.db_path)))
 
 
 @cli.command()
@@ -809,7 +631,7 @@ def reparse(obj: Context, sources: tuple[str, ...], quiet: bool, as_json: bool, 
     """
     from . import api
 
-    out = Output(quiet, as_json)
+    out = obj.output(quiet, as_json)
     summary = api.reparse(obj.db_path, obj.config, sources=sources, wait=wait, on_result=out.result)
     out.finish(summary)
 
@@ -838,6 +660,7 @@ def check(obj: Context, quick: bool, backup: str | None, as_json: bool) -> None:
     from .errors import DamagedDatabase
     from .store.db import damage_message
 
+    obj.check_config()
     result = api.check(obj.db_path, quick=quick, backup=backup)
     if as_json:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
@@ -849,23 +672,11 @@ def check(obj: Context, quick: bool, backup: str | None, as_json: bool) -> None:
         error = LitwatchError(result["schema"] + unmade)
     else:
         if not as_json:
-            click.echo(_checked(result))
+            click.echo(checked(result))
         return
     if as_json:
         sys.exit(EXIT_FAILED)
     raise error
-
-
-def _checked(result: dict[str, Any]) -> str:
-    """The line of a sound database (and of its copy)."""
-    from .store.db import SCHEMA_VERSION
-
-    version = result["schema_version"]
-    schema = (f"schema version {version}" + ("" if version == SCHEMA_VERSION else
-                                             ", older than this litwatch's: `litwatch migrate` upgrades it"))
-    copy = f"; copy written to {result['backup']}" if result["backup"] else ""
-    return (f"{result['path']}: sound ({result['check']}: ok; foreign keys: ok; {schema}); "
-            f"{result['bytes'] / 1e6:.1f} MB checked in {result['seconds']:.1f} s{copy}")
 
 
 @cli.command()

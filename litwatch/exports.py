@@ -1,6 +1,6 @@
-"""Exports: any table, view or read-only query to CSV or JSON, and the papers to cite, as the
-paper dicts :mod:`litwatch.citations` turns into RIS and BibTeX for reference managers
-(Zotero, EndNote, Mendeley, JabRef...)."""
+"""Exports: any table, view or read-only query to CSV or JSON, and the papers or registered
+trials to cite, as the dicts :mod:`litwatch.citations` turns into RIS and BibTeX for reference
+managers (Zotero, EndNote, Mendeley, JabRef...)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import time
 from typing import Any, Iterable
 
 from .labels import readable_rows
-from .errors import LitwatchError, storage_fault
+from .errors import LitwatchError, UsageError, storage_fault
+from .sources import get
 from .store.db import db_path, query, table_names, view_names
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -25,6 +26,11 @@ _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
 _REFUSED_FUNCTIONS = {"load_extension", "readfile", "writefile", "fts3_tokenizer", "edit"}
 MAX_SECONDS = 60.0
 MAX_ROWS = 1_000_000
+# What citations are of: the papers (one per paper, whichever sources returned it) or the
+# registered trials; and a record's relevance to a topic (see litwatch.evidence), or "related":
+# intervention or condition, the brief's related research.
+CITED = ("papers", "trials")
+RELEVANCE = ("core", "related", "intervention", "condition", "none")
 
 
 def _authorize(action: int, arg1: str | None, arg2: str | None, db_name: str | None, source: str | None) -> int:
@@ -95,74 +101,68 @@ def to_json(columns: list[str], data: Iterable[tuple]) -> str:
     return json.dumps([dict(zip(columns, row, strict=True)) for row in data], indent=2, ensure_ascii=False) + "\n"
 
 
-def citations(db: sqlite3.Connection, *, topic: str | None = None, designs: Iterable[str] = (),
+def citations(db: sqlite3.Connection, *, of: str = "papers", topic: str | None = None, designs: Iterable[str] = (),
               year_from: int | None = None, year_to: int | None = None, relevance: str | None = None,
               include_retracted: bool = False, preprints: bool = True) -> list[dict[str, Any]]:
-    """Papers selected by topic, design, year range and relevance (one per paper, from the
-    ``papers`` view), with what a citation needs, as :func:`litwatch.citations.to_ris` and
-    :func:`~litwatch.citations.to_bibtex` take them: a PubMed paper's ``articles`` row, a
+    """Papers (``of="papers"``) or registered trials (``of="trials"``) selected by topic,
+    design, year range and relevance, with what a citation needs, as
+    :func:`litwatch.citations.to_ris` and :func:`~litwatch.citations.to_bibtex` take them.
+
+    A paper (one per paper, from the ``papers`` view) is a PubMed paper's ``articles`` row or a
     Europe PMC paper's record (``kind`` "preprint" with its ``server`` for a preprint), with
     ``authors`` in byline order (``"Last, First"`` for a person, ``{"collective": name}`` for a
-    group, whose name may hold a comma) and ``keywords`` (MeSH headings)."""
+    group, whose name may hold a comma) and ``keywords`` (MeSH headings); its year is the year
+    of publication. A trial (``kind`` "trial") is cited as registered: title, lead sponsor,
+    date first posted (its year is the one ``year_from``/``year_to`` compare), summary and
+    link. ``relevance`` is one of :data:`RELEVANCE` ("related": intervention or condition).
+
+    :raises UsageError: ``of`` or ``relevance`` is none of the known values.
+    """
+    if of not in CITED:
+        raise UsageError(f"citations are of {' or '.join(CITED)}, not {of!r}")
+    if relevance is not None and relevance not in RELEVANCE:
+        raise UsageError(f"unknown relevance {relevance!r} (known: {', '.join(RELEVANCE)})")
+    trials = of == "trials"
     where: list[str] = ["1 = 1"]
     params: list[str | int] = []
     if topic or relevance:
-        clause = "p.paper_id IN (SELECT paper_id FROM paper_topics WHERE 1 = 1"
+        key, topics = ("t.nct_id", "SELECT nct_id FROM trial_topics") if trials else \
+            ("p.paper_id", "SELECT paper_id FROM paper_topics")
+        clause = f"{key} IN ({topics} WHERE 1 = 1"
         if topic:
             clause += " AND topic = ?"
             params.append(topic)
-        if relevance:
+        if relevance == "related":
+            clause += " AND relevance IN ('intervention', 'condition')"
+        elif relevance:
             clause += " AND relevance = ?"
             params.append(relevance)
         where.append(clause + ")")
     designs = list(designs)
+    alias, year = ("t", "CAST(substr(t.first_posted, 1, 4) AS INTEGER)") if trials else ("p", "p.pub_year")
     if designs:
-        where.append(f"p.design IN ({', '.join('?' * len(designs))})")
+        where.append(f"{alias}.design IN ({', '.join('?' * len(designs))})")
         params += designs
     if year_from:
-        where.append("p.pub_year >= ?")
+        where.append(f"{year} >= ?")
         params.append(year_from)
     if year_to:
-        where.append("p.pub_year <= ?")
+        where.append(f"{year} <= ?")
         params.append(year_to)
+    if trials:
+        return [{"kind": "trial", **t} for t in query(
+            db, f"SELECT t.nct_id, t.brief_title, t.lead_sponsor, t.first_posted, t.brief_summary AS abstract, t.url, "
+                f"t.design FROM trials t WHERE {' AND '.join(where)} ORDER BY t.first_posted DESC, t.nct_id", params)]
     if not include_retracted:
         where.append("NOT p.retracted")
     if not preprints:
         where.append("NOT p.preprint")
-    chosen = query(db, f"SELECT paper_id, pmid, epmc_id, sources FROM papers p WHERE {' AND '.join(where)} "
+    chosen = query(db, f"SELECT source, record_key FROM papers p WHERE {' AND '.join(where)} "
                        f"ORDER BY p.pub_year DESC, p.paper_id", params)
-    return [_pubmed_paper(db, c["pmid"]) if c["sources"].startswith("pubmed") else _europepmc_paper(db, c["epmc_id"])
-            for c in chosen]
+    out = []
+    for c in chosen:  # each paper as the source whose copy it is cites it
+        source = get(c["source"])
+        out.append(source.citation(db, source.key_of(c["record_key"])))
+    return out
 
 
-def _pubmed_paper(db: sqlite3.Connection, pmid: int) -> dict[str, Any]:
-    p = query(db, "SELECT * FROM articles WHERE pmid = ?", [pmid])[0]
-    p["authors"] = [_author(a) for a in query(
-        db, "SELECT last_name, fore_name, collective_name FROM article_authors WHERE pmid = ? ORDER BY position",
-        [pmid]) if a["collective_name"] or a["last_name"]]
-    p["keywords"] = [r[0] for r in db.execute(
-        "SELECT descriptor_name FROM article_mesh WHERE pmid = ? ORDER BY position", [pmid])]
-    return p
-
-
-def _europepmc_paper(db: sqlite3.Connection, epmc_id: str) -> dict[str, Any]:
-    e = query(db, "SELECT * FROM europepmc_records WHERE epmc_id = ?", [epmc_id])[0]
-    authors = [_author(a) for a in query(
-        db, "SELECT last_name, first_name AS fore_name, collective_name FROM europepmc_authors "
-            "WHERE epmc_id = ? ORDER BY position", [epmc_id]) if a["collective_name"] or a["last_name"]]
-    if not authors and e["author_string"]:  # lite records carry the byline as "Surname Initials, ..."
-        authors = [", ".join(name.strip().rsplit(" ", 1)) for name in e["author_string"].rstrip(".").split(",")
-                   if name.strip()]
-    preprint = bool(e["is_preprint"])
-    return {**e, "kind": "preprint" if preprint else "journal-article", "server": e["preprint_server"],
-            "version": e["preprint_version"], "posted_date": e["first_publication_date"],
-            "pub_date": e["first_publication_date"], "authors": authors, "url": e["url"],
-            "keywords": json.loads(e["mesh"] or "[]")}
-
-
-def _author(row: dict[str, Any]) -> str | dict[str, str]:
-    # A group stays a mapping: "SAGE Investigators, on behalf of SCCM Discovery" is one
-    # author, not a person named "on behalf of SCCM Discovery SAGE Investigators".
-    if row["collective_name"]:
-        return {"collective": row["collective_name"]}
-    return ", ".join(filter(None, [row["last_name"], row["fore_name"]]))

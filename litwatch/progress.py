@@ -1,7 +1,7 @@
 """How the library reports the progress of a long step, without drawing anything: a step
 asks a :data:`Meter` for a :class:`Progress` (naming what it does and how many units it
 expects, when it knows) and calls it as units get done. The command line draws a bar on a
-terminal (:mod:`litwatch.cli`); a notebook may draw its own; by default nothing happens.
+terminal (:mod:`litwatch.terminal`); a notebook may draw its own; by default nothing happens.
 
     >>> def meter(what, total, unit):
     ...     return lambda done, note="": print(what, done, unit, note)

@@ -20,8 +20,8 @@ from litwatch.browse import QUERIES, datasette_metadata
 from litwatch.cli import cli
 from litwatch.config import DEFAULT_TOPIC, Topic
 from litwatch.sync import import_file
-from litwatch.store import open_db
-from litwatch.store.schema import TABLES, VIEWS
+from litwatch.catalog import open_db
+from litwatch.catalog import schema
 
 from conftest import FIXTURES, SUBSET
 from datasette_plugins.pinned_today import pin_today
@@ -63,10 +63,10 @@ def test_metadata_describes_every_table_and_column(dbfile):
     meta = datasette_metadata(dbfile)
     tables = meta["databases"]["litwatch"]["tables"]
     db = sqlite_utils.Database(open_db(dbfile))
-    for name in TABLES:
+    for name in schema().tables:
         assert tables[name]["description"]
         assert set(tables[name]["columns"]) == set(db.table(name).columns_dict), name
-    for name in VIEWS:
+    for name in schema().views:
         assert tables[name]["description"] and name in db.view_names()
     assert tables["articles"]["fts_table"] == "articles_fts" and tables["articles_fts"]["hidden"]
     for name, canned in meta["databases"]["litwatch"]["queries"].items():
@@ -264,4 +264,4 @@ def test_serve_without_datasette_says_how_to_install(dbfile, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "datasette" else real(name, *a))
     result = CliRunner().invoke(cli, ["--db", str(dbfile), "serve"])
-    assert result.exit_code == 1 and "pip install 'litwatch[datasette]'" in result.output
+    assert result.exit_code == 1 and "-m pip install -e " in result.output and "[datasette]'" in result.output

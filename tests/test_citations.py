@@ -331,3 +331,37 @@ def test_export_keeps_a_group_name_with_a_comma_one_author(db):
     (entry,) = [e for e in rispy.loads(export("ris")) if e["accession_number"] == str(SAGE)]
     assert len(entry["authors"]) == authors
     assert entry["authors"][-1] == "SAGE Investigators on behalf of SCCM Discovery"
+
+
+def test_trials_export_as_the_report_zotero_saves_and_read_back(db):
+    """`litwatch export trials`: every trial of the topic as the RIS report (TY RPRT) Zotero's
+    ClinicalTrials.gov translator saves, and as a BibTeX @misc, read back by rispy and pybtex."""
+    import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json", topic="ketamine-ptsd")
+    trials = {r[0]: r[1:] for r in db.execute("SELECT nct_id, brief_title, lead_sponsor, first_posted FROM trials")}
+    assert len(trials) > 1
+
+    def export(fmt, *args):
+        result = CliRunner().invoke(cli, ["--db", db_path(db), "export", "trials", "--format", fmt, *args])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    text = export("ris", "--topic", "ketamine-ptsd")
+    records = ris_records(text)
+    assert len(records) == len(trials)
+    assert all(r[0] == ("TY", "RPRT") and {tag for tag, _ in r[1:]} <= set(ZOTERO_REPORT) for r in records)
+    entries = {e["issn"]: e for e in rispy.loads(text)}  # SN: the report number, the NCT number
+    assert set(entries) == set(trials)
+    for nct_id, (title, sponsor, posted) in trials.items():
+        e = entries[nct_id]
+        assert (e["type_of_reference"], e["title"], e["publisher"], e["type_of_work"]) == (
+            "RPRT", title, "ClinicalTrials.gov", "Clinical trial registration")
+        assert e["authors"] == [re.sub(r"\s*,\s*", " ", sponsor)]
+        assert e["date"] == posted.replace("-", "/") + "/" and e["urls"] == [f"https://clinicaltrials.gov/study/{nct_id}"]
+    bibtex = parse_string(export("bibtex"), "bibtex")
+    assert set(bibtex.entries) == set(trials) and {e.type for e in bibtex.entries.values()} == {"misc"}
+    assert all(e.fields["howpublished"] == f"ClinicalTrials.gov identifier: {key}" for key, e in bibtex.entries.items())
+    # --year-from/--year-to select by the year a trial was first posted, as its citation is dated.
+    latest = max(posted[:4] for _, _, posted in trials.values())
+    recent = {e["issn"] for e in rispy.loads(export("ris", "--year-from", latest))}
+    assert recent == {n for n, (_, _, posted) in trials.items() if posted[:4] == latest} != set(trials)
+    assert export("ris", "--topic", "another-topic") == ""

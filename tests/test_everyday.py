@@ -193,7 +193,7 @@ def test_no_ncbi_email_is_warned_once_per_run(run, services, tmp_path):
     result = run("--config", "two.toml", "fetch", "--source", "pubmed", env=env)
     warned = [line for line in result.stderr.splitlines() if "e-mail" in line]
     assert len(warned) == 1
-    assert "set email under [ncbi] in litwatch.toml or the NCBI_EMAIL environment variable" in warned[0]
+    assert "set email under [sources.pubmed] in litwatch.toml or the NCBI_EMAIL environment variable" in warned[0]
     configured = run("--config", "two.toml", "fetch", "--source", "pubmed", env={**env, "NCBI_EMAIL": "me@x.org"})
     assert "e-mail" not in configured.stderr
 
