@@ -3,7 +3,7 @@
     python benchmarks/fidelity.py [FILE ...] [--examples N]
 
 Each file is imported into a fresh temporary database by litwatch's own code path
-(``litwatch.store.open_db`` + ``litwatch.sync.import_file``). The same file is then read a
+(``litwatch.open_db`` + ``litwatch.sync.import_file``). The same file is then read a
 second time, independently: its records are cut out of the decompressed byte stream and
 read with lxml ElementPath written from the PubMed DTD documentation (pubmed_190101 /
 pubmed_240101, and nlmmedlinecitationset_160101 for the legacy MedlineCitationSet), not with
@@ -641,7 +641,7 @@ def pmid_of_raw(raw: bytes) -> int | None:
 
 
 def check_file(path: Path, tally: Tally, raw_sample: int) -> dict[str, Any]:
-    from litwatch.store import open_db
+    from litwatch.catalog import open_db
     from litwatch.store.raw import raw_record, raw_records
     from litwatch.sync import import_file
 
@@ -842,7 +842,7 @@ def check_merges(examples: int) -> tuple[int, int]:
     compared, values that agree)."""
     from itertools import permutations
 
-    from litwatch.store import open_db
+    from litwatch.catalog import open_db
     from litwatch.sync import import_file
 
     compared = agreed = 0

@@ -1,4 +1,4 @@
-"""litwatch: a research-literature watcher for PubMed and ClinicalTrials.gov, stored in SQLite.
+"""litwatch: a research-literature watcher (PubMed, ClinicalTrials.gov, Europe PMC...), stored in SQLite.
 
 The public API: every command of the ``litwatch`` command line is one call here.
 
@@ -14,7 +14,6 @@ from typing import Any
 from .version import __version__
 from .config import Config, Topic, load_config  # noqa: E402
 from .errors import LitwatchError  # noqa: E402
-from .store.db import open_db  # noqa: E402
 
 # Loaded on first use: they pull in the HTTP stack, the parsers and the report renderers.
 _API = {"update", "fetch", "import_paths", "build_report", "render_report", "write_report", "export",
@@ -27,6 +26,10 @@ def __getattr__(name: str) -> Any:
         from . import api
 
         return getattr(api, name)
+    if name == "open_db":  # the registered sources' schema: loaded with them
+        from .catalog import open_db
+
+        return open_db
     if name == "datasette_metadata":
         from .browse import datasette_metadata
 

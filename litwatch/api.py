@@ -30,7 +30,8 @@ from .redact import printable
 from .runs import RunResult, last_run_id, session, summary
 from .sources import all_sources, get
 from .sources.base import Source
-from .store.db import check_path, open_db, scalar, transaction
+from .catalog import open_db, schema
+from .store.db import check_path, scalar, transaction
 from .sync import fetch_topic, follow_links, import_file, unreachable
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,12 @@ def writing(db: Db, wait: float = 0.0, *, check_parsers: bool = True) -> Iterato
     with RunLock(db, wait=wait):
         conn = open_db(db)
         try:
-            abandoned = close_abandoned_runs(conn)
+            abandoned = close_abandoned_runs(conn, [s.family.table for s in all_sources()])
             if abandoned:
                 log.warning("marked %d run(s) of a process that died as interrupted", abandoned)
-                gaps.open_missing(conn)  # what those fetches were to cover is a gap
+            # What failed fetches without a gap were to cover is a gap: the runs of a process that
+            # died, and the failures recorded before gaps were (a database from before schema 5).
+            gaps.open_missing(conn)
             if check_parsers:
                 _check_parsers(conn)
             yield conn
@@ -209,9 +212,9 @@ def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), s
     down: set[str] = set()  # sources that could not be reached
     with writing(db, wait) as conn, session():
         first = last_run_id(conn)
-        for source in chosen:
-            advice = source.advice(config)
-            if advice:
+        for source in chosen:  # what a service asks of its clients, said once, if a topic asks it
+            advice = source.advice(config.settings(source))
+            if advice and any(source.query(t) is not None for t in _topics(config, topics)):
                 log.warning("%s", advice)
         for topic in _topics(config, topics):
             for source in chosen:
@@ -219,7 +222,7 @@ def fetch(db: Db, config: Config | None = None, *, topics: Iterable[str] = (), s
                     skip(f"{source.name} {topic.name}: skipped (the topic has no {source.label} query)")
                     continue
                 if source.name in down:
-                    unreachable(conn, source, topic, source.url(config))
+                    unreachable(conn, source, topic, config.settings(source).url)
                     skip(f"{source.name} {topic.name}: skipped ({source.label} could not be reached)")
                     continue
                 with contained(f"{source.name} {topic.name}", errors, on_error):
@@ -356,7 +359,7 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
     say = echo or (lambda line: None)
     with writing(db, wait) as conn, session():
         first = last_run_id(conn)
-        reachable = [s for s in all_sources() if probe(s.probe_url(config))]
+        reachable = [s for s in all_sources() if probe(s.probe_url(config.settings(s)))]
         if reachable:
             done = fetch(conn, config, on_result=on_result, on_error=on_error, progress=progress)
         elif not scalar(conn, "SELECT count(*) FROM runs WHERE status = 'success'"):
@@ -372,7 +375,7 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
             for topic in config.topics:  # the attempt is recorded, so the report says it failed
                 for source in all_sources():
                     if source.query(topic) is not None:
-                        unreachable(conn, source, topic, source.url(config))
+                        unreachable(conn, source, topic, config.settings(source).url)
             done = {"offline": True, "errors": []}
         errors: Errors = done["errors"]
         extra: dict[str, Any] = {key: done[key] for key in ("evidence", "offline") if key in done}
@@ -654,7 +657,7 @@ def check(db: str | Path, *, quick: bool = False, backup: str | Path | None = No
     started = time.monotonic()
     conn = connect_readonly(path)
     try:
-        found = examine(conn, path, quick=quick)
+        found = examine(conn, path, schema(), quick=quick)
         result = {"path": str(path), "sound": not found["problems"], **found, "bytes": store_bytes(path),
                   "seconds": round(time.monotonic() - started, 3), "backup": None}
         if backup is not None and result["sound"] and not result["schema"]:

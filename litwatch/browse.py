@@ -6,28 +6,18 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from .catalog import schema
+from .designs import STRONG
 from .errors import LitwatchError
+from .labels import IN_PROGRESS
 from .sources import all_sources
-from .store.schema import FTS, TABLES, VIEWS
+from .store.spec import sql_in
 
 # Datasette options of each table: the sources declare theirs.
 CORE_OPTIONS: dict[str, dict[str, Any]] = {
     "paper_trial_links": {"facets": ["source", "reference_type"]},
     "runs": {"facets": ["source", "kind", "status"], "sort_desc": "id"},
     "events": {"facets": ["topic", "kind"], "sort_desc": "run_id"},
-}
-VIEW_DESCRIPTIONS = {
-    "papers": "One row per paper, whichever sources returned it: PubMed records, and Europe PMC records without "
-              "a PubMed copy (preprints marked preprint = 1: not peer reviewed).",
-    "paper_topics": "The papers of each topic and how central they are to it, from every source.",
-    "recruiting_trials": "Trials recruiting, not yet recruiting or enrolling by invitation.",
-    "publications_by_year": "Journal publications and preprints per year and study design, retracted papers left out.",
-    "trial_publications": "Every paper-trial link with both titles.",
-    "unreported_trials": "Completed over 12 months ago, no results posted, no paper reporting them.",
-    "events": "What happened to each topic's core records, one row per event with a stable ID: new papers and "
-              "trials, trial status, phase, enrollment and date changes, results posted, papers retracted, "
-              "corrected, versioned, indexed or deleted, papers linked to a trial (what litwatch feed and notify "
-              "send).",
 }
 # The canned queries ask what the brief shows, for a topic (:topic, default: the brief's, the
 # first configured) and a relevance (:relevance: core, the default, as the brief's headline
@@ -40,9 +30,7 @@ _RELEVANCE = ("(relevance = coalesce(nullif(:relevance, ''), 'core') OR (:releva
 _X_RELEVANCE = _RELEVANCE.replace("(relevance", "(x.relevance").replace("AND relevance", "AND x.relevance")
 _LIVE = ("EXISTS (SELECT 1 FROM runs r WHERE r.kind = 'fetch' AND r.status = 'success' AND r.topic = {topic} "
          "AND r.source = {source})")
-_IN_PROGRESS = "('RECRUITING', 'NOT_YET_RECRUITING', 'ENROLLING_BY_INVITATION', 'ACTIVE_NOT_RECRUITING')"
-# A paper's source arm in the papers view: the first of its sources.
-_FIRST_SOURCE = "substr(p.sources, 1, instr(p.sources || ',', ',') - 1)"
+_IN_PROGRESS = sql_in(IN_PROGRESS)
 _LAST_UPDATE = ("(SELECT id FROM runs WHERE session = (SELECT max(session) FROM runs "
                 "WHERE kind IN ('fetch', 'import', 'follow')))")
 
@@ -61,7 +49,7 @@ def canned_queries(topic: str) -> dict[str, dict[str, str]]:
                 f"AND ({live_trials})))")
     paper_topics = f"SELECT paper_id, live_run_id FROM paper_topics WHERE topic = {t} AND {_RELEVANCE}"
     papers = (f"p.paper_id IN (SELECT paper_id FROM paper_topics WHERE topic = {t} AND {_RELEVANCE}) AND NOT "
-              f"(coalesce(p.origin, '') = 'sample' AND {_LIVE.format(topic=t, source=_FIRST_SOURCE)})")
+              f"(coalesce(p.origin, '') = 'sample' AND {_LIVE.format(topic=t, source='p.source')})")
     return {
         "recruiting_trials": {
             "title": "Recruiting trials",
@@ -88,16 +76,16 @@ def canned_queries(topic: str) -> dict[str, dict[str, str]]:
             "title": "Latest randomized trials and meta-analyses",
             "description": "Peer-reviewed papers of the topic (no preprints), not retracted, newest first.",
             "sql": "SELECT paper_id, pmid, pub_year, design, design_source, title, journal, doi FROM papers p "
-                   "WHERE design IN ('randomized controlled trial', 'meta-analysis', 'systematic review') "
+                   f"WHERE design IN {sql_in(STRONG)} "
                    f"AND NOT preprint AND NOT retracted AND {papers} "
                    "ORDER BY pub_year DESC, added DESC, paper_id DESC LIMIT 100"},
         "preprints": {
             "title": "Preprints (not peer reviewed)",
-            "description": "Preprints of the topic from Europe PMC, newest first, with their server and any journal "
-                           "version.",
+            "description": "Preprints of the topic not yet stored as a journal paper, newest first, with their server "
+                           "and their earlier versions.",
             "sql": "SELECT p.paper_id, p.server, p.published, p.title, p.design, p.doi, "
-                   "(SELECT group_concat(l.target) FROM europepmc_links l WHERE l.epmc_id = p.epmc_id "
-                   "AND l.kind = 'published_as') AS journal_version, p.url FROM papers p WHERE p.preprint "
+                   "(SELECT group_concat(v.version_id) FROM paper_versions v WHERE v.paper_id = p.paper_id) "
+                   "AS earlier_versions, p.source, p.url FROM papers p WHERE p.preprint "
                    f"AND NOT p.retracted AND {papers} ORDER BY p.published DESC, p.paper_id"},
         "papers_linked_to_trial": {
             "title": "Papers linked to each trial",
@@ -105,7 +93,7 @@ def canned_queries(topic: str) -> dict[str, dict[str, str]]:
             "sql": "SELECT * FROM trial_publications WHERE :nct_id = '' OR nct_id = upper(:nct_id)"},
         "unreported_trials": {
             "title": "Unreported trials",
-            "description": VIEW_DESCRIPTIONS["unreported_trials"] + " Of the topic.",
+            "description": schema().views["unreported_trials"].description + " Of the topic.",
             "sql": f"SELECT * FROM unreported_trials t WHERE {in_topic}"},
         "changes_in_last_update": {
             "title": "What changed in the last update",
@@ -149,36 +137,46 @@ def datasette_metadata(db_path: str | Path, topic: str = "ketamine-ptsd") -> dic
     options = dict(CORE_OPTIONS)
     for source in all_sources():
         options.update(source.table_options)
-    for name, spec in TABLES.items():
+    whole = schema()
+    for name, spec in whole.tables.items():
         tables[name] = {"description": spec.description, "columns": spec.docs, **options.get(name, {})}
         if len(spec.columns) > WIDE:
             tables[name].setdefault("size", WIDE_PAGE)
-    for name in FTS:
+    for name in whole.fts:
         # The FTS index is keyed by rowid: the pmid itself for articles (an INTEGER PRIMARY
         # KEY), SQLite's own rowid for trials (keyed by a text NCT ID).
-        (pk,) = TABLES[name].pk_columns  # every indexed table has a one-column key
-        integer_pk = TABLES[name].types[pk] is int
+        (pk,) = whole.tables[name].pk_columns  # every indexed table has a one-column key
+        integer_pk = whole.tables[name].types[pk] is int
         tables[name].update(fts_table=f"{name}_fts", fts_pk=pk if integer_pk else "rowid")
         for suffix in ("_fts", "_fts_config", "_fts_data", "_fts_docsize", "_fts_idx"):
             tables[f"{name}{suffix}"] = {"hidden": True}
-    for name in VIEWS:
-        tables[name] = {"description": VIEW_DESCRIPTIONS[name]}
+    for name, view in whole.views.items():
+        tables[name] = {"description": view.description, **options.get(name, {})}
     return {
         "title": "litwatch: research on ketamine for PTSD and other watched topics",
-        "description": "Papers (PubMed, Europe PMC with preprints) and ClinicalTrials.gov studies of the watched "
-                       "topics, normalized by litwatch, with paper-trial links, study designs and trial change "
-                       "history.",
+        "description": "Papers and trials of the watched topics from " + _sources_in_words() + ", normalized by "
+                       "litwatch, with paper-trial links, study designs and trial change history.",
         "source": ", ".join(f"{s.label} ({s.service})" for s in all_sources()),
         "source_url": "https://github.com/litwatch/litwatch",
-        "license": "PubMed and ClinicalTrials.gov data: U.S. National Library of Medicine terms",
-        "license_url": "https://www.nlm.nih.gov/databases/download/terms_and_conditions.html",
+        "license": "; ".join(f"{s.label} data: {s.terms[0]}" for s in all_sources() if s.terms),
+        "license_url": next((s.terms[1] for s in all_sources() if s.terms), ""),
         "databases": {Path(db_path).stem: {"tables": tables, "queries": canned_queries(topic)}},
     }
 
 
-MAIN_TABLES = ("articles", "article_topics", "article_publication_types", "article_mesh", "trials",
-               "trial_topics", "trial_locations", "trial_conditions", "trial_interventions",
-               "paper_trial_links", "trial_changes", "runs", "europepmc_records", "europepmc_topics")
+def _sources_in_words() -> str:
+    labels = [s.label for s in all_sources()]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+# litwatch's own tables frames() gives; each source names its own (Source.main_tables).
+MAIN_TABLES = ("paper_trial_links", "runs")
+
+
+def main_tables() -> tuple[str, ...]:
+    """The tables :func:`frames` gives: each source's main ones, then litwatch's."""
+    return tuple(name for s in all_sources()
+                 for name in (s.main_tables or (s.family.table, s.family.topics))) + MAIN_TABLES
 
 
 def frames(db: Any) -> dict[str, Any]:
@@ -194,4 +192,4 @@ def frames(db: Any) -> dict[str, Any]:
         conn = sqlite3.connect(db)
     else:
         conn = getattr(db, "conn", db)
-    return {name: pd.read_sql_query(f"SELECT * FROM [{name}]", conn) for name in (*MAIN_TABLES, *VIEWS)}
+    return {name: pd.read_sql_query(f"SELECT * FROM [{name}]", conn) for name in (*main_tables(), *schema().views)}

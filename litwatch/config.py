@@ -1,7 +1,9 @@
-"""Configuration: topics to watch, NCBI identity, service base URLs, the run time budget.
+"""Configuration: the topics to watch, each source's options (``[sources.<name>]``, as each
+source declares them), service base URLs, the run time budget, where digests go.
 
 Read from a TOML file (``litwatch.toml``) and the environment; the environment wins.
-Without a file the built-in ``ketamine-ptsd`` topic is used.
+Without a file the built-in ``ketamine-ptsd`` topic is used, asked of every source in the
+query that source declares for it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import os
 import re
 import tomllib
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, Mapping
 
 from . import redact
 from .errors import ConfigError
+from .settings import Claim, Notify, SourceSettings, Topic
+from .sources import all_sources
 
 log = logging.getLogger(__name__)
 
@@ -28,68 +33,11 @@ DEFAULT_CONFIG_NAME = "litwatch.toml"
 # answers slowly forever or pages without end.
 DEFAULT_RUN_BUDGET_MINUTES = 60.0
 
-# The query a medical librarian would write: MeSH headings (exploded) plus free-text
-# title/abstract words, so records not yet MeSH-indexed (most new ones) are found too.
-# Esketamine and arketamine map to the Ketamine heading but are also searched as words.
-DEFAULT_PUBMED_QUERY = (
-    '("Ketamine"[MeSH Terms] OR ketamine[tiab] OR esketamine[tiab] OR arketamine[tiab]'
-    ' OR "Spravato"[tiab])'
-    ' AND ("Stress Disorders, Post-Traumatic"[MeSH Terms] OR "Combat Disorders"[MeSH Terms]'
-    ' OR PTSD[tiab] OR "posttraumatic stress"[tiab] OR "post-traumatic stress"[tiab]'
-    ' OR "post traumatic stress"[tiab] OR "combat stress"[tiab])'
-)
-DEFAULT_CTGOV_CONDITION = 'PTSD OR "Posttraumatic Stress Disorder" OR "Post-traumatic Stress"'
-DEFAULT_CTGOV_INTERVENTION = "ketamine OR esketamine OR arketamine"
-# Europe PMC: the same two concepts in titles and abstracts, over every source it indexes
-# (PubMed, PMC, preprint servers...); its records from PubMed are the PubMed papers.
-DEFAULT_EUROPEPMC_QUERY = (
-    '(TITLE_ABS:(ketamine OR esketamine OR arketamine OR spravato))'
-    ' AND (TITLE_ABS:(PTSD OR "posttraumatic stress" OR "post-traumatic stress" OR "post traumatic stress"'
-    ' OR "combat stress"))'
-)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A claim an article on the topic makes, as a question about outcomes: ``terms`` name the
-    outcomes that would test it (instruments, symptoms, timings: "PCL-5", "suicidal ideation",
-    "24 hours"). A core paper bears on the claim only through a sentence of its abstract that
-    names one of them; a registered trial, through an outcome measure that does. With
-    ``only_with``, only papers and trials that also name one of those (e.g. "psychotherapy")
-    count: a claim about a combination."""
-
-    name: str
-    terms: tuple[str, ...]
-    only_with: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Topic:
-    """One subject to watch: its name (for commands), its title (for readers), the query each
-    source is asked (keyed by source name; a topic may use any subset of sources), its two
-    concepts and the claims the report weighs the evidence for."""
-
-    name: str
-    queries: Mapping[str, Any] = field(default_factory=dict)
-    title: str = ""
-    # The topic's two concepts: a record is core to the topic when both appear in it.
-    intervention_terms: tuple[str, ...] = ()
-    condition_terms: tuple[str, ...] = ()
-    claims: tuple[Claim, ...] = ()
-
-    @property
-    def display_title(self) -> str:
-        """What a reader sees: the title, else the name."""
-        return self.title or self.name
-
-
-DEFAULT_TOPIC = Topic(
+# The built-in topic's concepts and claims; each source asks its own query for it (its
+# ``default_query``), see :func:`default_topic`.
+BUILTIN_TOPIC = Topic(
     name="ketamine-ptsd",
     title="Ketamine for PTSD",
-    queries={"pubmed": DEFAULT_PUBMED_QUERY,
-             "ctgov": {"condition": DEFAULT_CTGOV_CONDITION, "intervention": DEFAULT_CTGOV_INTERVENTION,
-                       "term": ""},
-             "europepmc": DEFAULT_EUROPEPMC_QUERY},
     intervention_terms=("ketamine", "esketamine", "arketamine", "Spravato", "Ketalar"),
     condition_terms=("PTSD", "posttraumatic stress", "post-traumatic stress", "post traumatic stress",
                      "Stress Disorders, Post-Traumatic", "combat stress", "combat disorder",
@@ -121,34 +69,29 @@ DEFAULT_TOPIC = Topic(
 )
 
 
-@dataclass(frozen=True)
-class Notify:
-    """Where `litwatch notify` sends its digest: an SMTP server and the addresses. The
-    password comes from the environment only (LITWATCH_SMTP_PASSWORD), never the file."""
+@cache
+def default_topic() -> Topic:
+    """The built-in topic, asked of every source that declares a query for it."""
+    return replace(BUILTIN_TOPIC, queries={s.name: s.default_query for s in all_sources() if s.default_query})
 
-    smtp_host: str
-    sender: str
-    to: tuple[str, ...]
-    smtp_port: int | None = None  # default by security: 587 starttls, 465 ssl, 25 none
-    security: str = "starttls"
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
 
-    @property
-    def port(self) -> int:
-        return self.smtp_port or {"starttls": 587, "ssl": 465}.get(self.security, 25)
+def __getattr__(name: str) -> Any:
+    # DEFAULT_TOPIC is made on first use: it asks the registered sources for their queries,
+    # which `litwatch --help` need not load.
+    if name == "DEFAULT_TOPIC":
+        return default_topic()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
 class Config:
     """Everything litwatch needs to know besides the database path."""
 
-    topics: tuple[Topic, ...] = (DEFAULT_TOPIC,)
-    ncbi_api_key: str | None = None
-    ncbi_email: str | None = None
-    ncbi_tool: str = "litwatch"
+    topics: tuple[Topic, ...] = field(default_factory=lambda: (default_topic(),))
     # Base URL of each source's service, by source name; a source not named uses its default.
     urls: Mapping[str, str] = field(default_factory=dict)
+    # Each source's options ([sources.<name>]), by source name: e.g. PubMed's NCBI identity.
+    sources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     notify: Notify | None = None
     # How long one run may take before it stops and is recorded as failed.
     run_budget_minutes: float = DEFAULT_RUN_BUDGET_MINUTES
@@ -171,15 +114,16 @@ class Config:
         known = ", ".join(t.name for t in self.topics)
         raise ConfigError(f"unknown topic {name!r} (configured: {known})")
 
+    def settings(self, source: Any) -> SourceSettings:
+        """What ``source`` is told: its base URL and its options (their defaults when unset)."""
+        given = self.sources.get(source.name, {})
+        values = {o.key: given.get(o.key) or o.default for o in source.options if given.get(o.key) or o.default}
+        return SourceSettings(self.urls.get(source.name, source.default_url), values)
 
-_TOP_KEYS = {"ncbi", "services", "run", "report", "topics", "notify"}
-_NCBI_KEYS = {"api_key": "ncbi_api_key", "email": "ncbi_email", "tool": "ncbi_tool"}
+
+_TOP_KEYS = {"sources", "services", "run", "report", "topics", "notify"}
 _TOPIC_KEYS = {"name", "title", "intervention_terms", "condition_terms", "claims"}
-# Keys of the first release, still read: key -> (source, query key).
-_OLD_TOPIC_KEYS = {"pubmed_query": ("pubmed", "query"), "ctgov_condition": ("ctgov", "condition"),
-                   "ctgov_intervention": ("ctgov", "intervention"), "ctgov_term": ("ctgov", "term")}
 _LIST_KEYS = {"intervention_terms", "condition_terms"}
-_ENV = {"NCBI_API_KEY": "ncbi_api_key", "NCBI_EMAIL": "ncbi_email"}
 BUDGET_ENV = "LITWATCH_RUN_BUDGET"
 
 
@@ -198,19 +142,21 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
     if path is not None:
         source = str(path)
         values = _read_toml(Path(path))
-    for var, attr in _ENV.items():
-        if env.get(var):
-            values[attr] = env[var]
     if env.get(BUDGET_ENV):
         values["run_budget_minutes"] = _minutes(env[BUDGET_ENV], BUDGET_ENV)
     urls = dict(values.pop("urls", {}))
+    options: dict[str, dict[str, str]] = values.pop("sources", {})
     for service in all_sources():
         if env.get(service.url_env):
             urls[service.name] = _check_url(env[service.url_env], service.url_env)
+        for option in service.options:
+            if option.env and env.get(option.env):
+                options.setdefault(service.name, {})[option.key] = env[option.env]
+            value = options.get(service.name, {}).get(option.key)
+            if option.secret:  # scrubbed from every message, log line and stored error from now on
+                redact.register(value)
     values["notify"] = _notify(values.pop("notify", {}), env)
-    config = Config(source_path=source, urls=urls, **values)
-    # Scrubbed from every message, log line and stored error from now on, wherever they echo.
-    redact.register(config.ncbi_api_key)
+    config = Config(source_path=source, urls=urls, sources=options, **values)
     redact.register(config.notify.password if config.notify else None)
     for url in urls.values():
         redact.register_url(url)
@@ -229,13 +175,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config {e}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"config {path}: not valid TOML: {e}") from None
-    _reject_unknown(data, _TOP_KEYS, "")
-    values: dict[str, Any] = {}
-    ncbi = _table(data, "ncbi")
-    _reject_unknown(ncbi, set(_NCBI_KEYS), "ncbi.")
-    for key, attr in _NCBI_KEYS.items():
-        if key in ncbi:
-            values[attr] = _string(ncbi[key], f"ncbi.{key}") or None
+    _reject_unknown(data, _TOP_KEYS | set(_old_tables()), "")
+    values: dict[str, Any] = {"sources": _source_options(data)}
     services = _table(data, "services")
     by_key = {source.url_key: source.name for source in all_sources()}
     _reject_unknown(services, set(by_key), "services.")
@@ -253,9 +194,45 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if "topics" in data:
         values["topics"] = _topics(data["topics"])
     values["notify"] = _table(data, "notify")
-    if values.get("ncbi_tool") is None:
-        values.pop("ncbi_tool", None)
     return values
+
+
+def _source_options(data: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Each source's options from its ``[sources.<name>]`` table, and from where an earlier
+    litwatch read them (``[ncbi] email``), which is still read: the new place wins."""
+    tables = _table(data, "sources")
+    sources = {s.name: s for s in all_sources()}
+    _reject_unknown(tables, set(sources), "sources.")
+    options: dict[str, dict[str, str]] = {}
+    for name, source in sources.items():
+        table = tables.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"config key 'sources.{name}' must be a table ([sources.{name}])")
+        _reject_unknown(table, {o.key for o in source.options}, f"sources.{name}.")
+        for option in source.options:
+            key, value = f"sources.{name}.{option.key}", table.get(option.key)
+            if value is None and option.old:
+                old_table, old_key = option.old.split(".")
+                value, key = _table(data, old_table).get(old_key), option.old
+                if value is not None:
+                    log.warning("config key '%s' is read as [sources.%s] %s (write it there; it is still read "
+                                "here)", option.old, name, option.key)
+            if value is not None and _string(value, key):
+                options.setdefault(name, {})[option.key] = _one_line(value, key)
+    for old, keys in _old_tables().items():
+        _reject_unknown(_table(data, old), keys, f"{old}.")
+    return options
+
+
+def _old_tables() -> dict[str, set[str]]:
+    """Tables where an earlier litwatch read source options, and their keys (``ncbi``: email...)."""
+    tables: dict[str, set[str]] = {}
+    for source in all_sources():
+        for option in source.options:
+            if option.old:
+                table, key = option.old.split(".")
+                tables.setdefault(table, set()).add(key)
+    return tables
 
 
 def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -280,7 +257,8 @@ def _topic(item: Any, where: str) -> Topic:
         raise ConfigError(f"config key '{where}' must be a table")
     item = dict(item)
     queries: dict[str, Any] = {}
-    for old, (source, key) in _OLD_TOPIC_KEYS.items():
+    old_keys = {old: (s.name, key) for s in all_sources() for old, key in s.old_topic_keys.items()}
+    for old, (source, key) in old_keys.items():
         if old in item:
             log.warning("config key '%s.%s' is from litwatch 0.1; write it as [topics.%s] %s = ... "
                         "(it is still read)", where, old, source, key)
@@ -419,7 +397,7 @@ def _one_line(value: str, key: str) -> str:
     return value
 
 
-def _reject_unknown(table: dict, allowed: set[str], prefix: str) -> None:
+def _reject_unknown(table: dict, allowed: "set[str] | frozenset[str]", prefix: str) -> None:
     for key in table:
         if key not in allowed:
             raise ConfigError(f"config key '{prefix}{key}' is not recognised")
@@ -488,28 +466,27 @@ def _check_url(value: str, key: str) -> str:
     return value.rstrip("/")
 
 
-def all_sources() -> list[Any]:
-    from .sources import all_sources as sources
-
-    return sources()
-
-
 def config_template() -> str:
     """A commented litwatch.toml holding the built-in topic (what ``litwatch init`` writes)."""
     sources = all_sources()
-    envs = ", ".join(["NCBI_API_KEY", "NCBI_EMAIL"] + [s.url_env for s in sources] + [BUDGET_ENV])
+    topic = default_topic()
+    envs = ", ".join([o.env for s in sources for o in s.options if o.env] + [s.url_env for s in sources]
+                     + [BUDGET_ENV])
     lines = [
         "# litwatch configuration. Every key is optional; environment variables win over",
         f"# this file: {envs}.",
         "",
-        "[ncbi]",
-        "# An NCBI API key raises the request rate from 3 to 10 per second.",
-        "# Prefer the NCBI_API_KEY environment variable: it keeps the key out of this file.",
-        '# api_key = ""',
-        "# NCBI asks every client to name itself and give a contact address.",
-        '# email = "you@example.org"',
-        'tool = "litwatch"',
-        "",
+    ]
+    for s in sources:
+        if not s.options:
+            continue
+        lines.append(f"[sources.{s.name}]")
+        for option in s.options:
+            lines += [f"# {line}" for line in option.help.splitlines()]
+            value = f"{option.key} = {_toml(option.default or option.example)}"
+            lines.append(value if option.default else f"# {value}")
+        lines.append("")
+    lines += [
         "[services]",
         "# Base URLs, e.g. to go through a proxy or a local stand-in.",
         *[f"{s.url_key} = {_toml(s.default_url)}" for s in sources],
@@ -528,17 +505,17 @@ def config_template() -> str:
         "# One [[topics]] table per subject. The first one is the default topic.",
         "[[topics]]",
         "# The name is what commands take (--topic); the title is what readers see.",
-        f"name = {_toml(DEFAULT_TOPIC.name)}",
-        f"title = {_toml(DEFAULT_TOPIC.title)}",
+        f"name = {_toml(topic.name)}",
+        f"title = {_toml(topic.title)}",
         "# The topic's two concepts. A paper or trial is \"core\" when a term of each appears in its",
         "# title, abstract, MeSH, keywords, conditions or interventions.",
-        f"intervention_terms = {json.dumps(list(DEFAULT_TOPIC.intervention_terms))}",
-        f"condition_terms = {json.dumps(list(DEFAULT_TOPIC.condition_terms))}",
+        f"intervention_terms = {json.dumps(list(topic.intervention_terms))}",
+        f"condition_terms = {json.dumps(list(topic.condition_terms))}",
         "",
         "# What each source is asked. Leave a source's table out and the topic does not use it.",
     ]
     for s in sources:
-        query = DEFAULT_TOPIC.queries.get(s.name)
+        query = topic.queries.get(s.name)
         if query is None:
             continue
         lines += [f"[topics.{s.name}]", *(f"# {line}" for line in s.query_help.splitlines())]
@@ -551,7 +528,7 @@ def config_template() -> str:
               "# brief quotes it; a title alone never counts); a registered trial, through a primary or",
               "# secondary outcome measure that names one. 'only_with' (optional) keeps the papers and",
               "# trials that also name one of its terms: a claim about a combination."]
-    for claim in DEFAULT_TOPIC.claims:
+    for claim in topic.claims:
         lines += ["[[topics.claims]]", f"name = {_toml(claim.name)}", f"terms = {json.dumps(list(claim.terms))}"]
         if claim.only_with:
             lines.append(f"only_with = {json.dumps(list(claim.only_with))}")

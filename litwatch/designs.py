@@ -41,6 +41,11 @@ COMMENTARY = "commentary / editorial / letter"
 OTHER = "other"
 DESIGNS = (META_ANALYSIS, SYSTEMATIC_REVIEW, RCT, NON_RANDOMIZED, SINGLE_ARM, OBSERVATIONAL,
            CASE_REPORT, NARRATIVE_REVIEW, PROTOCOL, PRECLINICAL, COMMENTARY, OTHER)
+# Design groups: the one definition the views (SQL, through litwatch.store.spec.sql_in) and
+# the report use. Studies of people that report what they found (a paper of one of these
+# reports its trial's results); the designs the brief and the events single out.
+EMPIRICAL = (RCT, NON_RANDOMIZED, SINGLE_ARM, OBSERVATIONAL, CASE_REPORT)
+STRONG = (META_ANALYSIS, SYSTEMATIC_REVIEW, RCT)
 
 # Publication types, strongest evidence first: the first that a record carries decides.
 PUBLICATION_TYPE_DESIGNS = [

@@ -15,8 +15,9 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
-from .designs import META_ANALYSIS, PROTOCOL, RCT, SYSTEMATIC_REVIEW
+from .designs import PROTOCOL, STRONG
 from .labels import phase_label, status_label
+from .sources import label
 
 RECORD_KINDS = ("new_paper", "new_preprint", "new_trial", "trial_status", "trial_results", "trial_completion_date",
                 "trial_start_date", "trial_phase", "trial_enrollment", "trial_paper", "paper_retracted",
@@ -25,7 +26,6 @@ RECORD_KINDS = ("new_paper", "new_preprint", "new_trial", "trial_status", "trial
 MONITORING_KINDS = ("left_search", "gap_opened", "gap_closed")
 KINDS = RECORD_KINDS + MONITORING_KINDS
 IMPORTANCE = ("high", "normal", "low")
-_STRONG = (RCT, META_ANALYSIS, SYSTEMATIC_REVIEW)
 _STATUS_NEWS = {"RECRUITING": "started recruiting", "NOT_YET_RECRUITING": "is about to recruit (not yet recruiting)",
                 "ENROLLING_BY_INVITATION": "is enrolling by invitation",
                 "ACTIVE_NOT_RECRUITING": "stopped recruiting (active, not recruiting)", "COMPLETED": "completed",
@@ -100,7 +100,7 @@ def _new_paper(kind: str, name: str, design: str | None, detail: str | None) -> 
     how = " (design inferred from wording)" if detail == "inferred" and design != "other" else ""
     if kind == "new_preprint":
         return f"New preprint, not peer reviewed: {name}", "normal"
-    if design in _STRONG:
+    if design in STRONG:
         return f"New {design}{how}: {name}", "high"
     if design == PROTOCOL:
         return f"New study protocol: {name}", "normal"
@@ -165,6 +165,4 @@ def _monitoring(kind: str, record_id: str, name: str, old: str | None, new: str 
 
 
 def _label(source: str | None) -> str:
-    from .gaps import label
-
     return label(source or "")

@@ -26,14 +26,13 @@ import re
 import sqlite3
 from typing import Any, Iterable
 
-from .config import Topic
+from .settings import Topic
 from .designs import RULES_VERSION
 from .sources import all_sources
 from .sources.base import Source, in_keys
 from .store.db import transaction
 from .store.writes import changed_since
 
-NCT_ID = re.compile(r"\bNCT\s?([0-9]{8})\b", re.IGNORECASE | re.ASCII)  # ASCII digits only
 RELEVANCE = ("core", "intervention", "condition", "none")
 
 

@@ -13,7 +13,8 @@ import html
 import urllib.parse
 from datetime import datetime, timezone
 
-from .config import Topic
+from .settings import Topic
+from .sources import all_sources
 from .events import Event
 from .redact import plain, web_url
 
@@ -31,7 +32,7 @@ def entry_id(event: Event) -> str:
 
 def atom(topic: Topic, events: list[Event], *, link: str | None = None) -> str:
     """The feed as Atom XML text. ``link`` is the page the feed stands for (the published
-    report, say); by default the topic's PubMed search."""
+    report, say); by default the topic's search on the site of its first source."""
     import feedgenerator
 
     class Feed(feedgenerator.Atom1Feed):
@@ -68,7 +69,10 @@ def _when(stamp: str) -> datetime:
 
 
 def _search_url(topic: Topic) -> str:
-    query = topic.queries.get("pubmed")
-    if isinstance(query, str) and query:
-        return "https://pubmed.ncbi.nlm.nih.gov/?" + urllib.parse.urlencode({"term": query})
-    return "https://clinicaltrials.gov/"
+    """The topic's search on the first of its sources' sites that shows one."""
+    for source in all_sources():
+        query = source.query(topic)
+        url = source.search_url(query) if query else None
+        if url:
+            return url
+    return "https://pubmed.ncbi.nlm.nih.gov/"  # a topic none of whose sources has a site search

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from .sources import label
 from .store.db import transaction
 
 STATUSES = ("failed", "interrupted")
@@ -154,13 +155,3 @@ def notices(gaps: list[Gap]) -> list[str]:
         out.append(f"{who}: no monitoring {window} for topic {gaps[0].topic} ({updates} of that window did not "
                    f"finish); the next successful update covers it.")
     return out
-
-
-def label(source: str) -> str:
-    """A source's name as a reader calls it (the name itself for a source litwatch no longer has)."""
-    from .sources import get
-
-    try:
-        return get(source).label
-    except KeyError:
-        return source

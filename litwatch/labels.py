@@ -26,6 +26,11 @@ STATUSES = {
     "APPROVED_FOR_MARKETING": "Approved for marketing",
     "WITHHELD": "Withheld",
 }
+# Status groups: the one definition the views (SQL, through sql_in) and the report use.
+RECRUITING = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION")  # taking or about to take people
+IN_PROGRESS = RECRUITING + ("ACTIVE_NOT_RECRUITING",)  # under way
+STOPPED = ("TERMINATED", "WITHDRAWN", "SUSPENDED")  # ended or halted before completion
+COMPLETED = "COMPLETED"
 DATE_TYPES = {"ACTUAL": "actual", "ESTIMATED": "estimated", "ANTICIPATED": "anticipated"}
 
 

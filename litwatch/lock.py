@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
 import sqlite3
 
@@ -144,17 +144,16 @@ def abandoned_runs(conn: sqlite3.Connection, db_path: str | Path) -> list[int]:
 ABANDONED = "the process ended before the run finished"
 
 
-def close_abandoned_runs(conn: sqlite3.Connection) -> int:
+def close_abandoned_runs(conn: sqlite3.Connection, tables: Iterable[str]) -> int:
     """Mark runs left 'running' by a process that died (only call while holding the lock),
-    with the counts of what they stored before they died (the records they saw)."""
-    from .sources import all_sources
-
+    with the counts of what they stored before they died (the records they saw in the record
+    tables ``tables``: each source's main table)."""
+    tables = list(tables)
     abandoned = [r[0] for r in conn.execute("SELECT id FROM runs WHERE status = 'running'")]
     with transaction(conn):
         for run_id in abandoned:
             received = new = 0
-            for source in all_sources():
-                table = source.family.table
+            for table in tables:
                 seen, first = conn.execute(f"SELECT count(*), sum(first_run_id = ?) FROM [{table}] "
                                            f"WHERE seen_run_id = ?", [run_id, run_id]).fetchone()
                 received, new = received + seen, new + (first or 0)

@@ -42,7 +42,8 @@ from .config import Config, Notify, Topic
 from .errors import LitwatchError
 from .events import IMPORTANCE, Event, events
 from .redact import plain, printable, web_url
-from .store.db import now, open_db, transaction
+from .catalog import open_db
+from .store.db import now, transaction
 
 log = logging.getLogger(__name__)
 

@@ -42,8 +42,8 @@ def reconcile_topic(conn: sqlite3.Connection, config: Config, source: Source, to
     if not reconciles(source):
         raise LitwatchError(f"{source.label} cannot list a search's IDs alone; it is not reconciled")
     budget = _budget(config)
-    client = client or source.client(config, budget=budget)
-    params: dict[str, Any] = {"url": source.url(config)}
+    client = client or source.client(config.settings(source), budget=budget)
+    params: dict[str, Any] = {"url": config.settings(source).url}
     with recorded_run(conn, topic=topic.name, source=source.name, kind="reconcile", query=source.query_text(topic),
                       params=params, stats=client.http.stats) as (run_id, counts), \
             _within(budget, client, source, counts):

@@ -19,6 +19,7 @@ from .version import __version__
 from .errors import LitwatchError
 from .redact import redact
 from .store.db import now, transaction
+from .lock import ABANDONED
 from .store.writes import Counts
 
 if TYPE_CHECKING:  # the HTTP stack loads only for runs that use the network
@@ -166,8 +167,6 @@ def show_interrupted(conn: sqlite3.Connection, run_ids: list[int]) -> None:
     cannot record it (a read-only database): a temporary view ``runs`` stands in front of
     the table for this connection's queries, with those runs' status and error as
     :func:`~litwatch.lock.close_abandoned_runs` would record them."""
-    from .lock import ABANDONED
-
     if not run_ids:
         return
     ids = ", ".join(str(int(i)) for i in run_ids)

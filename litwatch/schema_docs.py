@@ -1,54 +1,60 @@
-"""The README's schema section, generated from the table declarations
-(``python -m litwatch.schema_docs README.md``); a test checks that the README is current."""
+"""The README's schema section, generated whole from a database the schema creates: every
+table, view and full-text index it holds, with their columns as SQLite lists them and each
+column's one line of documentation from its declaration
+(``python -m litwatch.schema_docs README.md``; a test checks the README against a live database)."""
 
 from __future__ import annotations
 
-from .store.schema import TABLES
+import sqlite3
 
-# One line per column, declared beside each column's type in the table specs.
-COLUMNS: dict[str, dict[str, str]] = {name: spec.docs for name, spec in TABLES.items()}
+from .catalog import schema
+from .store.schema import Schema, columns_of, ensure_schema
+
+START, END = "<!-- schema:start -->\n", "<!-- schema:end -->"
 
 
-def markdown() -> str:
-    """The README's schema section: every table and column, one line each."""
+def live(whole: Schema | None = None) -> sqlite3.Connection:
+    """An empty database in memory with every table, view and index of ``whole`` (the
+    registered sources' schema)."""
+    conn = sqlite3.connect(":memory:")
+    ensure_schema(conn, whole or schema())
+    return conn
+
+
+def markdown(whole: Schema | None = None) -> str:
+    """The README's schema section: every table and view with its columns (one line each), then
+    the full-text indexes."""
+    whole = whole or schema()
+    conn = live(whole)
     lines = []
-    for table, spec in TABLES.items():
+    for table, spec in whole.tables.items():
         pk = spec.pk if isinstance(spec.pk, str) else ", ".join(spec.pk)
-        lines.append(f"**`{table}`** ({spec.description} Primary key: {pk}.)")
+        lines += [f"**`{table}`** ({spec.description} Primary key: {pk}.)", ""]
+        for column in columns_of(conn, table):
+            lines.append(f"- `{column}`: {spec.docs[column]}")
         lines.append("")
-        for column, doc in spec.docs.items():
-            lines.append(f"- `{column}`: {doc}")
-        lines.append("")
-    lines.append("**`recruiting_trials`** (view): trials recruiting, not yet recruiting or enrolling by "
-                 "invitation, with their countries, by expected primary completion.")
-    lines.append("")
-    lines.append("**`publications_by_year`** (view): publications per year and design, retracted left out.")
-    lines.append("")
-    lines.append("**`trial_publications`** (view): every paper-trial link with both titles (empty when a "
-                 "side is not stored), design and evidence.")
-    lines.append("")
-    lines.append("**`unreported_trials`** (view): trials completed (status COMPLETED, primary "
-                 "completion, else completion, over 12 months ago) with no results posted and no "
-                 "linked paper reporting them (a RESULT reference, or a linked randomized, "
-                 "non-randomized, single-arm, observational or case study that is not retracted): "
-                 "`nct_id`, `brief_title`, `lead_sponsor`, `lead_sponsor_class`, `enrollment`, "
-                 "`completed`, `url`.")
-    lines.append("")
-    lines.append("**`articles_fts`**, **`trials_fts`**: SQLite FTS5 indexes (porter stemming) over "
-                 "`articles.title` and `abstract`, and over `trials.brief_title`, `official_title`, "
-                 "`acronym`, `brief_summary`, `conditions` and `interventions`; kept current by "
-                 "triggers; Datasette's search box uses them.")
-    return "\n".join(lines) + "\n"
+    for name, view in whole.views.items():
+        lines += [f"**`{name}`** (view: {view.description})", "",
+                  "Columns: " + ", ".join(f"`{c}`" for c in columns_of(conn, name)) + ".", ""]
+    for table in whole.fts:
+        indexed = ", ".join(f"`{c}`" for c in columns_of(conn, f"{table}_fts"))
+        lines += [f"**`{table}_fts`** (full-text index, SQLite FTS5 with porter stemming, over {indexed} of "
+                  f"`{table}`; kept current as records are written; Datasette's search box uses it)", ""]
+    return "\n".join(lines)
+
+
+def section(text: str) -> str:
+    """The schema section of a README's text."""
+    return text.split(START, 1)[1].split(END, 1)[0]
 
 
 def update(path: str) -> None:
     """Rewrite the part of ``path`` between the schema markers with :func:`markdown`."""
     text = open(path, encoding="utf-8").read()
-    start, end = "<!-- schema:start -->\n", "<!-- schema:end -->"
-    head, rest = text.split(start, 1)
-    tail = rest.split(end, 1)[1]
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
     with open(path, "w", encoding="utf-8") as f:
-        f.write(head + start + markdown() + end + tail)
+        f.write(head + START + markdown() + END + tail)
 
 
 if __name__ == "__main__":

@@ -42,11 +42,11 @@ def fetch_topic(conn: sqlite3.Connection, config: Config, source: Source, topic:
     :raises LitwatchError: after recording the run as failed (what arrived is kept).
     """
     budget = _budget(config)
-    client = client or source.client(config, budget=budget)
+    client = client or source.client(config.settings(source), budget=budget)
     window = None if full else (since or gaps.widen(conn, source.name, topic.name,
                                                      incremental_start(conn, topic.name, source.name)))
     params: dict[str, Any] = {"mode": "full" if window is None else "incremental",
-                              "since": window.isoformat() if window else None, "url": source.url(config)}
+                              "since": window.isoformat() if window else None, "url": config.settings(source).url}
     with _gap_on_failure(conn) as opened, \
             recorded_run(conn, topic=topic.name, source=source.name, kind="fetch", query=source.query_text(topic),
                          params=params, stats=client.http.stats) as (run_id, counts), \
@@ -159,7 +159,7 @@ def follow_links(conn: sqlite3.Connection, config: Config, sources: Iterable[Sou
                          source.unit, absent.next_try(conn, source.name))
             continue
         budget = _budget(config)
-        client = (clients or {}).get(source.name) or source.client(config, budget=budget)
+        client = (clients or {}).get(source.name) or source.client(config.settings(source), budget=budget)
         params: dict[str, Any] = {"ids": ids, "known_absent": len(known)}
         with recorded_run(conn, topic=None, source=source.name, kind="follow", params=params,
                           stats=client.http.stats) as (run_id, counts), _within(budget, client, source, counts):
@@ -236,12 +236,4 @@ def reparse(conn: sqlite3.Connection, sources: Iterable[Source] | None = None) -
     return results
 
 
-def import_paths(conn: sqlite3.Connection, paths: Iterable[str | Path], **kwargs: Any) -> list[RunResult]:
-    """Import files one after the other; see :func:`import_file`.
-
-    :raises LitwatchError: on the first file that fails (earlier files stay imported).
-    """
-    return [import_file(conn, path, **kwargs) for path in paths]
-
-
-__all__ = ["LitwatchError", "fetch_topic", "follow_links", "import_file", "import_paths", "source_for"]
+__all__ = ["LitwatchError", "fetch_topic", "follow_links", "import_file", "source_for"]

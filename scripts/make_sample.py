@@ -24,7 +24,7 @@ from pathlib import Path
 
 from litwatch import evidence
 from litwatch.config import DEFAULT_TOPIC
-from litwatch.store import open_db
+from litwatch.catalog import open_db
 from litwatch.store.raw import raw_records
 from litwatch.sync import import_file
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from litwatch.sources import get as source
-from litwatch.store import open_db, query
+from litwatch.catalog import open_db
+from litwatch.store import query
 from litwatch.sync import fetch_topic
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -234,7 +234,7 @@ def test_a_file_of_studies_with_a_malformed_one_loads_the_rest(db, tmp_path, cap
 def test_follow_up_requests_leave_out_ids_of_another_shape(caplog):
     standin = CtgovStandin(load_studies())
     with standin.serve() as url:
-        client = get("ctgov").client(Config(urls={"ctgov": url}))
+        client = get("ctgov").client(Config(urls={"ctgov": url}).settings(get("ctgov")))
         got = client.studies_by_id(["NCT123", "nct04770285", "NCT04770285\nX"])
     assert [s["protocolSection"]["identificationModule"]["nctId"] for s in got] == ["NCT04770285"]
     assert standin.requests[0]["filter.ids"] == "NCT04770285"
@@ -446,7 +446,7 @@ def test_one_malformed_pmid_in_a_batch_is_that_records_problem_never_the_runs(db
 def test_nct_ids_written_with_other_digits_are_no_links():
     """Fullwidth or Arabic-Indic digits are digits to Python's regular expressions; an NCT ID
     is ASCII digits only (abstract text written out here)."""
-    from litwatch.evidence import NCT_ID
+    from litwatch.sources.checks import NCT_IN_TEXT as NCT_ID
 
     text = "Registered as NCT０５３０５２３５ and NCT٠٥٣٠٥٢٣٥, and as NCT05305235."
     assert NCT_ID.findall(text) == ["05305235"]

@@ -47,7 +47,7 @@ def test_a_gzip_bomb_is_refused_before_it_fills_memory(tmp_path):
     blanks = gzip.compress(b" " * (1 << 20), compresslevel=9)  # gzip members concatenate
     bomb.write_bytes(gzip.compress(REAL_XML.read_bytes()[:200]) + blanks * 1024)  # a real head, 1 GB of blanks
     assert bomb.stat().st_size < 2 << 20
-    code = (f"import resource; from litwatch.store.db import open_db; from litwatch.sync import import_file\n"
+    code = (f"import resource; from litwatch.catalog import open_db; from litwatch.sync import import_file\n"
             f"try: import_file(open_db({str(tmp_path / 'x.db')!r}), {str(bomb)!r})\n"
             f"except Exception as e: print(e)\n"
             f"print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
@@ -148,7 +148,7 @@ def test_the_cli_names_a_refused_file_once_and_keeps_what_is_stored(tmp_path):
     assert result.exit_code == 1
     (line,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert line.count("truncated.xml.gz") == 1 and "truncated" in line
-    from litwatch.store.db import open_db
+    from litwatch.catalog import open_db
     assert count(open_db(db), "articles") == 1
 
 

@@ -9,7 +9,7 @@ import pytest
 from litwatch import api
 from litwatch.config import DEFAULT_TOPIC, Claim, Config, Topic
 from litwatch.report.claims import quote, stated_size, terms_pattern
-from litwatch.store import open_db
+from litwatch.catalog import open_db
 
 from conftest import FIXTURES, SUBSET
 from test_report import DTX, STUDIES

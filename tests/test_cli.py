@@ -67,6 +67,8 @@ def test_unreachable_service_is_one_line_and_non_zero(run, no_sleep):
     ("[[topics]]\nname = 'x'\n[topics.pubmed]\nquerry = 'y'\n",
      "config key 'topics[0].pubmed.querry' is not recognised"),
     ("[ncbi]\napi_kee = 'k'\n", "config key 'ncbi.api_kee' is not recognised"),
+    ("[sources.pubmed]\nmail = 'k'\n", "config key 'sources.pubmed.mail' is not recognised"),
+    ("[sources.openalex]\nemail = 'k'\n", "config key 'sources.openalex' is not recognised"),
     ("[services]\neutils_url = 'ftp://x'\n", "config key 'services.eutils_url' must be an http(s) URL"),
     ("[ncbi\n", "not valid TOML"),
     ("[services]\neutils_url = 'http://'\n", "config key 'services.eutils_url' must name a host, got 'http://'"),
@@ -99,6 +101,27 @@ def test_init_writes_a_config_the_loader_accepts(run):
     from litwatch.config import DEFAULT_TOPIC, load_config
     config = load_config("litwatch.toml", env={})
     assert config.topics == (DEFAULT_TOPIC,)
+
+
+def test_each_source_reads_its_own_table_and_the_old_one(tmp_path, caplog):
+    """PubMed's NCBI identity lives under [sources.pubmed] (as PubMed declares it); a file that
+    still has litwatch 0.x's [ncbi] table is read, with a warning, and the new place wins; the
+    environment wins over both; a source is told only its own settings."""
+    from litwatch.config import load_config
+    from litwatch.sources import get
+
+    pubmed = get("pubmed")
+    (tmp_path / "old.toml").write_text("[ncbi]\nemail = 'old@example.org'\napi_key = 'k1'\n")
+    old = load_config(tmp_path / "old.toml", env={}).settings(pubmed)
+    assert (old.get("email"), old.get("api_key"), old.get("tool")) == ("old@example.org", "k1", "litwatch")
+    assert "config key 'ncbi.email' is read as [sources.pubmed] email" in caplog.text
+    (tmp_path / "both.toml").write_text("[ncbi]\nemail = 'old@example.org'\n"
+                                        "[sources.pubmed]\nemail = 'new@example.org'\ntool = 'mytool'\n")
+    both = load_config(tmp_path / "both.toml", env={})
+    assert both.settings(pubmed).get("email") == "new@example.org" and both.settings(pubmed).get("tool") == "mytool"
+    env = load_config(tmp_path / "both.toml", env={"NCBI_EMAIL": "env@example.org"})
+    assert env.settings(pubmed).get("email") == "env@example.org"
+    assert env.settings(get("ctgov")).values == {}
 
 
 def test_import_command_and_bad_file(run):

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from litwatch.cli import cli
 from litwatch.datasette_plugin import harden
-from litwatch.store import open_db
+from litwatch.catalog import open_db
 from litwatch.sync import import_file
 
 from conftest import FIXTURES

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from litwatch import api
 from litwatch.cli import cli
 from litwatch.config import Config
-from litwatch.store import open_db
+from litwatch.catalog import open_db
 
 from conftest import FIXTURES, within
 from ctgov_standin import CtgovStandin, load_studies, nct_id

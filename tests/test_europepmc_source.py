@@ -14,7 +14,8 @@ from litwatch import api, evidence
 from litwatch.config import Config, Topic
 from litwatch.errors import IncompleteFetch
 from litwatch.sources import all_sources, get
-from litwatch.store import open_db, query
+from litwatch.catalog import open_db
+from litwatch.store import query
 from litwatch.sync import fetch_topic, follow_links, import_file
 
 from conftest import FIXTURES
@@ -31,7 +32,7 @@ SOURCE = get("europepmc")
 def fetch(db, standin, **kwargs):
     with responses.RequestsMock() as rsps:
         standin.add_to(rsps, BASE)
-        return fetch_topic(db, CONFIG, SOURCE, TOPIC, client=SOURCE.client(CONFIG), **kwargs)
+        return fetch_topic(db, CONFIG, SOURCE, TOPIC, client=SOURCE.client(CONFIG.settings(SOURCE)), **kwargs)
 
 
 def test_first_fetch_walks_every_page_then_an_incremental_run_asks_only_for_the_window(db, no_sleep):
@@ -79,8 +80,8 @@ def test_a_europe_pmc_record_of_a_pubmed_paper_is_that_paper(db):
     """PMID 22663011 as PubMed's efetch and Europe PMC's search returned it (both recorded)."""
     import_file(db, FIXTURES / "pubmed_efetch_22663011.xml", topic="melanoma")
     import_file(db, FIXTURES / "epmc_search_pmid_22663011.json", topic="melanoma")
-    papers = query(db, "SELECT paper_id, pmid, epmc_id, sources, preprint FROM papers")
-    assert papers == [{"paper_id": "PMID:22663011", "pmid": 22663011, "epmc_id": "MED:22663011",
+    papers = query(db, "SELECT paper_id, pmid, source, record_key, sources, preprint FROM papers")
+    assert papers == [{"paper_id": "PMID:22663011", "pmid": 22663011, "source": "pubmed", "record_key": "22663011",
                        "sources": "pubmed,europepmc", "preprint": 0}]
     assert query(db, "SELECT paper_id, topic FROM paper_topics") == [{"paper_id": "PMID:22663011", "topic": "melanoma"}]
 
@@ -116,7 +117,7 @@ def test_nct_ids_in_abstracts_link_papers_to_trials_and_bring_the_trials_in(db):
     records = load("epmc_records_links_derived.json")
     with responses.RequestsMock() as rsps:
         EuropePmcStandin(records).add_to(rsps, BASE)
-        fetch_topic(db, CONFIG, SOURCE, TOPIC, client=SOURCE.client(CONFIG))
+        fetch_topic(db, CONFIG, SOURCE, TOPIC, client=SOURCE.client(CONFIG.settings(SOURCE)))
     evidence.refresh(db, CONFIG.topics)
     links = query(db, "SELECT paper_id, nct_id, source FROM paper_trial_links ORDER BY nct_id")
     assert links == [{"paper_id": "PMID:39212676", "nct_id": nct, "source": "europepmc_text"}
@@ -148,7 +149,8 @@ def test_a_topic_that_uses_europe_pmc_only_never_asks_the_registry_it_does_not_u
 def test_a_preprint_names_its_journal_version(db):
     import_file(db, FIXTURES / "epmc_records_links_derived.json")
     rows = query(db, "SELECT p.paper_id, p.server, l.kind, l.target FROM papers p "
-                     "JOIN europepmc_links l ON l.epmc_id = p.epmc_id WHERE l.kind IN ('preprint', 'published_as') "
+                     "JOIN europepmc_links l ON l.epmc_id = p.record_key AND p.source = 'europepmc' "
+                     "WHERE l.kind IN ('preprint', 'published_as') "
                      "ORDER BY 1")
     assert rows == [{"paper_id": "PMID:40468710", "server": None, "kind": "preprint", "target": "PPR:PPR1037166"},
                     {"paper_id": "PPR:PPR1037166", "server": "Research Square", "kind": "published_as",

@@ -16,7 +16,7 @@ from litwatch.cli import cli
 from litwatch.config import DEFAULT_TOPIC, Config, Notify
 from litwatch.events import RECORD_KINDS, events
 from litwatch.notify import message, pending
-from litwatch.store import open_db
+from litwatch.catalog import open_db
 
 from conftest import FIXTURES
 from ctgov_standin import CtgovStandin, load_studies, nct_id

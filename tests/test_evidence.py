@@ -19,7 +19,7 @@ DESIGN_EXAMPLES = FIXTURES / "pubmed20n0014_design_examples.xml"
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     """Real records: the update-file subset, the psychiatric trials, the design examples."""
-    from litwatch.store import open_db
+    from litwatch.catalog import open_db
     db = open_db(tmp_path_factory.mktemp("evidence") / "sample.db")
     import_file(db, SUBSET)
     import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json")

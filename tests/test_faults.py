@@ -16,7 +16,7 @@ from litwatch.sources.ctgov.client import CtgovClient
 from litwatch.errors import EutilsError, HttpError, ServiceUnavailable
 from litwatch.http import HttpClient
 from litwatch.sources.pubmed.client import PubMedClient
-from litwatch.store import open_db
+from litwatch.catalog import open_db
 
 from conftest import FIXTURES
 from ctgov_standin import CtgovStandin, load_studies

@@ -255,7 +255,7 @@ def test_reconcile_against_an_unreachable_service_says_so_in_one_line_and_change
 
 
 def test_a_version_4_database_gets_the_gaps_its_failed_fetches_left(tmp_path):
-    from litwatch.store import open_db
+    from litwatch.catalog import open_db
 
     path = tmp_path / "v4.db"
     conn = open_db(path)
@@ -269,13 +269,16 @@ def test_a_version_4_database_gets_the_gaps_its_failed_fetches_left(tmp_path):
           (4, 'ketamine-ptsd', 'ctgov', 'fetch', '2026-11-03T03:17:00Z', 'success', '{"mode": "full"}');
     """)
     conn.close()
-    conn = open_db(path)  # upgraded: the PubMed failure is still uncovered, the trials one was covered
-    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
-    assert conn.execute("SELECT source, window_from, window_to, opened_run_id, closed_run_id FROM monitoring_gaps"
-                        ).fetchall() == [("pubmed", "2026-10-29", "2026-11-02", 2, None)]
-    assert conn.execute("SELECT kind, record_id FROM events WHERE kind LIKE 'gap%'").fetchall() == \
-        [("gap_opened", "pubmed")]
-    conn.close()
+    from litwatch.api import writing
+
+    # Upgraded as the next command opens it to write: the PubMed failure is still uncovered, the
+    # trials one was covered (the store's migration runs no monitoring code: litwatch.gaps does).
+    with writing(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert conn.execute("SELECT source, window_from, window_to, opened_run_id, closed_run_id "
+                            "FROM monitoring_gaps").fetchall() == [("pubmed", "2026-10-29", "2026-11-02", 2, None)]
+        assert conn.execute("SELECT kind, record_id FROM events WHERE kind LIKE 'gap%'").fetchall() == \
+            [("gap_opened", "pubmed")]
 
 
 def test_europe_pmc_is_reconciled_from_its_id_list_pages(run):

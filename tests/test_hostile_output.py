@@ -12,7 +12,7 @@ from litwatch import api
 from litwatch.cli import cli
 from litwatch.errors import LitwatchError
 from litwatch.exports import rows
-from litwatch.store import open_db
+from litwatch.catalog import open_db
 
 from conftest import FIXTURES
 

@@ -34,7 +34,7 @@ def papers(db) -> dict[str, tuple]:
 
 @pytest.fixture(scope="module")
 def core_alone(tmp_path_factory):
-    from litwatch.store import open_db
+    from litwatch.catalog import open_db
     db = open_db(tmp_path_factory.mktemp("core") / "litwatch.db")
     import_file(db, CORE)
     yield papers(db)
@@ -114,7 +114,7 @@ def test_a_study_by_id_and_in_a_field_limited_page_keeps_what_each_brought(db, o
 
 
 def test_either_order_of_two_field_limited_copies_stores_the_same(tmp_path):
-    from litwatch.store import open_db
+    from litwatch.catalog import open_db
     stores = []
     for name, order in (("a", (BY_ID, IN_PAGE)), ("b", (IN_PAGE, BY_ID))):
         db = open_db(tmp_path / f"{name}.db")

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 import litwatch
 from litwatch.cli import cli
 from litwatch.config import DEFAULT_TOPIC, Config
-from litwatch.store import SCHEMA_VERSION, SchemaError, open_db
+from litwatch.catalog import open_db
+from litwatch.store import SCHEMA_VERSION, SchemaError
 from litwatch.sync import import_file
 
 from conftest import FIXTURES

@@ -13,7 +13,7 @@ from litwatch.config import Config, Topic
 from litwatch.errors import EutilsError, IncompleteFetch, ServiceUnavailable
 from litwatch.http import HttpClient
 from litwatch.sources.pubmed.client import PubMedClient
-from litwatch.store import open_db
+from litwatch.catalog import open_db
 
 from conftest import FIXTURES
 from eutils_standin import EutilsStandin
@@ -21,7 +21,7 @@ from conftest import count, fetch_pubmed, get
 
 BASE = "https://eutils.test/entrez/eutils"
 TOPIC = Topic(name="ketamine-ptsd", queries={"pubmed": "ketamine AND PTSD"})
-CONFIG = Config(urls={"pubmed": BASE}, ncbi_email="dev@example.org", ncbi_api_key="SECRETKEY")
+CONFIG = Config(urls={"pubmed": BASE}, sources={"pubmed": {"email": "dev@example.org", "api_key": "SECRETKEY"}})
 
 
 def client(batch_size=100, **kw):

@@ -9,7 +9,7 @@ import litwatch
 from litwatch.cli import cli
 from litwatch.config import DEFAULT_TOPIC, Config
 from litwatch.sources.pubmed import parse
-from litwatch.store import open_db
+from litwatch.catalog import open_db
 from litwatch.sync import import_file
 
 from conftest import FIXTURES, SUBSET
@@ -57,7 +57,7 @@ def test_reparse_after_a_parser_fix_equals_a_fresh_import(tmp_path, monkeypatch)
 
 def test_records_read_by_an_older_parser_are_pointed_to_reparse(tmp_path, caplog):
     from litwatch import api
-    from litwatch.store import open_db
+    from litwatch.catalog import open_db
 
     db = tmp_path / "litwatch.db"
     api.import_paths(db, [SUBSET])

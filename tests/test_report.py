@@ -20,7 +20,7 @@ from litwatch.cli import cli
 from litwatch.config import Claim, Config, Topic
 from litwatch.labels import phase_label, status_label
 from litwatch.report.build import build_report
-from litwatch.store import open_db
+from litwatch.catalog import open_db
 
 from conftest import FIXTURES, SUBSET
 

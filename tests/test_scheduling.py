@@ -22,15 +22,17 @@ from litwatch.http import HttpClient
 from litwatch.sync import import_file
 from litwatch.lock import RunLock
 from litwatch.sources.pubmed.client import PubMedClient
-from litwatch.store import open_db
+from litwatch.catalog import open_db
 from litwatch.store.raw import raw_records
-from litwatch.store.schema import TABLES
+from litwatch.catalog import schema
 
 from ctgov_standin import CtgovStandin, load_studies
 from eutils_standin import EutilsStandin
 from standin_server import serve
 from conftest import SUBSET as SUBSET_PATH
 from conftest import FIXTURES, count, fetch_ctgov, fetch_pubmed
+
+TABLES = schema().tables
 
 # Run numbers differ between histories, and so does where a record's raw copy sits in the
 # archive (raw_block, raw_offset): its bytes are compared instead.

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from litwatch import api
 from litwatch.cli import cli
 from litwatch.lock import LockBusy, RunLock
-from litwatch.store import open_db
+from litwatch.catalog import open_db
 
 from conftest import FIXTURES, SUBSET
 
@@ -269,7 +269,7 @@ def test_the_lock_files_holder_is_read_with_a_bound(tmp_path):
 # Storage faults: one line each, saying what to do.
 
 def test_a_full_disk_is_said_plainly(store, monkeypatch):
-    from litwatch.store.db import open_db as real
+    from litwatch.catalog import open_db as real
 
     def small_disk(path, **kwargs):  # SQLite's own "database or disk is full", a few pages on
         conn = real(path, **kwargs)

@@ -9,10 +9,12 @@ import sqlite_utils
 from litwatch.errors import ParseError, UnknownFormat
 from litwatch.sync import import_file
 from litwatch.sources.pubmed.schema import FAMILY as ARTICLES
-from litwatch.store.schema import TABLES
+from litwatch.catalog import schema
 
 from conftest import FIXTURES, SUBSET
 from conftest import count, get, rows, search
+
+TABLES = schema().tables
 
 
 def table_counts(db):

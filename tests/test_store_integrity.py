@@ -8,7 +8,8 @@ import pytest
 
 from litwatch.sources import get as source
 from litwatch.sources.base import Batch
-from litwatch.store import open_db, query
+from litwatch.catalog import open_db
+from litwatch.store import query
 from litwatch.sync import import_file
 
 from conftest import FIXTURES, SUBSET, count, get, rows

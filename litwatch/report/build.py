@@ -29,19 +29,16 @@ from ..version import __version__
 from ..config import Topic, period_days
 from ..designs import (COMMENTARY, DESIGNS, META_ANALYSIS, NARRATIVE_REVIEW, OTHER, PRECLINICAL, PROTOCOL, RCT,
                        SYSTEMATIC_REVIEW)
-from ..gaps import label as source_label
+
 from ..gaps import notices as gap_notices
 from ..gaps import open_gaps
-from ..labels import change_value, in_sentence, phase_label, status_label
-from ..sources import all_sources
-from ..sources.ctgov.source import TRACKED_FIELDS
+from ..labels import COMPLETED, IN_PROGRESS, RECRUITING, STOPPED, change_value, in_sentence, phase_label, status_label
+from ..sources import all_sources, get
+from ..sources import label as source_label
 from ..store.db import now, query, transaction
-from ..store.schema import REPORTED_TRIALS_SQL, TOPIC_PAPERS_SQL
+from ..catalog import paper_id_sql, papers_sql, topic_papers_sql
 from . import claims
 
-IN_PROGRESS = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING")
-RECRUITING = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION")
-STOPPED = ("TERMINATED", "WITHDRAWN", "SUSPENDED")
 LATEST = 10  # items in "latest" lists
 RELATED_SHOWN = 5  # items of each related group listed (all are counted)
 INDEXED = {"publication_type", "mesh"}  # design_source values that mean NLM indexed the design
@@ -99,7 +96,7 @@ def build_report(db: sqlite3.Connection, topic: Topic, *, as_of: date | None = N
     basis = _basis(db, topic, window)
     papers = _papers(db, topic, window, basis)
     trials = _trials(db, topic, window, basis)
-    reported = {r[0] for r in db.execute(REPORTED_TRIALS_SQL)}
+    reported = {r[0] for r in db.execute("SELECT nct_id FROM reported_trials")}
     for t in trials:
         t["reported_by_paper"] = t["nct_id"] in reported
     texts = {p["paper_id"]: p.pop("text") for p in papers}
@@ -272,36 +269,21 @@ def _held_by(basis: dict[str, Any], sources: list[Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- records -----
 
-def _excluded_origin(basis: dict[str, Any], source: str) -> str:
-    """Records from the bundled sample leave the topic once a live search of it succeeded."""
-    live = basis["sources"].get(source, {}).get("live")
-    return "AND coalesce(x.origin, '') != 'sample'" if live else ""
-
-
 def _papers(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[str, Any]) -> list[dict[str, Any]]:
     """The topic's papers (journal articles and preprints) that match at least one of its
-    concepts, one per paper whatever the sources."""
-    pubmed, europepmc = _excluded_origin(basis, "pubmed"), _excluded_origin(basis, "europepmc")
-    # Only the topic's papers are read (through the keys of its records), not the whole store.
-    rows = query(db, f"""
-        SELECT p.*, t.relevance, t.live_run_id
-        FROM ({TOPIC_PAPERS_SQL}) p JOIN paper_topics t ON t.paper_id = p.paper_id AND t.topic = :topic
-        WHERE p.first_run_id IN ({window.sql}) AND t.relevance IN ('core', 'intervention', 'condition')
-          AND (p.sources NOT LIKE 'pubmed%' OR EXISTS (SELECT 1 FROM articles x WHERE x.pmid = p.pmid {pubmed}))
-          AND (p.sources != 'europepmc' OR EXISTS (SELECT 1 FROM europepmc_records x WHERE x.epmc_id = p.epmc_id
-                                                 {europepmc}))
-        ORDER BY p.paper_id""", {"topic": topic.name})
+    concepts, one per paper whatever the sources. Records from the bundled sample leave the
+    topic once a live search of their source succeeded."""
+    live = [name for name, b in basis["sources"].items() if b.get("live")]
+    rows = _topic_papers(db, topic, window, live)
     names = _authors(db, rows)
-    versions = _grouped_rows(db, "SELECT v.paper_id, v.version_id, v.how, e.preprint_server AS server, "
-                                 "e.first_publication_date AS posted, e.url FROM paper_versions v "
-                                 "JOIN europepmc_records e ON e.epmc_id = v.version_id "
-                                 "WHERE v.paper_id IN ({}) ORDER BY v.paper_id, e.first_publication_date, v.version_id",
-                             [r["paper_id"] for r in rows])
+    versions = _versions(db, [r["paper_id"] for r in rows])
     out = []
     for r in rows:
         authors = names.get(r["paper_id"], [])
+        source = get(r["source"])
         out.append({
-            "paper_id": r["paper_id"], "pmid": r["pmid"], "epmc_id": r["epmc_id"], "title": r["title"],
+            "paper_id": r["paper_id"], "pmid": r["pmid"], "source": r["source"], "record_key": r["record_key"],
+            "title": r["title"],
             "authors": authors[:3] + (["et al."] if len(authors) > 3 else []),
             "year": r["pub_year"], "journal": r["journal"], "volume": r["volume"], "issue": r["issue"],
             "pages": r["pages"], "doi": r["doi"], "entrez_date": r["added"],
@@ -310,7 +292,7 @@ def _papers(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[st
             "preprint": bool(r["preprint"]), "server": r["server"], "sources": r["sources"].split(","),
             "retracted": bool(r["retracted"]), "corrected": bool(r["corrected"]), "relevance": r["relevance"],
             "first_run_id": r["first_run_id"], "live_run_id": r["live_run_id"], "text": r["abstract"],
-            "url": r["url"], "link_label": "PubMed" if r["sources"].startswith("pubmed") else "Europe PMC",
+            "url": r["url"], "link_label": source.label,
             "doi_url": f"https://doi.org/{r['doi']}" if r["doi"] else None,
             "citation": citation(authors, r),
             "versions": [{k: v[k] for k in ("version_id", "how", "server", "posted", "url")}
@@ -319,24 +301,55 @@ def _papers(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[st
     return out
 
 
+def _sample_left(alias: str, basis: dict[str, Any], source: str) -> str:
+    """Records from the bundled sample leave the topic once a live search of their source succeeded."""
+    live = basis["sources"].get(source, {}).get("live")
+    return f"AND coalesce({alias}.origin, '') != 'sample'" if live else ""
+
+
+def _topic_papers(db: sqlite3.Connection, topic: Topic, window: Window, live: list[str]) -> list[dict[str, Any]]:
+    """The rows of the papers view in the topic that the window's runs brought, but none from
+    the sample of a source in ``live`` (a live search of it succeeded). Only the topic's papers
+    are read (through the keys of its records), not the whole store."""
+    names = {f"live{i}": name for i, name in enumerate(live)}
+    sample = (f"AND NOT (p.source IN ({', '.join(':' + n for n in names)}) AND coalesce(p.origin, '') = 'sample')"
+              if names else "")
+    return query(db, f"""
+        SELECT p.*, t.relevance, t.live_run_id
+        FROM ({topic_papers_sql()}) p JOIN paper_topics t ON t.paper_id = p.paper_id AND t.topic = :topic
+        WHERE p.first_run_id IN ({window.sql}) AND t.relevance IN ('core', 'intervention', 'condition') {sample}
+        ORDER BY p.paper_id""", {"topic": topic.name, **names})
+
+
 def _basis_of_design(source: str | None) -> str:
     """indexed (NLM's publication types or MeSH say so), inferred (from the wording), or none."""
     return "indexed" if source in INDEXED else "inferred" if source == "text" else "none"
 
 
 def _authors(db: sqlite3.Connection, papers: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """Byline names ("Smith JA", or a group's name) of each paper, from whichever source holds it."""
+    """Byline names ("Smith JA", or a group's name) of each paper, from the source whose copy it is."""
     out: dict[str, list[str]] = {}
-    pmids = {r["pmid"]: r["paper_id"] for r in papers if r["pmid"] and r["sources"].startswith("pubmed")}
-    epmc = {r["epmc_id"]: r["paper_id"] for r in papers if r["sources"] == "europepmc"}
-    for keys, sql in (
-            (pmids, "SELECT pmid, coalesce(last_name || ' ' || coalesce(initials, ''), collective_name) "
-                    "FROM article_authors WHERE pmid IN ({}) ORDER BY pmid, position"),
-            (epmc, "SELECT epmc_id, coalesce(full_name, collective_name) FROM europepmc_authors "
-                   "WHERE epmc_id IN ({}) ORDER BY epmc_id, position")):
-        for key, names in _grouped(db, sql, list(keys)).items():
-            out[keys[key]] = [n.strip() for n in names if n]
+    by_source: dict[str, dict[str, str]] = {}
+    for r in papers:
+        by_source.setdefault(r["source"], {})[r["record_key"]] = r["paper_id"]
+    for name, keys in by_source.items():
+        source = get(name)
+        typed = {source.key_of(k): paper for k, paper in keys.items()}
+        for key, names in source.authors(db, list(typed)).items():
+            out[typed[key]] = [n.strip() for n in names if n and n.strip()]
     return out
+
+
+def _versions(db: sqlite3.Connection, paper_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each paper's earlier versions (preprints), oldest first, as the papers view would show
+    them on their own."""
+    if not paper_ids:
+        return {}
+    copies = papers_sql(lambda source, arm: f"{paper_id_sql(source, arm)} IN (SELECT version_id FROM paper_versions)",
+                        superseded=True)
+    return _grouped_rows(db, f"SELECT v.paper_id, v.version_id, v.how, c.server, c.published AS posted, c.url "
+                             f"FROM paper_versions v JOIN ({copies}) c ON c.paper_id = v.version_id "
+                             f"WHERE v.paper_id IN ({{}}) ORDER BY v.paper_id, c.published, v.version_id", paper_ids)
 
 
 def citation(authors: list[str], r: Any) -> str:
@@ -355,22 +368,31 @@ def citation(authors: list[str], r: Any) -> str:
     text = f"{names + '. ' if names else ''}{title}. {where}."
     if r["doi"]:
         text += f" doi:{r['doi']}."
-    return text + (f" PMID: {r['pmid']}." if r["pmid"] else f" Europe PMC: {r['epmc_id']}.")
+    if r["pmid"]:
+        return text + f" PMID: {r['pmid']}."
+    named = _cited_as(r)
+    return text if r["doi"] and r["doi"].lower() in named.lower() else text + f" {named}."
+
+
+def _cited_as(r: Any) -> str:
+    """How a paper without a PMID is named in a citation, as its source says ("Europe PMC: PPR:...")."""
+    arm = get(r["source"]).papers
+    return (arm.cite_as if arm else "{key}").format(key=r["record_key"])
 
 
 def _trials(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[str, Any]) -> list[dict[str, Any]]:
-    later = {}
+    later: dict[str, dict[str, Any]] = {}
     for nct_id, field, old in db.execute(
             f"SELECT nct_id, field, old_value FROM trial_changes WHERE run_id NOT IN ({window.sql}) "
             f"AND field != 'new' ORDER BY id DESC"):
-        later[(nct_id, field)] = old  # the earliest later change's old value wins
+        later.setdefault(nct_id, {})[field] = old  # the earliest later change's old value wins
     rows = query(db, f"""
         SELECT x.*, tt.relevance, tt.live_run_id AS topic_live_run_id,
                coalesce(x.brief_title, '') || ' ' || coalesce(x.official_title, '') || ' ' ||
                coalesce(x.brief_summary, '') AS text
         FROM trials x JOIN trial_topics tt ON tt.nct_id = x.nct_id AND tt.topic = ?
         WHERE x.first_run_id IN ({window.sql}) AND tt.relevance IN ('core', 'intervention', 'condition')
-              {_excluded_origin(basis, 'ctgov')}
+              {_sample_left('x', basis, 'ctgov')}
         ORDER BY x.nct_id""", [topic.name])
     ids = [r["nct_id"] for r in rows]
     countries = _grouped(db, "SELECT DISTINCT nct_id, country FROM trial_locations WHERE country IS NOT NULL "
@@ -382,9 +404,8 @@ def _trials(db: sqlite3.Connection, topic: Topic, window: Window, basis: dict[st
     out = []
     for r in rows:
         r["text"] += " " + " ".join(interventions.get(r["nct_id"], []))
-        for field in TRACKED_FIELDS:
-            if (r["nct_id"], field) in later:
-                r[field] = _typed(field, later[(r["nct_id"], field)])
+        for field, old in later.get(r["nct_id"], {}).items():
+            r[field] = _typed(field, old)
         trial = {
             "nct_id": r["nct_id"], "title": r["brief_title"], "acronym": r["acronym"],
             "overall_status": r["overall_status"], "status": status_label(r["overall_status"]),
@@ -494,7 +515,7 @@ def _newest(papers: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
 
 def _completed(trials: list[dict[str, Any]], window: Window) -> dict[str, Any]:
     year_ago = (window.day - timedelta(days=365)).isoformat()
-    done = [t for t in trials if t["overall_status"] == "COMPLETED"]
+    done = [t for t in trials if t["overall_status"] == COMPLETED]
     return {
         "with_results": [t for t in done if t["has_results"]],
         "unreported": [t for t in done if not t["has_results"] and not t["reported_by_paper"]

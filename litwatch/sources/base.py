@@ -20,11 +20,13 @@ from typing import IO, TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterato
 
 from ..errors import BadRecord, IncompleteFetch, UsageError
 from ..redact import printable
-from ..store.spec import Family, TableSpec
+from ..settings import Option, SourceSettings, Topic
+from ..store.spec import Family, TableSpec, View
+from ..store.db import query
 from ..store.writes import Counts, Prepared, Record, Writer, delete, load, save
 
+
 if TYPE_CHECKING:
-    from ..config import Config, Topic
     from ..http import Deadline, HttpClient
     from ..paging import PageWalk
 
@@ -94,6 +96,25 @@ def in_keys(column: str, keys: list[Any] | None, size: int = 900) -> Iterator[tu
         yield f" AND {column} IN ({','.join('?' * len(chunk))})", chunk
 
 
+def cited_author(last: str | None, first: str | None, collective: str | None) -> str | dict[str, str]:
+    """An author as a citation names one: "Last, First", or a group's name kept whole
+    (``{"collective": name}``: "SAGE Investigators, on behalf of SCCM Discovery" is one author,
+    not a person named "on behalf of SCCM Discovery SAGE Investigators")."""
+    if collective:
+        return {"collective": collective}
+    return ", ".join(filter(None, [last, first]))
+
+
+def grouped(conn: sqlite3.Connection, sql: str, column: str, keys: list[Any]) -> dict[Any, list[Any]]:
+    """The second column of ``sql`` (whose ``{where}`` is where :func:`in_keys` goes) grouped
+    by its first, for the records ``keys``."""
+    out: dict[Any, list[Any]] = {}
+    for where, params in in_keys(column, keys):
+        for key, value in conn.execute(sql.format(where=where), params):
+            out.setdefault(key, []).append(value)
+    return out
+
+
 @dataclass
 class Search:
     """A search of one topic's query over a window: what the service says it holds, what was
@@ -136,6 +157,29 @@ class Listing:
         return cls(set(walk.keys), walk.expected)
 
 
+@dataclass(frozen=True)
+class PaperArm:
+    """How a source's records are papers: its arm of the ``papers`` view (and so of
+    ``paper_topics``, the new-paper events, the brief, the exports and ``frames()``).
+
+    ``columns`` maps each column of the papers view (:data:`litwatch.catalog.PAPER_COLUMNS`)
+    the source can fill to an SQL expression over its main table, named ``alias``; the ones
+    it leaves out are empty. A record with a PubMed ID is the paper ``PMID:<pmid>`` whichever
+    source holds it (``pmid`` names the column holding it, if any); one without is
+    ``own_id`` (SQL; by default its key as text). Of the copies of one paper, the source
+    registered first wins (PubMed before Europe PMC), and a source's own copies give way to the
+    one with the smallest key. PMIDs a source knows were deleted (``deleted``: SQL selecting
+    them) are no paper, whichever source still holds them."""
+
+    alias: str
+    columns: dict[str, str]
+    pmid: str | None = None
+    own_id: str | None = None
+    deleted: str | None = None
+    # How a reader cites the record when it has no PMID: "Europe PMC: {key}".
+    cite_as: str = "{key}"
+
+
 class Source(ABC):
     """One service litwatch reads, behind one interface."""
 
@@ -157,8 +201,25 @@ class Source(ABC):
     # for the configuration template.
     query_keys: ClassVar[frozenset[str]] = frozenset({"query"})
     query_help: ClassVar[str] = ""
+    # The built-in topic's query in this source's terms (a string, or a mapping of query_keys);
+    # None: the built-in topic does not use this source.
+    default_query: ClassVar[Any] = None
+    # Topic keys of an earlier litwatch, still read: old key -> query key ({"pubmed_query": "query"}).
+    old_topic_keys: ClassVar[dict[str, str]] = {}
+    # Its own settings, under [sources.<name>] in litwatch.toml (e.g. PubMed's NCBI identity).
+    options: ClassVar[tuple[Option, ...]] = ()
     # Datasette options (facets, sort, label column) of the tables it writes.
     table_options: ClassVar[dict[str, dict[str, Any]]] = {}
+    # Its part of what is cross-source: its records as papers (None: they are not papers),
+    # the events of its records (SELECTs yielding the events view's columns, see
+    # litwatch.catalog.EVENT_COLUMNS) and views of its own (name -> SELECT).
+    papers: ClassVar[PaperArm | None] = None
+    # Its tables a notebook reads first (litwatch.frames()); by default its main and topic tables.
+    main_tables: ClassVar[tuple[str, ...]] = ()
+    # The terms its data comes under, and where they are written (Datasette shows them).
+    terms: ClassVar[tuple[str, str] | None] = None
+    events_sql: ClassVar[tuple[str, ...]] = ()
+    views: ClassVar[dict[str, View]] = {}
     # Full text the topic concepts are looked for in: SQL yielding (key, text) per record,
     # ending in a WHERE clause that conditions on ``relevance_key`` may extend.
     relevance_text_sql: ClassVar[str] = ""
@@ -166,11 +227,11 @@ class Source(ABC):
 
     # ---------------------------------------------------------------- queries --
 
-    def query(self, topic: "Topic") -> Any | None:
+    def query(self, topic: Topic) -> Any | None:
         """The topic's query for this source, or None when the topic does not use it."""
         return topic.queries.get(self.name) or None
 
-    def query_string(self, topic: "Topic") -> str:
+    def query_string(self, topic: Topic) -> str:
         """The topic's query for a source asked one query string (``query_keys`` {"query"}).
 
         :raises UsageError: the topic has no query for this source.
@@ -180,39 +241,41 @@ class Source(ABC):
             raise UsageError(f"topic {topic.name!r} has no {self.label} query")
         return query
 
-    def query_text(self, topic: "Topic") -> str:
+    def search_url(self, query: Any) -> str | None:
+        """The page of the service's own site showing the results of ``query`` (a feed's link)."""
+        return None
+
+    def query_text(self, topic: Topic) -> str:
         """The query as one line, for the run log and the report."""
         query = self.query(topic)
         return query if isinstance(query, str) else " ".join(f"{k}={v}" for k, v in (query or {}).items() if v)
 
     # ---------------------------------------------------------------- network --
 
-    def url(self, config: "Config") -> str:
-        return config.urls.get(self.name, self.default_url)
-
     @abstractmethod
-    def client(self, config: "Config", http: "HttpClient | None" = None, budget: "Deadline | None" = None) -> Any:
-        """A client for this source's service, paced as the service asks; its requests stop at
-        ``budget`` (a run's time budget), when given."""
+    def client(self, settings: SourceSettings, http: "HttpClient | None" = None,
+               budget: "Deadline | None" = None) -> Any:
+        """A client for this source's service (at ``settings.url``), paced as the service asks;
+        its requests stop at ``budget`` (a run's time budget), when given."""
 
-    def advice(self, config: "Config") -> str | None:
-        """What the configuration lacks that the service asks for, in one line saying how to
-        set it (warned once per fetch), or None."""
+    def advice(self, settings: SourceSettings) -> str | None:
+        """What the settings lack that the service asks for, in one line saying how to set it
+        (warned once per fetch), or None."""
         return None
 
     @abstractmethod
-    def probe_url(self, config: "Config") -> str:
+    def probe_url(self, settings: SourceSettings) -> str:
         """A cheap URL that answers when the service is reachable."""
 
     @abstractmethod
-    def search(self, client: Any, topic: "Topic", since: date | None) -> Search:
+    def search(self, client: Any, topic: Topic, since: date | None) -> Search:
         """Search the topic's query (records added or revised since ``since``, or all)."""
 
     @abstractmethod
     def fetch_ids(self, client: Any, ids: list[Any]) -> Iterator[Batch]:
         """Fetch records by ID, in batched requests."""
 
-    def listing(self, client: Any, topic: "Topic") -> Listing | None:
+    def listing(self, client: Any, topic: Topic) -> Listing | None:
         """Every key the topic's search holds now, listed alone (for ``litwatch reconcile``);
         None when the service cannot list them.
 
@@ -265,6 +328,23 @@ class Source(ABC):
         """Write the paper-trial links this source's records state into ``paper_trial_links``,
         replacing the ones it wrote before: for the records ``keys`` (they changed), or for all
         of them (``None``)."""
+
+    def citation(self, conn: sqlite3.Connection, key: Any) -> dict[str, Any]:
+        """What a reference manager needs to cite the record ``key`` (a paper), as
+        :mod:`litwatch.citations` takes it: by default its row of the papers view with its
+        authors; a source with richer records (full names, MeSH, ISSN) gives more."""
+        row = query(conn, "SELECT * FROM papers WHERE source = ? AND record_key = ?", [self.name, str(key)])[0]
+        return {**row, "kind": "preprint" if row["preprint"] else "journal-article", "pub_date": row["published"],
+                "posted_date": row["published"], "authors": self.authors(conn, [key]).get(key, [])}
+
+    def key_of(self, text: str) -> Any:
+        """A record's key from its text (as the papers view's record_key holds it)."""
+        return self.tables[self.family.table].types[self.family.key](text)
+
+    def authors(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, list[str]]:
+        """The authors of the records ``keys`` in byline order, as a reader names them
+        ("Feder A"), by key (for the brief and the exports of its papers)."""
+        return {}
 
     def versions(self, conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
         """(paper_id, version_id, how): the stored papers whose earlier versions (preprints) this

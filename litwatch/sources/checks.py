@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 _PMID = re.compile(r"[0-9]{1,9}")
 # ClinicalTrials.gov's NCT Number: "NCT" followed by 8 digits.
 _NCT = re.compile(r"NCT[0-9]{8}")
+# An NCT Number written in a paper's text ("NCT 01234567" too): ASCII digits only.
+NCT_IN_TEXT = re.compile(r"\bNCT\s?([0-9]{8})\b", re.IGNORECASE | re.ASCII)
 # The largest text one field of a record may hold. Real fields are far smaller (the longest
 # PubMed abstracts are tens of kilobytes; ClinicalTrials.gov caps a detailed description at
 # 32,000 characters): a megabyte title is an attack or a corrupt record, and storing it

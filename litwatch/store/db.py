@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import DamagedDatabase, LitwatchError, UsageError, storage_fault
+from .schema import Schema, columns_of, create_views, ensure_schema, fts_sql, rebuild_table
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,9 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def open_db(path: str | Path, *, readonly: bool = False, create: bool = True) -> sqlite3.Connection:
-    """Open a litwatch database, creating it (and its folder) or upgrading its schema as needed.
+def open_db(path: str | Path, schema: Schema, *, readonly: bool = False, create: bool = True) -> sqlite3.Connection:
+    """Open a litwatch database of ``schema`` (see :func:`litwatch.catalog.schema`: the one
+    the registered sources make), creating it (and its folder) or upgrading it as needed.
 
     :param readonly: open without write access (reports, exports, browsing): the file must
         exist and have the current schema.
@@ -61,7 +63,7 @@ def open_db(path: str | Path, *, readonly: bool = False, create: bool = True) ->
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         version = _version(conn, path)
         if version == SCHEMA_VERSION:
-            check_columns(conn, path)
+            check_columns(conn, path, schema)
         if readonly:
             if version != SCHEMA_VERSION:
                 raise SchemaError(f"{path} has schema version {version}; this litwatch reads version "
@@ -70,7 +72,7 @@ def open_db(path: str | Path, *, readonly: bool = False, create: bool = True) ->
             check_sound(conn, path)  # before the first write: a damaged file is never written to
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            upgrade(conn, version)
+            upgrade(conn, version, schema)
         conn.execute("PRAGMA temp_store = MEMORY")
     except BaseException:
         conn.close()
@@ -84,7 +86,7 @@ def connect_readonly(path: str | Path) -> sqlite3.Connection:
                            check_same_thread=False)
 
 
-def examine(conn: sqlite3.Connection, path: str | Path, *, quick: bool = False) -> dict[str, Any]:
+def examine(conn: sqlite3.Connection, path: str | Path, schema: Schema, *, quick: bool = False) -> dict[str, Any]:
     """What ``litwatch check`` finds in an open database: ``problems`` (SQLite's
     ``integrity_check``, or ``quick_check`` with ``quick``, then the foreign keys: at most 100),
     ``schema_version`` and ``schema`` (why this litwatch cannot use the schema, or None)."""
@@ -94,16 +96,16 @@ def examine(conn: sqlite3.Connection, path: str | Path, *, quick: bool = False) 
         problems = [f"{table} row {rowid}: no {parent} row for its key"
                     for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check").fetchmany(100)]
     version: int | None = None
-    schema = None
+    unusable = None
     if not problems:
         try:
             version = _version(conn, Path(path))
             if version == SCHEMA_VERSION:
-                check_columns(conn, path)
+                check_columns(conn, path, schema)
         except SchemaError as e:
-            schema = str(e)
+            unusable = str(e)
     return {"check": "quick_check" if quick else "integrity_check", "problems": problems,
-            "schema_version": version, "schema": schema}
+            "schema_version": version, "schema": unusable}
 
 
 def check_path(path: str | Path) -> None:
@@ -119,7 +121,7 @@ def check_path(path: str | Path) -> None:
         raise UsageError(f"{path} is {kind}, not a database file (check --db or LITWATCH_DB)")
 
 
-def check_columns(conn: sqlite3.Connection, path: str | Path) -> None:
+def check_columns(conn: sqlite3.Connection, path: str | Path, schema: Schema) -> None:
     """Refuse a database at this litwatch's schema version whose tables hold columns this
     litwatch does not know (renamed or added by a newer schema, or by another program):
     writing to it would add the columns it lacks beside them, and reading would miss them.
@@ -128,9 +130,7 @@ def check_columns(conn: sqlite3.Connection, path: str | Path) -> None:
 
     :raises SchemaError: one line naming the first such table and columns.
     """
-    from .schema import TABLES, columns_of
-
-    for name, spec in TABLES.items():
+    for name, spec in schema.tables.items():
         existing = columns_of(conn, name)
         unknown = [c for c in existing if c not in spec.columns]
         if unknown:
@@ -250,21 +250,19 @@ def _version(conn: sqlite3.Connection, path: Path) -> int:
     if not tables:
         return 0
     if {"runs", "articles", "trials"} <= tables and version == 0:
-        return 1  # the first release recorded no version
+        return 1  # the first release (these were among its tables) recorded no version
     raise SchemaError(f"{path} is an SQLite database, but not a litwatch one; choose another --db")
 
 
-def upgrade(conn: sqlite3.Connection, version: int) -> None:
+def upgrade(conn: sqlite3.Connection, version: int, schema: Schema) -> None:
     """Bring the schema to :data:`SCHEMA_VERSION`: create it (version 0) or migrate it."""
-    from .schema import ensure_schema
-
     if version == SCHEMA_VERSION:
         with transaction(conn):
-            ensure_schema(conn)  # cheap and idempotent: heals a half-created schema
+            ensure_schema(conn, schema)  # cheap and idempotent: heals a half-created schema
         return
     if not version:  # a new database is created as the current version, with nothing to migrate
         with transaction(conn):
-            ensure_schema(conn)
+            ensure_schema(conn, schema)
             conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('evidence', 'current')")
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -272,40 +270,38 @@ def upgrade(conn: sqlite3.Connection, version: int) -> None:
     for target, step in MIGRATIONS:
         if version < target:
             with transaction(conn):
-                ensure_schema(conn)
-                step(conn)
+                ensure_schema(conn, schema)
+                step(conn, schema)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {target}")
             log.warning("upgraded the database schema from version %d to %d", version, target)
             version = target
 
 
-def _to_2(conn: sqlite3.Connection) -> None:
+def _to_2(conn: sqlite3.Connection, schema: Schema) -> None:
     """Version 1 -> 2: full-text triggers that ignore bookkeeping updates (sqlite-utils' ones
     fired on every update); paper-trial links keyed by paper (derived data: rebuilt by the
     next evidence refresh); child tables stored by their key (WITHOUT ROWID), history dates
     keyed by position so repeats are kept. Records keep their content; what version 1 did not
     extract fills in when a record is next received, as its XML is kept from then on."""
-    from .schema import FTS, TABLES, VIEWS, create_views, fts_sql, rebuild_table
-
-    for name in VIEWS:  # views name the tables rebuilt below
+    for name in schema.views:  # views name the tables rebuilt below
         conn.execute(f"DROP VIEW IF EXISTS [{name}]")
     conn.execute("DROP TABLE IF EXISTS article_trial_links")
-    for name, spec in TABLES.items():
+    for name, spec in schema.tables.items():
         if spec.without_rowid:
             rebuild_table(conn, name, spec)
-    create_views(conn)
-    for table in ("articles", "trials"):  # designs by the new rules, relevance in four levels
-        conn.execute(f"UPDATE [{table}] SET derived_hash = NULL")
+    create_views(conn, schema)
+    for family in schema.families:  # designs by the new rules, relevance in four levels
+        conn.execute(f"UPDATE [{family.table}] SET derived_hash = NULL")
     conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('evidence', 'stale')")
-    for table, columns in FTS.items():
+    for table, columns in schema.fts.items():
         for suffix in ("ai", "ad", "au"):
             conn.execute(f"DROP TRIGGER IF EXISTS [{table}_{suffix}]")
         for sql in fts_sql(table, columns)[1:]:
             conn.execute(sql)
 
 
-def _to_3(conn: sqlite3.Connection) -> None:
+def _to_3(conn: sqlite3.Connection, schema: Schema) -> None:
     """Version 2 -> 3: runs grouped in sessions (the runs of one command), reports remember
     the last run they rest on. Earlier runs each form their own session."""
     conn.execute("UPDATE runs SET session = id WHERE session IS NULL")
@@ -313,7 +309,7 @@ def _to_3(conn: sqlite3.Connection) -> None:
                  "WHERE last_run_id IS NULL")
 
 
-def _to_4(conn: sqlite3.Connection) -> None:
+def _to_4(conn: sqlite3.Connection, schema: Schema) -> None:
     """Version 3 -> 4: change tables for papers (article_changes, europepmc_changes), the
     events view, link_history and notifications (created by ensure_schema). The links that
     exist now are history: they raise no 'new link' event."""
@@ -321,27 +317,23 @@ def _to_4(conn: sqlite3.Connection) -> None:
                  "SELECT DISTINCT paper_id, nct_id, NULL FROM paper_trial_links")
 
 
-def _to_5(conn: sqlite3.Connection) -> None:
-    """Version 4 -> 5: monitoring gaps and records that left a search (created by
-    ensure_schema). A topic's fetch that failed since its last success opens a gap now, so
-    the next fetch covers it."""
-    from ..gaps import open_missing
-
-    open_missing(conn)
+def _to_5(conn: sqlite3.Connection, schema: Schema) -> None:
+    """Version 4 -> 5: monitoring gaps and records that left a search (tables created by
+    ensure_schema). The fetches that failed since their topic's last success get their gaps
+    when the database is next opened for writing (see :func:`litwatch.gaps.open_missing`),
+    so the next fetch covers them: the store runs no monitoring code."""
 
 
-def _to_6(conn: sqlite3.Connection) -> None:
+def _to_6(conn: sqlite3.Connection, schema: Schema) -> None:
     """Version 5 -> 6: when each record was first seen live (``live_run_id``, on records and on
     their topic rows: news is what a live search brings, whatever a file or the sample held).
     Earlier versions kept no sightings: a record stored live counts from the run that first
     stored it when that run was live, else from the last run that saw it; a topic row, from the
     live run that brought it into the topic, else from its record's."""
-    from .schema import FAMILIES
-
     # The design rules changed too (litwatch.designs.RULES_VERSION 2): the next refresh derives again.
     conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('design_rules', '1')")
     live = "(SELECT kind FROM runs WHERE id = {}) IN ('fetch', 'follow', 'reconcile')"
-    for family in FAMILIES.values():
+    for family in schema.families:
         conn.execute(f"UPDATE [{family.table}] SET live_run_id = CASE WHEN {live.format('first_run_id')} "
                      f"THEN first_run_id ELSE seen_run_id END WHERE origin = 'live'")
         conn.execute(f"UPDATE [{family.topics}] SET live_run_id = CASE WHEN {live.format('first_run_id')} "
@@ -349,7 +341,7 @@ def _to_6(conn: sqlite3.Connection) -> None:
                      f"WHERE x.{family.key} = [{family.topics}].{family.key}) END")
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _to_2), (3, _to_3), (4, _to_4),
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection, Schema], None]]] = [(2, _to_2), (3, _to_3), (4, _to_4),
                                                                      (5, _to_5), (6, _to_6)]
 
 

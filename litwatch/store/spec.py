@@ -1,14 +1,21 @@
 """How a table is declared: its columns (each with a type and one line of documentation),
 primary key, foreign keys and indexes, and how a record type (a "family": a main table,
-its child tables and its topic table) is laid out. Sources declare their tables with these;
-:mod:`litwatch.store.schema` turns the declarations into SQL."""
+its child tables and its topic table) is laid out. Sources declare their tables with these and
+hand them to the store, which turns them into SQL (:mod:`litwatch.store.schema`) and writes
+through them (:mod:`litwatch.store.writes`): the store itself knows no source."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Mapping
 
 SQL_TYPES = {int: "INTEGER", str: "TEXT", float: "REAL", bytes: "BLOB"}
+
+
+def sql_in(values: "tuple[str, ...] | list[str] | str") -> str:
+    """SQL for ``IN``: ``('a', 'b')`` of constants (a group of statuses, of designs)."""
+    values = (values,) if isinstance(values, str) else values
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,14 @@ class TableSpec:
     @property
     def pk_columns(self) -> tuple[str, ...]:
         return (self.pk,) if isinstance(self.pk, str) else self.pk
+
+
+@dataclass(frozen=True)
+class View:
+    """A view: its SELECT and one line saying what it holds (Datasette and the README show it)."""
+
+    sql: str
+    description: str
 
 
 def topics_table(parent: tuple[str, str, type, str], what: str) -> TableSpec:
@@ -91,10 +106,17 @@ class Family:
     children: tuple[str, ...]
     topics: str
     fts: tuple[str, ...] = ()
+    # Every table of the source, these and the others it writes (a change table...): what the
+    # store creates and writes through for it.
+    tables: Mapping[str, TableSpec] = field(default_factory=dict, compare=False, repr=False)
 
-    def content(self, tables: dict[str, TableSpec]) -> list[str]:
+    def content(self) -> list[str]:
         """Main-table columns that come from the source (fingerprinted), key first."""
-        return [c for c in tables[self.table].columns if c not in BOOKKEEPING]
+        return [c for c in self.tables[self.table].columns if c not in BOOKKEEPING]
+
+    def spec(self, name: str) -> TableSpec:
+        """The declaration of one of the source's tables."""
+        return self.tables[name]
 
 
 # Columns of main tables computed by litwatch.evidence from the stored content.
@@ -105,8 +127,3 @@ BOOKKEEPING = set(RECORD_META) | DERIVED | {"raw_block", "raw_offset", "raw_leng
 
 def doc(spec: TableSpec, column: str) -> str:
     return spec.columns[column][1]
-
-
-def as_python(value: Any) -> Any:
-    """Booleans as SQLite stores them."""
-    return int(value) if isinstance(value, bool) else value

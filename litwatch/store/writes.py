@@ -19,7 +19,6 @@ from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from ..errors import LitwatchError
 from .db import transaction
-from .schema import TABLES
 from .spec import Family
 
 Record = dict[str, Any]  # {"articles": row, "article_authors": [rows], ...}
@@ -128,7 +127,7 @@ class Writer:
 
     @property
     def content(self) -> list[str]:
-        return self.family.content(TABLES)
+        return self.family.content()
 
     def column(self, name: str) -> int:
         """Position of a content column in ``Prepared.row``."""
@@ -146,7 +145,7 @@ def prepare(writer: Writer, records: Iterable[Record | Prepared]) -> list[Prepar
     prepared by their parser pass through."""
     family = writer.family
     main = itemgetter(*writer.content)
-    children = {name: itemgetter(*TABLES[name].names) for name in family.children}
+    children = {name: itemgetter(*family.spec(name).names) for name in family.children}
     hashed = writer.hashed
     whole = len(hashed) == len(writer.content)
     out = []
@@ -474,7 +473,7 @@ def _write(conn: sqlite3.Connection, writer: Writer, new: list[Prepared], update
     for name in family.children:
         rows = [row for p in written for row in p.children[name]]
         if rows:
-            marks = ", ".join("?" * len(TABLES[name].columns))
+            marks = ", ".join("?" * len(family.spec(name).columns))
             conn.executemany(f"INSERT OR REPLACE INTO [{name}] VALUES ({marks})", rows)
 
 
@@ -563,7 +562,7 @@ def rewrite(conn: sqlite3.Connection, writer: Writer, records: Sequence[Prepared
         for name in family.children:
             rows = [row for p in todo for row in p.children[name]]
             if rows:
-                marks = ", ".join("?" * len(TABLES[name].columns))
+                marks = ", ".join("?" * len(family.spec(name).columns))
                 conn.executemany(f"INSERT OR REPLACE INTO [{name}] VALUES ({marks})", rows)
     return changed
 

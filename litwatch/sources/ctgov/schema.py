@@ -1,10 +1,12 @@
 """The tables the ClinicalTrials.gov source writes: one row per study in ``trials`` and its
 child tables (conditions, interventions, arms, sites...), the topics each study belongs to and
-the history of what changed from run to run."""
+the history of what changed from run to run; its events and its views (recruiting trials,
+trial publications, unreported trials)."""
 
 from __future__ import annotations
 
-from ...store.spec import RECORD_META, RUN_FOREIGN_KEYS, Family, TableSpec, child, topics_table
+from ...labels import COMPLETED, RECRUITING
+from ...store.spec import RECORD_META, RUN_FOREIGN_KEYS, Family, TableSpec, View, child, sql_in, topics_table
 
 TRIAL = ("nct_id", "trials", str, "study (foreign key)")
 DERIVED: dict[str, tuple[type, str]] = {
@@ -143,4 +145,71 @@ TABLES: dict[str, TableSpec] = {
 }
 FAMILY = Family("trials", "nct_id",
                 tuple(n for n in TABLES if n not in ("trials", "trial_topics", "trial_changes")), "trial_topics",
-                fts=("brief_title", "official_title", "acronym", "brief_summary", "conditions", "interventions"))
+                fts=("brief_title", "official_title", "acronym", "brief_summary", "conditions", "interventions"),
+                tables=TABLES)
+
+# Its events: a new trial, and its changes (status, phase, enrollment, results, dates) after
+# the first live run that brought it into the topic; a paper about it appeared.
+EVENTS = ("""
+SELECT t.topic || ':trial_changes:' || c.id, t.topic,
+       CASE c.field WHEN 'new' THEN 'new_trial' WHEN 'overall_status' THEN 'trial_status'
+            WHEN 'phases' THEN 'trial_phase' WHEN 'enrollment' THEN 'trial_enrollment'
+            WHEN 'has_results' THEN 'trial_results'
+            WHEN 'primary_completion_date' THEN 'trial_completion_date'
+            WHEN 'completion_date' THEN 'trial_completion_date'
+            WHEN 'start_date' THEN 'trial_start_date' ELSE 'trial_' || c.field END,
+       CASE c.field WHEN 'new' THEN t.live_run_id ELSE c.run_id END, c.nct_id, x.brief_title, c.old_value,
+       CASE c.field WHEN 'new' THEN coalesce((SELECT s.new_value FROM trial_changes s WHERE s.nct_id = c.nct_id
+            AND s.field = 'overall_status' AND s.run_id <= t.live_run_id ORDER BY s.id DESC LIMIT 1), c.new_value)
+            ELSE c.new_value END, c.field, x.url
+FROM trial_changes c JOIN trial_topics t ON t.nct_id = c.nct_id AND t.relevance = 'core'
+JOIN trials x ON x.nct_id = c.nct_id
+WHERE c.field IN ('new', 'overall_status', 'phases', 'enrollment', 'has_results', 'primary_completion_date',
+                  'completion_date', 'start_date')
+  AND NOT (c.field = 'has_results' AND c.new_value != '1')
+  AND t.live_run_id IS NOT NULL AND (c.field = 'new' OR c.run_id > t.live_run_id)""", """
+SELECT 'link:' || t.topic || ':' || h.paper_id || ':' || h.nct_id, t.topic, 'trial_paper',
+       max(h.first_run_id, t.live_run_id), h.nct_id,
+       coalesce(p.title, h.paper_id), NULL, h.paper_id,
+       (SELECT group_concat(coalesce(l.reference_type, l.source)) FROM paper_trial_links l
+        WHERE l.paper_id = h.paper_id AND l.nct_id = h.nct_id),
+       -- a paper not stored yet: the registry's references are PubMed citations
+       coalesce(p.url, CASE WHEN h.paper_id LIKE 'PMID:%'
+                            THEN 'https://pubmed.ncbi.nlm.nih.gov/' || substr(h.paper_id, 6) || '/' END)
+FROM link_history h JOIN trial_topics t ON t.nct_id = h.nct_id AND t.relevance = 'core'
+LEFT JOIN papers p ON p.paper_id = h.paper_id
+WHERE h.first_run_id IS NOT NULL AND t.live_run_id IS NOT NULL
+  AND EXISTS (SELECT 1 FROM paper_trial_links l WHERE l.paper_id = h.paper_id AND l.nct_id = h.nct_id
+              AND coalesce(l.reference_type, '') != 'BACKGROUND')""")
+# Its views: trials recruiting now; each trial's papers; trials whose results are overdue
+# (completed over a year ago, nothing posted, no paper reporting them: see reported_trials).
+VIEWS = {
+    "recruiting_trials": View("""
+SELECT t.nct_id, t.brief_title, t.overall_status, t.phases, t.lead_sponsor, t.enrollment, t.enrollment_type,
+       (SELECT group_concat(DISTINCT country) FROM trial_locations l WHERE l.nct_id = t.nct_id) AS countries,
+       t.primary_completion_date, t.primary_completion_date_type, t.url
+FROM trials t
+WHERE t.overall_status IN """ + sql_in(RECRUITING) + """
+ORDER BY t.primary_completion_date, t.nct_id""",
+        "Trials recruiting, not yet recruiting or enrolling by invitation, with their countries, by expected primary "
+        "completion."),
+    "trial_publications": View("""
+SELECT l.nct_id, t.brief_title AS trial_title, l.paper_id, l.pmid, p.title AS paper_title, p.pub_year, p.design,
+       p.preprint, p.retracted, l.source, l.reference_type
+FROM paper_trial_links l
+LEFT JOIN trials t ON t.nct_id = l.nct_id LEFT JOIN papers p ON p.paper_id = l.paper_id
+ORDER BY l.nct_id, l.paper_id, l.source""",
+        "Every paper-trial link with both titles (empty when a side is not stored), the paper's design and "
+        "evidence."),
+    "unreported_trials": View("""
+SELECT t.nct_id, t.brief_title, t.lead_sponsor, t.lead_sponsor_class, t.enrollment,
+       coalesce(t.primary_completion_date, t.completion_date) AS completed, t.url
+FROM trials t
+WHERE t.overall_status IN """ + sql_in(COMPLETED) + """
+  AND coalesce(t.primary_completion_date, t.completion_date) < date('now', '-12 months')
+  AND NOT coalesce(t.has_results, 0)
+  AND t.nct_id NOT IN (SELECT nct_id FROM reported_trials)
+ORDER BY completed, t.nct_id""",
+        "Trials completed (status COMPLETED; primary completion, else completion, over 12 months ago) with no "
+        "results posted and no paper reporting them (see reported_trials)."),
+}

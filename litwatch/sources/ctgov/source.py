@@ -8,17 +8,19 @@ import itertools
 import json
 import logging
 import sqlite3
+import urllib.parse
 from datetime import date
 from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from ...errors import ParseError
 from ...files import JSON
 from ...store.writes import Counts, History, Prepared, Writer, delete, prepare, save
+from ...settings import SourceSettings, Topic
 from ..base import Batch, Listing, Search, Source, in_keys, parse_each
-from .schema import FAMILY, TABLES
+from . import LABEL
+from .schema import EVENTS, FAMILY, TABLES, VIEWS
 
 if TYPE_CHECKING:
-    from ...config import Config, Topic
     from ...http import Deadline, HttpClient
     from ...paging import PageWalk
     from .client import CtgovClient
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://clinicaltrials.gov/api/v2"
+# The built-in topic (ketamine for PTSD): the condition and the intervention, each as the
+# registry writes it.
+BUILTIN_QUERY = {"condition": 'PTSD OR "Posttraumatic Stress Disorder" OR "Post-traumatic Stress"',
+                 "intervention": "ketamine OR esketamine OR arketamine", "term": ""}
 IMPORT_BATCH = 500
 # Trial fields whose changes are history: what a reader of "ongoing research" follows.
 TRACKED_FIELDS = ("overall_status", "phases", "enrollment", "enrollment_type", "start_date",
@@ -33,7 +39,7 @@ TRACKED_FIELDS = ("overall_status", "phases", "enrollment", "enrollment_type", "
                   "completion_date", "completion_date_type", "has_results")
 
 
-_CONTENT = FAMILY.content(TABLES)
+_CONTENT = FAMILY.content()
 POSTED, HOLDER, RAW = (_CONTENT.index(c) for c in ("last_update_posted", "version_holder", "raw"))
 STUDY_TYPE, ALLOCATION = _CONTENT.index("study_type"), _CONTENT.index("allocation")
 
@@ -81,7 +87,7 @@ def _rebuild(study: dict) -> Any:
 
 class CtgovSource(Source):
     name = "ctgov"
-    label = "ClinicalTrials.gov"
+    label = LABEL
     service = "ClinicalTrials.gov API v2"
     unit = "studies"
     holds = "trials"
@@ -103,6 +109,13 @@ class CtgovSource(Source):
     url_env = "LITWATCH_CTGOV_URL"
     query_keys = frozenset({"condition", "intervention", "term"})
     query_help = "ClinicalTrials.gov API v2 query.cond / query.intr / query.term (Essie syntax)."
+    default_query = BUILTIN_QUERY
+    main_tables = ("trials", "trial_topics", "trial_locations", "trial_conditions", "trial_interventions",
+                   "trial_changes")
+    terms = ("U.S. National Library of Medicine terms", "https://clinicaltrials.gov/about-site/terms-conditions")
+    events_sql = EVENTS
+    views = VIEWS
+    old_topic_keys = {"ctgov_condition": "condition", "ctgov_intervention": "intervention", "ctgov_term": "term"}
     table_options = {
         "trials": {"facets": ["overall_status", {"array": "phases"}, "design", "study_type", "lead_sponsor_class"],
                    "sort_desc": "last_update_posted", "label_column": "brief_title"},
@@ -120,22 +133,26 @@ SELECT t.nct_id, coalesce(t.brief_title, '') || ' ' || coalesce(t.official_title
 FROM trials t WHERE 1"""
     relevance_key = "t.nct_id"
 
-    def query(self, topic: "Topic") -> dict[str, str] | None:
+    def query(self, topic: Topic) -> dict[str, str] | None:
         query = topic.queries.get(self.name) or {}
         return query if any(query.values()) else None
 
-    def client(self, config: "Config", http: "HttpClient | None" = None,
+    def client(self, settings: SourceSettings, http: "HttpClient | None" = None,
                budget: "Deadline | None" = None) -> "CtgovClient":
         """A ClinicalTrials.gov client, paced at one request per second."""
         from ...http import HttpClient
         from .client import REQUESTS_PER_SECOND, CtgovClient
 
-        return CtgovClient(http or HttpClient(per_second=REQUESTS_PER_SECOND, budget=budget), self.url(config))
+        return CtgovClient(http or HttpClient(per_second=REQUESTS_PER_SECOND, budget=budget), settings.url)
 
-    def probe_url(self, config: "Config") -> str:
-        return f"{self.url(config)}/version"
+    def search_url(self, query: Any) -> str | None:
+        params = {"cond": query.get("condition"), "intr": query.get("intervention"), "term": query.get("term")}
+        return "https://clinicaltrials.gov/search?" + urllib.parse.urlencode({k: v for k, v in params.items() if v})
 
-    def search(self, client: "CtgovClient", topic: "Topic", since: date | None) -> Search:
+    def probe_url(self, settings: SourceSettings) -> str:
+        return f"{settings.url}/version"
+
+    def search(self, client: "CtgovClient", topic: Topic, since: date | None) -> Search:
         from ...paging import PageWalk
         from .client import search_params
 
@@ -208,7 +225,7 @@ FROM trials t WHERE 1"""
                 f"while paging nor by NCT ID ({', '.join(lost[:3])}{', ...' if len(lost) > 3 else ''}); what "
                 f"arrived is stored, the run is marked failed and the next run will ask again")
 
-    def listing(self, client: "CtgovClient", topic: "Topic") -> Listing:
+    def listing(self, client: "CtgovClient", topic: Topic) -> Listing:
         """The NCT IDs of the search, listed alone (``fields=NCTId`` pages)."""
         from .client import search_params
 

@@ -22,13 +22,12 @@ from typing import Any
 from lxml import etree
 
 from ...errors import BadRecord, UnknownFormat
-from ..checks import check_record, kind, pmid, require_pmid, shown
+from ..checks import NCT_IN_TEXT, check_record, kind, pmid, require_pmid, shown
 
 Row = dict[str, Any]
 Record = dict[str, Any]
 
 RECORD_URL = "https://europepmc.org/article/{}/{}"
-NCT_ID = re.compile(r"\bNCT\s?([0-9]{8})\b", re.IGNORECASE | re.ASCII)  # ASCII digits only
 _SOURCE = re.compile(r"[A-Z]{3}")
 _EXT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # what the client can ask for again by ID
 # Markup Europe PMC leaves in titles and abstracts (sometimes entity-escaped): HTML, and the
@@ -171,7 +170,7 @@ def _author(epmc_id: str, position: int, a: dict[str, Any]) -> Row:
 
 def _links(epmc_id: str, result: dict[str, Any], title: str | None, abstract: str | None) -> list[Row]:
     links: dict[tuple[str, str], str | None] = {}
-    for m in NCT_ID.finditer(f"{title or ''}\n{abstract or ''}"):
+    for m in NCT_IN_TEXT.finditer(f"{title or ''}\n{abstract or ''}"):
         links.setdefault(("nct_text", f"NCT{m.group(1)}"), None)
     for name in _listed(result, "dbCrossReferenceList", "dbName"):
         if isinstance(name, str) and name.strip():

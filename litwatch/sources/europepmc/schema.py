@@ -104,4 +104,13 @@ TABLES: dict[str, TableSpec] = {
         description="What changed in each Europe PMC record from one copy to the next (retractions, design)."),
 }
 FAMILY = Family("europepmc_records", "epmc_id", ("europepmc_authors", "europepmc_links"), "europepmc_topics",
-                fts=("title", "abstract"))
+                fts=("title", "abstract"), tables=TABLES)
+
+# Its events: a core record retracted.
+EVENTS = ("""
+SELECT t.topic || ':europepmc_changes:' || c.id, t.topic, 'paper_retracted', c.run_id, c.epmc_id, e.title,
+       c.old_value, c.new_value, c.field, e.url
+FROM europepmc_changes c JOIN europepmc_topics t ON t.epmc_id = c.epmc_id AND t.relevance = 'core'
+  AND c.run_id > t.live_run_id
+LEFT JOIN europepmc_records e ON e.epmc_id = c.epmc_id
+WHERE c.field = 'retracted' AND c.new_value = '1'""",)

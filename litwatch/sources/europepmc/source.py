@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import sqlite3
+import urllib.parse
 from datetime import date
 from typing import IO, TYPE_CHECKING, Any, Iterator
 
@@ -17,26 +18,35 @@ from ...files import MAX_JSON_BYTES
 from ...files import JSON
 from ...store.db import query
 from ...store.writes import History, Prepared, Writer
-from ..base import Batch, Listing, Search, Source, in_keys, parse_each
+from ...settings import SourceSettings, Topic
+from .. import all_sources
+from ..base import Batch, Listing, PaperArm, Search, Source, cited_author, grouped, in_keys, parse_each
 from ..checks import json_value
-from .schema import FAMILY, TABLES
+from . import LABEL
+from .schema import EVENTS, FAMILY, TABLES
 
 if TYPE_CHECKING:
     from ...paging import PageWalk
-    from ...config import Config, Topic
     from ...http import Deadline, HttpClient
     from .client import EuropePmcClient
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://www.ebi.ac.uk/europepmc/webservices/rest"
+# Europe PMC: the same two concepts in titles and abstracts, over every source it indexes
+# (PubMed, PMC, preprint servers...); its records from PubMed are the PubMed papers.
+BUILTIN_QUERY = (
+    '(TITLE_ABS:(ketamine OR esketamine OR arketamine OR spravato))'
+    ' AND (TITLE_ABS:(PTSD OR "posttraumatic stress" OR "post-traumatic stress" OR "post traumatic stress"'
+    ' OR "combat stress"))'
+)
 IMPORT_BATCH = 500
 # A saved file is Europe PMC's when its first bytes show a search page or a result (whose
 # "source" is a three-letter code such as MED or PPR).
 _MARKERS = re.compile(rb'"(resultList|hitCount)"|"source"\s*:\s*"[A-Z]{3}"')
 
 
-_CONTENT = FAMILY.content(TABLES)
+_CONTENT = FAMILY.content()
 REVISED, INDEXED = _CONTENT.index("date_of_revision"), _CONTENT.index("first_index_date")
 TITLE, ABSTRACT = _CONTENT.index("title"), _CONTENT.index("abstract")
 TYPES, MESH = _CONTENT.index("pub_types"), _CONTENT.index("mesh")
@@ -66,9 +76,9 @@ def _paper_ids(conn: sqlite3.Connection) -> dict[str, str]:
     stored PubMed record's as ``MED:<pmid>``, by the IDs Europe PMC's relations use."""
     out = {epmc_id: f"PMID:{pmid}" if pmid else epmc_id
            for epmc_id, pmid in conn.execute("SELECT epmc_id, pmid FROM europepmc_records")}
-    for (pmid,) in conn.execute("SELECT pmid FROM articles WHERE pmid IN (SELECT CAST(substr(target, 5) AS INTEGER) "
+    for (pmid,) in conn.execute("SELECT pmid FROM papers WHERE pmid IN (SELECT CAST(substr(target, 5) AS INTEGER) "
                                 "FROM europepmc_links WHERE kind = 'published_as' AND target LIKE 'MED:%')"):
-        out[f"MED:{pmid}"] = f"PMID:{pmid}"
+        out[f"MED:{pmid}"] = f"PMID:{pmid}"  # a journal version another source holds
     return out
 
 
@@ -91,18 +101,19 @@ def _same_title_and_author(conn: sqlite3.Connection, preprint: dict[str, Any]) -
     if len(words) < 4 or not author:
         return None
     match = " ".join(f'"{w}"' for w in words[:12])
-    for table, key in (("articles", "pmid"), ("europepmc_records", "epmc_id")):
-        rows = conn.execute(f"SELECT t.{key} FROM [{table}_fts] f JOIN [{table}] t ON t.rowid = f.rowid "
+    for source in all_sources():  # every source whose records are papers, its titles indexed
+        table, key = source.family.table, source.family.key
+        if source.papers is None or "title" not in source.family.fts:
+            continue
+        rows = conn.execute(f"SELECT t.[{key}] FROM [{table}_fts] f JOIN [{table}] t ON t.rowid = f.rowid "
                             f"WHERE [{table}_fts] MATCH ? LIMIT 20", [f"title : ({match})"]).fetchall()
         for (key_value,) in rows:
-            paper = query(conn, "SELECT paper_id, title, preprint FROM papers WHERE " +
-                          ("pmid = ?" if key == "pmid" else "epmc_id = ?"), [key_value])
+            paper = query(conn, "SELECT paper_id, title, preprint FROM papers WHERE source = ? AND record_key = ?",
+                          [source.name, str(key_value)])
             if not paper or paper[0]["preprint"] or _words(paper[0]["title"]) != title:
                 continue
-            first = conn.execute("SELECT coalesce(last_name, collective_name) FROM article_authors WHERE pmid = ? "
-                                 "ORDER BY position LIMIT 1", [key_value]).fetchone() if key == "pmid" else \
-                conn.execute("SELECT author_string FROM europepmc_records WHERE epmc_id = ?", [key_value]).fetchone()
-            if first and (_first_author(first[0]) == author):
+            first = source.authors(conn, [key_value]).get(key_value, [])
+            if first and _first_author(first[0]) == author:
                 return str(paper[0]["paper_id"])
     return None
 
@@ -116,7 +127,7 @@ def _rebuild(result: dict) -> Any:
 
 class EuropePmcSource(Source):
     name = "europepmc"
-    label = "Europe PMC"
+    label = LABEL
     service = "Europe PMC REST API"
     unit = "records"
     # 2: result_type and cited_by_count; raw with its keys sorted
@@ -137,6 +148,19 @@ class EuropePmcSource(Source):
     url_env = "LITWATCH_EUROPEPMC_URL"
     query_help = ("Europe PMC search syntax (https://europepmc.org/searchsyntax): PubMed, PubMed Central,\n"
                   "preprint servers and more; preprints are kept apart in the report as not peer reviewed.")
+    default_query = BUILTIN_QUERY
+    main_tables = ("europepmc_records", "europepmc_topics")
+    terms = ("Europe PMC terms of use (each article's own licence applies)", "https://europepmc.org/Copyright")
+    # Its records are papers too: those with a PMID when PubMed lacks them, the others
+    # (preprints...) by their Europe PMC ID.
+    papers = PaperArm("e", pmid="pmid", own_id="e.epmc_id", cite_as="Europe PMC: {key}", columns={
+        "doi": "e.doi", "title": "e.title", "abstract": "e.abstract",
+        "journal": "coalesce(e.journal_iso, e.journal, e.preprint_server)", "volume": "e.volume", "issue": "e.issue",
+        "pages": "e.pages", "pub_year": "e.pub_year", "published": "e.first_publication_date",
+        "added": "e.first_index_date", "design": "e.design", "design_source": "e.design_source",
+        "retracted": "coalesce(e.retracted, 0)", "corrected": "0", "preprint": "e.is_preprint",
+        "server": "e.preprint_server", "url": "e.url"})
+    events_sql = EVENTS
     table_options = {
         "europepmc_records": {"facets": ["source", "is_preprint", "preprint_server", "design", "pub_year"],
                               "sort_desc": "first_index_date", "label_column": "title"},
@@ -149,17 +173,17 @@ SELECT e.epmc_id, coalesce(e.title, '') || ' ' || coalesce(e.abstract, '') || ' 
 FROM europepmc_records e WHERE 1"""
     relevance_key = "e.epmc_id"
 
-    def client(self, config: "Config", http: "HttpClient | None" = None,
+    def client(self, settings: SourceSettings, http: "HttpClient | None" = None,
                budget: "Deadline | None" = None) -> "EuropePmcClient":
         from ...http import HttpClient
         from .client import REQUESTS_PER_SECOND, EuropePmcClient
 
-        return EuropePmcClient(http or HttpClient(per_second=REQUESTS_PER_SECOND, budget=budget), self.url(config))
+        return EuropePmcClient(http or HttpClient(per_second=REQUESTS_PER_SECOND, budget=budget), settings.url)
 
-    def probe_url(self, config: "Config") -> str:
-        return f"{self.url(config)}/search?query=SRC:MED&format=json&pageSize=1&resultType=idlist"
+    def probe_url(self, settings: SourceSettings) -> str:
+        return f"{settings.url}/search?query=SRC:MED&format=json&pageSize=1&resultType=idlist"
 
-    def search(self, client: "EuropePmcClient", topic: "Topic", since: date | None) -> Search:
+    def search(self, client: "EuropePmcClient", topic: Topic, since: date | None) -> Search:
         from .client import query_for
         from .parse import parse_result
 
@@ -207,7 +231,7 @@ FROM europepmc_records e WHERE 1"""
             search.params["fetched_by_id"] = len(missing)
             yield Batch.of(parse_each(parse_result, client.search_ids(missing), "Europe PMC record fetched by ID"))
 
-    def listing(self, client: "EuropePmcClient", topic: "Topic") -> Listing:
+    def listing(self, client: "EuropePmcClient", topic: Topic) -> Listing:
         """The records of the search, listed alone (``resultType=idlist`` pages)."""
         return Listing.of(client.ids(self.query_string(topic)))
 
@@ -217,6 +241,34 @@ FROM europepmc_records e WHERE 1"""
             for epmc_id, title, url in conn.execute(
                     f"SELECT epmc_id, title, url FROM europepmc_records WHERE 1{where}", params):
                 out[epmc_id] = (epmc_id, title, url)
+        return out
+
+    def citation(self, conn: sqlite3.Connection, key: Any) -> dict[str, Any]:
+        """Its record, a preprint as one (with its server and version), MeSH as keywords."""
+        e = query(conn, "SELECT * FROM europepmc_records WHERE epmc_id = ?", [key])[0]
+        authors = [cited_author(*a) for a in conn.execute(
+            "SELECT last_name, first_name, collective_name FROM europepmc_authors WHERE epmc_id = ? ORDER BY position",
+            [key]) if a[0] or a[2]]
+        if not authors and e["author_string"]:  # lite records carry the byline as "Surname Initials, ..."
+            authors = [", ".join(name.strip().rsplit(" ", 1)) for name in e["author_string"].rstrip(".").split(",")
+                       if name.strip()]
+        preprint = bool(e["is_preprint"])
+        return {**e, "kind": "preprint" if preprint else "journal-article", "server": e["preprint_server"],
+                "version": e["preprint_version"], "posted_date": e["first_publication_date"],
+                "pub_date": e["first_publication_date"], "authors": authors, "url": e["url"],
+                "keywords": json.loads(e["mesh"] or "[]")}
+
+    def search_url(self, query: Any) -> str | None:
+        return "https://europepmc.org/search?" + urllib.parse.urlencode({"query": query})
+
+    def authors(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, list[str]]:
+        """From the author list of a core result, else the author string a lite result carries."""
+        out = grouped(conn, "SELECT epmc_id, coalesce(full_name, collective_name) FROM europepmc_authors "
+                            "WHERE 1{where} ORDER BY epmc_id, position", "epmc_id", keys)
+        rest = [k for k in keys if k not in out]
+        for key, names in grouped(conn, "SELECT epmc_id, author_string FROM europepmc_records WHERE author_string "
+                                        "IS NOT NULL{where}", "epmc_id", rest).items():
+            out[key] = [n.strip() for n in names[0].rstrip(".").split(",") if n.strip()]
         return out
 
     def fetch_ids(self, client: "EuropePmcClient", ids: list[Any]) -> Iterator[Batch]:
@@ -232,7 +284,8 @@ FROM europepmc_records e WHERE 1"""
         return [row[0] for row in conn.execute(
             "SELECT DISTINCT l.target FROM europepmc_links l JOIN europepmc_topics t ON t.epmc_id = l.epmc_id "
             "WHERE l.kind IN ('preprint', 'published_as') AND l.target NOT IN (SELECT epmc_id FROM europepmc_records) "
-            "AND NOT (l.target LIKE 'MED:%' AND CAST(substr(l.target, 5) AS INTEGER) IN (SELECT pmid FROM articles)) "
+            "AND NOT (l.target LIKE 'MED:%' AND EXISTS (SELECT 1 FROM papers p "
+            "WHERE p.pmid = CAST(substr(l.target, 5) AS INTEGER))) "
             "ORDER BY l.target")]
 
     def versions(self, conn: sqlite3.Connection) -> list[tuple[str, str, str]]:

@@ -51,7 +51,7 @@ _YEAR_MONTH = re.compile(r"(\d{4})(?:[\s/-]+([A-Za-z]{3}|\d{1,2})\b)?(?:[\s/-]+(
 _ORCID = re.compile(r"(\d{4}-?\d{4}-?\d{4}-?\d{3}[\dXx])")
 _PMC = re.compile(r"^PMC\d+$")
 _TOP_TAGS = ("PubmedArticle", "PubmedBookArticle", "DeleteCitation", "MedlineCitation")
-CONTENT = FAMILY.content(TABLES)  # the articles columns the parser fills, in order
+CONTENT = FAMILY.content()  # the articles columns the parser fills, in order
 CHILDREN = FAMILY.children
 _NO_CHILDREN: dict[str, list[tuple]] = {name: [] for name in CHILDREN}
 

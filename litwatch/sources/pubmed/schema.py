@@ -199,18 +199,28 @@ TABLES: dict[str, TableSpec] = {
         pk="id", foreign_keys=(("run_id", "runs", "id"),), indexes=(("pmid",), ("run_id",)),
         description="What changed in each PubMed record from one copy to the next: retractions, corrections, "
                     "new versions, indexing."),
-    "raw_blocks": TableSpec(
-        {
-            "id": (int, "block number (primary key)"),
-            "codec": (str, "compression of data: zstd"),
-            "refs": (int, "how many stored records point into the block; it is deleted when none does"),
-            "data": (bytes, "records' XML as received, one after the other, compressed together"),
-        },
-        pk="id",
-        description="The PubMed records' XML as received, so `litwatch reparse` can rebuild every table "
-                    "without the network; records point into blocks (articles.raw_block)."),
 }
 FAMILY = Family("articles", "pmid",
                 tuple(n for n in TABLES if n.startswith("article_")
                       and n not in ("article_topics", "article_deletions", "article_changes")),
-                "article_topics", fts=("title", "abstract"))
+                "article_topics", fts=("title", "abstract"), tables=TABLES)
+
+# Its events: a core paper retracted, corrected, in a new version, its design now indexed;
+# a paper deleted from PubMed.
+EVENTS = ("""
+SELECT t.topic || ':article_changes:' || c.id, t.topic,
+       CASE c.field WHEN 'retracted' THEN 'paper_retracted' WHEN 'corrected' THEN 'paper_corrected'
+            WHEN 'pmid_version' THEN 'paper_new_version' ELSE 'paper_indexed' END,
+       c.run_id, 'PMID:' || c.pmid, coalesce(a.title, (SELECT d.title FROM article_deletions d WHERE d.pmid = c.pmid)),
+       c.old_value, c.new_value, c.field, 'https://pubmed.ncbi.nlm.nih.gov/' || c.pmid || '/'
+FROM article_changes c
+JOIN (SELECT pmid, topic, live_run_id FROM article_topics WHERE relevance = 'core'
+      UNION SELECT d.pmid, j.value, 0 FROM article_deletions d JOIN json_each(coalesce(d.topics, '[]')) j) t
+  ON t.pmid = c.pmid AND c.run_id > t.live_run_id
+LEFT JOIN articles a ON a.pmid = c.pmid
+WHERE (c.field IN ('retracted', 'corrected') AND c.new_value = '1') OR c.field = 'pmid_version'
+   OR (c.field = 'design_source' AND c.new_value IN ('publication_type', 'mesh')
+       AND coalesce(c.old_value, '') = 'text')""", """
+SELECT 'deleted:' || j.value || ':PMID:' || d.pmid, j.value, 'paper_deleted', d.run_id, 'PMID:' || d.pmid, d.title,
+       NULL, NULL, d.as_of, 'https://pubmed.ncbi.nlm.nih.gov/' || d.pmid || '/'
+FROM article_deletions d JOIN json_each(coalesce(d.topics, '[]')) j""")

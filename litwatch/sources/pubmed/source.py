@@ -9,18 +9,21 @@ import io
 import logging
 import sqlite3
 import threading
+import urllib.parse
 from datetime import date
 from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from ...errors import ParseError
 from ...files import MEDLINE, PUBMED_XML
-from ...store.db import now, transaction
+from ...store.db import now, query, transaction
 from ...store.writes import Counts, History, Prepared, Writer, delete, raw_fingerprint, save, stored_rows
-from ..base import Batch, Listing, Search, Skipped, Source, in_keys
-from .schema import FAMILY, TABLES
+from ...settings import Option, SourceSettings, Topic
+from ..base import Batch, Listing, PaperArm, Search, Skipped, Source, cited_author, grouped, in_keys
+from ..checks import NCT_IN_TEXT
+from . import LABEL
+from .schema import EVENTS, FAMILY, TABLES
 
 if TYPE_CHECKING:
-    from ...config import Config, Topic
     from ...http import Deadline, HttpClient
     from .client import PubMedClient
     from .parse import Event
@@ -28,11 +31,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+# The query a medical librarian would write: MeSH headings (exploded) plus free-text
+# title/abstract words, so records not yet MeSH-indexed (most new ones) are found too.
+# Esketamine and arketamine map to the Ketamine heading but are also searched as words.
+BUILTIN_QUERY = (
+    '("Ketamine"[MeSH Terms] OR ketamine[tiab] OR esketamine[tiab] OR arketamine[tiab]'
+    ' OR "Spravato"[tiab])'
+    ' AND ("Stress Disorders, Post-Traumatic"[MeSH Terms] OR "Combat Disorders"[MeSH Terms]'
+    ' OR PTSD[tiab] OR "posttraumatic stress"[tiab] OR "post-traumatic stress"[tiab]'
+    ' OR "post traumatic stress"[tiab] OR "combat stress"[tiab])'
+)
 IMPORT_BATCH = 500  # records per store transaction when reading files
 # ... or fewer, once their XML reaches this size: a batch is held parsed in memory until it
 # is stored, and update files' records (with their reference lists) are twice the baseline's.
 BATCH_BYTES = 2 << 20
-_CONTENT = FAMILY.content(TABLES)
+_CONTENT = FAMILY.content()
 VERSION, REVISED = _CONTENT.index("pmid_version"), _CONTENT.index("date_revised")
 STATUS = _CONTENT.index("medline_status")
 _HISTORY_DATE = TABLES["article_history"].names.index("date")
@@ -91,7 +104,7 @@ _STATUS_SQL = ("CASE medline_status " + " ".join(f"WHEN '{s}' THEN {i}" for i, s
 
 class PubMedSource(Source):
     name = "pubmed"
-    label = "PubMed"
+    label = LABEL
     service = "NCBI E-utilities"
     unit = "records"
     parser_version = 2  # 2: embargoed PMC IDs, ELocationID pii, references' pmcid, NULL for empty lists
@@ -111,6 +124,27 @@ class PubMedSource(Source):
     url_key = "eutils_url"
     url_env = "LITWATCH_EUTILS_URL"
     query_help = "PubMed search syntax: MeSH headings plus title/abstract words."
+    default_query = BUILTIN_QUERY
+    main_tables = ("articles", "article_topics", "article_publication_types", "article_mesh")
+    terms = ("U.S. National Library of Medicine terms",
+             "https://www.nlm.nih.gov/databases/download/terms_and_conditions.html")
+    # Its records are the papers with a PMID; of two sources holding one, PubMed's copy is shown.
+    papers = PaperArm("a", pmid="pmid", deleted="SELECT pmid FROM article_deletions", cite_as="PMID: {key}", columns={
+        "doi": "a.doi", "title": "a.title", "abstract": "a.abstract", "journal": "coalesce(a.journal_iso, a.journal)",
+        "volume": "a.volume", "issue": "a.issue", "pages": "a.pages", "pub_year": "a.pub_year",
+        "published": "a.pub_date", "added": "a.entrez_date", "design": "a.design", "design_source": "a.design_source",
+        "retracted": "coalesce(a.retracted, 0)", "corrected": "coalesce(a.corrected, 0)", "preprint": "0",
+        "url": "'https://pubmed.ncbi.nlm.nih.gov/' || a.pmid || '/'"})
+    events_sql = EVENTS
+    old_topic_keys = {"pubmed_query": "query"}
+    options = (
+        Option("api_key", "An NCBI API key raises the request rate from 3 to 10 per second.\n"
+                          "Prefer the NCBI_API_KEY environment variable: it keeps the key out of this file.",
+               env="NCBI_API_KEY", secret=True, old="ncbi.api_key"),
+        Option("email", "NCBI asks every client to name itself and give a contact address.",
+               env="NCBI_EMAIL", old="ncbi.email", example="you@example.org"),
+        Option("tool", "The name NCBI knows this client by.", default="litwatch", old="ncbi.tool"),
+    )
     table_options = {
         # Facets count every record at each page view: two by default (retracted, language and
         # the others are a click away).
@@ -127,7 +161,7 @@ SELECT a.pmid, coalesce(a.title, '') || ' ' || coalesce(a.abstract, '') || ' ' |
 FROM articles a WHERE 1"""
     relevance_key = "a.pmid"
 
-    def client(self, config: "Config", http: "HttpClient | None" = None,
+    def client(self, settings: SourceSettings, http: "HttpClient | None" = None,
                budget: "Deadline | None" = None) -> "PubMedClient":
         """A PubMed client paced at NCBI's limit for the key (or lack of one)."""
         from ...http import HttpClient
@@ -135,22 +169,23 @@ FROM articles a WHERE 1"""
 
         # NCBI allows 3 requests/s without a key and 10 with one; stay a little under
         # (Bio.Entrez found 1/3 s spacing still drew 429s).
-        rate = 9.0 if config.ncbi_api_key else 2.8
-        return PubMedClient(http or HttpClient(per_second=rate, budget=budget), self.url(config),
-                            api_key=config.ncbi_api_key, email=config.ncbi_email, tool=config.ncbi_tool)
+        rate = 9.0 if settings.get("api_key") else 2.8
+        return PubMedClient(http or HttpClient(per_second=rate, budget=budget), settings.url,
+                            api_key=settings.get("api_key"), email=settings.get("email"),
+                            tool=settings.get("tool") or "litwatch")
 
-    def advice(self, config: "Config") -> str | None:
+    def advice(self, settings: SourceSettings) -> str | None:
         # NCBI asks every E-utilities user for an e-mail address, to write before it blocks
         # a client that misbehaves (Biopython warns the same way).
-        if config.ncbi_email:
+        if settings.get("email"):
             return None
         return ("no e-mail address for NCBI: NCBI asks for one, to contact you before blocking your requests; "
-                "set email under [ncbi] in litwatch.toml or the NCBI_EMAIL environment variable")
+                "set email under [sources.pubmed] in litwatch.toml or the NCBI_EMAIL environment variable")
 
-    def probe_url(self, config: "Config") -> str:
-        return f"{self.url(config)}/einfo.fcgi"
+    def probe_url(self, settings: SourceSettings) -> str:
+        return f"{settings.url}/einfo.fcgi"
 
-    def search(self, client: "PubMedClient", topic: "Topic", since: date | None) -> Search:
+    def search(self, client: "PubMedClient", topic: Topic, since: date | None) -> Search:
         query = self.query_string(topic)
         if since is None:
             searches = client.search(query)
@@ -202,7 +237,7 @@ FROM articles a WHERE 1"""
                 f"{', ...' if len(lost) > 3 else ''}); "
                 f"what arrived is stored, the run is marked failed and the next run will ask again")
 
-    def listing(self, client: "PubMedClient", topic: "Topic") -> Listing:
+    def listing(self, client: "PubMedClient", topic: Topic) -> Listing:
         """The PMIDs of the search, listed by esearch (a date slice at a time past 9,999)."""
         slices = client.search(self.query_string(topic))
         keys: list[int] = []
@@ -220,6 +255,23 @@ FROM articles a WHERE 1"""
             for pmid, title in conn.execute(f"SELECT pmid, title FROM articles WHERE 1{where}", params):
                 out[pmid] = (f"PMID:{pmid}", title, f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/")
         return out
+
+    def citation(self, conn: sqlite3.Connection, key: Any) -> dict[str, Any]:
+        """Its ``articles`` row, full author names and MeSH headings as keywords."""
+        p = query(conn, "SELECT * FROM articles WHERE pmid = ?", [key])[0]
+        p["authors"] = [cited_author(*a) for a in conn.execute(
+            "SELECT last_name, fore_name, collective_name FROM article_authors WHERE pmid = ? ORDER BY position", [key])
+            if a[0] or a[2]]
+        p["keywords"] = [r[0] for r in conn.execute(
+            "SELECT descriptor_name FROM article_mesh WHERE pmid = ? ORDER BY position", [key])]
+        return p
+
+    def search_url(self, query: Any) -> str | None:
+        return "https://pubmed.ncbi.nlm.nih.gov/?" + urllib.parse.urlencode({"term": query})
+
+    def authors(self, conn: sqlite3.Connection, keys: list[Any]) -> dict[Any, list[str]]:
+        return grouped(conn, "SELECT pmid, coalesce(last_name || ' ' || coalesce(initials, ''), collective_name) "
+                             "FROM article_authors WHERE 1{where} ORDER BY pmid, position", "pmid", keys)
 
     def fetch_ids(self, client: "PubMedClient", ids: list[Any]) -> Iterator[Batch]:
         for i in range(0, len(ids), FOLLOW_BATCH):
@@ -277,7 +329,6 @@ FROM articles a WHERE 1"""
 
     def links(self, conn: sqlite3.Connection, keys: list[Any] | None = None) -> None:
         """A record's DataBank list, and NCT IDs written in its title or abstract."""
-        from ...evidence import NCT_ID
 
         for where, params in in_keys("pmid", keys):
             conn.execute(f"DELETE FROM paper_trial_links WHERE source IN ('pubmed_databank', 'pubmed_text'){where}",
@@ -291,7 +342,7 @@ FROM articles a WHERE 1"""
             for pmid, title, abstract in conn.execute(
                     "SELECT pmid, title, abstract FROM articles WHERE (title LIKE '%NCT%' OR abstract LIKE '%NCT%')"
                     f"{where}", params):
-                for m in NCT_ID.finditer(f"{title or ''}\n{abstract or ''}"):
+                for m in NCT_IN_TEXT.finditer(f"{title or ''}\n{abstract or ''}"):
                     mentions.add((f"PMID:{pmid}", f"NCT{m.group(1)}", pmid))
             conn.executemany("INSERT OR IGNORE INTO paper_trial_links (paper_id, nct_id, source, reference_type, "
                              "pmid) VALUES (?, ?, 'pubmed_text', NULL, ?)", sorted(mentions))
