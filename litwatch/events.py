@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
 from .designs import PROTOCOL, STRONG
-from .labels import phase_label, status_label
+from .labels import COMPLETED, STOPPED, phase_label, status_label
 from .sources import label
 
 RECORD_KINDS = ("new_paper", "new_preprint", "new_trial", "trial_status", "trial_results", "trial_completion_date",
@@ -115,7 +115,7 @@ def _trial_news(kind: str, record_id: str, name: str, old: str | None, new: str 
     if kind == "trial_status":
         news = _STATUS_NEWS.get(new or "")
         text = f"{record_id} {news}" if news else f"{record_id}: status {status_label(old)} -> {status_label(new)}"
-        important = new in ("RECRUITING", "COMPLETED", "TERMINATED", "WITHDRAWN", "SUSPENDED")
+        important = new in ("RECRUITING", COMPLETED, *STOPPED)
         return f"{text}: {name}", "high" if important else "normal"
     if kind == "trial_results":
         return f"{record_id} posted results: {name}", "high"

@@ -135,12 +135,17 @@ def mark_stale(conn: sqlite3.Connection) -> None:
 
 
 def counts(conn: sqlite3.Connection, topics: list[Topic]) -> dict[str, int]:
-    """How many links the store holds, and how many records are core to some topic."""
-    out = {"links": conn.execute("SELECT count(*) FROM paper_trial_links").fetchone()[0]}
+    """How many links the store holds, how many papers (whichever sources hold them) and trials
+    are core to some topic, and how many records of each source (``core_<table>``)."""
+    out = {"links": conn.execute("SELECT count(*) FROM paper_trial_links").fetchone()[0],
+           "core_papers": conn.execute("SELECT count(DISTINCT paper_id) FROM paper_topics "
+                                       "WHERE relevance = 'core'").fetchone()[0], "core_trials": 0}
     for source in all_sources():
         family = source.family
         out[f"core_{family.table}"] = conn.execute(
             f"SELECT count(DISTINCT {family.key}) FROM [{family.topics}] WHERE relevance = 'core'").fetchone()[0]
+        if source.holds == "trials":
+            out["core_trials"] += out[f"core_{family.table}"]
     return out
 
 

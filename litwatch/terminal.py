@@ -279,7 +279,7 @@ class Output:
             skipped = f", {c.skipped} skipped" if c.skipped else ""
             self.line(f"{result.source} {result.topic}: {fetched} "
                       f"({c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.deleted} deleted{skipped})"
-                      f"{overlap(result)} [{result.params['mode']}, run {result.run_id}]")
+                      f"{source.result_note(result)} [{result.params['mode']}, run {result.run_id}]")
 
     def close(self) -> None:
         self.bars.close()
@@ -291,7 +291,7 @@ class Output:
         elif evidence and "evidence" in summary:
             e = summary["evidence"]
             self.line(f"evidence: {counted(e['links'], 'paper-trial links')}; core to a topic: "
-                      f"{counted(e['core_articles'], 'papers')}, {counted(e['core_trials'], 'trials')}")
+                      f"{counted(e['core_papers'], 'papers')}, {counted(e['core_trials'], 'trials')}")
             if "topic" in summary:
                 t = summary["topic"]
                 placed = t["core"] + t["related"]
@@ -302,18 +302,6 @@ class Output:
             sys.exit(EXIT_PARTIAL)
         if summary["status"] == "failed":
             sys.exit(EXIT_FAILED)
-
-
-def overlap(result: Any) -> str:
-    """For PubMed's incremental fetch: its two date searches (added since, revised since)
-    share the records added and revised since; each is counted once, so say why the searches'
-    counts add up to more."""
-    searches = result.params.get("searches") or []
-    listed = sum(s.get("count") or 0 for s in searches)
-    if len(searches) < 2 or listed <= result.counts.received:
-        return ""
-    return (f"; each counted once: the searches for records added and revised since {result.params['since']} "
-            f"overlap ({listed} between them)")
 
 
 # ------------------------------------------------------------ other commands' lines ---

@@ -100,6 +100,10 @@ def test_a_fourth_source_reaches_papers_brief_events_feed_exports_and_frames(run
     rows = list(csv.DictReader(io.StringIO(run("export", "papers", "--format", "csv"))))
     assert sorted(r["paper_id"] for r in rows) == [p[0] for p in papers]
 
+    # Fetched again: the same works, unchanged, counted as papers whichever source holds them.
+    again = run("fetch")
+    assert "2 of 2 works fetched (0 new, 0 updated, 2 unchanged" in again and "core to a topic: 2 papers" in again
+
     # Notebooks: its tables and the views that hold its works.
     import litwatch
     frames = litwatch.frames(tmp_path / "litwatch.db")

@@ -77,3 +77,24 @@ def test_the_trial_leaves_the_list_when_the_paper_arrives(db, edit):
     import_file(db, edit, topic=TOPIC.name)
     evidence.refresh(db, [TOPIC])
     assert listed(db) == {"view": set(), "report": set()}
+
+
+@pytest.mark.parametrize("clause,edit,still_listed", [
+    # Each clause of the rule, alone: an edit of the real study (in this store only) that fails it.
+    ("completed", "UPDATE trials SET overall_status = 'ACTIVE_NOT_RECRUITING'", False),
+    ("no results posted", "UPDATE trials SET has_results = 1", False),
+    ("over 12 months ago", "UPDATE trials SET primary_completion_date = date('now', '-11 months')", False),
+    ("over 12 months ago", "UPDATE trials SET primary_completion_date = date('now', '-13 months')", True),
+    ("over 12 months ago: the primary completion, else the completion",
+     "UPDATE trials SET primary_completion_date = NULL, completion_date = date('now', '-11 months')", False),
+    ("over 12 months ago: the primary completion, else the completion",
+     "UPDATE trials SET primary_completion_date = NULL, completion_date = date('now', '-13 months')", True),
+])
+def test_each_clause_of_the_rule_decides_alone(db, clause, edit, still_listed):
+    """A trial is unreported when it is completed, has no results posted, completed (its primary
+    completion, else its completion) over 12 months ago, and no paper reports it: the view and
+    the report each drop the study when one clause fails, and only then."""
+    load(db)
+    db.execute(edit)
+    assert listed(db) == ({"view": {NCT}, "report": {NCT}} if still_listed else {"view": set(), "report": set()}), \
+        clause

@@ -266,6 +266,17 @@ FROM articles a WHERE 1"""
             "SELECT descriptor_name FROM article_mesh WHERE pmid = ? ORDER BY position", [key])]
         return p
 
+    def result_note(self, result: Any) -> str:
+        """An incremental fetch's two date searches (added since, revised since) share the
+        records added and revised since; each is counted once, so say why the searches' counts
+        add up to more."""
+        searches = result.params.get("searches") or []
+        listed = sum(s.get("count") or 0 for s in searches)
+        if len(searches) < 2 or listed <= result.counts.received:
+            return ""
+        return (f"; each counted once: the searches for records added and revised since {result.params['since']} "
+                f"overlap ({listed} between them)")
+
     def search_url(self, query: Any) -> str | None:
         return "https://pubmed.ncbi.nlm.nih.gov/?" + urllib.parse.urlencode({"term": query})
 
