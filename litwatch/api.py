@@ -28,7 +28,7 @@ from .lock import RunLock, abandoned_runs, close_abandoned_runs
 from .progress import Meter
 from .redact import printable
 from .runs import RunResult, last_run_id, session, summary
-from .sources import all_sources, get
+from .sources import all_sources, get, in_words
 from .sources.base import Source
 from .catalog import open_db, schema
 from .store.db import check_path, scalar, transaction
@@ -57,9 +57,13 @@ def writing(db: Db, wait: float = 0.0, *, check_parsers: bool = True) -> Iterato
             abandoned = close_abandoned_runs(conn, [s.family.table for s in all_sources()])
             if abandoned:
                 log.warning("marked %d run(s) of a process that died as interrupted", abandoned)
-            # What failed fetches without a gap were to cover is a gap: the runs of a process that
-            # died, and the failures recorded before gaps were (a database from before schema 5).
-            gaps.open_missing(conn)
+            pending = conn.execute("SELECT 1 FROM settings WHERE key = 'gaps' AND value = 'pending'").fetchone()
+            if abandoned or pending:
+                # What failed fetches without a gap were to cover is a gap: the runs of a process
+                # that died, and the failures recorded before gaps were (schema 4 and older).
+                with transaction(conn):
+                    gaps.open_missing(conn)
+                    conn.execute("DELETE FROM settings WHERE key = 'gaps'")
             if check_parsers:
                 _check_parsers(conn)
             yield conn
@@ -368,14 +372,13 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
                 raise LitwatchError(f"no service can be reached and the bundled sample is missing ({SAMPLE_DIR})")
             say(f"Offline: {_labels()} cannot be reached; importing the bundled real sample instead of a live "
                 f"fetch.")
+            _unreached(conn, config, gap=False)  # tried: the report says when and how it ended
+            first = last_run_id(conn)  # the fallback is the plan offline, not a failure: exit 0
             done = dict(import_paths(conn, files, config, topic=config.topics[0].name, origin="sample",
                                      on_error=on_error, progress=progress), offline=True)
         else:
             say(f"Offline: {_labels()} cannot be reached; reporting the data already stored.")
-            for topic in config.topics:  # the attempt is recorded, so the report says it failed
-                for source in all_sources():
-                    if source.query(topic) is not None:
-                        unreachable(conn, source, topic, config.settings(source).url)
+            _unreached(conn, config)  # the attempt is recorded, so the report says it failed
             done = {"offline": True, "errors": []}
         errors: Errors = done["errors"]
         extra: dict[str, Any] = {key: done[key] for key in ("evidence", "offline") if key in done}
@@ -391,8 +394,17 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
 
 
 def _labels() -> str:
-    labels = [s.label for s in all_sources()]
-    return ", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else labels[0]
+    return in_words([s.label for s in all_sources()])
+
+
+def _unreached(conn: sqlite3.Connection, config: Config, *, gap: bool = True) -> None:
+    """Record each topic's fetch from each of its sources as tried and failed: no service
+    answered. With ``gap``, what it was to cover is a monitoring gap (not for the first run of a
+    store that falls back to the sample: nothing was being watched yet)."""
+    for topic in config.topics:
+        for source in all_sources():
+            if source.query(topic) is not None:
+                unreachable(conn, source, topic, config.settings(source).url, gap=gap)
 
 
 def build_report(db: Db, config: Config | None = None, *, topic: str | None = None, as_of: date | None = None,

@@ -114,6 +114,16 @@ def reports_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+REPORT_FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
+
+
+def report_format(given: str | None, output: str | None, default: str) -> str:
+    """The report's format: as given, else as the output file's extension says, else ``default``."""
+    if given:
+        return given
+    return REPORT_FORMATS.get(Path(output).suffix.lower(), default) if output else default
+
+
 class Described(click.Command):
     """A command whose help names the registered sources ({services}, {files}), read from their
     packages only when help is shown: a new source is named with no edit here."""
@@ -317,7 +327,8 @@ def import_(obj: Context, paths: tuple[str, ...], topic: str | None, quiet: bool
 
 @cli.command()
 @click.option("--topic", help="Topic name (default: the first configured topic).")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]),
+              help="md, html or json (default: the output file's extension, else md).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
 @click.option("--charts-dir", type=click.Path(file_okay=False),
               help="Markdown (a whole report): also write PNG charts here and link them; HTML carries its charts "
@@ -336,7 +347,7 @@ def import_(obj: Context, paths: tuple[str, ...], topic: str | None, quiet: bool
                                              "--changes-since last-report for the same --output starts after it.")
 @click.pass_obj
 @reports_errors
-def report(obj: Context, topic: str | None, fmt: str, output: str | None, charts_dir: str | None,
+def report(obj: Context, topic: str | None, fmt: str | None, output: str | None, charts_dir: str | None,
            as_of: date | None, since: date | None, since_last_report: bool, changes: str | None,
            section: str, record: bool) -> None:
     """Write the "ongoing research" brief of a topic: a summary to quote, trials in
@@ -357,6 +368,7 @@ def report(obj: Context, topic: str | None, fmt: str, output: str | None, charts
 
     if since and since_last_report:
         raise click.UsageError("--since and --since-last-report cannot be combined")
+    fmt = report_format(fmt, output, "md")
     if charts_dir and (fmt != "md" or section != "all"):
         unused = f"--format {fmt}" if fmt != "md" else "--section summary"
         inline = " (an HTML report carries its charts inline)" if fmt == "html" else ""
@@ -373,7 +385,8 @@ def report(obj: Context, topic: str | None, fmt: str, output: str | None, charts
 
 @cli.command()
 @click.option("--output", "-o", default="data/report.html", show_default=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="html", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]),
+              help="md, html or json (default: the output file's extension, else html).")
 @click.option("--feed", "feed_output", type=click.Path(dir_okay=False),
               help="Also write the first topic's Atom feed of events here (e.g. data/feed.atom).")
 @click.option("--changes-since", "changes", callback=_parse_changes, metavar="WHEN",
@@ -382,7 +395,7 @@ def report(obj: Context, topic: str | None, fmt: str, output: str | None, charts
 @machine_options
 @click.pass_obj
 @reports_errors
-def update(obj: Context, output: str, fmt: str, feed_output: str | None, changes: str | None, quiet: bool,
+def update(obj: Context, output: str, fmt: str | None, feed_output: str | None, changes: str | None, quiet: bool,
            as_json: bool, wait: float) -> None:
     """Fetch every topic from every source, then write the report of the first topic.
 
@@ -398,6 +411,7 @@ def update(obj: Context, output: str, fmt: str, feed_output: str | None, changes
     """
     from . import api
 
+    fmt = report_format(fmt, output, "html")
     out = obj.output(quiet, as_json)
     try:
         summary = api.update(obj.db_path, obj.config, output=output, fmt=fmt, wait=wait, echo=out.note,

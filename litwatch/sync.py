@@ -126,15 +126,17 @@ def _duration(seconds: float) -> str:
     return f"{minutes:g} minutes" if minutes < 120 else f"{minutes / 60:g} hours"
 
 
-def unreachable(conn: sqlite3.Connection, source: Source, topic: Topic, url: str) -> None:
-    """Record a fetch of the topic that could not start: the service did not answer."""
+def unreachable(conn: sqlite3.Connection, source: Source, topic: Topic, url: str, *, gap: bool = True) -> None:
+    """Record a fetch of the topic that could not start: the service did not answer (and, with
+    ``gap``, the window it was to cover as a monitoring gap)."""
     from .runs import finish_run, start_run
     from .store.writes import Counts
 
     run_id = start_run(conn, topic=topic.name, source=source.name, kind="fetch", query=source.query_text(topic),
                        params={"url": url})
     finish_run(conn, run_id, "failed", Counts(), error=f"{source.label} could not be reached ({source.service})")
-    gaps.record_failure(conn, run_id)
+    if gap:
+        gaps.record_failure(conn, run_id)
 
 
 def follow_links(conn: sqlite3.Connection, config: Config, sources: Iterable[Source],

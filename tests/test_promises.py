@@ -169,3 +169,14 @@ def test_the_datasette_hint_of_an_installed_package_names_datasettes_requirement
     assert hint[1:4] == ["-m", "pip", "install"] and len(hint) == 5
     assert hint[4].startswith("datasette") and specifiers(hint[4]) == specifiers(requirement)
     assert "litwatch[datasette]" not in hint and "-e" not in hint
+
+
+@pytest.mark.parametrize("args,starts", [
+    (["report", "-o", "brief.md"], "# Ongoing research"), (["report", "-o", "brief.json"], "{"),
+    (["report", "-o", "brief.html"], "<!DOCTYPE html>"), (["report", "--format", "md", "-o", "brief.html"], "# "),
+])
+def test_the_report_format_follows_the_output_file_unless_given(dbfile, tmp_path, monkeypatch, args, starts):
+    """`-o brief.md` writes Markdown, whatever the command's default format; --format wins."""
+    monkeypatch.chdir(tmp_path)
+    assert invoke("--db", str(dbfile), *args).exit_code == 0
+    assert (tmp_path / args[-1]).read_text().lstrip().startswith(starts)

@@ -122,6 +122,9 @@ def test_a_paper_the_sample_held_is_announced_when_a_live_search_first_brings_it
         assert run("update").exit_code == 0
     sample = report(run)
     assert sample["changes"]["new_publications"] == [] and sample["changes"]["imported_publications"] == 1
+    # Every service was tried: the sources table says when, and that it failed (not "never").
+    assert {(s["source"], s["last_attempt"], s["last_fetch"]) for s in sample["sources"]} == {
+        (name, "failed", None) for name in ("pubmed", "ctgov", "europepmc")}
     assert run("notify", "--dry-run").output == "Nothing new to send.\n"
     assert feedparser.parse(run("feed").output).entries == []
 

@@ -320,8 +320,10 @@ def _to_4(conn: sqlite3.Connection, schema: Schema) -> None:
 def _to_5(conn: sqlite3.Connection, schema: Schema) -> None:
     """Version 4 -> 5: monitoring gaps and records that left a search (tables created by
     ensure_schema). The fetches that failed since their topic's last success get their gaps
-    when the database is next opened for writing (see :func:`litwatch.gaps.open_missing`),
-    so the next fetch covers them: the store runs no monitoring code."""
+    when the database is next opened for writing (``settings`` 'gaps' = 'pending': see
+    :func:`litwatch.api.writing`), so the next fetch covers them: the store runs no
+    monitoring code."""
+    conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('gaps', 'pending')")
 
 
 def _to_6(conn: sqlite3.Connection, schema: Schema) -> None:
