@@ -149,7 +149,7 @@ def notices(gaps: list[Gap]) -> list[str]:
     for (start, end), sources in grouped.items():
         names = [name for name, _ in sources]
         who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-        n = sum(count for _, count in sources)
+        n = max(count for _, count in sources)  # updates tried of each source (one update tries them all)
         window = f"from {start} to {end}" if start else f"up to {end} (no fetch had succeeded yet)"
         updates = "the update" if n == 1 else f"{n} updates"
         out.append(f"{who}: no monitoring {window} for topic {gaps[0].topic} ({updates} of that window did not "

@@ -18,6 +18,7 @@ Both are reachable through ``responses`` or a real HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import json
 import re
@@ -25,7 +26,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from standin_server import serve
+from standin_server import copied, serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE_PATH = "/europepmc/webservices/rest"
@@ -38,7 +39,12 @@ XML = {"Content-Type": "application/xml;charset=UTF-8"}
 
 
 def load(name: str) -> Any:
-    """A fixture's JSON (gzipped or not)."""
+    """A fixture's JSON (gzipped or not): a fresh copy each call (the file is read once)."""
+    return copied(_read(name))
+
+
+@functools.cache
+def _read(name: str) -> Any:
     path = FIXTURES / name
     raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     return json.loads(raw)
@@ -58,7 +64,7 @@ def cursor_token(offset: int) -> str:
 class EuropePmcStandin:
     def __init__(self, records: list[dict], *, page_size: int = 1000, error_status: int = 200,
                  error_body: bytes | None = None, no_hits: tuple[str, ...] = (NO_RESULTS_QUERY,)):
-        self.records = json.loads(json.dumps(records))  # a deep copy, several times faster than copy's
+        self.records = copied(records)
         self.page_size = page_size
         self.error_status = error_status
         self.error_body = error_body or (FIXTURES / "epmc_errorbean_not_open_access.xml").read_bytes()

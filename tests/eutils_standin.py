@@ -17,12 +17,13 @@ history server gets).
 
 from __future__ import annotations
 
+import functools
 import gzip
 import re
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lxml import etree
@@ -47,7 +48,13 @@ class StoredRecord:
 
 def load_records(path: Path = FIXTURES / "pubmed21n1298_subset_ketamine_ptsd_ctgov.xml.gz") -> list[StoredRecord]:
     """Real PubmedArticle elements of a fixture file, with the dates a search filters on, read
-    here with XPath, independently of litwatch's parser (so a bug there cannot hide here)."""
+    here with XPath, independently of litwatch's parser (so a bug there cannot hide here).
+    Fresh records each call (the file is read once)."""
+    return [replace(record) for record in _read_records(path)]
+
+
+@functools.cache
+def _read_records(path: Path) -> tuple[StoredRecord, ...]:
     opener = gzip.open if path.suffix == ".gz" else open
     records = []
     with opener(path, "rb") as f:
@@ -58,7 +65,7 @@ def load_records(path: Path = FIXTURES / "pubmed21n1298_subset_ketamine_ptsd_ctg
                 _ymd(elem.find("MedlineCitation/DateRevised")),
                 _ymd(elem.find("MedlineCitation/Article/Journal/JournalIssue/PubDate")),
                 etree.tostring(elem)))
-    return records
+    return tuple(records)
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

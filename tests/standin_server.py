@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import http.server
+import marshal
 import threading
 import urllib.parse
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
 Handle = Callable[[str, dict[str, str]], tuple[int | str, dict[str, str], bytes]]
+
+
+def copied(data):
+    """A deep copy of JSON data (dicts, lists, strings, numbers) for a stand-in to own: several
+    times faster than ``copy.deepcopy`` and than a round trip through ``json``."""
+    return marshal.loads(marshal.dumps(data))
 
 
 @contextmanager

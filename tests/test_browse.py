@@ -23,7 +23,7 @@ from litwatch.sync import import_file
 from litwatch.catalog import open_db
 from litwatch.catalog import schema
 
-from conftest import FIXTURES, SUBSET
+from conftest import FIXTURES, SUBSET, copy_store
 from datasette_plugins.pinned_today import pin_today
 from conftest import count
 from conftest import get as row
@@ -48,15 +48,15 @@ BROAD = Topic(name="digital-health", queries={"ctgov": {"intervention": "digital
 
 
 @pytest.fixture(scope="module")
-def dbfile(tmp_path_factory):
-    path = tmp_path_factory.mktemp("browse") / "litwatch.db"
-    db = open_db(path)
-    import_file(db, SUBSET, topic=DEFAULT_TOPIC.name)
-    import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json", topic=DEFAULT_TOPIC.name)
-    import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json", topic=BROAD.name)
-    evidence.refresh(db, [DEFAULT_TOPIC, BROAD])
-    db.close()
-    return path
+def dbfile(tmp_path_factory, prebuilt):
+    def build(folder):
+        db = open_db(folder / "litwatch.db")
+        import_file(db, SUBSET, topic=DEFAULT_TOPIC.name)
+        import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json", topic=DEFAULT_TOPIC.name)
+        import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json", topic=BROAD.name)
+        evidence.refresh(db, [DEFAULT_TOPIC, BROAD])
+        db.close()
+    return copy_store(prebuilt("browse", build), tmp_path_factory.mktemp("browse"))  # made once per test run
 
 
 def test_metadata_describes_every_table_and_column(dbfile):

@@ -31,19 +31,21 @@ EVENTS = 7  # what the second fetch brought: NCT04040387's status, results, phas
 
 
 @pytest.fixture(scope="module")
-def watched(tmp_path_factory):
-    """A database with events not sent yet: two live fetches of the digital-therapeutics topic."""
-    path = tmp_path_factory.mktemp("delivery") / "litwatch.db"
-    ctgov = CtgovStandin(load_studies())
-    config = Config(topics=(DTX,), urls={"ctgov": BASE})
-    with responses.RequestsMock() as rsps, pytest.MonkeyPatch.context() as m:
-        m.setattr("litwatch.http.time.sleep", lambda seconds: None)
-        ctgov.add_to(rsps, BASE)
-        assert api.fetch(path, config, sources=["ctgov"], full=True, follow=False)["status"] == "success"
-        newer = load_studies("ctgov_NCT04040387_completed_with_results_derived.json")[0]
-        ctgov.studies = [newer if nct_id(s) == nct_id(newer) else s for s in ctgov.studies]
-        assert api.fetch(path, config, sources=["ctgov"], full=True, follow=False)["status"] == "success"
-    return path
+def watched(prebuilt):
+    """A database with events not sent yet: two live fetches of the digital-therapeutics topic
+    (made once per test run; each test copies it)."""
+    def build(folder):
+        path = folder / "litwatch.db"
+        ctgov = CtgovStandin(load_studies())
+        config = Config(topics=(DTX,), urls={"ctgov": BASE})
+        with responses.RequestsMock() as rsps, pytest.MonkeyPatch.context() as m:
+            m.setattr("litwatch.http.time.sleep", lambda seconds: None)
+            ctgov.add_to(rsps, BASE)
+            assert api.fetch(path, config, sources=["ctgov"], full=True, follow=False)["status"] == "success"
+            newer = load_studies("ctgov_NCT04040387_completed_with_results_derived.json")[0]
+            ctgov.studies = [newer if nct_id(s) == nct_id(newer) else s for s in ctgov.studies]
+            assert api.fetch(path, config, sources=["ctgov"], full=True, follow=False)["status"] == "success"
+    return prebuilt("delivery", build) / "litwatch.db"
 
 
 @pytest.fixture

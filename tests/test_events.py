@@ -35,11 +35,19 @@ def replaced(items, new, key):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, prebuilt):
     """The database after each step, as a watch meets the records: live searches of stand-ins
     serving real records (then a changed copy of a real trial, then of a real paper), and last
-    an update file's deletion imported."""
+    an update file's deletion imported. Made once per test run (conftest.prebuilt), copied here."""
+    made = prebuilt("events", build_stages)
     folder = tmp_path_factory.mktemp("events")
+    stages = [folder / f"after_step_{i}.db" for i in range(4)]
+    for stage in stages:
+        shutil.copy(made / stage.name, stage)
+    return stages
+
+
+def build_stages(folder):
     path, stages = folder / "litwatch.db", []
     eutils, ctgov = EutilsStandin(load_records()), CtgovStandin(load_studies())
     europepmc = EuropePmcStandin(load_results("epmc_search_1000results_cancer.json.gz"))
@@ -63,7 +71,6 @@ def built(tmp_path_factory):
     api.import_paths(path, [FIXTURES / "delete_citation_34092549_synthetic.xml"], CONFIG)
     stages.append(folder / "after_step_3.db")
     shutil.copy(path, stages[-1])
-    return stages
 
 
 def all_events(path, topic):

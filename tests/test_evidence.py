@@ -10,22 +10,26 @@ from litwatch.sources import all_sources
 from litwatch.store import query
 from litwatch.sync import follow_links, import_file
 
-from conftest import FIXTURES, SUBSET
+from conftest import FIXTURES, SUBSET, copy_store
 from conftest import fetch_ctgov, fetch_pubmed, get
 
 DESIGN_EXAMPLES = FIXTURES / "pubmed20n0014_design_examples.xml"
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    """Real records: the update-file subset, the psychiatric trials, the design examples."""
+def sample(tmp_path_factory, prebuilt):
+    """Real records: the update-file subset, the psychiatric trials, the design examples
+    (imported once per test run; the module opens its own copy)."""
     from litwatch.catalog import open_db
-    db = open_db(tmp_path_factory.mktemp("evidence") / "sample.db")
-    import_file(db, SUBSET)
-    import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json")
-    import_file(db, DESIGN_EXAMPLES)
-    evidence.refresh(db, [DEFAULT_TOPIC])
-    return db
+
+    def build(folder):
+        db = open_db(folder / "litwatch.db")
+        import_file(db, SUBSET)
+        import_file(db, FIXTURES / "ctg-studies_dtx_psychiatric.json")
+        import_file(db, DESIGN_EXAMPLES)
+        evidence.refresh(db, [DEFAULT_TOPIC])
+        db.close()
+    return open_db(copy_store(prebuilt("evidence", build), tmp_path_factory.mktemp("evidence")))
 
 
 def links(db, **where):

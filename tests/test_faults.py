@@ -68,17 +68,17 @@ def http():
 
 
 @pytest.fixture(scope="module")
-def fetched_once(tmp_path_factory, real_records):
-    """A database file holding a successful fetch of both sources, made once for the module."""
-    path = tmp_path_factory.mktemp("fetched") / "litwatch.db"
-    db = open_db(path)
-    eutils, ctgov = EutilsStandin(real_records), CtgovStandin(load_studies(), page_size=60)
-    with serve(eutils.handle, "/eutils") as eu, serve(lambda p, q: ctgov.handle(q), "/api/v2") as ct:
-        config = Config(urls={"pubmed": eu, "ctgov": ct})
-        fetch_pubmed(db, config, TOPIC, client=PubMedClient(http(), eu))
-        fetch_ctgov(db, config, TOPIC, client=CtgovClient(http(), ct))
-    db.close()
-    return path
+def fetched_once(prebuilt, real_records):
+    """A database file holding a successful fetch of both sources, made once per test run."""
+    def build(folder):
+        db = open_db(folder / "litwatch.db")
+        eutils, ctgov = EutilsStandin(real_records), CtgovStandin(load_studies(), page_size=60)
+        with serve(eutils.handle, "/eutils") as eu, serve(lambda p, q: ctgov.handle(q), "/api/v2") as ct:
+            config = Config(urls={"pubmed": eu, "ctgov": ct})
+            fetch_pubmed(db, config, TOPIC, client=PubMedClient(http(), eu))
+            fetch_ctgov(db, config, TOPIC, client=CtgovClient(http(), ct))
+        db.close()
+    return prebuilt("faults", build) / "litwatch.db"
 
 
 @pytest.fixture

@@ -14,14 +14,15 @@ from litwatch.errors import LitwatchError
 from litwatch.exports import rows
 from litwatch.catalog import open_db
 
-from conftest import FIXTURES
+from conftest import FIXTURES, copy_store
 
 
 @pytest.fixture
-def dbfile(tmp_path):
-    path = tmp_path / "litwatch.db"
-    api.import_paths(path, [FIXTURES / "ctg-studies_dtx_psychiatric.json"])
-    return path
+def dbfile(tmp_path, prebuilt):
+    """The 128 recorded studies imported (once per test run; each test changes its own copy)."""
+    studies = prebuilt("studies", lambda folder: api.import_paths(folder / "litwatch.db",
+                                                                  [FIXTURES / "ctg-studies_dtx_psychiatric.json"]))
+    return copy_store(studies, tmp_path)
 
 
 def run(*args):
@@ -110,11 +111,10 @@ FIELDS = {"articles": ["title", "journal", "journal_iso", "volume", "issue", "pa
 
 
 @pytest.fixture(scope="module")
-def hostile_report(tmp_path_factory):
-    from test_report import CONFIG, DTX, STUDIES, SUBSET
+def hostile_report(tmp_path_factory, dtx_store):
+    from test_report import CONFIG
 
-    path = tmp_path_factory.mktemp("hostile") / "litwatch.db"
-    api.import_paths(path, [SUBSET, STUDIES], CONFIG, topic=DTX.name)
+    path = copy_store(dtx_store, tmp_path_factory.mktemp("hostile"))  # SUBSET and STUDIES for DTX
     markers = {}
     with open_db(path) as db:
         for table, columns in FIELDS.items():

@@ -370,7 +370,8 @@ def trickling_ctgov():
     (trickling_ctgov, "ClinicalTrials.gov: the run's time budget of 2.4 s is spent (50 of 128 studies arrived"),
     (looping_ctgov, "ClinicalTrials.gov repeated a page token: tok50 (after 2 pages, 100 of 128 studies)"),
 ], ids=["budget", "loop"])
-def test_a_stopped_run_is_recorded_failed_the_next_source_runs_and_the_lock_is_free(services, tmp_path, ctgov, error):
+def test_a_stopped_run_is_recorded_failed_the_next_source_runs_and_the_lock_is_free(services, tmp_path, ctgov, error,
+                                                                                   no_sleep):
     db = str(tmp_path / "litwatch.db")
     with ctgov() as ctgov_url, within(8):
         env = {**services, "LITWATCH_CTGOV_URL": ctgov_url, "LITWATCH_RUN_BUDGET": "0.04"}

@@ -22,7 +22,7 @@ from litwatch.labels import phase_label, status_label
 from litwatch.report.build import build_report
 from litwatch.catalog import open_db
 
-from conftest import FIXTURES, SUBSET
+from conftest import FIXTURES, copy_store
 
 DTX = Topic(
     name="dtx-ptsd", title="Digital therapeutics for PTSD",
@@ -64,11 +64,10 @@ def stamp(db, day: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def dbpath(tmp_path_factory):
-    """Two imports: first every record, then (a synthetic change of a real study) NCT05989841
-    completes."""
-    path = tmp_path_factory.mktemp("report") / "litwatch.db"
-    api.import_paths(path, [SUBSET, STUDIES], CONFIG, topic=DTX.name)
+def dbpath(tmp_path_factory, dtx_store):
+    """Two imports: first every record (the run's shared store of that import, copied), then
+    (a synthetic change of a real study) NCT05989841 completes."""
+    path = copy_store(dtx_store, tmp_path_factory.mktemp("report"))
     with open_db(path) as db:
         stamp(db, FIRST)
     studies = json.loads(STUDIES.read_text())
