@@ -1,5 +1,6 @@
 """litwatch as a library: every command is one call, and a call leaves no database open."""
 
+import pytest
 import os
 from pathlib import Path
 
@@ -26,6 +27,7 @@ def open_files(path: Path) -> list[str]:
     return [n for n in names if n.startswith(str(path))]
 
 
+@pytest.mark.slow
 def test_the_commands_are_library_calls_that_close_what_they_open(tmp_path):
     db = tmp_path / "litwatch.db"
     summary = litwatch.import_paths(db, [SUBSET, FIXTURES / "ctg-studies_dtx_psychiatric.json"], CONFIG,
@@ -41,6 +43,7 @@ def test_the_commands_are_library_calls_that_close_what_they_open(tmp_path):
     assert result.output == (tmp_path / "report.md").read_text() == litwatch.render_report(data, "md")
 
 
+@pytest.mark.slow
 def test_a_python_scheduler_runs_the_offline_update(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("litwatch.http.probe", lambda url: False)

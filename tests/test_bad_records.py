@@ -106,6 +106,7 @@ def test_digits_python_reads_but_int_refuses_do_not_break_a_record():
 
 # --- oversized fields ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_12_mib_title_in_an_efetch_answer_is_skipped_and_the_batch_stored(db, real_records, caplog):
     records = copy.deepcopy(real_records)
     big = records[0]
@@ -171,6 +172,7 @@ def _huge_enrollment(s):
     s["protocolSection"]["designModule"]["enrollmentInfo"] = {"count": 10 ** 20}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("edit,reason", [
     (_status_string, "NCT04770285: statusModule is a string, not an object"),
     (_design_list, "NCT04770285: designModule is a list, not an object"),
@@ -204,6 +206,7 @@ def test_an_nct_id_with_spaces_or_lower_case_is_repaired(db):
         "https://clinicaltrials.gov/study/NCT04770285",)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("total,expected", [("128", 128), (" 128 ", 128), ("lots", None), (-1, None), ([128], None)])
 def test_total_count_as_a_string_or_garbage(db, caplog, total, expected):
     class Odd(CtgovStandin):
@@ -341,6 +344,7 @@ def test_an_unexpected_error_in_one_source_is_one_line_and_the_others_still_run(
     assert [r["source"] for r in summary["runs"] if r["status"] == "success"] == ["pubmed", "europepmc"]
 
 
+@pytest.mark.slow
 def test_with_litwatch_debug_set_a_bug_propagates(db, servers, monkeypatch):
     monkeypatch.setattr(get("ctgov"), "search", boom)
     config = Config(urls={"pubmed": servers["LITWATCH_EUTILS_URL"], "ctgov": servers["LITWATCH_CTGOV_URL"],
@@ -358,6 +362,7 @@ def test_the_traceback_of_an_unexpected_error_is_logged_at_debug_level(run, serv
     assert record.getMessage() == "ctgov ketamine-ptsd failed" and record.exc_info[0] is RuntimeError
 
 
+@pytest.mark.slow
 def test_import_and_update_print_their_json_summary_with_the_error(run, servers, monkeypatch, tmp_path):
     monkeypatch.delenv("LITWATCH_DEBUG")
     broken = tmp_path / "broken.json"

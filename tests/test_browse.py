@@ -106,6 +106,7 @@ def datasette(dbfile, tmp_path_factory):
     proc.wait(10)
 
 
+@pytest.mark.slow
 def test_datasette_lists_tables_with_descriptions(datasette):
     tables = {t["name"]: t for t in get(f"{datasette}.json")["tables"]}
     assert {"articles", "trials", "paper_trial_links", "trial_changes"} <= set(tables)
@@ -133,6 +134,7 @@ def test_datasette_full_text_search(datasette):
     assert "NCT04040387" in [r["nct_id"] for r in trials]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(QUERIES))
 def test_every_canned_query_answers(datasette, dbfile, name):
     """Datasette's answer is the query's rows, value for value (today pinned on both sides)."""

@@ -248,6 +248,7 @@ def test_keys_are_stable_and_unique(articles, preprints, trial):
     assert to_bibtex(papers) == to_bibtex(papers)
 
 
+@pytest.mark.slow
 def test_every_real_record_round_trips_through_both_formats(articles, preprints, trial):
     papers = [*articles.values(), *preprints.values(), trial]
     bibtex = to_bibtex(papers)
@@ -313,6 +314,7 @@ def test_unknown_kind_is_a_one_line_error(trial):
 
 # ------------------------------------------------------------ the CLI path ---
 
+@pytest.mark.slow
 def test_export_keeps_a_group_name_with_a_comma_one_author(db):
     import_file(db, SUBSET)
     authors = db.execute("SELECT count(*) FROM article_authors WHERE pmid = ?", [SAGE]).fetchone()[0]

@@ -29,6 +29,7 @@ def test_version(run):
     assert result.exit_code == 0 and result.output.strip() == f"litwatch, version {__version__}"
 
 
+@pytest.mark.slow
 def test_fetch_against_a_local_eutils_server_then_incremental(run, real_records, tmp_path):
     standin = EutilsStandin(real_records, max_per_second=3)  # NCBI's keyless limit, enforced
     with standin.serve() as base_url:

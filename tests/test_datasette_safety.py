@@ -74,6 +74,7 @@ TOKENIZER_CALLS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("query", TOKENIZER_CALLS)
 def test_visitors_cannot_call_fts3_tokenizer(served, query):
     status, body = sql(served, query)
@@ -105,6 +106,7 @@ def test_the_authorizer_refuses_on_any_connection(tmp_path):
     assert conn.execute("select lower('A'), date('2025-05-07')").fetchone() == ("a", "2025-05-07")
 
 
+@pytest.mark.slow
 def test_a_damaged_database_is_not_served(tmp_path, monkeypatch):
     path = tmp_path / "litwatch.db"
     db = open_db(path)

@@ -141,6 +141,7 @@ def test_a_list_refused_whole_keeps_the_events_for_next_time(db):
     assert [status for status, _, _ in digests(db)] == ["refused", "sent"]
 
 
+@pytest.mark.slow
 def test_a_trickled_greeting_is_cut_off_at_the_deadline_without_holding_the_lock(db, monkeypatch):
     monkeypatch.setattr("litwatch.notify.SMTP_DEADLINE", 1.0)
     outcome = []

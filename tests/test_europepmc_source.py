@@ -193,6 +193,7 @@ def test_saved_file_with_neither_shape_is_refused_in_one_line(db, tmp_path):
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 def test_preprints_export_as_preprints_for_reference_managers(tmp_path):
     import pybtex.database
     import rispy

@@ -78,6 +78,7 @@ def all_events(path, topic):
         return events(db, topic)
 
 
+@pytest.mark.slow
 def test_every_kind_of_event_from_real_records(built):
     seen = {e.kind for topic in ("ketamine-ptsd", "dtx-ptsd", "cancer-treatment") for e in all_events(built[-1], topic)}
     assert seen == set(RECORD_KINDS)  # the monitoring kinds: tests/test_gaps.py

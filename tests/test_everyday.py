@@ -71,6 +71,7 @@ def test_a_progress_bar_when_forced_and_never_with_quiet_or_json(run):
         assert hidden.stderr == ""
 
 
+@pytest.mark.slow
 def test_fetch_shows_one_bar_per_source_of_the_searchs_count(run, services):
     _, _, env = services
     result = fetch(run, {**env, "LITWATCH_PROGRESS": "1"}, "--no-follow")
@@ -109,6 +110,7 @@ def test_a_progress_bar_on_a_terminal(tmp_path):
 
 # --- -v and --quiet --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_verbose_names_each_search_window_batch_and_page(run, services):
     _, _, env = services
     result = fetch(run, env, "--no-follow", "--since", "1900-01-01")
@@ -149,6 +151,7 @@ def test_verbose_shows_the_traceback_of_an_unexpected_error(run, monkeypatch):
     assert "Traceback (most recent call last)" in verbose.stderr and plain.exit_code == verbose.exit_code == 1
 
 
+@pytest.mark.slow
 def test_quiet_prints_no_warnings(run, services):
     _, _, env = services
     del env["NCBI_EMAIL"]  # a warning every run would otherwise print
@@ -182,6 +185,7 @@ def test_an_offline_fetch_gives_up_in_seconds_and_skips_the_link_step(run):
 
 # --- The NCBI e-mail address -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_no_ncbi_email_is_warned_once_per_run(run, services, tmp_path):
     _, _, env = services
     del env["NCBI_EMAIL"]
@@ -198,6 +202,7 @@ def test_no_ncbi_email_is_warned_once_per_run(run, services, tmp_path):
 
 # --- What fetch lines count --------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_overlapping_date_searches_count_each_record_once(run, services):
     _, _, env = services
     run("fetch", "--source", "pubmed", "--no-follow", env=env)
@@ -213,6 +218,7 @@ def asked_by_id(ctgov) -> list[str]:
     return [nct for r in ctgov.requests if "filter.ids" in r for nct in r["filter.ids"].split(",")]
 
 
+@pytest.mark.slow
 def test_absent_linked_ids_are_asked_again_only_after_the_retry_interval(run, services, tmp_path):
     eutils, ctgov, env = services
     first = fetch(run, {**env, "LITWATCH_PROGRESS": "1"})

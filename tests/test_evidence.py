@@ -38,6 +38,7 @@ def links(db, **where):
         f"SELECT pmid, nct_id, source, reference_type FROM paper_trial_links WHERE {clause}", list(where.values()))}
 
 
+@pytest.mark.slow
 def test_ketamine_icbt_protocol_links_to_its_trial_and_is_core(sample):
     assert links(sample, pmid=34092549) == {(34092549, "NCT04771767", "pubmed_databank", None),
                                             (34092549, "NCT04771767", "pubmed_text", None)}
@@ -149,6 +150,7 @@ def test_refresh_is_idempotent_and_incremental(sample):
     assert sample.execute("SELECT count(*) FROM paper_trial_links").fetchone()[0] == before
 
 
+@pytest.mark.slow
 def test_following_links_fetches_missing_records_in_one_request_per_source(db, real_records, no_sleep):
     import responses
     from ctgov_standin import CtgovStandin, load_studies

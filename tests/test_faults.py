@@ -95,6 +95,7 @@ def stored(fetched_once, tmp_path, real_records):
 TRANSIENT = ["timeout", "reset", "429", "429+retry-after", "500", "502", "503", "truncated", "html"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", TRANSIENT)
 def test_pubmed_fault_is_retried_then_survived(stored, fault):
     db, eutils, _ = stored
@@ -106,6 +107,7 @@ def test_pubmed_fault_is_retried_then_survived(stored, fault):
     assert result.params["retries"] == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", TRANSIENT)
 def test_ctgov_fault_that_persists_fails_cleanly_and_changes_nothing(stored, fault):
     db, _, ctgov = stored

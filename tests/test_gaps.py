@@ -77,6 +77,7 @@ def day(d: date) -> str:
     return d.isoformat().replace("-", "/")
 
 
+@pytest.mark.slow
 def test_an_update_that_fails_midway_leaves_a_gap_the_next_update_covers_and_closes(run):
     records = load_records()
     later = [r for r in records if r.pmid == PROTOCOL or r.pmid % 5 == 0]  # entered PubMed after the first update
@@ -153,6 +154,7 @@ def test_an_update_that_fails_midway_leaves_a_gap_the_next_update_covers_and_clo
     assert f"Monitoring gap closed: PubMed from {window} to {TODAY} was searched again" in feed.output
 
 
+@pytest.mark.slow
 def test_an_interrupted_process_leaves_a_gap_too(run):
     with Services(load_records(), load_studies()) as env:
         assert run("update", env=env).exit_code == 0
@@ -175,6 +177,7 @@ def reconcile(run, env, *args):
     return result.output
 
 
+@pytest.mark.slow
 def test_a_record_removed_from_the_search_is_flagged_by_reconcile_and_kept(run):
     records = load_records()
     services = Services(records, load_studies())
@@ -202,6 +205,7 @@ def test_a_record_removed_from_the_search_is_flagged_by_reconcile_and_kept(run):
     assert sql("SELECT returned_run_id IS NOT NULL FROM left_search") == [(1,)]
 
 
+@pytest.mark.slow
 def test_a_study_that_left_the_trials_search_is_flagged_too(run):
     studies = load_studies()
     services = Services(load_records(), studies)
@@ -217,6 +221,7 @@ def test_a_study_that_left_the_trials_search_is_flagged_too(run):
     assert sql("SELECT count(*) FROM trials WHERE nct_id = ?", gone) == [(1,)]
 
 
+@pytest.mark.slow
 def test_a_record_indexed_with_an_old_entry_date_is_found_by_reconcile(run):
     records = load_records()
     late = next(r for r in records if r.pmid == PROTOCOL)  # its entry date stays in 2021
@@ -240,6 +245,7 @@ def test_a_record_indexed_with_an_old_entry_date_is_found_by_reconcile(run):
     assert f"PMID:{PROTOCOL}" in {r for (r,) in sql("SELECT record_id FROM events WHERE kind = 'new_paper'")}
 
 
+@pytest.mark.slow
 def test_reconcile_against_an_unreachable_service_says_so_in_one_line_and_changes_nothing(run):
     with Services(load_records(), load_studies()) as env:
         assert run("update", env=env).exit_code == 0
@@ -281,6 +287,7 @@ def test_a_version_4_database_gets_the_gaps_its_failed_fetches_left(tmp_path):
             [("gap_opened", "pubmed")]
 
 
+@pytest.mark.slow
 def test_europe_pmc_is_reconciled_from_its_id_list_pages(run):
     results = load_results()  # real recorded Europe PMC records; the stand-in takes each as matching the query
     late, gone = results[0], results[1]
@@ -301,6 +308,7 @@ def test_europe_pmc_is_reconciled_from_its_id_list_pages(run):
     assert listing and all(r["pageSize"] == "1000" for r in listing)
 
 
+@pytest.mark.slow
 def test_reconcile_stops_at_the_run_budget_and_flags_nothing(db):
     from litwatch.config import DEFAULT_TOPIC, Config
     from litwatch.errors import DeadlineExceeded
@@ -343,6 +351,7 @@ class GlitchedListing(EutilsStandin):
         return body.replace(b"".join(ids), b"".join(ids[:50] + ids[:50] + ids[100:]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["empty", "repeat"])
 def test_a_glitched_listing_fails_the_reconcile_and_flags_nothing(run, mode):
     """Before: a Count of 0 and an empty ID list flagged all stored records as having left the
@@ -362,6 +371,7 @@ def test_a_glitched_listing_fails_the_reconcile_and_flags_nothing(run, mode):
     assert sql("SELECT count(*) FROM events WHERE kind = 'left_search'") == [(0,)]
 
 
+@pytest.mark.slow
 def test_more_departures_than_a_fifth_of_the_topic_are_refused_unless_accepted(run):
     records = load_records()
     with Services(records) as env:

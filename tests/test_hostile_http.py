@@ -41,6 +41,7 @@ def one_line(error):
     return text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("server", [trickle_headers(0.2), trickle_body(0.2)], ids=["headers", "body"])
 def test_a_trickling_server_is_cut_off_at_the_deadline(server):
     with serve(server) as hostile:
@@ -50,6 +51,7 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(server):
     assert one_line(error) == f"{hostile.url}/esearch.fcgi did not complete within the 1 s allowed for one request"
 
 
+@pytest.mark.slow
 def test_a_pooled_connection_is_watched_too():
     with serve(keep_alive_then(trickle_headers(0.2))) as hostile:
         http = client()
@@ -59,6 +61,7 @@ def test_a_pooled_connection_is_watched_too():
     assert [r.path for r in hostile.received] == ["/first", "/second"]  # one connection, both requests
 
 
+@pytest.mark.slow
 def test_the_run_budget_stops_retries_and_refuses_new_requests():
     budget = Deadline(1.0)
     http = client(total_timeout=300, backoff=0.4, budget=budget)
@@ -73,6 +76,7 @@ def test_the_run_budget_stops_retries_and_refuses_new_requests():
         assert len(hostile.received) == asked
 
 
+@pytest.mark.slow
 def test_the_run_budget_cuts_a_trickle_short_of_the_request_deadline():
     with serve(trickle_body(0.2)) as hostile, within(1.0):
         with pytest.raises(DeadlineExceeded, match="did not complete within the run's time budget of 0.5 s"):
@@ -190,6 +194,7 @@ def test_a_password_in_the_url_is_never_shown():
     assert one_line(error).startswith("http://***@127.0.0.1:") and "pw-in-url-42" not in str(error.value)
 
 
+@pytest.mark.slow
 def test_probe_answers_quickly_and_never_hangs():
     with refused_port() as url, within(1.0):
         assert probe(url) is False

@@ -89,6 +89,7 @@ def test_export_sql_only_reads(dbfile, tmp_path, sql):
         assert db.execute("SELECT count(*) FROM trials").fetchone() == (128,)
 
 
+@pytest.mark.slow
 def test_export_sql_reads_the_schema_and_is_stopped_when_endless(dbfile):
     with open_db(dbfile, readonly=True) as db:
         columns, data = rows(db, sql="PRAGMA table_info(trials)")
@@ -132,6 +133,7 @@ def hostile_report(tmp_path_factory, dtx_store):
     return markers, api.render_report(data, "md"), api.render_report(data, "md", section="summary")
 
 
+@pytest.mark.slow
 def test_the_markdown_report_escapes_markup_in_every_field_from_a_record(hostile_report):
     markers, md, summary = hostile_report
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;\\[x\\](javascript:alert(1))"

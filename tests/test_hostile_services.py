@@ -267,6 +267,7 @@ def fetch_from(db, hostile, **kw):
                             **kw)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hostile", [RepeatedBatch, RepeatsWithinBatch])
 def test_records_an_efetch_batch_left_out_are_fetched_by_pmid(db, real_records, hostile, caplog):
     # Before: "PubMed reported 304 records but served 204 distinct ones (and 100 repeats)",
@@ -286,6 +287,7 @@ def test_records_an_efetch_batch_left_out_are_fetched_by_pmid(db, real_records, 
     assert runs.summary(db, 0)["runs"][0]["fetched_by_id"] == missing
 
 
+@pytest.mark.slow
 def test_an_incremental_run_that_was_short_is_completed_too(db, real_records):
     # Before: an incremental run (two windowed searches, no single count to check) met the
     # repeated batch, stored 204 of 304 records and succeeded.
@@ -327,6 +329,7 @@ def slow_ctgov():
         yield hostile
 
 
+@pytest.mark.slow
 def test_a_slow_service_is_stopped_by_the_run_budget_and_what_arrived_is_kept(db):
     with slow_ctgov() as hostile:
         url = f"{hostile.url}/api/v2"
@@ -366,6 +369,7 @@ def trickling_ctgov():
         yield f"{hostile.url}/api/v2"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ctgov, error", [
     (trickling_ctgov, "ClinicalTrials.gov: the run's time budget of 2.4 s is spent (50 of 128 studies arrived"),
     (looping_ctgov, "ClinicalTrials.gov repeated a page token: tok50 (after 2 pages, 100 of 128 studies)"),

@@ -73,6 +73,7 @@ def stores(tmp_path_factory):
     full.close()
 
 
+@pytest.mark.slow
 def test_incremental_refresh_equals_a_full_recompute(stores):
     incremental, full, _ = stores
     ours, theirs = rows(incremental), rows(full)

@@ -53,6 +53,7 @@ def test_first_fetch_uses_history_and_several_batches(db, standin):
     assert "SECRETKEY" not in str(run)
 
 
+@pytest.mark.slow
 def test_second_run_asks_only_for_the_entry_and_modification_window(db, standin):
     fetch_pubmed(db, CONFIG, TOPIC, client=client())
     db.execute("UPDATE runs SET started_at = '2021-06-05T08:00:00Z'")
@@ -69,6 +70,7 @@ def test_second_run_asks_only_for_the_entry_and_modification_window(db, standin)
     assert c.new == 0 and c.unchanged == c.received
 
 
+@pytest.mark.slow
 def test_a_record_found_by_both_incremental_searches_is_stored_once(db, tmp_path, real_records):
     """The store of a run on 2021-06-06 (the records entered before 2021-06-07), then a run
     whose window starts 2021-06-07: the 58 records entered that day were also revised that
@@ -118,6 +120,7 @@ def test_the_standin_reads_the_dates_it_filters_on_by_itself(db, standin, real_r
     assert (one.edat, one.mdat, one.pdat) == ("2021/06/07", "2021/06/07", "2021/06/01")
 
 
+@pytest.mark.slow
 def test_since_overrides_and_full_forces_everything(db, standin):
     fetch_pubmed(db, CONFIG, TOPIC, client=client())
     standin.requests.clear()

@@ -1,6 +1,7 @@
 """Nothing the source sent is lost: a parser fix reaches stored records through their raw
 copies, without the network, and gives what a fresh import gives."""
 
+import pytest
 import sqlite3
 
 from click.testing import CliRunner
@@ -33,6 +34,7 @@ def content(path):
     return out
 
 
+@pytest.mark.slow
 def test_reparse_after_a_parser_fix_equals_a_fresh_import(tmp_path, monkeypatch):
     files = [SUBSET, FIXTURES / "pubmed21n1298_content_examples.xml"]
     # A parser that loses the references and the conflict-of-interest statements...
@@ -55,6 +57,7 @@ def test_reparse_after_a_parser_fix_equals_a_fresh_import(tmp_path, monkeypatch)
     assert content(old) == content(fresh)
 
 
+@pytest.mark.slow
 def test_records_read_by_an_older_parser_are_pointed_to_reparse(tmp_path, caplog):
     from litwatch import api
     from litwatch.catalog import open_db

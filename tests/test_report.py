@@ -318,6 +318,7 @@ def test_the_summary_alone_as_markdown_and_as_an_html_fragment(dbpath, data):
 
 # ------------------------------------------------------ presentation ------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["md", "html", "json"])
 def test_same_database_and_options_give_the_same_bytes(dbpath, tmp_path, fmt):
     outputs = []

@@ -52,6 +52,7 @@ class Services(StandinServices):
         super().__init__(EutilsStandin(records), CtgovStandin(studies, page_size=60), EuropePmcStandin(list(epmc)))
 
 
+@pytest.mark.slow
 def test_an_incremental_update_reports_exactly_the_papers_and_trial_changes_it_stored(run, no_sleep):
     records = load_records()
     later = [r for r in records if r.pmid == PROTOCOL or r.pmid % 5 == 0]  # entered PubMed after the first update
@@ -90,6 +91,7 @@ def test_an_incremental_update_reports_exactly_the_papers_and_trial_changes_it_s
 
 
 
+@pytest.mark.slow
 def test_live_data_replaces_the_offline_sample(run, monkeypatch, no_sleep):
     with monkeypatch.context() as m:
         m.setattr("litwatch.http.probe", lambda url: False)
@@ -112,6 +114,7 @@ def test_live_data_replaces_the_offline_sample(run, monkeypatch, no_sleep):
                                f"and Europe PMC (last {TODAY})."]
 
 
+@pytest.mark.slow
 def test_a_paper_the_sample_held_is_announced_when_a_live_search_first_brings_it(run, monkeypatch, no_sleep):
     """The README's order: an offline update (the sample holds PMID 34092549), then a live one.
     The live search is the paper's news: in "what changed", the feed and the digest."""
@@ -145,6 +148,7 @@ def test_a_paper_the_sample_held_is_announced_when_a_live_search_first_brings_it
     assert digest.startswith("1 new event since the last digest.") and f"/{PROTOCOL}/" in digest
 
 
+@pytest.mark.slow
 def test_a_weekly_reader_of_nightly_updates_sees_the_whole_week(run, no_sleep):
     """Nightly updates, a brief read once a week: what changed covers the reader's week (since
     the last weekly report, or a period), whatever the nights in between brought."""
@@ -173,6 +177,7 @@ def test_a_weekly_reader_of_nightly_updates_sees_the_whole_week(run, no_sleep):
     assert brief["changes"]["label"].startswith("Since ")
 
 
+@pytest.mark.slow
 def test_datasette_canned_queries_give_the_briefs_numbers(run, no_sleep):
     """Digital therapeutics for PTSD (eight real trials on both concepts): after an update that
     brings a paper and changes trials, each canned query, for the brief's topic by default, for
@@ -214,6 +219,7 @@ def test_datasette_canned_queries_give_the_briefs_numbers(run, no_sleep):
     assert sum(r[0] == "trial" for r in related) == changes["related_trial_changes"]
 
 
+@pytest.mark.slow
 def test_a_failed_refresh_is_in_the_notice_with_the_date_of_the_data(run, no_sleep):
     with Services(load_records(), load_studies()) as env:
         assert run("update", env=env).exit_code == 0
@@ -225,6 +231,7 @@ def test_a_failed_refresh_is_in_the_notice_with_the_date_of_the_data(run, no_sle
                n.endswith(f"Its data here are as of {TODAY}.") for n in notices), notices
 
 
+@pytest.mark.slow
 def test_an_offline_update_after_live_ones_says_the_refresh_failed(run, monkeypatch, no_sleep):
     with Services(load_records(), load_studies()) as env:
         assert run("update", env=env).exit_code == 0

@@ -56,6 +56,7 @@ def content(path):
     return out
 
 
+@pytest.mark.slow
 def test_second_concurrent_run_exits_with_a_clear_message(tmp_path):
     db = tmp_path / "litwatch.db"
     with RunLock(db):

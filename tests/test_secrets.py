@@ -62,6 +62,7 @@ def run(env, *args):
     return CliRunner().invoke(cli, ["-v", *args], env=env)
 
 
+@pytest.mark.slow
 def test_an_api_key_echoed_in_a_200_answer_leaves_by_no_path(world, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     said = []
@@ -107,6 +108,7 @@ def test_the_digest_carries_no_secret(world, tmp_path):
     assert leaks(message.content.decode() + text + html) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("echo", [
     lambda sent, login: f"535 5.7.8 Authentication failed for {sent}",
     lambda sent, login: f"535 5.7.8 Bad credentials {login!r}",

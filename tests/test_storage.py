@@ -255,6 +255,7 @@ def test_a_reader_looking_at_the_lock_never_makes_a_writer_give_up(tmp_path):
         pass
 
 
+@pytest.mark.slow
 def test_the_lock_files_holder_is_read_with_a_bound(tmp_path):
     db = tmp_path / "litwatch.db"
     with RunLock(db):

@@ -30,6 +30,7 @@ def test_schema_has_keys_foreign_keys_and_full_text_search(db):
     assert db.table("articles").detect_fts() == "articles_fts"
 
 
+@pytest.mark.slow
 def test_importing_the_same_file_twice_changes_nothing(db):
     first = import_file(db, SUBSET)
     assert (first.counts.received, first.counts.new) == (304, 304)

@@ -95,6 +95,7 @@ def test_versioned_pmids_keep_the_highest_version_and_count_once(db):
     assert db.execute("SELECT max(changed_run_id) FROM articles").fetchone()[0] == first.run_id
 
 
+@pytest.mark.slow
 def test_importing_the_same_file_again_moves_nothing(db):
     first = import_file(db, SUBSET)
     before = db.execute("SELECT pmid, changed_run_id, record_hash FROM articles ORDER BY pmid").fetchall()
