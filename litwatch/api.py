@@ -496,7 +496,8 @@ def feed(db: Db, config: Config | None = None, *, topic: str | None = None, kind
     current(db, config)
     with reading(db) as conn:
         items = events(conn, chosen.name, kinds=kinds, limit=limit or FEED_ENTRIES)
-    return atom(chosen, items, link=link), len(items)
+        checked = conn.execute("SELECT max(finished_at) FROM runs WHERE status != 'running'").fetchone()[0]
+    return atom(chosen, items, link=link, checked=checked), len(items)
 
 
 def _plain(mail: Any) -> str:

@@ -30,9 +30,11 @@ def entry_id(event: Event) -> str:
     return f"urn:litwatch:event:{urllib.parse.quote(event.id, safe=':')}"
 
 
-def atom(topic: Topic, events: list[Event], *, link: str | None = None) -> str:
+def atom(topic: Topic, events: list[Event], *, link: str | None = None, checked: str | None = None) -> str:
     """The feed as Atom XML text. ``link`` is the page the feed stands for (the published
-    report, say); by default the topic's search on the site of its first source."""
+    report, say); by default the topic's search on the site of its first source. The feed's
+    date is its newest event's, or, with no event yet, ``checked``: when the last run the data
+    rest on ended."""
     import feedgenerator
 
     class Feed(feedgenerator.Atom1Feed):
@@ -40,7 +42,8 @@ def atom(topic: Topic, events: list[Event], *, link: str | None = None) -> str:
             return newest
 
     home = web_url(link) or _search_url(topic)
-    newest = max((_when(e.at) for e in events if e.at), default=datetime(1970, 1, 1, tzinfo=timezone.utc))
+    newest = max((_when(e.at) for e in events if e.at),
+                 default=_when(checked) if checked else datetime(1970, 1, 1, tzinfo=timezone.utc))
     title = plain(topic.display_title)
     feed = Feed(
         title=f"litwatch: {title}", link=home, feed_guid=feed_id(topic), language="en",

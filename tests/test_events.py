@@ -143,6 +143,15 @@ def test_the_feed_of_the_same_database_is_the_same_bytes_and_filters_kinds(built
     assert result.exit_code == 2 and "unknown event kind(s): no_such_kind" in result.output
 
 
+def test_a_feed_without_entries_is_dated_by_the_last_run_not_by_1970(built):
+    text, n = api.feed(built[0], CONFIG, topic="dtx-ptsd", kinds=["trial_results"])
+    with open_db(built[0], readonly=True) as db:
+        last = db.execute("SELECT max(finished_at) FROM runs").fetchone()[0]
+    parsed = feedparser.parse(text)
+    assert n == 0 and not parsed.bozo
+    assert parsed.feed.updated == last.replace("Z", "+00:00")
+
+
 def hostile_copy(built, tmp_path, **columns):
     """A copy of the database after the trial's change, its record edited (synthetic values)."""
     db = tmp_path / "litwatch.db"

@@ -260,11 +260,11 @@ def test_records_only_files_hold_are_not_news_until_a_live_search_brings_them(db
     with open_db(dbpath, readonly=True) as db:
         first = build_report(db, DTX, as_of=date(2026, 1, 10))
     changes = first["changes"]
-    assert changes["label"] == "In the first update (10 January 2026), everything stored"
+    assert changes["label"] == "In the first update (10 January 2026), which built this database"
     assert changes["new_publications"] == [] and changes["new_trials"] == []
     assert (changes["imported_publications"], changes["imported_trials"]) == (3, 8)
-    assert changes["held_only"] == ("3 papers and 8 registered trials only in files or the bundled sample so far: "
-                                    "news when a live search first brings them")
+    assert changes["held_only"] == ("3 papers and 8 registered trials are so far held only in files or the bundled "
+                                    "sample: they will count as new when a live search first brings them.")
     assert "What changed" not in first["summary"]["text"] and "first" not in first["summary"]["text"]
 
 

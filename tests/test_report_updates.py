@@ -61,7 +61,7 @@ def test_an_incremental_update_reports_exactly_the_papers_and_trial_changes_it_s
         first = run("update", env=env)
         assert first.exit_code == 0, first.output
         data = report(run)
-        assert data["changes"]["label"] == f"In the first update ({LONG_TODAY}), everything stored"
+        assert data["changes"]["label"] == f"In the first update ({LONG_TODAY}), which built this database"
         assert data["counts"]["publications"] == 0
 
         services.eutils.records = [r if r not in later else replace(r, edat=TODAY.replace("-", "/"))

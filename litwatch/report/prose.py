@@ -274,7 +274,7 @@ def changes(mode: str, runs: list[int], started: str | None, when: str | None, n
     ``started`` and the day it starts from (``when``: the last report's, or the one asked),
     with each trial change in words."""
     label = {"first": "In the first update" + (f" ({_long_date(started[:10])})" if started else "")
-                      + ", everything stored",
+                      + ", which built this database",
              "last-update": f"In the update of {_long_date(started[:10])}" if started else "In the last update (none)",
              "last-report": f"Since the report of {_long_date(when)}" if when else "Since the last report",
              "since": f"Since {_long_date(when)}" if when else "Since the start"}[mode]
@@ -299,8 +299,10 @@ def _held_only(papers: int, trials: int) -> str | None:
     """That so many core papers and trials are only in files or the bundled sample (None: none)."""
     held = [_count(n, one, many) for n, one, many in ((papers, "paper", "papers"),
                                                       (trials, "registered trial", "registered trials")) if n]
-    return (f"{_and(held)} only in files or the bundled sample so far: news when a live search first "
-            f"brings {'it' if papers + trials == 1 else 'them'}") if held else None
+    one = papers + trials == 1
+    return (f"{_and(held)} {'is' if one else 'are'} so far held only in files or the bundled sample: "
+            f"{'it' if one else 'they'} will count as new when a live search first brings "
+            f"{'it' if one else 'them'}.") if held else None
 
 
 def _change(change: TopicChange) -> Change:
