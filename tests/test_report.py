@@ -393,6 +393,18 @@ def test_empty_database_gives_a_helpful_report(tmp_path):
     assert '> The database is empty: run "litwatch update"' in result.output
 
 
+def test_a_figure_table_with_no_row_is_left_out_not_shown_as_none(tmp_path, rendered):
+    open_db(tmp_path / "empty.db").close()
+    for fmt, marks in (("md", ("| Trial status |", "| Phase |", "| Year |")),
+                       ("html", ("<th>Trial status</th>", "<th>Phase</th>", "<th>Year</th>"))):
+        out = tmp_path / f"report.{fmt}"
+        result = CliRunner().invoke(cli, ["--db", str(tmp_path / "empty.db"), "report", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        text = out.read_text()
+        assert not any(mark in text for mark in marks) and ">none</td>" not in text and "| none |" not in text
+        assert all(mark in rendered[fmt] for mark in marks)  # a store with trials and papers shows all three
+
+
 def test_text_from_records_is_text_in_html_and_markdown(dbpath, tmp_path):
     copy = tmp_path / "copy.db"
     copy.write_bytes(dbpath.read_bytes())
