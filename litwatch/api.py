@@ -363,8 +363,7 @@ def update(db: Db = DEFAULT_DB, config: Config | None = None, *, output: str | P
     say = echo or (lambda line: None)
     with writing(db, wait) as conn, session():
         first = last_run_id(conn)
-        reachable = [s for s in all_sources() if probe(s.probe_url(config.settings(s)))]
-        if reachable:
+        if any(probe(s.probe_url(config.settings(s))) for s in all_sources()):  # one answer is enough
             done = fetch(conn, config, on_result=on_result, on_error=on_error, progress=progress)
         elif not scalar(conn, "SELECT count(*) FROM runs WHERE status = 'success'"):
             files = sorted(SAMPLE_DIR.glob("*.json")) + sorted(SAMPLE_DIR.glob("*.xml.gz"))

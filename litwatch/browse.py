@@ -10,8 +10,8 @@ from .catalog import schema
 from .designs import STRONG
 from .errors import LitwatchError
 from .labels import IN_PROGRESS
-from .sources import all_sources
-from .store.spec import sql_in
+from .sources import all_sources, in_words
+from .store.spec import sql_in, sql_text
 
 # Datasette options of each table: the sources declare theirs.
 CORE_OPTIONS: dict[str, dict[str, Any]] = {
@@ -35,15 +35,11 @@ _LAST_UPDATE = ("(SELECT id FROM runs WHERE session = (SELECT max(session) FROM 
                 "WHERE kind IN ('fetch', 'import', 'follow')))")
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def canned_queries(topic: str) -> dict[str, dict[str, str]]:
     """Datasette's canned queries, ``topic`` the default of their :topic parameter."""
-    t = _TOPIC.format(default=_sql_text(topic))
+    t = _TOPIC.format(default=sql_text(topic))
     trial_sources = [s.name for s in all_sources() if s.holds == "trials"]
-    live_trials = " OR ".join(_LIVE.format(topic=t, source=_sql_text(n)) for n in trial_sources) or "0"
+    live_trials = " OR ".join(_LIVE.format(topic=t, source=sql_text(n)) for n in trial_sources) or "0"
     in_topic = (f"t.nct_id IN (SELECT x.nct_id FROM trial_topics x JOIN trials y ON y.nct_id = x.nct_id "
                 f"WHERE x.topic = {t} AND {_X_RELEVANCE} AND NOT (coalesce(y.origin, '') = 'sample' "
                 f"AND ({live_trials})))")
@@ -152,9 +148,10 @@ def datasette_metadata(db_path: str | Path, topic: str = "ketamine-ptsd") -> dic
             tables[f"{name}{suffix}"] = {"hidden": True}
     for name, view in whole.views.items():
         tables[name] = {"description": view.description, **options.get(name, {})}
+    labels = in_words([s.label for s in all_sources()])
     return {
         "title": "litwatch: research on ketamine for PTSD and other watched topics",
-        "description": "Papers and trials of the watched topics from " + _sources_in_words() + ", normalized by "
+        "description": f"Papers and trials of the watched topics from {labels}, normalized by "
                        "litwatch, with paper-trial links, study designs and trial change history.",
         "source": ", ".join(f"{s.label} ({s.service})" for s in all_sources()),
         "source_url": "https://github.com/litwatch/litwatch",
@@ -162,11 +159,6 @@ def datasette_metadata(db_path: str | Path, topic: str = "ketamine-ptsd") -> dic
         "license_url": next((s.terms[1] for s in all_sources() if s.terms), ""),
         "databases": {Path(db_path).stem: {"tables": tables, "queries": canned_queries(topic)}},
     }
-
-
-def _sources_in_words() -> str:
-    labels = [s.label for s in all_sources()]
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
 # litwatch's own tables frames() gives; each source names its own (Source.main_tables).

@@ -453,7 +453,7 @@ def _check_url(value: str, key: str) -> str:
     """A service's base URL: http(s), with a host, and a port that is a port."""
     with contextlib.suppress(ValueError):  # a malformed URL is refused below, its password masked first
         redact.register_url(value)
-    shown = redact.printable(redact.redact(value))
+    shown = redact.printable(value)
     if not value.startswith(("http://", "https://")):
         raise ConfigError(f"config key '{key}' must be an http(s) URL, got {shown!r}")
     try:

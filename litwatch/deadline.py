@@ -19,7 +19,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .errors import DeadlineExceeded
-from .redact import printable, redact
+from .redact import printable
 
 __all__ = ["Deadline", "Watch", "WatchedAdapter"]
 
@@ -49,7 +49,7 @@ class Deadline:
     def check(self, what: str = "the run") -> None:
         """Raise :class:`DeadlineExceeded` if the deadline has passed."""
         if self.expired:
-            raise DeadlineExceeded(f"{printable(redact(what))}: the time budget of {self.seconds:g} s is spent")
+            raise DeadlineExceeded(f"{printable(what)}: the time budget of {self.seconds:g} s is spent")
 
 
 # --- Deadlines against trickling servers ----------------------------------------------

@@ -18,7 +18,7 @@ from urllib3.exceptions import NewConnectionError
 
 from .redact import printable, redact
 
-__all__ = ["ERROR_BODY_BYTES", "MESSAGE_CHARS", "clean", "describe_failure", "error_text", "where"]
+__all__ = ["ERROR_BODY_BYTES", "MESSAGE_CHARS", "describe_failure", "error_text", "where"]
 
 # An error body is only quoted, never parsed whole: its first 64 KiB are plenty.
 ERROR_BODY_BYTES = 64 * 2 ** 10
@@ -86,14 +86,9 @@ def _shorten(text: str) -> str:
     return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 1] + "…"
 
 
-def clean(text: str) -> str:
-    """``text`` redacted and with control characters escaped."""
-    return printable(redact(text))
-
-
 def where(url: str) -> str:
     """The URL without its query string, which may carry a key, safe to print."""
-    return clean(url.split("?", 1)[0].split("#", 1)[0])
+    return printable(url.split("?", 1)[0].split("#", 1)[0])
 
 
 def describe_failure(e: requests.RequestException) -> tuple[str, bool]:
@@ -113,7 +108,7 @@ def describe_failure(e: requests.RequestException) -> tuple[str, bool]:
     if isinstance(e, requests.ConnectionError):
         text = str(e).lower()
         return ("connection reset" if "reset" in text or "aborted" in text else "could not connect"), False
-    return clean(f"{type(e).__name__}: {e}")[:MESSAGE_CHARS], False
+    return printable(f"{type(e).__name__}: {e}")[:MESSAGE_CHARS], False
 
 
 def _causes(e: BaseException) -> Iterable[BaseException]:

@@ -16,6 +16,7 @@ from .labels import readable_rows
 from .errors import LitwatchError, UsageError, storage_fault
 from .sources import get
 from .store.db import db_path, query, table_names, view_names
+from .store.guard import DENIED_FUNCTIONS
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -23,7 +24,6 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # What a query may do: read. VACUUM INTO, ATTACH, pragmas that write and every write are refused
 # even though the connection is read-only (VACUUM INTO writes a copy of the database anywhere).
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
-_REFUSED_FUNCTIONS = {"load_extension", "readfile", "writefile", "fts3_tokenizer", "edit"}
 MAX_SECONDS = 60.0
 MAX_ROWS = 1_000_000
 # What citations are of: the papers (one per paper, whichever sources returned it) or the
@@ -34,7 +34,7 @@ RELEVANCE = ("core", "related", "intervention", "condition", "none")
 
 
 def _authorize(action: int, arg1: str | None, arg2: str | None, db_name: str | None, source: str | None) -> int:
-    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _REFUSED_FUNCTIONS:
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in DENIED_FUNCTIONS:
         return sqlite3.SQLITE_DENY
     if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in (
             "table_info", "table_xinfo", "index_list", "index_info", "foreign_key_list"):

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .sources import label
+from .sources import in_words, label
 from .store.db import transaction
 
 STATUSES = ("failed", "interrupted")
@@ -148,7 +148,7 @@ def notices(gaps: list[Gap]) -> list[str]:
     out = []
     for (start, end), sources in grouped.items():
         names = [name for name, _ in sources]
-        who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        who = in_words(names)
         n = max(count for _, count in sources)  # updates tried of each source (one update tries them all)
         window = f"from {start} to {end}" if start else f"up to {end} (no fetch had succeeded yet)"
         updates = "the update" if n == 1 else f"{n} updates"

@@ -26,11 +26,11 @@ from typing import Any, Callable, Mapping, TypeVar
 import requests
 
 from .deadline import Deadline, Watch, WatchedAdapter
-from .error_text import ERROR_BODY_BYTES, clean, describe_failure, error_text, where as _where
+from .error_text import ERROR_BODY_BYTES, describe_failure, error_text, where as _where
 from .errors import (DeadlineExceeded, HttpError, HttpStatusError, LitwatchError, ResponseTooLarge,
                      ServiceUnavailable, TransientResponse, Unreachable)
-from .redact import SECRET_NAME, redact, register, register_url
-from .retry import UNREACHABLE_ATTEMPTS, Retry
+from .redact import SECRET_NAME, printable, redact, register, register_url
+from .retry import Retry
 from .version import __version__
 
 __all__ = ["ERROR_BODY_BYTES", "USER_AGENT", "Deadline", "HttpClient", "HttpStats", "RateLimiter", "Retry",
@@ -44,6 +44,7 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 3
 MAX_BYTES = 256 * 2 ** 20
 CHUNK_BYTES = 64 * 2 ** 10
+_POLICY = Retry()  # the default retry policy, whose settings a client starts from
 
 
 class RateLimiter:
@@ -92,7 +93,7 @@ def _outcome(response: requests.Response, parse: Callable[[requests.Response], A
     try:
         return True, parse(response), "", None
     except TransientResponse as e:
-        return False, None, clean(str(e)), None
+        return False, None, printable(str(e)), None
 
 
 @dataclass
@@ -105,9 +106,9 @@ class HttpClient:
         connect, headers and body, and the waits between attempts.
     :param budget: a run-wide :class:`Deadline`; no request starts or runs past it.
     :param max_attempts: tries per request (first try included) on transient faults.
-    :param backoff: base delay in seconds; the n-th retry waits about ``backoff * 2**n``
-        (full jitter, capped at ``max_backoff``) unless the server sent ``Retry-After``.
-        Timeouts, resets, 429 and 5xx answers wait this long.
+    :param backoff: base delay in seconds of the waits after timeouts, resets, 429 and 5xx
+        answers (doubling from try to try, capped at ``max_backoff``: see
+        :class:`~litwatch.retry.Retry`) unless the server sent ``Retry-After``.
     :param connect_backoff: the delay after a refused connection, an unreachable network
         or a failed DNS lookup: retrying those soon rarely helps, so a service that is
         down costs about a second, not minutes.
@@ -126,11 +127,11 @@ class HttpClient:
     timeout: tuple[float, float] = (10.0, 120.0)
     total_timeout: float = 300.0
     budget: Deadline | None = None
-    max_attempts: int = 5
-    backoff: float = 1.0
-    max_backoff: float = 60.0
-    connect_backoff: float = 0.25
-    unreachable_attempts: int = UNREACHABLE_ATTEMPTS
+    max_attempts: int = _POLICY.attempts
+    backoff: float = _POLICY.backoff
+    max_backoff: float = _POLICY.max_backoff
+    connect_backoff: float = _POLICY.connect_backoff
+    unreachable_attempts: int = _POLICY.unreachable_attempts
     max_bytes: int = MAX_BYTES
     secrets: Iterable[str] = ()
     sleep: Callable[[float], None] | None = None

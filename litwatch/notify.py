@@ -343,8 +343,6 @@ def _reason(error: BaseException) -> str:
         return f"the server does not offer what is configured ({printable(str(error))})"
     if isinstance(error, _AllRefused):
         return "the server refused every recipient: " + ", ".join(f"{a} ({r})" for a, r in error.refused.items())
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return "the server refused the recipients"
     if isinstance(error, smtplib.SMTPSenderRefused):
         sender = printable(str(error.sender))
         return f"the server refused the sender {sender} ({_said(error.smtp_code, error.smtp_error)})"

@@ -21,7 +21,7 @@ import math
 from typing import Any, Iterable
 
 from .errors import IncompleteFetch
-from .redact import printable, redact
+from .redact import printable
 
 log = logging.getLogger(__name__)
 
@@ -112,5 +112,5 @@ class PageWalk:
 
 def _show(token: str) -> str:
     """A token as a message may quote it: printable, on one line, not too long."""
-    text = printable(redact(str(token)))
+    text = printable(str(token))
     return text if len(text) <= TOKEN_CHARS else text[:TOKEN_CHARS - 1] + "…"

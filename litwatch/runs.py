@@ -19,6 +19,7 @@ from .version import __version__
 from .errors import LitwatchError
 from .redact import redact
 from .store.db import now, transaction
+from .store.spec import sql_text
 from .lock import ABANDONED
 from .store.writes import Counts
 
@@ -170,9 +171,8 @@ def show_interrupted(conn: sqlite3.Connection, run_ids: list[int]) -> None:
     if not run_ids:
         return
     ids = ", ".join(str(int(i)) for i in run_ids)
-    quoted = "'" + ABANDONED.replace("'", "''") + "'"
     shown = {"status": f"CASE WHEN id IN ({ids}) THEN 'interrupted' ELSE status END",
-             "error": f"CASE WHEN id IN ({ids}) THEN coalesce(error, {quoted}) ELSE error END"}
+             "error": f"CASE WHEN id IN ({ids}) THEN coalesce(error, {sql_text(ABANDONED)}) ELSE error END"}
     columns = [r[1] for r in conn.execute("PRAGMA main.table_info(runs)")]
     select = ", ".join(f"{shown[c]} AS [{c}]" if c in shown else f"[{c}]" for c in columns)
     conn.execute("DROP VIEW IF EXISTS temp.runs")

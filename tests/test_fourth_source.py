@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from standin_server import serve
 
 from litwatch import sources
+from litwatch.catalog import EVENT_COLUMNS
 from litwatch.cli import cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -91,6 +92,7 @@ def test_a_fourth_source_reaches_papers_brief_events_feed_exports_and_frames(run
     # Events and the feed: two new papers, each linking to its DOI.
     events = db.execute("SELECT kind, record_id FROM events ORDER BY record_id").fetchall()
     assert events == [("new_paper", p[0]) for p in papers]
+    assert tuple(c[1] for c in db.execute("PRAGMA table_info(events)")) == EVENT_COLUMNS  # every arm's columns
     feed = run("feed")
     assert "Chemical Ecology" in feed and "https://doi.org/10.1093/obo/9780199830060-0238" in feed
 

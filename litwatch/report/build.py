@@ -28,12 +28,9 @@ from ..sources import all_sources
 from ..store.db import now, transaction
 from ..version import __version__
 from . import figures, prose, records
-from .figures import LATEST, RELATED_SHOWN
-from .prose import EVIDENCE, WORDS, citation
-from .records import INDEXED, Paper, Trial, Window
+from .records import Paper, Trial, Window
 
-__all__ = ["build_report", "to_json", "record_report", "citation", "Window", "LATEST", "RELATED_SHOWN", "INDEXED",
-           "EVIDENCE", "WORDS"]
+__all__ = ["build_report", "to_json", "record_report"]
 
 
 def build_report(db: sqlite3.Connection, topic: Topic, *, as_of: date | None = None,
@@ -93,7 +90,7 @@ def build_report(db: sqlite3.Connection, topic: Topic, *, as_of: date | None = N
         "searched": searched,
         "related": figures.related(prose.related_labels(topic), papers, trials),
         "changes": what_changed,
-        "sources": figures.sources(topic, basis, records.last_imports(db, topic, window), papers, trials),
+        "sources": figures.sources(topic, basis, papers, trials),
     }
     report["notices"] = prose.notices(basis, window.as_of, phrase, counts)
     report["notice"] = " ".join(report["notices"]) or None

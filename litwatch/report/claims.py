@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, TypedDict
 
 from syntok import segmenter
@@ -82,6 +83,13 @@ def terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
 def sentences(abstract: str, opening: bool = True) -> list[Sentence]:
     """The abstract's sentences, each with its part's heading and rank; with ``opening``, the
     first sentence of an unstructured abstract of three or more is background (rank 2)."""
+    return list(_sentences(abstract, opening))
+
+
+@lru_cache(maxsize=1024)
+def _sentences(abstract: str, opening: bool) -> tuple[Sentence, ...]:
+    """:func:`sentences`, split once per abstract: a report asks for each abstract once per
+    claim and once for its stated size."""
     out: list[Sentence] = []
     offset = 0
     structured = bool(_HEADING.match(abstract))
@@ -97,7 +105,7 @@ def sentences(abstract: str, opening: bool = True) -> list[Sentence]:
         offset += len(line)
     if opening and not structured and len(out) >= 3 and out[0].section is None:
         out[0] = Sentence(out[0].text, out[0].start, None, 2)  # an unstructured abstract opens with background
-    return out
+    return tuple(out)
 
 
 def quote(abstract: str | None, pattern: re.Pattern[str], opening: bool = True) -> tuple[Quote | None, bool]:

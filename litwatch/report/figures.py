@@ -278,10 +278,9 @@ def related(labels: dict[str, str], papers: list[Paper], trials: list[Trial]) ->
     return out
 
 
-def sources(topic: Topic, basis: RunBasis, imports: dict[str, str | None], papers: list[Paper],
-            trials: list[Trial]) -> list[SourceStatus]:
-    """Per source of the topic: its query, freshness (from ``basis``; ``imports``: its last
-    import), and how many of the report's records (on the topic, related) it holds."""
+def sources(topic: Topic, basis: RunBasis, papers: list[Paper], trials: list[Trial]) -> list[SourceStatus]:
+    """Per source of the topic: its query, freshness and last import (from ``basis``), and how
+    many of the report's records (on the topic, related) it holds."""
     out: list[SourceStatus] = []
     for source in all_sources():
         if source.query(topic) is None:
@@ -289,11 +288,13 @@ def sources(topic: Topic, basis: RunBasis, imports: dict[str, str | None], paper
         fresh = basis["sources"][source.name]
         attempt = fresh["last_attempt"]
         held = [p["relevance"] for p in papers if source.name in p["sources"]]
-        held += [t["relevance"] for t in trials if source.name == "ctgov"]
+        held += [t["relevance"] for t in trials if source.holds == "trials"]
         out.append({"source": source.name, "query": source.query_text(topic), "last_fetch": fresh["last_success"],
                     "last_attempt": attempt["status"] if attempt else None,
                     "last_attempt_at": attempt["at"] if attempt else None,
-                    "last_import": imports[source.name], "records_core": held.count("core"),
+                    "last_import": max((f["at"] for f in basis["files"] if f["source"] == source.name and f["at"]),
+                                       default=None),
+                    "records_core": held.count("core"),
                     "records_related": len(held) - held.count("core"),
                     "service": f"{source.label} ({source.service})"})
     return out

@@ -19,7 +19,7 @@ from ..designs import (COMMENTARY, META_ANALYSIS, NARRATIVE_REVIEW, OTHER, PRECL
 from ..gaps import Gap
 from ..gaps import notices as gap_notices
 from ..labels import IN_PROGRESS, RECRUITING, change_value, in_sentence
-from ..sources import all_sources, get
+from ..sources import all_sources, get, in_words
 from ..sources import label as source_label
 from .figures import EVIDENCE_DESIGNS, ClaimFigures, Counts, News, TopicChange
 from .records import Paper, RunBasis, Trial
@@ -154,13 +154,13 @@ def _held_by(basis: RunBasis, sources: list[Source]) -> Held:
     parts = []
     if len(live) == 1:
         (day, labels), = live.items()
-        parts.append(f"{_and(labels)}, searched on {day}")
+        parts.append(f"{in_words(labels)}, searched on {day}")
     elif live:
-        parts.append(_and([f"{_and(labels)} (searched on {day})" for day, labels in live.items()]))
+        parts.append(in_words([f"{in_words(labels)} (searched on {day})" for day, labels in live.items()]))
     if files:
-        parts.append(f"the {_and(files)} files imported (not a live search)")
+        parts.append(f"the {in_words(files)} files imported (not a live search)")
     if sample:
-        parts.append(f"the bundled sample of real {_and(sample)} records (not a live search)")
+        parts.append(f"the bundled sample of real {in_words(sample)} records (not a live search)")
     if not parts:
         labels = [s.label for s in sources]
         where = (f"the records stored so far (no search of {' or '.join(labels)} has succeeded yet)" if labels
@@ -229,7 +229,7 @@ def _claim_statement(claim: ClaimFigures, topic: Topic, searched: Searched) -> s
     papers, trials = searched["papers"], searched["trials"]
     evidence = claim["evidence"]
     if evidence:
-        kinds = _and([_count(n, *EVIDENCE[d]) for d, n in claim["evidence_by_design"].items()])
+        kinds = in_words([_count(n, *EVIDENCE[d]) for d, n in claim["evidence_by_design"].items()])
         newest = max((p["year"] for p in evidence if p["year"]), default=None)
         one = len(evidence) == 1
         text = (f"{papers['In']}, the {'abstract' if one else 'abstracts'} of "
@@ -246,7 +246,7 @@ def _claim_statement(claim: ClaimFigures, topic: Topic, searched: Searched) -> s
         (len(claim["other_papers"]), "paper of another kind", "papers of other kinds")) if n]
     if counted:
         names = "names" if sum(n for n, _, _ in counted) == 1 else "name"
-        text += f" {_and([_count(n, one, many) for n, one, many in counted])} {names} them."
+        text += f" {in_words([_count(n, one, many) for n, one, many in counted])} {names} them."
     if searched["trials_used"]:
         registered = claim["registered_trials"]
         going = sum(t["overall_status"] in IN_PROGRESS for t in registered)
@@ -300,7 +300,7 @@ def _held_only(papers: int, trials: int) -> str | None:
     held = [_count(n, one, many) for n, one, many in ((papers, "paper", "papers"),
                                                       (trials, "registered trial", "registered trials")) if n]
     one = papers + trials == 1
-    return (f"{_and(held)} {'is' if one else 'are'} so far held only in files or the bundled sample: "
+    return (f"{in_words(held)} {'is' if one else 'are'} so far held only in files or the bundled sample: "
             f"{'it' if one else 'they'} will count as new when a live search first brings "
             f"{'it' if one else 'them'}.") if held else None
 
@@ -326,7 +326,7 @@ def notices(basis: Basis, as_of: str, topic_phrase: str, counts: Counts) -> list
     live = [f"{s['label']} (last {_day(s['last_success'])})" for s in basis["sources"].values() if s["live"]]
     parts = []
     if live:
-        parts.append(f"live searches of {_and(live)}")
+        parts.append(f"live searches of {in_words(live)}")
     files = [f["file"] for f in basis["files"] if f["file"]]
     own_files = [f for f in files if "/sample/" not in "/" + f.replace("\\", "/")]
     if own_files:
@@ -334,11 +334,11 @@ def notices(basis: Basis, as_of: str, topic_phrase: str, counts: Counts) -> list
         parts.append(f"imported file{'s' if len(names) > 1 else ''} ({', '.join(names)})")
     if [name for name in basis["sample"] if not _live(basis, name)]:
         parts.append("the bundled offline sample of real records (litwatch/sample/PROVENANCE.md)")
-    notes.append(f"Data: {_and(parts)}." if parts else "Data: none yet.")
+    notes.append(f"Data: {in_words(parts)}." if parts else "Data: none yet.")
     if not live:
         papers, trials = counts["publications"] + counts["preprints"], counts["trials"]
         labels = [s["label"] for s in basis["sources"].values()]
-        services = ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else "".join(labels)
+        services = in_words(labels, "or")
         notes.append(
             f"Not a live search: no search for {topic_phrase} has reached {services} yet. "
             f"These data hold {_count(papers, 'paper', 'papers') if papers else 'no paper'} and "
@@ -373,7 +373,7 @@ def _refresh_notices(basis: RunBasis) -> list[str]:
                      f"{': ' + attempt['error'] if attempt['error'] else ''}. Its data here are as of {as_of}.")
     for (day, as_of), labels in unreached.items():
         many = len(labels) > 1
-        notes.append(f"The latest refresh of {_and(labels)} ({day}) failed: "
+        notes.append(f"The latest refresh of {in_words(labels)} ({day}) failed: "
                      f"{'none of them' if many else 'it'} could be reached. {'Their' if many else 'Its'} data here "
                      f"are as of {as_of}.")
     return notes
@@ -463,14 +463,14 @@ def _evidence_sentence(report: dict[str, Any], topic: str, refs: _References) ->
         newest = max((p["year"] for p in strongest if p["year"]), default=None)
         basis = report["design_basis"]
         inferred = sum(basis[d]["inferred"] for d in (META_ANALYSIS, SYSTEMATIC_REVIEW, RCT) if d in basis)
-        text = f"{where} {verb} {_and(parts)} of {topic}" + (f" (the newest from {newest})" if newest else "")
+        text = f"{where} {verb} {in_words(parts)} of {topic}" + (f" (the newest from {newest})" if newest else "")
         if inferred:
             text += (f"; the design of {inferred} of them is read from the abstract, as the National Library of "
                      f"Medicine has not yet indexed {'it' if inferred == 1 else 'them'}")
         return text + refs.cite(strongest[:5]) + "."
     if c["publications"]:
         designs = report["publications_by_design"]
-        kinds = _and([_count(n, *WORDS.get(d, (d, d))) for d, n in designs.items()])
+        kinds = in_words([_count(n, *WORDS.get(d, (d, d))) for d, n in designs.items()])
         return (f"{where} {verb} no randomized controlled trial, meta-analysis or systematic review of {topic}; "
                 f"{'it holds' if verb == 'holds' else 'they hold'} {kinds}"
                 + refs.cite(report["newest_publications"][:3]) + ".")
@@ -493,7 +493,7 @@ def _changes_sentence(report: dict[str, Any], topic: str, refs: _References) -> 
     if n_changed:
         bits.append(f"{_count(n_changed, 'registered trial', 'registered trials')} with changes to "
                     f"{'its' if n_changed == 1 else 'their'} record")
-    return (f"{changes['label']}: {_and(bits)}"
+    return (f"{changes['label']}: {in_words(bits)}"
             + refs.cite(changes["new_publications"][:3] + changes["new_trials"][:3] + changes["changed_trials"][:3])
             + ".")
 
@@ -508,18 +508,14 @@ def _where(trials: list[Trial], shown: int = 5) -> str:
         return ""
     countries = [in_sentence(c) for c in sorted(tally, key=lambda c: (-tally[c], c))]
     if len(countries) <= shown:
-        return f", in {_and(countries)}"
-    return f", in {len(countries)} countries (most in {_and(countries[:3])})"
+        return f", in {in_words(countries)}"
+    return f", in {len(countries)} countries (most in {in_words(countries[:3])})"
 
 
 # ------------------------------------------------------------------ words -----
 
 def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
-
-
-def _and(parts: list[str]) -> str:
-    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else (parts[0] if parts else "")
 
 
 def _upper_first(text: str) -> str:

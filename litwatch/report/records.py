@@ -230,14 +230,6 @@ def gaps(db: sqlite3.Connection, topic: Topic, window: Window) -> list[Gap]:
     return open_gaps(db, topic=topic.name, run_ids=window.sql)
 
 
-def last_imports(db: sqlite3.Connection, topic: Topic, window: Window) -> dict[str, str | None]:
-    """When the window's last import of each source of the topic ended (None: no import)."""
-    return {source.name: db.execute(
-                f"SELECT max(finished_at) FROM runs WHERE source = ? AND kind = 'import' AND id IN ({window.sql})",
-                [source.name]).fetchone()[0]
-            for source in all_sources() if source.query(topic) is not None}
-
-
 # ----------------------------------------------------------------- papers -----
 
 def papers(db: sqlite3.Connection, topic: Topic, window: Window, basis: RunBasis,

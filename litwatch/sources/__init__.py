@@ -11,7 +11,7 @@ exports and the Datasette metadata iterate the registry. Sources load on first u
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
     from .base import Source
@@ -22,7 +22,7 @@ REGISTRY: dict[str, str] = {
     "ctgov": "litwatch.sources.ctgov",
     "europepmc": "litwatch.sources.europepmc",
 }
-NAMES: tuple[str, ...] = tuple(REGISTRY)
+NAMES: tuple[str, ...] = tuple(REGISTRY)  # the built-in sources (the CLI's --source choices)
 
 
 def get(name: str) -> "Source":
@@ -55,6 +55,6 @@ def cards(key: str) -> list[str]:
     return [text for text in said if text]
 
 
-def in_words(items: list[str]) -> str:
-    """"A, B and C"."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+def in_words(items: Sequence[str], conjunction: str = "and") -> str:
+    """"A, B and C" (or "A, B or C"); "" for none."""
+    return ", ".join(items[:-1]) + f" {conjunction} " + items[-1] if len(items) > 1 else "".join(items)

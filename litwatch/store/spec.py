@@ -12,10 +12,15 @@ from typing import Mapping
 SQL_TYPES = {int: "INTEGER", str: "TEXT", float: "REAL", bytes: "BLOB"}
 
 
+def sql_text(value: str) -> str:
+    """A string as an SQL literal: ``'it''s'``."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def sql_in(values: "tuple[str, ...] | list[str] | str") -> str:
     """SQL for ``IN``: ``('a', 'b')`` of constants (a group of statuses, of designs)."""
     values = (values,) if isinstance(values, str) else values
-    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+    return "(" + ", ".join(sql_text(v) for v in values) + ")"
 
 
 @dataclass(frozen=True)

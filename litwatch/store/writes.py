@@ -175,15 +175,6 @@ def stored_rows(conn: sqlite3.Connection, table: str, key: str, columns: str, ke
 
 
 @dataclass
-class Outcome:
-    """What a save did, record by record, for hooks that follow it (history, evidence)."""
-
-    new: list[Prepared]
-    updated: list[tuple[Prepared, tuple]]  # with the stored (hash, seen, raw block, rank...) values
-    counts: Counts
-
-
-@dataclass
 class Stored:
     """What the store holds of a record that a copy is weighed against."""
 
@@ -198,8 +189,7 @@ class Stored:
 
 
 def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record | Prepared], *, run_id: int | None,
-         topic: str | None = None, origin: str = "live",
-         also: Callable[[sqlite3.Connection, Outcome], None] | None = None) -> Counts:
+         topic: str | None = None, origin: str = "live") -> Counts:
     """Store a batch of parsed records in one transaction and count what happened.
 
     - a key not stored yet is **new**;
@@ -211,8 +201,6 @@ def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record | Pr
       **updated** (row rewritten, child rows replaced); when the stored copy stands, **skipped**;
     - a key this run already received is **repeated** (counted once in ``received``), and the
       copies of one batch are weighed against each other the same way.
-
-    ``also`` runs inside the same transaction, after the writes (e.g. change history).
     """
     family = writer.family
     counts = Counts()
@@ -229,7 +217,7 @@ def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record | Pr
     live = run_id if origin == "live" else None
     stated = _stated(conn, writer, updated) if writer.history else {}  # read before the rows are rewritten
     with transaction(conn):
-        _write(conn, writer, new, [(p, (old.digest, old.seen_run_id, old.raw_block)) for p, old in updated], meta)
+        _write(conn, writer, new, updated, meta)
         if plan.touched:
             conn.executemany(f"UPDATE [{family.table}] SET seen_run_id = :run, origin = {_ORIGIN_SQL}, "
                              f"live_run_id = coalesce(live_run_id, :live) WHERE {family.key} = :key",
@@ -242,9 +230,6 @@ def save(conn: sqlite3.Connection, writer: Writer, records: Sequence[Record | Pr
             seen_live(conn, family, list(batch), live)
         if writer.history:
             _record_history(conn, writer, new, updated, run_id, stated)
-        if also:
-            also(conn, Outcome(new, [(p, (old.digest, old.seen_run_id, old.raw_block)) for p, old in updated],
-                               counts))
     return counts
 
 
@@ -318,17 +303,16 @@ def _incoming(writer: Writer, p: Prepared) -> Stored:
 def _stored(conn: sqlite3.Connection, writer: Writer, keys: list[Any]) -> dict[Any, Stored]:
     """What the store holds of these records, as copies are weighed against it."""
     family = writer.family
-    parts = [("record_hash, seen_run_id", 2), ("raw_block" if writer.raw else "NULL", 1)]
+    parts = ["record_hash, seen_run_id", "raw_block" if writer.raw else "NULL"]
     width = {"recency": 0, "says": 0}
     for name, sql in (("recency", writer.recency_sql), ("says", writer.says_sql)):
         if sql:
             width[name] = len(_split_sql(sql))
-            parts.append((sql, width[name]))
-    parts.append((writer.shape_sql, 1))
-    parts += [(f"[{c}]", 1) for c in writer.volatile]
+            parts.append(sql)
+    parts.append(writer.shape_sql)
     tracked = writer.history.fields if writer.history else ()
-    parts += [(f"[{c}]", 1) for c in tracked]
-    rows = stored_rows(conn, family.table, family.key, ", ".join(sql for sql, _ in parts), keys)
+    parts += [f"[{c}]" for c in (*writer.volatile, *tracked)]
+    rows = stored_rows(conn, family.table, family.key, ", ".join(parts), keys)
     out = {}
     for key, row in rows.items():
         at = 3
@@ -431,7 +415,7 @@ def history_text(value: Any) -> str | None:
     return str(int(value)) if isinstance(value, bool) else str(value)
 
 
-def _write(conn: sqlite3.Connection, writer: Writer, new: list[Prepared], updated: list[tuple[Prepared, tuple]],
+def _write(conn: sqlite3.Connection, writer: Writer, new: list[Prepared], updated: list[tuple[Prepared, Stored]],
            meta: dict[str, Any]) -> None:
     """Insert new records (and index them for full-text search), rewrite updated ones (their
     child rows replaced), archive raw copies, with the evidence columns derived from each."""
@@ -469,7 +453,7 @@ def _write(conn: sqlite3.Connection, writer: Writer, new: list[Prepared], update
              + (p.digest, run, run, origin, meta["rank"], origin, run if origin == "live" else None)
              + (places.get(p.key, nowhere) if writer.raw else ()) + (p.key,) for p, _ in updated])
         if writer.raw:
-            release_blocks(conn, [old[2] for _, old in updated if old[2] is not None])
+            release_blocks(conn, [old.raw_block for _, old in updated if old.raw_block is not None])
     for name in family.children:
         rows = [row for p in written for row in p.children[name]]
         if rows:
