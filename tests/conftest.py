@@ -87,6 +87,20 @@ def dtx_store(prebuilt):
 
 
 @pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1: (its controller, the inbox of what it accepted)."""
+    from aiosmtpd.controller import Controller
+
+    from smtp_servers import Inbox, free_port
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+@pytest.fixture
 def no_sleep(monkeypatch):
     """Record the delays the HTTP layer asks for instead of waiting them out."""
     slept = []

@@ -55,10 +55,32 @@ class Server:
 
 
 @contextmanager
+def listening(handle: Callable[[socket.socket], None], stopping: threading.Event) -> Iterator[int]:
+    """Accept connections on a free port of 127.0.0.1 (yielded), each handled in a thread of
+    its own, until the test ends: then ``stopping`` is set and the port closed."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # listener closed: the test is over
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stopping.set()
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
+        listener.close()
+
+
+@contextmanager
 def serve(respond: Responder) -> Iterator[Server]:
     """Run ``respond`` for every connection, one request per connection."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    server = Server(f"http://127.0.0.1:{listener.getsockname()[1]}")
+    stopping = threading.Event()
 
     def handle(conn: socket.socket) -> None:
         with conn:
@@ -71,21 +93,9 @@ def serve(respond: Responder) -> Iterator[Server]:
             except OSError:
                 pass
 
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:  # listener closed: the test is over
-                return
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
+    with listening(handle, stopping) as port:
+        server = Server(f"http://127.0.0.1:{port}", stopping=stopping)
         yield server
-    finally:
-        server.stopping.set()
-        listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
-        listener.close()
 
 
 @contextmanager

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from hostile_servers import listening
+
 
 @dataclass
 class Envelope:
@@ -63,10 +65,10 @@ class Script:
 def smtp_server(script: Script | None = None) -> Iterator[SmtpServer]:
     """Run ``script`` for every connection on a free port of 127.0.0.1."""
     script = script or Script()
-    listener = socket.create_server(("127.0.0.1", 0))
-    server = SmtpServer("127.0.0.1", listener.getsockname()[1])
+    stopping = threading.Event()
 
     def handle(conn: socket.socket) -> None:
+        server.connections += 1
         with conn:
             try:
                 _converse(conn, conn.makefile("rb"), server, script)
@@ -75,22 +77,9 @@ def smtp_server(script: Script | None = None) -> Iterator[SmtpServer]:
             finally:
                 server.ended.set()
 
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:  # listener closed: the test is over
-                return
-            server.connections += 1
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
+    with listening(handle, stopping) as port:
+        server = SmtpServer("127.0.0.1", port, stopping=stopping)
         yield server
-    finally:
-        server.stopping.set()
-        listener.shutdown(socket.SHUT_RDWR)
-        listener.close()
 
 
 def _converse(conn: socket.socket, reader, server: SmtpServer, script: Script) -> None:
@@ -234,3 +223,30 @@ def tls_context(folder) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
     return context
+
+
+# ------------------------------------------- a well-behaved server (aiosmtpd) --
+
+class Inbox:
+    """aiosmtpd handler: keeps every message it accepts."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def smtp_env(controller, **extra):
+    """The environment that points ``litwatch notify`` at a server on 127.0.0.1 (``controller``:
+    anything with its ``port``), plaintext, with ``extra`` variables over the defaults."""
+    return {"LITWATCH_SMTP_HOST": "127.0.0.1", "LITWATCH_SMTP_PORT": str(controller.port),
+            "LITWATCH_SMTP_SECURITY": "none", "LITWATCH_NOTIFY_FROM": "litwatch <watch@example.org>",
+            "LITWATCH_NOTIFY_TO": "writer@example.org", **extra}

@@ -28,7 +28,7 @@ from litwatch.sync import fetch_topic, import_file
 from conftest import FIXTURES, count
 from ctgov_standin import CtgovStandin, load_studies
 from europepmc_standin import EuropePmcStandin, load_results
-from eutils_standin import EutilsStandin, StoredRecord, load_records
+from eutils_standin import EutilsStandin, StoredRecord
 
 WORDING = FIXTURES / "pubmed_design_wording_examples.xml"  # 15 real PubmedArticle records
 FIRST_PMID = b">33974993</PMID>"
@@ -435,7 +435,7 @@ def test_one_malformed_pmid_in_a_batch_is_that_records_problem_never_the_runs(db
     the whole esearch answer for its one malformed ID, so every run of the topic failed."""
     import responses
 
-    records = load_records()
+    records = real_records
     standin = MalformedListing(records, 34092549)
     base = "https://eutils.test/entrez/eutils"
     config = Config(urls={"pubmed": base}, topics=(TOPIC,))

@@ -237,7 +237,7 @@ def test_the_configuration_is_refused_when_not_a_regular_file_or_too_large(tmp_p
         assert line.startswith(f"Error: config {config}: ") and said in line
 
 
-def test_the_configuration_from_dev_zero_costs_no_memory(tmp_path):
+def test_the_configuration_from_dev_zero_costs_no_memory():
     """Read whole, /dev/zero took all of a machine's memory (23.5 GB): now a bounded read, refused."""
     code = ("import resource, sys\nfrom litwatch.config import load_config\n"
             "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"  # were it read whole, fail, not swap

@@ -93,7 +93,7 @@ def test_visitors_still_read_and_search(served):
     assert status == 200 and body["rows"] == [{"n": 1}]
 
 
-def test_the_authorizer_refuses_on_any_connection(tmp_path):
+def test_the_authorizer_refuses_on_any_connection():
     """The rule itself, on an SQLite connection of this Python: both forms, in any case."""
     import sqlite3
 

@@ -23,7 +23,7 @@ from litwatch.catalog import open_db
 
 from conftest import FIXTURES, within
 from ctgov_standin import CtgovStandin, load_studies, nct_id
-from smtp_servers import Script, smtp_server
+from smtp_servers import Script, smtp_env, smtp_server
 from test_report import DTX, TOML
 
 BASE = "http://ctgov.test/api/v2"
@@ -57,8 +57,7 @@ def db(watched, tmp_path):
 
 
 def env(server, to="a@example.org,b@example.org"):
-    return {"LITWATCH_SMTP_HOST": "127.0.0.1", "LITWATCH_SMTP_PORT": str(server.port), "LITWATCH_SMTP_SECURITY": "none",
-            "LITWATCH_NOTIFY_FROM": "litwatch <watch@example.org>", "LITWATCH_NOTIFY_TO": to}
+    return smtp_env(server, LITWATCH_NOTIFY_TO=to)
 
 
 def notify(db, server, *args, **kw):
@@ -176,8 +175,7 @@ def _notify_outcome(db, server):
 def test_the_digest_goes_out_over_tls_checked_against_the_host_name(db, security, tmp_path, monkeypatch):
     from aiosmtpd.controller import Controller
 
-    from smtp_servers import tls_context
-    from test_events import Inbox, free_port
+    from smtp_servers import Inbox, free_port, tls_context
 
     context = tls_context(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))  # trusted as a system CA would be

@@ -22,6 +22,7 @@ from conftest import FIXTURES
 from ctgov_standin import CtgovStandin, load_studies, nct_id
 from europepmc_standin import EuropePmcStandin, load_results
 from eutils_standin import EutilsStandin, load_records
+from smtp_servers import Inbox, free_port, smtp_env
 from standin_server import StandinServices
 from test_europepmc_source import CANCER
 from test_report import DTX, TOML
@@ -200,39 +201,6 @@ def _toml(tmp_path):
 
 
 # ---------------------------------------------------------------- digest ----
-
-class Inbox:
-    """aiosmtpd handler: keeps every message it accepts."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
-
-
-def smtp_env(controller, **extra):
-    return {"LITWATCH_SMTP_HOST": "127.0.0.1", "LITWATCH_SMTP_PORT": str(controller.port),
-            "LITWATCH_SMTP_SECURITY": "none", "LITWATCH_NOTIFY_FROM": "litwatch <watch@example.org>",
-            "LITWATCH_NOTIFY_TO": "writer@example.org", **extra}
-
 
 def notify(db, env, *args):
     """`litwatch notify` with the digital-therapeutics topic configured (its trials change)."""

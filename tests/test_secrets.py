@@ -11,7 +11,6 @@ import logging
 import sqlite3
 
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from litwatch.cli import cli
@@ -19,9 +18,8 @@ from litwatch.cli import cli
 from ctgov_standin import CtgovStandin, load_studies
 from europepmc_standin import EuropePmcStandin
 from eutils_standin import XML_HEAD, EutilsStandin, load_records
-from smtp_servers import Script, smtp_server
+from smtp_servers import Script, smtp_env, smtp_server
 from standin_server import StandinServices
-from test_events import Inbox, free_port
 from test_report import TOML
 
 KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e"  # shaped like an NCBI API key (36 hex digits)
@@ -88,18 +86,10 @@ def test_an_api_key_echoed_in_a_200_answer_leaves_by_no_path(world, tmp_path, ca
     assert leaks("\n".join(said + files + [stored, caplog.text])) == []
 
 
-def test_the_digest_carries_no_secret(world, tmp_path):
+def test_the_digest_carries_no_secret(world, smtp):
     assert run(world, "fetch").exit_code == 3
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        env = {**world, "LITWATCH_SMTP_HOST": "127.0.0.1", "LITWATCH_SMTP_PORT": str(controller.port),
-               "LITWATCH_SMTP_SECURITY": "none", "LITWATCH_NOTIFY_FROM": "watch@example.org",
-               "LITWATCH_NOTIFY_TO": "writer@example.org"}
-        result = run(env, "notify")
-    finally:
-        controller.stop()
+    controller, inbox = smtp
+    result = run({**world, **smtp_env(controller, LITWATCH_NOTIFY_FROM="watch@example.org")}, "notify")
     assert result.exit_code == 0, result.output
     (message,) = inbox.messages
     mail = email.message_from_bytes(message.content, policy=email.policy.default)
@@ -118,10 +108,8 @@ def test_a_535_reply_echoing_the_login_shows_no_password(world, echo, caplog):
     assert run(world, "fetch", "--source", "ctgov").exit_code == 0  # something to send
     caplog.set_level(logging.DEBUG)
     with smtp_server(Script(auth=echo)) as server:
-        env = {**world, "LITWATCH_SMTP_HOST": "127.0.0.1", "LITWATCH_SMTP_PORT": str(server.port),
-               "LITWATCH_SMTP_SECURITY": "none", "LITWATCH_NOTIFY_FROM": "watch@example.org",
-               "LITWATCH_NOTIFY_TO": "writer@example.org", "LITWATCH_SMTP_USER": USER,
-               "LITWATCH_SMTP_PASSWORD": PASSWORD}
+        env = {**world, **smtp_env(server, LITWATCH_NOTIFY_FROM="watch@example.org", LITWATCH_SMTP_USER=USER,
+                                   LITWATCH_SMTP_PASSWORD=PASSWORD)}
         result = run(env, "notify")
     assert result.exit_code == 1 and len(result.output.splitlines()) == 1, result.output
     assert "login refused (535 5.7.8 " in result.output and "***" in result.output
